@@ -1,0 +1,14 @@
+"""Slack listeners only: each module parses, calls the core or storage, and answers."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+from handlers import commit, commstat, indicator
+
+
+def register(app: App, services: Services) -> None:
+    commit.register(app, services)
+    indicator.register(app, services)
+    commstat.register(app, services)

@@ -1,0 +1,105 @@
+"""Settings: the one place that reads the environment.
+
+Every other module receives a `Settings` (or the values it needs) as an argument, so tests and
+the demo can build one without touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///commstat.sqlite3"
+
+# Field name → environment variable, for messages that name what the user must set.
+ENV_NAMES = {
+    "database_url": "DATABASE_URL",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "port": "PORT",
+    "timezone": "COMMSTAT_TIMEZONE",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line that names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(default=3000, ge=1, le=65535)
+    timezone: str = Field(default="America/New_York", validation_alias="COMMSTAT_TIMEZONE")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # WebClient joins base_url and the method name by plain concatenation.
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as America/New_York"
+            ) from None
+        return value
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def require(self, *fields: str) -> None:
+        """Stop early, naming the variable, when a command needs a setting that is not set."""
+        for name in fields:
+            if getattr(self, name) is None:
+                raise ConfigError(
+                    f"{ENV_NAMES[name]} is not set; see README.md, 'Connecting to Slack'."
+                )
+
+    def secret_values(self) -> list[str]:
+        """The secrets themselves, so the log filter can redact them wherever they appear."""
+        values = [
+            s.get_secret_value()
+            for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+            if s is not None
+        ]
+        return [v for v in values if v]
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from `environ` (default: the process environment) plus explicit overrides.
+
+    Validation errors become one `ConfigError` line that names the variable but never echoes a
+    value, because the value might be a secret.
+    """
+    env = dict(os.environ if environ is None else environ)
+    data: dict[str, object] = {}
+    for field, var in ENV_NAMES.items():
+        if var in env:
+            data[var if field == "timezone" else field] = env[var]
+    data.update(overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else "?"
+        var = ENV_NAMES.get(loc, loc.upper())
+        raise ConfigError(f"{var} is not valid: {first['msg']}") from None

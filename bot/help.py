@@ -1,0 +1,45 @@
+"""Usage text for each command, written for busy people rather than engineers."""
+
+from __future__ import annotations
+
+from bot import ids
+
+_HELP = {
+    ids.COMMIT: (
+        "*/commit — make a commitment the coalition can hold you to*\n"
+        "• `/commit Distribute 200 naloxone kits by end of month`\n"
+        "• `/commit @maria @lee Open the Saturday clinic by Dec 12 #naloxone` (owners, indicator)\n"
+        "• `/commit` with nothing else opens a form\n"
+        "*Follow up*\n"
+        "• `/commit list` (mine) · `/commit list @someone` · `/commit list all` · "
+        "`/commit list overdue`\n"
+        "• `/commit done 12 [note]` · `/commit move 12 next Friday` · "
+        "`/commit note 12 <text>` · `/commit drop 12 <reason>`\n"
+        "*Dates I understand:* Friday, next Friday, Dec 4, 12/4, in 2 weeks, tomorrow 5pm, "
+        "end of month, end of quarter, the 15th, before the next meeting."
+    ),
+    ids.INDICATOR: (
+        "*/indicator — the coalition's shared measures*\n"
+        "• `/indicator overdoses` — latest value, change, target and a chart\n"
+        "• `/indicator overdoses since 2022` · `last 12 months` · `in VT` · `by state`\n"
+        "• `/indicator list` — every indicator with its latest value\n"
+        "• `/indicator set naloxone kits 120 for 2026-10` — enter a value (data stewards)"
+    ),
+    ids.COMMSTAT: (
+        "*/commstat — meetings, digests and settings for this channel*\n"
+        "• `/commstat meeting every Thursday at 10am` (also `every other Tuesday at 9:30`, "
+        "`first Monday of the month at 2pm`)\n"
+        "• `/commstat digest 2 hours before` — when the pre-meeting digest is posted\n"
+        "• `/commstat weekly digest Monday 9am` · `/commstat digest now`\n"
+        "• `/commstat settings` — nudge cadence, quiet hours, admins, time zone"
+    ),
+}
+
+
+def help_text(command: str) -> str:
+    return _HELP[command]
+
+
+def not_understood(command: str, text: str) -> str:
+    shown = text if len(text) <= 60 else text[:57] + "…"
+    return f"Sorry, I didn't understand `{command} {shown}`.\n\n{help_text(command)}"

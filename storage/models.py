@@ -1,0 +1,315 @@
+"""The shared database: SQLAlchemy 2.0 typed models.
+
+Every row carries its Slack team id so one database can serve several workspaces without one
+coalition ever seeing another's data.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps on every backend.
+
+    SQLite has no time zone type and hands back naive values; we store UTC and always return an
+    aware UTC datetime, so comparisons never mix naive and aware values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class CommitmentStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class Direction(enum.StrEnum):
+    LOWER_IS_BETTER = "lower"
+    HIGHER_IS_BETTER = "higher"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native enum type) so adding a value needs no DDL on PostgreSQL.
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Team(Base):
+    """A Slack workspace: one coalition, with its own settings."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # Slack team id, e.g. T0123
+    name: Mapped[str | None] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    working_days: Mapped[list[str]] = mapped_column(
+        default=lambda: ["mon", "tue", "wed", "thu", "fri"]
+    )
+    holidays: Mapped[list[str]] = mapped_column(default=list)  # ISO dates
+    nudge_hour: Mapped[int] = mapped_column(Integer, default=9)
+    overdue_every_days: Mapped[int] = mapped_column(Integer, default=2)  # working days
+    quiet_start: Mapped[int | None] = mapped_column(Integer)  # hour of day, local
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    default_geography: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    """Someone in the coalition, known by Slack user id (names change; guests may be missing)."""
+
+    __tablename__ = "people"
+
+    team_id: Mapped[str] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    refreshed_at: Mapped[datetime | None]  # last users.info, for the cache
+
+
+class Indicator(Base):
+    """A shared measure of the coalition (e.g. overdose deaths), with what makes it meaningful."""
+
+    __tablename__ = "indicators"
+    __table_args__ = (UniqueConstraint("team_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(100))  # normalised name used for lookup and #tags
+    name: Mapped[str] = mapped_column(String(200))
+    aliases: Mapped[list[str]] = mapped_column(default=list)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    direction: Mapped[Direction] = mapped_column(
+        _enum(Direction), default=Direction.LOWER_IS_BETTER
+    )
+    target: Mapped[float | None] = mapped_column(Float)
+    period_kind: Mapped[str | None] = mapped_column(String(30))  # monthly, 12-month-ending, ...
+    update_frequency: Mapped[str | None] = mapped_column(String(30))
+    steward_id: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    restricted_to: Mapped[list[str]] = mapped_column(default=list)  # channel ids; empty = public
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IndicatorValue(Base):
+    """One value of an indicator for a period and geography. `value` None means missing."""
+
+    __tablename__ = "indicator_values"
+    __table_args__ = (UniqueConstraint("indicator_id", "period", "geography"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(
+        String(10)
+    )  # as written: 2025-04, 2025-Q1, 2025, 2025-04-07
+    period_start: Mapped[date] = mapped_column(Date)
+    geography: Mapped[str] = mapped_column(String(100), default="")  # "" = no geography
+    value: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class Commitment(Base):
+    """A promise made in or after a CommStat meeting, with one or more owners."""
+
+    __tablename__ = "commitments"
+    __table_args__ = (
+        Index("ix_commitments_team_status_due", "team_id", "status", "due_at"),
+        UniqueConstraint("team_id", "request_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[CommitmentStatus] = mapped_column(
+        _enum(CommitmentStatus), default=CommitmentStatus.OPEN
+    )
+    due_at: Mapped[datetime]
+    due_has_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every move
+    snoozed_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    creator_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the confirmation message
+    indicator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("indicators.id", ondelete="SET NULL")
+    )
+    request_key: Mapped[str | None] = mapped_column(String(200))  # makes Slack retries harmless
+
+    owners: Mapped[list[CommitmentOwner]] = relationship(
+        back_populates="commitment",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="CommitmentOwner.position",
+    )
+    events: Mapped[list[CommitmentEvent]] = relationship(
+        back_populates="commitment", order_by="CommitmentEvent.id", viewonly=True
+    )
+
+    @property
+    def owner_ids(self) -> list[str]:
+        return [o.user_id for o in self.owners]
+
+
+class CommitmentOwner(Base):
+    __tablename__ = "commitment_owners"
+    __table_args__ = (Index("ix_commitment_owners_team_user", "team_id", "user_id"),)
+
+    commitment_id: Mapped[int] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="owners")
+
+
+class CommitmentEvent(Base):
+    """Append-only accountability trail: who did what to a commitment, and when."""
+
+    __tablename__ = "commitment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    commitment_id: Mapped[int] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[str] = mapped_column(String(32))  # a user id, or "scheduler"
+    kind: Mapped[str] = mapped_column(
+        String(30)
+    )  # created, done, dropped, moved, noted, snoozed...
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime]
+
+    commitment: Mapped[Commitment] = relationship(back_populates="events")
+
+
+class Schedule(Base):
+    """A channel's CommStat meeting or weekly digest, as an RFC 5545 recurrence rule."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))  # "meeting" | "weekly_digest"
+    rrule: Mapped[str] = mapped_column(Text)
+    dtstart: Mapped[datetime]
+    time_zone: Mapped[str] = mapped_column(String(64))
+    digest_lead_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    description: Mapped[str] = mapped_column(String(200))  # as the user said it
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """Every message the scheduler sends, keyed so that it is sent exactly once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key"),
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(30))  # nudge, digest, creator_notice, steward_nudge
+    channel: Mapped[str] = mapped_column(String(32))  # channel id, or user id for a DM
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    result_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+__all__ = [
+    "Base",
+    "Commitment",
+    "CommitmentEvent",
+    "CommitmentOwner",
+    "CommitmentStatus",
+    "Direction",
+    "Indicator",
+    "IndicatorValue",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Person",
+    "Schedule",
+    "Team",
+]
