@@ -647,6 +647,7 @@ class FakeSlack:
         deleted: bool = False,
         display_name: str | None = None,
         email: str | None = None,
+        is_admin: bool = False,
     ) -> None:
         ZoneInfo(tz)  # fail fast on a bad zone name
         with self._lock:
@@ -660,6 +661,7 @@ class FakeSlack:
                 "is_bot": is_bot,
                 "deleted": deleted,
                 "email": email,
+                "is_admin": is_admin,
             }
 
     def add_channel(
@@ -1134,7 +1136,7 @@ class FakeSlack:
             "tz_label": _TZ_LABELS.get(abbrev, abbrev),
             "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
             "profile": profile,
-            "is_admin": False,
+            "is_admin": bool(user.get("is_admin")),
             "is_owner": False,
             "is_bot": user["is_bot"],
             "is_app_user": False,

@@ -153,3 +153,80 @@ class SlackDriver:
         }
         self.sent.append({"type": "event", **envelope})
         return self._post(json.dumps(envelope).encode(), "application/json", **kwargs)
+
+    # --- shorthands for the interactions the bot offers ---------------------------------------
+
+    def click(
+        self,
+        action_id: str,
+        *,
+        user: str,
+        value: str | None = None,
+        block_id: str = "b",
+        channel: str | None = None,
+        message_ts: str | None = None,
+        ephemeral: bool = False,
+        home: bool = False,
+        selected_date: str | None = None,
+        selected_option: str | None = None,
+        **kwargs: Any,
+    ) -> HttpAnswer:
+        """A click on a button, date picker or menu, in a message (default) or in App Home."""
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if value is not None:
+            action.update(type="button", value=value)
+        if selected_date is not None:
+            action.update(type="datepicker", selected_date=selected_date)
+        if selected_option is not None:
+            action.update(type="static_select", selected_option={"value": selected_option})
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "team_id": self.team_id, "username": user.lower()},
+            "trigger_id": uuid.uuid4().hex[:12] + ".trigger",
+            "actions": [action],
+        }
+        if home:
+            payload["container"] = {"type": "view", "view_id": "VHOME"}
+            payload["view"] = {"id": "VHOME", "type": "home"}
+        else:
+            payload["container"] = {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": ephemeral,
+            }
+            payload["channel"] = {"id": channel}
+            if not ephemeral:
+                payload["message"] = {"ts": message_ts, "type": "message"}
+            if self.response_url_for:
+                payload["response_url"] = self.response_url_for(uuid.uuid4().hex[:12])
+        return self.interaction(payload, **kwargs)
+
+    def submit_view(
+        self,
+        callback_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        user: str,
+        view_id: str | None = None,
+        private_metadata: str = "",
+        **kwargs: Any,
+    ) -> HttpAnswer:
+        """Submit a modal; `values` is {block_id: {action_id: element state}} as Slack sends it."""
+        payload = {
+            "type": "view_submission",
+            "user": {"id": user, "team_id": self.team_id},
+            "trigger_id": uuid.uuid4().hex[:12] + ".trigger",
+            "view": {
+                "id": view_id or "V" + uuid.uuid4().hex[:10].upper(),
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": values},
+            },
+        }
+        return self.interaction(payload, **kwargs)

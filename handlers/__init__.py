@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import commit, commstat, indicator
+from handlers import commit, commit_actions, commstat, home, indicator
 
 
 def register(app: App, services: Services) -> None:
     commit.register(app, services)
+    commit_actions.register(app, services)
+    home.register(app, services)
     indicator.register(app, services)
     commstat.register(app, services)

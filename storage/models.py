@@ -128,7 +128,8 @@ class Person(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     time_zone: Mapped[str | None] = mapped_column(String(64))
     organisation: Mapped[str | None] = mapped_column(String(200))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # coalition admin (settings)
+    is_slack_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # workspace admin/owner
     refreshed_at: Mapped[datetime | None]  # last users.info, for the cache
 
 
@@ -193,6 +194,7 @@ class Commitment(Base):
     )
     due_at: Mapped[datetime]
     due_has_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_zone: Mapped[str] = mapped_column(String(64))  # the zone the due date was read in
     due_version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every move
     snoozed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]

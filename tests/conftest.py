@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bot.fake_slack import FakeSlack
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.config import Settings, load_settings
+from bot.fake_slack import FakeSlack
 from bot.server import make_server, make_wsgi_app
 from bot.services import Services, bootstrap
 from bot.slack_driver import SlackDriver
@@ -119,9 +119,10 @@ def fake_slack() -> Iterator[FakeSlack]:
         ("U0MARIA", "maria", "America/New_York"),
         ("U0LEE", "lee", "America/Los_Angeles"),
         ("U0SAM", "sam", "America/Chicago"),
-        ("U0ADMIN", "pat", "America/New_York"),
+        ("U0KIM", "kim", "Pacific/Auckland"),
     ]:
         fake.add_user(user_id, name=name, tz=tz)
+    fake.add_user("U0ADMIN", name="pat", tz="America/New_York", is_admin=True)
     yield fake
     fake.stop()
 

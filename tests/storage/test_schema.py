@@ -69,6 +69,7 @@ def test_timestamps_come_back_aware_and_equal(sessions):
             team_id="T1",
             text="Distribute 200 naloxone kits",
             due_at=due,
+            time_zone="America/New_York",
             created_at=NOW,
             creator_id="U1",
         )
@@ -93,6 +94,7 @@ def test_naive_datetimes_are_refused(sessions):
                 team_id="T1",
                 text="x",
                 due_at=datetime(2026, 12, 2),
+                time_zone="UTC",
                 created_at=NOW,
                 creator_id="U1",
             )
@@ -173,7 +175,9 @@ def test_an_outbox_key_is_used_once(sessions):
 def test_events_belong_to_their_commitment_and_go_with_it(sessions):
     with sessions.begin() as session:
         _team(session)
-        commitment = Commitment(team_id="T1", text="x", due_at=NOW, created_at=NOW, creator_id="U1")
+        commitment = Commitment(
+            team_id="T1", text="x", due_at=NOW, time_zone="UTC", created_at=NOW, creator_id="U1"
+        )
         session.add(commitment)
         session.flush()
         session.add(

@@ -98,6 +98,7 @@ def upgrade() -> None:
         sa.Column("time_zone", sa.String(length=64), nullable=True),
         sa.Column("organisation", sa.String(length=200), nullable=True),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
+        sa.Column("is_slack_admin", sa.Boolean(), nullable=False),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["team_id"], ["teams.id"], name=op.f("fk_people_team_id_teams"), ondelete="CASCADE"
@@ -139,6 +140,7 @@ def upgrade() -> None:
         ),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("due_has_time", sa.Boolean(), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("due_version", sa.Integer(), nullable=False),
         sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,311 @@
+"""Block Kit for commitments: pure `build_*` functions, tested as plain functions.
+
+Built with slack_sdk's models so that Slack's limits (text lengths, element counts) are checked
+here rather than discovered as `invalid_blocks` in a meeting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    ConversationSelectElement,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot import ids
+from bot.dates import format_due
+from storage.models import Commitment, CommitmentStatus
+
+SECTION_LIMIT = 3000
+MAX_LIST_ITEMS = 40  # a message holds 50 blocks; keep room for the header and the summary
+MAX_HOME_ITEMS = 30  # App Home: 100 blocks, three per commitment
+
+SNOOZE_CHOICES = ((1, "1 day"), (3, "3 days"), (7, "1 week"))
+
+
+def local_due(commitment: Commitment) -> datetime:
+    return commitment.due_at.astimezone(ZoneInfo(commitment.time_zone))
+
+
+def due_text(commitment: Commitment) -> str:
+    return format_due(local_due(commitment), has_time=commitment.due_has_time)
+
+
+def days_late(commitment: Commitment, now: datetime) -> int:
+    """Whole calendar days past the due date, in the zone the date was set in (0 = not late)."""
+    if commitment.status != CommitmentStatus.OPEN or now <= commitment.due_at:
+        return 0
+    zone = ZoneInfo(commitment.time_zone)
+    late = (now.astimezone(zone).date() - local_due(commitment).date()).days
+    return max(late, 0)
+
+
+def owners_text(commitment: Commitment) -> str:
+    return ", ".join(f"<@{owner}>" for owner in commitment.owner_ids)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_line(commitment: Commitment, now: datetime) -> str:
+    if commitment.status == CommitmentStatus.DONE:
+        return "✅ Done" + (
+            f" on {format_due(commitment.closed_at.astimezone(ZoneInfo(commitment.time_zone)))}"
+            if commitment.closed_at
+            else ""
+        )
+    if commitment.status == CommitmentStatus.DROPPED:
+        return "✖️ Dropped"
+    late = days_late(commitment, now)
+    if late:
+        return f"⚠️ Overdue by {late} day{'s' if late != 1 else ''}"
+    if now > commitment.due_at:
+        return "⚠️ Overdue"
+    if commitment.snoozed_until and commitment.snoozed_until > now:
+        return "💤 Reminders snoozed"
+    return "Open"
+
+
+def summary_line(commitment: Commitment, now: datetime, *, indicator: str | None = None) -> str:
+    """One mrkdwn line: `*#12* What — owners · due · status`."""
+    parts = [
+        f"*#{commitment.id}* {_clip(commitment.text, 400)}",
+        f"{owners_text(commitment)} · due *{due_text(commitment)}*",
+    ]
+    if indicator:
+        parts[-1] += f" · #{indicator}"
+    state = status_line(commitment, now)
+    if state != "Open":
+        parts[-1] += f" · {state}"
+    return "\n".join(parts)
+
+
+def commitment_actions(
+    commitment: Commitment, *, with_snooze_and_note: bool = True
+) -> ActionsBlock:
+    value = str(commitment.id)
+    elements: list = [
+        ButtonElement(text="Done", action_id=ids.COMMIT_DONE, value=value, style="primary"),
+        DatePickerElement(
+            action_id=ids.COMMIT_MOVE,
+            initial_date=local_due(commitment).date().isoformat(),
+            placeholder="Change date",
+        ),
+    ]
+    if with_snooze_and_note:
+        elements.append(
+            StaticSelectElement(
+                action_id=ids.COMMIT_SNOOZE,
+                placeholder="Snooze",
+                options=[
+                    Option(value=f"{value}:{days}", label=label) for days, label in SNOOZE_CHOICES
+                ],
+            )
+        )
+        elements.append(ButtonElement(text="Add note", action_id=ids.COMMIT_NOTE, value=value))
+    return ActionsBlock(block_id=f"commitment-{commitment.id}", elements=elements)
+
+
+def build_commitment_message(
+    commitment: Commitment,
+    *,
+    now: datetime,
+    indicator: str | None = None,
+    headline: str | None = None,
+) -> list[Block]:
+    """The message in the channel: what, who, when; buttons while it is open."""
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=_clip(summary_line(commitment, now, indicator=indicator), SECTION_LIMIT)
+            )
+        ),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=headline
+                    or f"Logged by <@{commitment.creator_id}> · {status_line(commitment, now)}"
+                )
+            ]
+        ),
+    ]
+    if commitment.status == CommitmentStatus.OPEN:
+        blocks.append(commitment_actions(commitment))
+    return blocks
+
+
+def message_fallback(commitment: Commitment) -> str:
+    """Plain text for notifications and screen readers."""
+    return f"#{commitment.id} {_clip(commitment.text, 200)} — {owners_text(commitment)}, due {due_text(commitment)}"
+
+
+def build_commitment_list(
+    commitments: Sequence[Commitment], *, title: str, total: int, now: datetime, more_hint: str
+) -> list[Block]:
+    """An ephemeral list; beyond MAX_LIST_ITEMS it says how many more, never cuts mid-way."""
+    if not commitments:
+        return [SectionBlock(text=MarkdownTextObject(text=f"*{title}*\nNothing here. 🎉"))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*{title}* ({total})"))]
+    for commitment in commitments[:MAX_LIST_ITEMS]:
+        blocks.append(
+            SectionBlock(
+                block_id=f"item-{commitment.id}",
+                text=MarkdownTextObject(text=_clip(summary_line(commitment, now), SECTION_LIMIT)),
+                accessory=ButtonElement(
+                    text="Done", action_id=ids.COMMIT_DONE, value=str(commitment.id)
+                ),
+            )
+        )
+    shown = min(len(commitments), MAX_LIST_ITEMS)
+    if total > shown:
+        blocks.append(
+            ContextBlock(
+                elements=[MarkdownTextObject(text=f"…and {total - shown} more — {more_hint}")]
+            )
+        )
+    return blocks
+
+
+def build_home(
+    mine: Sequence[Commitment],
+    *,
+    my_total: int,
+    now: datetime,
+    team_open: int,
+    team_overdue: int,
+    team_done_week: int,
+) -> View:
+    """App Home: my open commitments (overdue first, as the list is sorted by due date), team counts."""
+    blocks: list[Block] = [
+        HeaderBlock(text="Your commitments"),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Coalition: *{team_open}* open · *{team_overdue}* overdue · *{team_done_week}* done in the last 7 days"
+                )
+            ]
+        ),
+        DividerBlock(),
+    ]
+    if not mine:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="You have no open commitments. Make one with `/commit <what> by <when>`."
+                )
+            )
+        )
+    for commitment in mine[:MAX_HOME_ITEMS]:
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=_clip(summary_line(commitment, now), SECTION_LIMIT))
+            )
+        )
+        blocks.append(commitment_actions(commitment, with_snooze_and_note=False))
+    if my_total > min(len(mine), MAX_HOME_ITEMS):
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"…and {my_total - MAX_HOME_ITEMS} more — `/commit list` shows them all."
+                    )
+                ]
+            )
+        )
+    return View(type="home", blocks=blocks)
+
+
+def build_note_modal(commitment: Commitment, *, context: str = "") -> View:
+    return View(
+        type="modal",
+        callback_id=ids.NOTE_VIEW,
+        private_metadata=f"{commitment.id}|{context}",
+        title=PlainTextObject(text=f"Note on #{commitment.id}"[:24]),
+        submit=PlainTextObject(text="Add note"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=_clip(commitment.text, SECTION_LIMIT))),
+            InputBlock(
+                block_id="note",
+                label="Note",
+                element=PlainTextInputElement(action_id="text", multiline=True, max_length=2000),
+            ),
+        ],
+    )
+
+
+def build_new_commitment_modal(
+    *, user_id: str, channel_id: str | None, indicator_options: Sequence[tuple[str, str]]
+) -> View:
+    """The form `/commit` opens with no text: what, owners, due date, indicator, channel."""
+    blocks: list[Block] = [
+        InputBlock(
+            block_id="what",
+            label="What will be done?",
+            element=PlainTextInputElement(
+                action_id="value", max_length=2000, placeholder="Distribute 200 naloxone kits"
+            ),
+        ),
+        InputBlock(
+            block_id="owners",
+            label="Owner(s)",
+            element=UserMultiSelectElement(
+                action_id="value", initial_users=[user_id], max_selected_items=10
+            ),
+        ),
+        InputBlock(block_id="due", label="Due date", element=DatePickerElement(action_id="value")),
+    ]
+    if indicator_options:
+        blocks.append(
+            InputBlock(
+                block_id="indicator",
+                label="Linked indicator",
+                optional=True,
+                element=StaticSelectElement(
+                    action_id="value",
+                    placeholder="None",
+                    options=[
+                        Option(value=slug, label=_clip(name, 75))
+                        for slug, name in indicator_options[:100]
+                    ],
+                ),
+            )
+        )
+    blocks.append(
+        InputBlock(
+            block_id="channel",
+            label="Post it in",
+            element=ConversationSelectElement(
+                action_id="value",
+                initial_conversation=channel_id,
+                default_to_current_conversation=True,
+            ),
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=ids.NEW_COMMITMENT_VIEW,
+        title=PlainTextObject(text="New commitment"),
+        submit=PlainTextObject(text="Commit"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=blocks,
+    )

@@ -1,0 +1,253 @@
+"""Splitting the text of a `/commit` command into owners, action, due date and indicator tag.
+
+The date is whatever follows the LAST date separator (` by `, ` due `, ` before `, ...) outside
+quotes, so words in the action ("Monitor overdoses in ward 5", "Read 'The 5th Wave'") never become
+the due date. A trailing "in 2 weeks" needs no separator. Readings are offered best first, one per
+separator from the last back; an earlier one reads only up to the next separator and gives the
+rest back to the action ("Send report by Friday by email"). `parse_commit` keeps the first whose
+date parses, but never reaches back past a real date that is refused (past, too far, no meeting).
+
+`what` keeps Slack's own escaping (`&amp;`, `&lt;`, `<@U123>`), so it can be posted back as
+mrkdwn unchanged and mentions stay live.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from bot.dates import DateError, DateErrorReason, Due, parse_due
+
+MAX_TEXT_CHARS = 2000
+
+CommitErrorReason = Literal["empty", "no_what", "no_date", "too_long"] | DateErrorReason
+
+EXAMPLES = (
+    "/commit Send the naloxone report by Friday",
+    "/commit Send the naloxone report by Dec 4",
+    "/commit Send the naloxone report in 2 weeks",
+)
+
+
+@dataclass(frozen=True)
+class CommitDraft:
+    """One reading of the text; `when` is None when no date phrase was found."""
+
+    owners: tuple[str, ...]
+    what: str
+    when: str | None
+    indicator: str | None
+
+
+@dataclass(frozen=True)
+class ParsedCommit:
+    """A commitment ready to store; empty `owners` means the invoking user."""
+
+    owners: tuple[str, ...]
+    what: str
+    due: Due
+    indicator: str | None
+
+
+class CommitTextError(ValueError):
+    """Why the text is not a commitment; `str(exc)` is the message for the user."""
+
+    def __init__(self, message: str, *, reason: CommitErrorReason) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason: CommitErrorReason = reason
+
+
+# --------------------------------------------------------------------------------------------
+
+# Control characters go; newlines and tabs become spaces. Invisible formatting that can hide or
+# reorder text (bidi overrides, zero-width space, BOM) goes too; the zero-width joiner that
+# builds emoji stays.
+_CONTROL_RE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+_LEADING_MENTIONS_RE = re.compile(
+    r"\s*<@(?P<id>[UW][A-Z0-9]+)(?:\|[^<>]*)?>"
+    r"(?:\s*(?:,|and\b|&amp;|&)?\s*(?=<@[UW]))?",
+    re.IGNORECASE,
+)
+# Quoted titles and Slack entities (<@U1>, <#C1|x>, <https://...|label>) are never read.
+_PROTECTED_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’|(?<!\w)'(?=\S)[^']*(?<=\S)'(?!\w)|<[^<>]*>")
+_SEPARATOR_RE = re.compile(
+    r"(?<!\S)(?:due\s+(?:by|on|before)|due|by|before|no\s+later\s+than)(?!\S)", re.IGNORECASE
+)
+_TRAILING_IN_RE = re.compile(
+    r"(?<!\S)(?:in|within)\s+(?:\d{1,4}|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|eleven|twelve|a\s+couple\s+of)\s+(?:(?:working|business)\s+)?(?:days?|weeks?|months?)"
+    r"(?=(?:\s+#[A-Za-z][\w-]*)*[\s.!]*$)",
+    re.IGNORECASE,
+)
+_TAG_RE = re.compile(r"(?<![\w#&/])#(?P<tag>[A-Za-z](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)(?![\w-])")
+_OUTER_QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"))
+_TRIM_END = " .,;:!?-–—"
+_TRIM_START = " ,;:-–—"
+
+
+def split_commit(text: str) -> list[CommitDraft]:
+    """All plausible readings of a `/commit` line, best first (usually exactly one).
+
+    Raises CommitTextError only for empty or over-long text; judging the readings is
+    `parse_commit`'s job.
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise CommitTextError(
+            f"That is too long for a commitment (over {MAX_TEXT_CHARS} characters) — "
+            "keep the action short and put details in a note.",
+            reason="too_long",
+        )
+    text = " ".join(_CONTROL_RE.sub("", text).split())
+    if not text:
+        raise CommitTextError(
+            "Say what you will do and by when, e.g. `" + EXAMPLES[0] + "`.", reason="empty"
+        )
+    owners, text = _leading_owners(text)
+    protected = [m.span() for m in _PROTECTED_RE.finditer(text)]
+
+    def is_free(start: int, end: int) -> bool:
+        return not any(start < p_end and p_start < end for p_start, p_end in protected)
+
+    # each cut: the action ends at `what_end`, the date phrase is text[when_start:when_end], and
+    # anything after it (a later, unreadable "by ...") goes back into the action
+    cuts: list[tuple[int, int, int]] = []
+    separators = [m for m in _SEPARATOR_RE.finditer(text) if is_free(*m.span())]
+    trailing = [m for m in _TRAILING_IN_RE.finditer(text) if is_free(*m.span())]
+    # "... in 2 weeks" needs no "by", unless one is right before it ("due in 2 weeks")
+    if trailing and not any(not text[m.end() : trailing[-1].start()].strip() for m in separators):
+        start = trailing[-1].start()
+        cuts.append((start, start, len(text)))  # the phrase keeps its "in"
+    for index in range(len(separators) - 1, -1, -1):
+        sep = separators[index]
+        end = separators[index + 1].start() if index + 1 < len(separators) else len(text)
+        cuts.append((sep.start(), sep.end(), end))
+
+    drafts: list[CommitDraft] = []
+    for what_end, when_start, when_end in cuts:
+        when, when_tags = _tidy_when(text[when_start:when_end])
+        if not when:
+            continue
+        what, what_tag = _tidy_what(text[:what_end] + " " + text[when_end:])
+        indicator = what_tag or (when_tags[0] if when_tags else None)
+        draft = CommitDraft(owners, what, when, indicator)
+        if draft not in drafts:
+            drafts.append(draft)
+    if not drafts:
+        what, tag = _tidy_what(text)
+        drafts.append(CommitDraft(owners, what, None, tag))
+    return drafts
+
+
+def parse_commit(
+    text: str, *, now: datetime, tz: str, next_meeting: datetime | None = None
+) -> ParsedCommit:
+    """Read a `/commit` line into a commitment, or explain to the user what is missing."""
+    drafts = split_commit(text)
+    best = drafts[0]
+    if not best.what:
+        raise CommitTextError(
+            "Say what you will do before the date, e.g. `" + EXAMPLES[0] + "`.",
+            reason="no_what",
+        )
+    if best.when is None:
+        examples = ", ".join(f"`{e}`" for e in EXAMPLES)
+        raise CommitTextError(
+            f"When is it due? Add a date, for example {examples}.", reason="no_date"
+        )
+    first_error: DateError | None = None
+    for draft in drafts:
+        if not draft.what or draft.when is None:
+            continue
+        try:
+            due = parse_due(draft.when, now=now, tz=tz, next_meeting=next_meeting)
+        except DateError as exc:
+            if first_error is None:
+                first_error = exc
+                if exc.reason != "unrecognised":
+                    break  # a real date that we refuse: do not reach back for an earlier "by"
+            continue
+        return ParsedCommit(draft.owners, draft.what, due, draft.indicator)
+    if first_error is None:  # unreachable: the best draft has both, so it was tried
+        raise CommitTextError("When is it due?", reason="no_date")
+    raise CommitTextError(str(first_error), reason=first_error.reason) from first_error
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _leading_owners(text: str) -> tuple[tuple[str, ...], str]:
+    """User mentions at the start assign the commitment; later ones are part of the action."""
+    owners: list[str] = []
+    position = 0
+    while match := _LEADING_MENTIONS_RE.match(text, position):
+        user_id = match["id"].upper()
+        if user_id not in owners:
+            owners.append(user_id)
+        position = match.end()
+    return tuple(owners), text[position:].strip()
+
+
+def _strip_outer_quotes(text: str) -> str:
+    for opening, closing in _OUTER_QUOTES:
+        inner = text[1:-1]
+        if (
+            len(text) >= 2
+            and text.startswith(opening)
+            and text.endswith(closing)
+            and opening not in inner
+            and closing not in inner
+        ):
+            return inner.strip()
+    return text
+
+
+def _free_tags(text: str) -> list[re.Match[str]]:
+    protected = [m.span() for m in _PROTECTED_RE.finditer(text)]
+    return [
+        m
+        for m in _TAG_RE.finditer(text)
+        if not any(m.start() < p_end and p_start < m.end() for p_start, p_end in protected)
+    ]
+
+
+def _tidy_what(raw: str) -> tuple[str, str | None]:
+    """Collapse spaces, take out the indicator tag, trim punctuation and outer quotes.
+
+    The first tag is the indicator. Tags at either end are labels and are removed; the
+    indicator tag inside the sentence ("Send the #naloxone report") keeps its word, so the
+    action still reads well.
+    """
+    text = " ".join(raw.split())
+    tags = _free_tags(text)
+    indicator = tags[0]["tag"] if tags else None
+    while tags:
+        last, first = tags[-1], tags[0]
+        if not text[last.end() :].strip(_TRIM_END):
+            text = text[: last.start()] + text[last.end() :]
+        elif not text[: first.start()].strip(_TRIM_START):
+            text = text[: first.start()] + text[first.end() :]
+        else:
+            break
+        tags = _free_tags(text)
+    for match in tags:
+        if match["tag"] == indicator:
+            text = text[: match.start()] + match["tag"] + text[match.end() :]
+            break
+    text = " ".join(text.split()).strip(_TRIM_START).rstrip(_TRIM_END)
+    unquoted = _strip_outer_quotes(text)
+    if unquoted != text:
+        text = unquoted.strip(_TRIM_START).rstrip(_TRIM_END)
+    return text, indicator
+
+
+def _tidy_when(raw: str) -> tuple[str, list[str]]:
+    """The date phrase without tags (they cannot be part of a date) and outer quotes."""
+    tags = [m["tag"] for m in _TAG_RE.finditer(raw)]
+    text = " ".join(_TAG_RE.sub(" ", raw).split()).strip(_TRIM_START).rstrip(_TRIM_END)
+    text = _strip_outer_quotes(text).rstrip(_TRIM_END)
+    return text, tags

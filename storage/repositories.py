@@ -1,0 +1,161 @@
+"""Queries over a session. Repositories never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Commitment,
+    CommitmentEvent,
+    CommitmentOwner,
+    CommitmentStatus,
+    Indicator,
+    Person,
+    Team,
+)
+
+
+def insert_ignore(session: Session, model: type[Any], values: dict[str, Any]) -> None:
+    """INSERT that does nothing if the row exists, so concurrent first requests cannot collide."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
+def ensure_team(session: Session, team_id: str, *, time_zone: str, now: datetime) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        insert_ignore(
+            session,
+            Team,
+            {
+                "id": team_id,
+                "time_zone": time_zone,
+                "created_at": now,
+                "working_days": ["mon", "tue", "wed", "thu", "fri"],
+                "holidays": [],
+                "nudge_hour": 9,
+                "overdue_every_days": 2,
+            },
+        )
+        team = session.get(Team, team_id)
+    assert team is not None
+    return team
+
+
+def get_person(session: Session, team_id: str, user_id: str) -> Person | None:
+    return session.get(Person, (team_id, user_id))
+
+
+def save_person(session: Session, team_id: str, user_id: str, **fields: Any) -> Person:
+    person = session.get(Person, (team_id, user_id))
+    if person is None:
+        insert_ignore(session, Person, {"team_id": team_id, "user_id": user_id, "is_admin": False})
+        person = session.get(Person, (team_id, user_id))
+        assert person is not None
+    for name, value in fields.items():
+        setattr(person, name, value)
+    return person
+
+
+def get_commitment(
+    session: Session, team_id: str, commitment_id: int, *, lock: bool = False
+) -> Commitment | None:
+    """A commitment of this team only: another workspace's id is simply not found."""
+    query = select(Commitment).where(Commitment.team_id == team_id, Commitment.id == commitment_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).one_or_none()
+
+
+def find_by_request(session: Session, team_id: str, request_key: str) -> Commitment | None:
+    return session.scalars(
+        select(Commitment).where(
+            Commitment.team_id == team_id, Commitment.request_key == request_key
+        )
+    ).one_or_none()
+
+
+def add_event(
+    session: Session, commitment: Commitment, *, actor: str, kind: str, at: datetime, **detail: Any
+) -> CommitmentEvent:
+    event = CommitmentEvent(
+        team_id=commitment.team_id,
+        commitment_id=commitment.id,
+        actor_id=actor,
+        kind=kind,
+        detail=detail,
+        at=at,
+    )
+    session.add(event)
+    return event
+
+
+def _open_where(team_id: str, owner: str | None, overdue_at: datetime | None) -> list[Any]:
+    clauses: list[Any] = [Commitment.team_id == team_id, Commitment.status == CommitmentStatus.OPEN]
+    if owner is not None:
+        owned = select(CommitmentOwner.commitment_id).where(
+            CommitmentOwner.team_id == team_id, CommitmentOwner.user_id == owner
+        )
+        clauses.append(Commitment.id.in_(owned))
+    if overdue_at is not None:
+        clauses.append(Commitment.due_at < overdue_at)
+    return clauses
+
+
+def open_commitments(
+    session: Session,
+    team_id: str,
+    *,
+    owner: str | None = None,
+    overdue_at: datetime | None = None,
+    limit: int | None = None,
+) -> Sequence[Commitment]:
+    """Open commitments, soonest due first; of one owner and/or overdue at an instant."""
+    query = (
+        select(Commitment)
+        .where(*_open_where(team_id, owner, overdue_at))
+        .order_by(Commitment.due_at, Commitment.id)
+        .limit(limit)
+    )
+    return session.scalars(query).all()
+
+
+def count_open(
+    session: Session, team_id: str, *, owner: str | None = None, overdue_at: datetime | None = None
+) -> int:
+    query = (
+        select(func.count()).select_from(Commitment).where(*_open_where(team_id, owner, overdue_at))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def count_closed_since(session: Session, team_id: str, since: datetime) -> int:
+    query = (
+        select(func.count())
+        .select_from(Commitment)
+        .where(
+            Commitment.team_id == team_id,
+            Commitment.status == CommitmentStatus.DONE,
+            Commitment.closed_at >= since,
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def find_indicator(session: Session, team_id: str, slug: str) -> Indicator | None:
+    return session.scalars(
+        select(Indicator).where(Indicator.team_id == team_id, Indicator.slug == slug)
+    ).one_or_none()
+
+
+def indicators(session: Session, team_id: str) -> Sequence[Indicator]:
+    return session.scalars(
+        select(Indicator).where(Indicator.team_id == team_id).order_by(Indicator.name)
+    ).all()

@@ -1,0 +1,541 @@
+"""/commit end to end: signed requests in, what partners see in Slack out, and the database."""
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import Commitment, CommitmentEvent, Indicator
+
+CHANNEL = "C0MEETING"
+NY = ZoneInfo("America/New_York")
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
+def replies(bot):
+    """What the bot said through response URLs (ephemeral answers to one person)."""
+    return [c.params for c in bot.slack.calls_to("response_url")]
+
+
+def last_reply(bot, count_before=0):
+    return wait_for(lambda: replies(bot)[count_before:] and replies(bot)[-1])
+
+
+def channel_messages(bot, channel=CHANNEL):
+    return bot.slack.messages(channel)
+
+
+def all_text(message):
+    """Everything a reader sees in a message: its text and every text in its blocks."""
+    found = [message.get("text") or ""]
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(found)
+
+
+def stored(bot):
+    with bot.services.sessions() as session:
+        return session.scalars(select(Commitment).order_by(Commitment.id)).all()
+
+
+def events(bot, kind=None):
+    with bot.services.sessions() as session:
+        query = select(CommitmentEvent).order_by(CommitmentEvent.id)
+        if kind:
+            query = query.where(CommitmentEvent.kind == kind)
+        return session.scalars(query).all()
+
+
+def commit(bot, text, user="U0MARIA", channel=CHANNEL, **kwargs):
+    answer = bot.driver.command("/commit", text, user=user, channel=channel, **kwargs)
+    assert answer.status == 200
+    assert answer.seconds < 3
+    return answer
+
+
+def ask(bot, text, user="U0MARIA", **kwargs):
+    """Send a command and wait for the bot's private answer to it."""
+    count = len(replies(bot))
+    commit(bot, text, user=user, **kwargs)
+    return last_reply(bot, count)
+
+
+def make(bot, text, user="U0MARIA"):
+    """Make a commitment and return (it, its confirmation message)."""
+    before = len(channel_messages(bot))
+    commit(bot, text, user=user)
+    message = wait_for(lambda: len(channel_messages(bot)) > before and channel_messages(bot)[-1])
+    wait_for(lambda: stored(bot) and stored(bot)[-1].message_ts)
+    return stored(bot)[-1], message
+
+
+# --- making a commitment ------------------------------------------------------------------------
+
+
+def test_a_partner_commits_in_one_line_and_the_channel_sees_it(bot):
+    commitment, message = make(bot, "Distribute 200 naloxone kits by end of month")
+    seen = all_text(message)
+    assert f"#{commitment.id}" in seen
+    assert "Distribute 200 naloxone kits" in seen
+    assert "<@U0MARIA>" in seen
+    assert "Mon, Nov 30, 2026" in seen
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [e["type"] for e in buttons] == ["button", "datepicker", "static_select", "button"]
+    assert all_text({"blocks": [{"elements": buttons}]}).count("Done") == 1
+    assert commitment.owner_ids == ["U0MARIA"]
+    assert commitment.due_at.astimezone(NY) == datetime(2026, 11, 30, 17, 0, tzinfo=NY)
+    assert commitment.message_ts == message["ts"]
+    assert [e.kind for e in events(bot)] == ["created"]
+
+
+@pytest.mark.parametrize(
+    ("when", "shown"),
+    [
+        ("the 15th", "Tue, Dec 15, 2026"),
+        ("in 2 weeks", "Mon, Dec 7, 2026"),
+        ("Dec 4", "Fri, Dec 4, 2026"),
+    ],
+)
+def test_due_dates_are_read_the_way_people_say_them(sqlite_bot, when, shown):
+    text = f"Distribute 200 naloxone kits {'by ' if not when.startswith('in ') else ''}{when}"
+    _, message = make(sqlite_bot, text)
+    assert shown in all_text(message)
+
+
+def test_a_date_in_the_past_is_refused_and_nothing_is_stored(bot):
+    commit(bot, "Distribute 200 naloxone kits by yesterday")
+    assert "in the past" in last_reply(bot)["text"]
+    assert last_reply(bot).get("response_type") == "ephemeral"
+    assert stored(bot) == []
+    assert channel_messages(bot) == []
+
+
+def test_no_date_gets_a_hint_with_examples_and_nothing_is_stored(bot):
+    commit(bot, "Distribute 200 naloxone kits")
+    text = last_reply(bot)["text"]
+    assert "When is it due?" in text
+    assert "by Friday" in text
+    assert stored(bot) == []
+
+
+def test_mentioned_people_own_it_and_the_date_is_read_in_the_first_owners_zone(bot):
+    commitment, message = make(bot, "<@U0LEE|lee> <@U0SAM|sam> Open the Saturday clinic by Friday")
+    assert commitment.owner_ids == ["U0LEE", "U0SAM"]
+    assert commitment.creator_id == "U0MARIA"
+    la = ZoneInfo("America/Los_Angeles")
+    assert commitment.due_at.astimezone(la) == datetime(2026, 11, 27, 17, 0, tzinfo=la)
+    assert "<@U0LEE>, <@U0SAM>" in all_text(message)
+
+
+def test_an_unknown_owner_is_refused(bot):
+    commit(bot, "<@U0NOBODY|ghost> Open the clinic by Friday")
+    assert "can't find <@U0NOBODY>" in last_reply(bot)["text"]
+    assert stored(bot) == []
+
+
+def test_a_tag_links_a_known_indicator_and_an_unknown_one_is_refused(bot):
+    with bot.services.sessions.begin() as session:
+        from storage.repositories import ensure_team
+
+        ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
+        session.add(
+            Indicator(
+                team_id="T0COALITION",
+                slug="naloxone",
+                name="Naloxone dispensing rate",
+                created_at=bot.clock(),
+                updated_at=bot.clock(),
+            )
+        )
+    commitment, message = make(bot, "Distribute 200 kits by Friday #naloxone")
+    assert commitment.indicator_id is not None
+    assert commitment.text == "Distribute 200 kits"
+    assert "#naloxone" in all_text(message)
+    said = ask(bot, "Distribute 200 kits by Friday #nalox0ne-typo")["text"]
+    assert "I don't know the indicator #nalox0ne-typo" in said
+    assert len(stored(bot)) == 1
+
+
+def test_a_slack_retry_creates_nothing_twice(bot):
+    payload = bot.driver.command_payload(
+        "/commit", "Call the shelter by Friday", user="U0MARIA", channel=CHANNEL
+    )
+    assert bot.driver.send_form(payload).status == 200
+    wait_for(lambda: stored(bot) and stored(bot)[-1].message_ts)
+    assert bot.driver.send_form(payload, retry_num=1).status == 200
+    time.sleep(0.3)
+    assert len(stored(bot)) == 1
+    assert len(channel_messages(bot)) == 1
+
+
+def test_in_a_conversation_the_bot_cannot_post_to_it_answers_through_the_response_url(sqlite_bot):
+    sqlite_bot.slack.set_error("chat.postMessage", "channel_not_found", channel="C0PRIVATE")
+    commit(sqlite_bot, "Call the shelter by Friday", channel="C0PRIVATE")
+    reply = last_reply(sqlite_bot)
+    assert reply["response_type"] == "in_channel"
+    assert "Call the shelter" in all_text(reply)
+    assert len(stored(sqlite_bot)) == 1
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+
+def test_lists_mine_someones_all_and_overdue(bot):
+    make(bot, "Mine later by Dec 10")
+    make(bot, "Mine sooner by Friday")
+    make(bot, "Lee's by Dec 4", user="U0LEE")
+    bot.clock.now = datetime(2026, 12, 8, 15, 0, tzinfo=ZoneInfo("UTC"))  # Dec 8: two are overdue
+
+    def listed(text):
+        return all_text(ask(bot, text))
+
+    mine = listed("list")
+    assert mine.index("Mine sooner") < mine.index("Mine later")
+    assert "Lee's" not in mine
+    assert "Lee's" in listed("list <@U0LEE|lee>") and "Mine" not in listed("list <@U0LEE|lee>")
+    everything = listed("list all")
+    assert all(word in everything for word in ("Mine later", "Mine sooner", "Lee's"))
+    overdue = listed("list overdue")
+    assert "Mine sooner" in overdue and "Lee's" in overdue and "Mine later" not in overdue
+    assert "Overdue by 11 days" in overdue  # Nov 27 → Dec 8
+
+
+def test_a_long_list_is_summarised_not_cut(sqlite_bot):
+    for i in range(45):
+        commit(sqlite_bot, f"Task {i} by Dec 10", trigger_id=f"t{i}")
+    wait_for(
+        lambda: len(stored(sqlite_bot)) == 45 and all(c.message_ts for c in stored(sqlite_bot)),
+        timeout=20,
+    )
+    reply = ask(sqlite_bot, "list")
+    assert len(reply["blocks"]) <= 50
+    assert "…and 5 more" in all_text(reply)
+
+
+# --- follow-up subcommands ----------------------------------------------------------------------
+
+
+def test_done_with_a_note_updates_the_channel_message_and_the_trail(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    assert (
+        f"#{commitment.id} is done" in ask(bot, f"done #{commitment.id} 40 beds confirmed")["text"]
+    )
+    updated = wait_for(
+        lambda: (
+            "Done" in all_text(bot.slack.message(CHANNEL, message["ts"]))
+            and bot.slack.message(CHANNEL, message["ts"])
+        )
+    )
+    assert not any(b["type"] == "actions" for b in updated["blocks"])
+    assert stored(bot)[0].status == "done"
+    assert events(bot, "done")[0].detail == {"note": "40 beds confirmed"}
+
+
+def test_move_drop_and_note_by_number_with_or_without_hash(bot):
+    first, _ = make(bot, "Call the shelter by Friday")
+    second, _ = make(bot, "Draft the MOU by Dec 10")
+    assert "now due Fri, Dec 11, 2026" in ask(bot, f"move {first.id} Dec 11")["text"]
+    assert "Note added" in ask(bot, f"note #{first.id} waiting on the director")["text"]
+    assert "dropped" in ask(bot, f"drop {second.id} merged into #{first.id}")["text"]
+    first_now, second_now = stored(bot)
+    assert first_now.due_at.astimezone(NY).date().isoformat() == "2026-12-11"
+    assert first_now.due_version == 2
+    assert second_now.status == "dropped"
+    assert [e.kind for e in events(bot)] == ["created", "created", "moved", "noted", "dropped"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("drop 1", "Please say why"),
+        ("move 1", "To when?"),
+        ("note 1", "Write the note"),
+        ("move 1 yesterday", "in the past"),
+        ("done", "Which commitment?"),
+        ("done 999", "can't find commitment #999"),
+        ("done 99999999999999", "can't find commitment"),
+    ],
+)
+def test_follow_up_mistakes_get_a_specific_answer_and_change_nothing(bot, text, says):
+    make(bot, "Call the shelter by Friday")
+    before = [(e.kind, e.id) for e in events(bot)]
+    assert says in ask(bot, text)["text"]
+    assert [(e.kind, e.id) for e in events(bot)] == before
+    assert stored(bot)[0].status == "open"
+
+
+def test_only_owners_creators_and_admins_may_change_a_commitment(bot):
+    commitment, _ = make(
+        bot, "<@U0LEE|lee> Open the clinic by Friday"
+    )  # made by Maria, owned by Lee
+    assert "Only an owner (<@U0LEE>)" in ask(bot, f"done {commitment.id}", user="U0SAM")["text"]
+    assert stored(bot)[0].status == "open"
+    ask(bot, f"move {commitment.id} Dec 4", user="U0MARIA")  # the creator may
+    ask(bot, f"note {commitment.id} keys picked up", user="U0LEE")  # an owner may
+    ask(bot, f"done {commitment.id}", user="U0ADMIN")  # a workspace admin may
+    assert stored(bot)[0].status == "done"
+    assert [(e.kind, e.actor_id) for e in events(bot)] == [
+        ("created", "U0MARIA"),
+        ("moved", "U0MARIA"),
+        ("noted", "U0LEE"),
+        ("done", "U0ADMIN"),
+    ]
+
+
+def test_another_workspaces_commitment_cannot_be_seen_or_changed(bot):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    assert (
+        f"can't find commitment #{commitment.id}"
+        in ask(bot, f"done {commitment.id}", team_id="T0OTHER")["text"]
+    )
+    assert "Call the shelter" not in all_text(ask(bot, "list all", team_id="T0OTHER"))
+    assert stored(bot)[0].status == "open"
+
+
+# --- buttons --------------------------------------------------------------------------------------
+
+
+def test_done_button_updates_the_message_in_place_and_a_double_click_changes_nothing(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    for _ in range(2):
+        answer = bot.driver.click(
+            "commit_done",
+            user="U0MARIA",
+            value=str(commitment.id),
+            channel=CHANNEL,
+            message_ts=message["ts"],
+        )
+        assert answer.status == 200 and answer.seconds < 3
+    wait_for(lambda: replies(bot) and "already done" in replies(bot)[-1]["text"])
+    assert len(events(bot, "done")) == 1
+    assert "✅ Done" in all_text(bot.slack.message(CHANNEL, message["ts"]))
+    assert len(channel_messages(bot)) == 1  # updated in place, nothing new posted
+
+
+def test_change_date_picker_and_snooze_menu(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    bot.driver.click(
+        "commit_move",
+        user="U0MARIA",
+        block_id=f"commitment-{commitment.id}",
+        selected_date="2026-12-09",
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
+    wait_for(lambda: "Wed, Dec 9, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
+    bot.driver.click(
+        "commit_snooze",
+        user="U0MARIA",
+        selected_option=f"{commitment.id}:7",
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
+    wait_for(lambda: stored(bot)[0].snoozed_until is not None)
+    assert (stored(bot)[0].snoozed_until - bot.clock()).days == 7
+    assert [e.kind for e in events(bot)] == ["created", "moved", "snoozed"]
+
+
+def test_a_past_date_from_the_picker_is_refused(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    bot.driver.click(
+        "commit_move",
+        user="U0MARIA",
+        block_id=f"commitment-{commitment.id}",
+        selected_date="2026-11-01",
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
+    assert "in the past" in last_reply(bot)["text"]
+    assert stored(bot)[0].due_version == 1
+
+
+def test_note_button_opens_a_form_whose_note_is_logged_and_threaded(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    bot.driver.click(
+        "commit_note",
+        user="U0MARIA",
+        value=str(commitment.id),
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
+    opened = wait_for(lambda: bot.slack.calls_to("views.open"))
+    view = opened[-1].params["view"]
+    assert view["callback_id"] == "commitment_note"
+    empty = bot.driver.submit_view(
+        "commitment_note",
+        {"note": {"text": {"value": "  "}}},
+        user="U0MARIA",
+        private_metadata=view["private_metadata"],
+    )
+    assert empty.json()["response_action"] == "errors"
+    answer = bot.driver.submit_view(
+        "commitment_note",
+        {"note": {"text": {"value": "Director says yes"}}},
+        user="U0MARIA",
+        private_metadata=view["private_metadata"],
+    )
+    assert answer.status == 200 and not answer.body
+    assert events(bot, "noted")[0].detail == {"note": "Director says yes"}
+    thread = wait_for(
+        lambda: [m for m in channel_messages(bot) if "Director says yes" in (m.get("text") or "")]
+    )
+    assert thread[0]["thread_ts"] == message["ts"]
+
+
+# --- the form -------------------------------------------------------------------------------------
+
+
+def _form(what="Open the warming center", owners=("U0LEE",), date="2026-12-04", channel=CHANNEL):
+    return {
+        "what": {"value": {"type": "plain_text_input", "value": what}},
+        "owners": {"value": {"type": "multi_users_select", "selected_users": list(owners)}},
+        "due": {"value": {"type": "datepicker", "selected_date": date}},
+        "channel": {"value": {"type": "conversations_select", "selected_conversation": channel}},
+    }
+
+
+def test_empty_commit_opens_the_form_and_a_valid_form_is_stored_and_posted(bot):
+    commit(bot, "")
+    opened = wait_for(lambda: bot.slack.calls_to("views.open"))
+    assert opened[-1].params["view"]["callback_id"] == "new_commitment"
+    answer = bot.driver.submit_view("new_commitment", _form(), user="U0MARIA", view_id="VFORM1")
+    assert answer.status == 200
+    message = wait_for(lambda: channel_messages(bot) and channel_messages(bot)[-1])
+    assert "Open the warming center" in all_text(message) and "Fri, Dec 4, 2026" in all_text(
+        message
+    )
+    assert stored(bot)[0].owner_ids == ["U0LEE"]
+    bot.driver.submit_view(
+        "new_commitment", _form(), user="U0MARIA", view_id="VFORM1"
+    )  # double submit
+    time.sleep(0.2)
+    assert len(stored(bot)) == 1
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        (_form(what="   "), "what"),
+        (_form(owners=()), "owners"),
+        (_form(date="2026-11-01"), "due"),
+        (_form(date=None), "due"),
+        (_form(owners=("U0NOBODY",)), "owners"),
+    ],
+)
+def test_form_mistakes_are_shown_next_to_the_field_and_nothing_is_stored(bot, form, field):
+    answer = bot.driver.submit_view("new_commitment", form, user="U0MARIA")
+    body = answer.json()
+    assert body["response_action"] == "errors"
+    assert field in body["errors"]
+    assert stored(bot) == []
+
+
+# --- App Home -------------------------------------------------------------------------------------
+
+
+def test_app_home_shows_my_commitments_overdue_first_with_buttons(bot):
+    make(bot, "Later one by Dec 18")
+    make(bot, "Overdue one by Nov 24")
+    make(bot, "Not mine by Dec 1", user="U0LEE")
+    bot.clock.now = datetime(2026, 11, 30, 15, 0, tzinfo=ZoneInfo("UTC"))
+    bot.driver.event(
+        {"type": "app_home_opened", "user": "U0MARIA", "channel": "D0MARIA", "tab": "home"}
+    )
+    published = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params
+    assert published["user_id"] == "U0MARIA"
+    text = all_text(published["view"])
+    assert text.index("Overdue one") < text.index("Later one")
+    assert "Not mine" not in text
+    assert "*3* open" in text and "*1* overdue" in text
+    assert len(published["view"]["blocks"]) <= 100
+
+
+def test_done_from_app_home_refreshes_the_home_tab(bot):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    bot.driver.click("commit_done", user="U0MARIA", value=str(commitment.id), home=True)
+    published = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params
+    assert "no open commitments" in all_text(published["view"])
+    assert stored(bot)[0].status == "done"
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+HOSTILE = [
+    "x" * 5000,
+    "🚑🚑🚑 by 🔥",
+    "Distribuir kits de naloxona antes del viernes",
+    "done #1; DROP TABLE commitments",
+    "done -1",
+    "move 1 " + "next " * 400,
+    "note 1 " + "n" * 3000,
+    "list <@U0NOBODY|x> extra",
+    "by Friday",
+    "<script>alert(1)</script> by 2099-13-45",
+    "Call the shelter by \x1b[31m\x00",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_input_gets_a_clear_private_answer_and_stores_nothing(bot, text):
+    count = len(replies(bot))
+    answer = bot.driver.command("/commit", text, user="U0MARIA", channel=CHANNEL)
+    assert answer.status == 200
+    assert answer.seconds < 3
+    said = last_reply(bot, count)
+    assert said["response_type"] == "ephemeral"
+    assert "went wrong" not in said["text"]
+    assert len(said["text"]) < 1500
+    with bot.services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Commitment)) == 0
+    assert channel_messages(bot) == []
+
+
+@pytest.mark.parametrize("text", [" ", "\t\n"])
+def test_blank_text_opens_the_form_and_stores_nothing(bot, text):
+    assert commit(bot, text).body == b""
+    assert wait_for(lambda: bot.slack.calls_to("views.open"))
+    assert stored(bot) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("'; DROP TABLE commitments; -- by Friday", "'; DROP TABLE commitments"),
+        (
+            "Robert'); DELETE FROM commitments WHERE ('1'='1 by Friday",
+            "Robert'); DELETE FROM commitments WHERE ('1'='1",
+        ),
+        ("Call\x00 the\x07 shelter by Friday", "Call the shelter"),
+        ("Prévenir les surdoses 🚑 by Friday", "Prévenir les surdoses 🚑"),
+        ("Tell <!channel> about the clinic by Friday", "Tell @channel about the clinic"),
+        ("Brief <!subteam^S0OUTREACH|@outreach> by Friday", "Brief @outreach"),
+    ],
+)
+def test_odd_but_valid_commitments_are_stored_exactly_and_never_ping_everyone(bot, text, kept):
+    commitment, message = make(bot, text)
+    assert commitment.text == kept
+    assert "<!" not in all_text(message)
+    with bot.services.sessions() as session:  # the table is still there, with one row
+        assert session.scalar(select(func.count()).select_from(Commitment)) == 1
