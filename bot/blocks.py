@@ -140,12 +140,7 @@ def build_commitment_message(
             )
         ),
         ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=headline
-                    or f"Logged by <@{commitment.creator_id}> · {status_line(commitment, now)}"
-                )
-            ]
+            elements=[MarkdownTextObject(text=headline or f"Logged by <@{commitment.creator_id}>")]
         ),
     ]
     if commitment.status == CommitmentStatus.OPEN:

@@ -6,6 +6,8 @@ import contextlib
 import logging
 import signal
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -85,6 +87,22 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
     with contextlib.suppress(OSError, ValueError):  # raised from the loop once it is closed
         server.run()
     logger.info("stopped")
+
+
+@main.command()
+@click.option(
+    "--folder", type=click.Path(path_type=Path), default=Path("commstat-demo"), show_default=True
+)
+def demo(folder: Path) -> None:
+    """The whole workflow with no Slack account: writes a transcript of what Slack would show."""
+    from bot.demo import run
+
+    configure_logging([], level=logging.WARNING)
+    started = time.monotonic()
+    path, counts = run(folder)
+    click.echo(f"CommStat demo finished in {time.monotonic() - started:.1f}s.")
+    click.echo("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    click.echo(f"  Open the transcript: {path.resolve()}")
 
 
 @main.group()

@@ -81,6 +81,7 @@ _SEPARATOR_RE = re.compile(
 _TRAILING_IN_RE = re.compile(
     r"(?<!\S)(?:in|within)\s+(?:\d{1,4}|an?|one|two|three|four|five|six|seven|eight|nine|ten"
     r"|eleven|twelve|a\s+couple\s+of)\s+(?:(?:working|business)\s+)?(?:days?|weeks?|months?)"
+    r"(?:'?\s+time)?"
     r"(?=(?:\s+#[A-Za-z][\w-]*)*[\s.!]*$)",
     re.IGNORECASE,
 )

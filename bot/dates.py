@@ -2,8 +2,8 @@
 
 Partners type deadlines the way they speak ("Friday", "end of month", "the 15th", "before the next
 meeting"). dateparser 1.5 misses or misreads many of these (docs/PITFALLS.md), so our own rules run
-first and dateparser only reads what they leave, behind a word guard so that action words
-("monitor", "march on", "the plan") never become dates.
+first and dateparser only reads the few formats they leave (see `_dateparser_shape`), so that
+action words ("monitor", "march on", "the plan") never become dates.
 
 The module is pure: the current instant is always the `now` argument, never a clock read, so the
 scheduler, the tests and `commstat tick --now` can travel in time.
@@ -95,12 +95,12 @@ def parse_due(phrase: str, *, now: datetime, tz: str, next_meeting: datetime | N
 
     date_part, tod = _extract_time(text, phrase)
     try:
-        day, dp_time = _parse_day(date_part, local_now, tz, phrase)
+        day = _parse_day(date_part, local_now, tz, phrase)
     except DateError:
         raise
     except (OverflowError, ValueError):
         raise _too_far() from None  # date arithmetic ran past year 9999
-    return _finish(day, tod or dp_time, local_now, zone)
+    return _finish(day, tod, local_now, zone)
 
 
 def format_due(due: Due | datetime, *, has_time: bool = False) -> str:
@@ -346,12 +346,11 @@ def _read_time(match: re.Match[str], kind: str, phrase: str) -> time:
 # Day rules
 
 
-def _parse_day(text: str, local_now: datetime, tz: str, phrase: str) -> tuple[date, time | None]:
-    """Resolve the date words; returns the day and a time only dateparser found (rarely)."""
-    today = local_now.date()
-    day = _rule_day(text, today, phrase)
+def _parse_day(text: str, local_now: datetime, tz: str, phrase: str) -> date:
+    """Resolve the date words (the time of day is already taken out)."""
+    day = _rule_day(text, local_now.date(), phrase)
     if day is not None:
-        return day, None
+        return day
     return _fallback_day(text, local_now, tz, phrase)
 
 
@@ -381,7 +380,7 @@ _ORDINAL_RE = re.compile(
 _DURATION_RE = re.compile(
     rf"(?:(?:in|within) )?(?P<n>{_NUMBER}) (?P<kind>(?:working |business |work )?)"
     r"(?P<unit>days?|weeks?|wks?|months?|years?|fortnights?|weekdays?|workdays?)"
-    r"(?: (?:from|after) (?P<base>.+))?"
+    r"(?:'?s?'? time)?(?: (?:from|after) (?P<base>.+))?"
 )
 _WEEKDAY_RE = re.compile(
     rf"(?:on )?(?:(?P<mod>this coming|this|next|coming|last|past|previous) )?(?P<wd>{_WEEKDAY})"
@@ -628,12 +627,7 @@ def _explicit_day(text: str, today: date, phrase: str) -> date | None:
             found = _ordinal_day(prefixed["rest"], today, phrase)
         if found is None:
             return None
-        said = _weekday_number(prefixed["wd"])
-        if found.weekday() != said:
-            shown = format_due(datetime.combine(found, time()))
-            raise _unrecognised(
-                phrase, f"{shown} is a {_DAY_FULL[found.weekday()]}, not a {_DAY_FULL[said]}"
-            )
+        _check_weekday(found, prefixed["wd"], phrase)
         return found
     for pattern in (_MONTH_DAY_RE, _DAY_MONTH_RE, _NUMERIC_RE, _ISO_RE):
         match = pattern.fullmatch(text)
@@ -646,6 +640,16 @@ def _explicit_day(text: str, today: date, phrase: str) -> date | None:
         year_text = groups.get("year") or groups.get("year2")
         return _month_day(month, day_of_month, year_text, today, phrase)
     return None
+
+
+def _check_weekday(day: date, weekday: str, phrase: str) -> None:
+    """ "Thursday Dec 4" when Dec 4 is a Friday: ask rather than guess which one was meant."""
+    said = _weekday_number(weekday)
+    if day.weekday() != said:
+        shown = format_due(datetime.combine(day, time()))
+        raise _unrecognised(
+            phrase, f"{shown} is a {_DAY_FULL[day.weekday()]}, not a {_DAY_FULL[said]}"
+        )
 
 
 def _month_day(month: int, day: int, year_text: str | None, today: date, phrase: str) -> date:
@@ -689,53 +693,65 @@ def _month_or_year_day(text: str, today: date, phrase: str) -> date | None:
 # --------------------------------------------------------------------------------------------
 # dateparser, for what our rules leave
 
-_FUNCTION_WORDS = frozenset(
-    ("in", "on", "at", "the", "of", "next", "this", "last", "from", "after", "before", "a", "an",
-     "and", "coming", "following", "by")
-)  # fmt: skip
-_ANCHOR_WORDS = frozenset(
-    ("today", "tomorrow", "yesterday", "now", "ago", "day", "days", "week", "weeks", "month",
-     "months", "year", "years", "fortnight", "fortnights", "weekday", "weekdays")
-)  # fmt: skip
-_UNIT_WORDS = frozenset(
-    ("day", "days", "week", "weeks", "month", "months", "year", "years", "fortnight",
-     "fortnights", "weekday", "weekdays")
-)  # fmt: skip
-_NUMBER_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)?|'\d{2}|\d+(?:[./-]\d+)+")
-_NUMERIC_DATE_TOKEN = re.compile(r"\d+(?:[./-]\d+)+")
+_UNIT = r"(?:days?|weeks?|months?|years?|fortnights?|weekdays?)"
+_DP_NUMERIC_RE = re.compile(r"(?:on )?\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
+_DP_PAST_RE = re.compile(
+    rf"{_NUMBER} {_UNIT} ago|(?:last|past|previous) (?:week|month|quarter|year)"
+)
+_DP_DAY_TOKEN = re.compile(rf"\d{{1,2}}{_ORD}?")
+_DP_YEAR_TOKEN = re.compile(r"\d{4}|'\d{2}")
 _MONTH_TOKEN = re.compile(_MONTH)
 _WEEKDAY_TOKEN = re.compile(_WEEKDAY)
 
 
-def _guard(text: str) -> bool:
-    """True if every word could belong to a date and one of them actually anchors a date.
+@dataclass(frozen=True)
+class _Absolute:
+    """The parts of a month-name date we check dateparser's reading against."""
 
-    dateparser stretches ordinary words into dates ("march on" -> 23 March, "10" -> October);
-    this keeps action words and bare numbers away from it.
+    weekday: str | None
+    year: int | None
+
+
+def _dateparser_shape(text: str) -> str | _Absolute | None:
+    """Which of the formats we let dateparser read `text` is, or None.
+
+    dateparser reads almost any mix of date words ("yesterday tomorrow weeks" -> tomorrow,
+    "monday 11" -> November, "march on" -> 23 March, "dec 2 10" -> 2110), so it only ever sees
+    three shapes: a numeric date with a year ("4.12.2026"), a past offset ("2 days ago",
+    "last week"), and one month name with one day, maybe a year and a weekday, in any order
+    ("2026 december 4").
     """
+    if _DP_NUMERIC_RE.fullmatch(text):
+        return "numeric"
+    if _DP_PAST_RE.fullmatch(text):
+        return "past"
     tokens = text.split()
-    if not tokens or tokens[-1] in _FUNCTION_WORDS:
-        return False
-    has_month = any(_MONTH_TOKEN.fullmatch(token) for token in tokens)
-    anchored = False
-    for token, following in zip(tokens, [*tokens[1:], ""], strict=True):
-        if token.isdigit() and len(token) != 4 and not has_month and following not in _UNIT_WORDS:
-            return False  # a lone number is a month to dateparser ("monday 11" -> November)
-        if (
-            _MONTH_TOKEN.fullmatch(token)
-            or _WEEKDAY_TOKEN.fullmatch(token)
-            or token in _ANCHOR_WORDS
-            or _NUMERIC_DATE_TOKEN.fullmatch(token)
-        ):
-            anchored = True
-        elif not (
-            token in _FUNCTION_WORDS or token in _NUMBER_WORDS or _NUMBER_TOKEN.fullmatch(token)
-        ):
-            return False
-    return anchored
+    if tokens[-1] in ("the", "of", "on"):
+        return None
+    months, weekdays, days, years = [], [], [], []
+    for token in tokens:
+        if _MONTH_TOKEN.fullmatch(token):
+            months.append(token)
+        elif _WEEKDAY_TOKEN.fullmatch(token):
+            weekdays.append(token)
+        elif _DP_DAY_TOKEN.fullmatch(token):
+            days.append(token)
+        elif _DP_YEAR_TOKEN.fullmatch(token):
+            years.append(token)
+        elif token not in ("the", "of", "on"):
+            return None
+    if len(days) == 2 and days[1].isdigit() and not years:
+        years.append(days.pop())  # "dec 4 26": a second bare number is a two-digit year
+    if len(months) != 1 or len(weekdays) > 1 or len(days) != 1 or len(years) > 1:
+        return None
+    year = years[0] if years else None
+    return _Absolute(
+        weekday=weekdays[0] if weekdays else None,
+        year=None if year is None else int(year) if len(year) == 4 else 2000 + int(year[-2:]),
+    )
 
 
-def _dateparser(text: str, base: datetime, tz: str) -> tuple[datetime, str] | None:
+def _dateparser(text: str, base: datetime, tz: str) -> datetime | None:
     """dateparser with the settings PITFALLS measured: naive local base, TIMEZONE, aware result."""
     settings = {
         "PREFER_DATES_FROM": "future",
@@ -743,31 +759,31 @@ def _dateparser(text: str, base: datetime, tz: str) -> tuple[datetime, str] | No
         "RELATIVE_BASE": base,
         "TIMEZONE": tz,
         "RETURN_AS_TIMEZONE_AWARE": True,
-        "RETURN_TIME_AS_PERIOD": True,
         "PARSERS": ["relative-time", "custom-formats", "absolute-time"],  # no unix timestamps
     }
     try:
-        data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+        found = DateDataParser(languages=["en"], settings=settings).get_date_data(text).date_obj
     except Exception:  # dateparser must never turn user text into a crash
         return None
-    if data.date_obj is None:
-        return None
-    return data.date_obj, data.period or "day"
+    return found if isinstance(found, datetime) else None
 
 
-def _fallback_day(text: str, local_now: datetime, tz: str, phrase: str) -> tuple[date, time | None]:
-    if not _guard(text):
+def _fallback_day(text: str, local_now: datetime, tz: str, phrase: str) -> date:
+    shape = _dateparser_shape(text)
+    if shape is None:
         raise _unrecognised(phrase)
-    result = _dateparser(text, local_now.replace(tzinfo=None), tz)
-    if result is None:
+    found = _dateparser(text, local_now.replace(tzinfo=None), tz)
+    if found is None:
         raise _unrecognised(phrase)
-    found, period = result
-    local = found.astimezone(local_now.tzinfo)
-    day = local.date()
-    has_month = any(_MONTH_TOKEN.fullmatch(t) for t in text.split()) or "/" in text
-    if has_month and not re.search(r"\b\d{4}\b|'\d{2}", text):
+    day = (found.astimezone(local_now.tzinfo) if found.tzinfo else found).date()
+    if isinstance(shape, _Absolute):
+        # our year rules, not dateparser's "prefer the future" guess
         day = _month_day(day.month, day.day, None, local_now.date(), phrase)
-    return day, (local.time().replace(second=0, microsecond=0) if period == "time" else None)
+        if shape.year is not None:
+            day = _month_day(day.month, day.day, str(shape.year), local_now.date(), phrase)
+        if shape.weekday is not None:
+            _check_weekday(day, shape.weekday, phrase)
+    return day
 
 
 # --------------------------------------------------------------------------------------------
