@@ -1,0 +1,149 @@
+"""Block Kit builders and commitment rules, as plain functions (no Slack, no database)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import blocks
+from bot.commitments import Actor, CommitError, defuse_mentions, may_change, parse_id
+from storage.models import Commitment, CommitmentOwner, CommitmentStatus
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def make(
+    i=1,
+    *,
+    text="Distribute 200 naloxone kits",
+    due=NOW + timedelta(days=7),
+    owners=("U1",),
+    tz="America/New_York",
+    status=CommitmentStatus.OPEN,
+):
+    c = Commitment(
+        id=i,
+        team_id="T1",
+        text=text,
+        due_at=due,
+        due_has_time=False,
+        time_zone=tz,
+        created_at=NOW,
+        creator_id="U9",
+        status=status,
+        due_version=1,
+    )
+    c.owners = [CommitmentOwner(user_id=o, team_id="T1", position=n) for n, o in enumerate(owners)]
+    return c
+
+
+def as_dicts(items):
+    return [b.to_dict() for b in items]
+
+
+def test_confirmation_shows_id_action_owners_and_an_unambiguous_date():
+    message = as_dicts(blocks.build_commitment_message(make(12, owners=("U1", "U2")), now=NOW))
+    text = message[0]["text"]["text"]
+    assert text.startswith("*#12* Distribute 200 naloxone kits")
+    assert "<@U1>, <@U2>" in text
+    assert "Mon, Nov 30, 2026" in text
+    actions = message[-1]["elements"]
+    assert [a["action_id"] for a in actions] == [
+        "commit_done",
+        "commit_move",
+        "commit_snooze",
+        "commit_note",
+    ]
+    assert actions[1]["initial_date"] == "2026-11-30"
+
+
+def test_a_closed_commitment_has_no_buttons():
+    message = as_dicts(blocks.build_commitment_message(make(status=CommitmentStatus.DONE), now=NOW))
+    assert all(b["type"] != "actions" for b in message)
+    assert "✅ Done" in message[0]["text"]["text"]
+
+
+def test_the_date_is_the_owners_local_date_even_when_utc_is_already_tomorrow():
+    late_evening_la = datetime(2026, 12, 5, 7, 30, tzinfo=UTC)  # Fri Dec 4, 23:30 in Los Angeles
+    assert (
+        blocks.due_text(make(due=late_evening_la, tz="America/Los_Angeles")) == "Fri, Dec 4, 2026"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "late"),
+    [
+        (NOW, 0),
+        (NOW + timedelta(days=7, hours=1), 0),
+        (NOW + timedelta(days=8), 1),
+        (NOW + timedelta(days=21), 14),
+    ],
+)
+def test_days_late_counts_calendar_days_in_the_owners_zone(now, late):
+    commitment = make(due=datetime(2026, 11, 30, 22, 0, tzinfo=UTC))  # Mon Nov 30, 17:00 New York
+    assert blocks.days_late(commitment, now) == late
+
+
+def test_a_long_list_stays_within_slacks_50_blocks_and_says_how_many_more():
+    items = [make(i, text="x" * 1900) for i in range(1, 61)]
+    message = as_dicts(
+        blocks.build_commitment_list(items, title="All", total=60, now=NOW, more_hint="narrow it")
+    )
+    assert len(message) <= 50
+    assert message[-1]["elements"][0]["text"] == "…and 20 more — narrow it"
+    assert all(len(b["text"]["text"]) <= 3000 for b in message if b["type"] == "section")
+
+
+def test_app_home_stays_within_100_blocks():
+    view = blocks.build_home(
+        [make(i) for i in range(1, 41)],
+        my_total=40,
+        now=NOW,
+        team_open=50,
+        team_overdue=3,
+        team_done_week=9,
+    ).to_dict()
+    assert len(view["blocks"]) <= 100
+    assert "…and 10 more" in view["blocks"][-1]["elements"][0]["text"]
+
+
+def test_the_new_commitment_form_preselects_me_and_this_channel():
+    view = blocks.build_new_commitment_modal(
+        user_id="U1", channel_id="C1", indicator_options=[("od", "Overdoses")]
+    ).to_dict()
+    ids = [b["block_id"] for b in view["blocks"]]
+    assert ids == ["what", "owners", "due", "indicator", "channel"]
+    assert view["blocks"][1]["element"]["initial_users"] == ["U1"]
+    assert view["blocks"][4]["element"]["initial_conversation"] == "C1"
+    assert len(view["title"]["text"]) <= 24
+
+
+@pytest.mark.parametrize(("text", "number"), [("12", 12), ("#12", 12), (" #7 ", 7)])
+def test_ids_with_or_without_hash(text, number):
+    assert parse_id(text) == number
+
+
+@pytest.mark.parametrize("text", ["twelve", "#", "-1", "1.5", ""])
+def test_bad_ids_are_refused_with_a_hint(text):
+    with pytest.raises(CommitError, match="not a commitment number"):
+        parse_id(text)
+
+
+def test_who_may_change_a_commitment():
+    commitment = make(owners=("U1", "U2"))  # created by U9
+    assert may_change(commitment, Actor("T1", "U2"))
+    assert may_change(commitment, Actor("T1", "U9"))
+    assert may_change(commitment, Actor("T1", "U5", is_admin=True))
+    assert not may_change(commitment, Actor("T1", "U5"))
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("Tell <!here> by noon", "Tell @here by noon"),
+        ("<!channel|channel> meeting", "@channel meeting"),
+        ("Brief <!subteam^S0AB|@outreach>", "Brief @outreach"),
+        ("Call <@U123> back", "Call <@U123> back"),  # a person may be mentioned
+    ],
+)
+def test_broadcast_mentions_are_defused(text, safe):
+    assert defuse_mentions(text) == safe
