@@ -453,6 +453,7 @@ def _period_bounds(period: str, today: date, ahead: int) -> tuple[date, date]:
 
 
 def _period_end(text: str, today: date, phrase: str) -> date | None:
+    """`end of month`, `eoq`, `next week`, `last day of the month`: deadlines at a period's end."""
     match = _PERIOD_END_RE.fullmatch(text)
     if match:
         if match["weekend"] or match["abbr"] == "eow":
@@ -481,7 +482,7 @@ def _period_end(text: str, today: date, phrase: str) -> date | None:
 
 
 def _named_period_end(text: str, today: date) -> date | None:
-    """`end of December`, `Q1`, `end of Q2 2027`: nearest occurrence when no year is given."""
+    """`end of December`, `Q1`, `end of Q2 2027`: the next one to end when no year is given."""
     match = _END_OF_MONTH_NAME_RE.fullmatch(text)
     if match:
         month = _month_number(match["month"])

@@ -87,16 +87,16 @@ def _is_list_target(word: str) -> bool:
 # --- who is asking --------------------------------------------------------------------------
 
 
-def _actor(
-    session: Session, services: Services, client: WebClient, command: dict[str, Any]
+def actor_for(
+    services: Services, client: WebClient, session: Session, team_id: str, user_id: str
 ) -> Actor:
-    team_id = command["team_id"]
+    """Who is acting, with their rights; the team row is created on a workspace's first use."""
     now = services.clock()
     repo.ensure_team(session, team_id, time_zone=services.settings.timezone, now=now)
     try:
-        person = lookup(session, client, team_id, command["user_id"], now=now)
+        person = lookup(session, client, team_id, user_id, now=now)
     except UnknownPerson:
-        person = repo.save_person(session, team_id, command["user_id"])
+        person = repo.save_person(session, team_id, user_id)
     return Actor.of(person)
 
 
@@ -116,7 +116,7 @@ def create(services: Services, client: WebClient, command: dict[str, Any]) -> di
     now = services.clock()
     team_id, channel_id = command["team_id"], command.get("channel_id")
     with services.sessions.begin() as session:
-        actor = _actor(session, services, client, command)
+        actor = actor_for(services, client, session, command["team_id"], command["user_id"])
         owners = list(split_commit(text)[0].owners) or [actor.user_id]
         for owner in owners:
             try:
@@ -241,7 +241,7 @@ def change(
 ) -> dict[str, Any]:
     now = services.clock()
     with services.sessions.begin() as session:
-        actor = _actor(session, services, client, command)
+        actor = actor_for(services, client, session, command["team_id"], command["user_id"])
         answer, commitment = apply_change(session, actor, verb, commitment_id, rest, now=now)
     refresh_message(services, client, commitment)
     return {"text": answer}

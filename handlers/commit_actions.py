@@ -11,11 +11,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks, commitments, ids
-from bot.commitments import Actor, CommitError
+from bot.commitments import CommitError
 from bot.dates import DateError, Due, parse_due
 from bot.people import UnknownPerson, lookup
 from bot.services import Services
-from handlers.commit import apply_change, post_confirmation, refresh_message
+from handlers.commit import actor_for, apply_change, post_confirmation, refresh_message
 from handlers.home import publish_home
 from storage import repositories as repo
 from storage.models import Commitment
@@ -61,7 +61,7 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        team_id = body["team"]["id"] if body.get("team") else body["user"]["team_id"]
+        team_id = _team_of(body)
         with services.sessions() as session:
             commitment = repo.get_commitment(session, team_id, _id(action.get("value")))
             view = blocks.build_note_modal(commitment) if commitment is not None else None
@@ -79,10 +79,10 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors={"note": "Write a note, or press Cancel."})
             return
         commitment_id = _id(view.get("private_metadata", "").partition("|")[0])
-        team_id = body["team"]["id"] if body.get("team") else body["user"]["team_id"]
+        team_id = _team_of(body)
         try:
             with services.sessions.begin() as session:
-                actor = _actor(services, client, session, team_id, body["user"]["id"])
+                actor = actor_for(services, client, session, team_id, body["user"]["id"])
                 _, commitment = apply_change(
                     session, actor, "note", commitment_id, note, now=services.clock()
                 )
@@ -103,15 +103,8 @@ def _id(value: Any) -> int:
     return commitments.parse_id(str(value or ""))
 
 
-def _actor(
-    services: Services, client: WebClient, session: Any, team_id: str, user_id: str
-) -> Actor:
-    now = services.clock()
-    repo.ensure_team(session, team_id, time_zone=services.settings.timezone, now=now)
-    try:
-        return Actor.of(lookup(session, client, team_id, user_id, now=now))
-    except UnknownPerson:
-        return Actor.of(repo.save_person(session, team_id, user_id))
+def _team_of(body: dict[str, Any]) -> str:
+    return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
 
 
 def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
@@ -132,11 +125,11 @@ def clicked(
     commitment_id: int,
     rest: str,
 ) -> None:
-    team_id = body["team"]["id"] if body.get("team") else body["user"]["team_id"]
+    team_id = _team_of(body)
     user_id = body["user"]["id"]
     try:
         with services.sessions.begin() as session:
-            actor = _actor(services, client, session, team_id, user_id)
+            actor = actor_for(services, client, session, team_id, user_id)
             answer, commitment = apply_change(
                 session, actor, verb, commitment_id, rest, now=services.clock()
             )
@@ -196,7 +189,7 @@ def submit_new_commitment(
         "value"
     )
     channel = values["channel"]["value"].get("selected_conversation")
-    team_id = body["team"]["id"] if body.get("team") else body["user"]["team_id"]
+    team_id = _team_of(body)
     user_id = body["user"]["id"]
     now = services.clock()
     errors: dict[str, str] = {}
@@ -207,7 +200,7 @@ def submit_new_commitment(
     if not channel:
         errors["channel"] = "Pick where to post it."
     with services.sessions.begin() as session:
-        actor = _actor(services, client, session, team_id, user_id)
+        actor = actor_for(services, client, session, team_id, user_id)
         zone = services.settings.timezone
         for owner in owners:
             try:

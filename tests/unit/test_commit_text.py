@@ -1,0 +1,245 @@
+"""Reading `/commit` lines: owners, action, due date and indicator, and refusing the rest."""
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.commit_text import (
+    CommitDraft,
+    CommitTextError,
+    ParsedCommit,
+    parse_commit,
+    split_commit,
+)
+from bot.dates import DateError
+
+NY = "America/New_York"
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(NY))  # Monday
+MEETING = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # Thu 10:00 in New York
+
+
+def _parse(text: str, next_meeting: datetime | None = MEETING) -> ParsedCommit:
+    return parse_commit(text, now=NOW, tz=NY, next_meeting=next_meeting)
+
+
+def _reason(text: str, next_meeting: datetime | None = MEETING) -> str:
+    with pytest.raises(CommitTextError) as caught:
+        _parse(text, next_meeting)
+    return caught.value.reason
+
+
+# (text, owners, what, due date in New York, indicator)
+CASES: list[tuple[str, tuple[str, ...], str, str, str | None]] = [
+    ("Send the naloxone report by Friday", (), "Send the naloxone report", "2026-11-27", None),
+    ("send the report BY friday", (), "send the report", "2026-11-27", None),
+    ("Monitor overdoses in ward 5 by Friday", (), "Monitor overdoses in ward 5", "2026-11-27",
+     None),
+    ('"Read The 5th Wave by Friday" by Monday', (), "Read The 5th Wave by Friday", "2026-11-23",
+     None),
+    ("“Read The 5th Wave by Friday” by next Monday", (), "Read The 5th Wave by Friday",
+     "2026-11-30", None),
+    ("'Read The 5th Wave by Friday' by Monday", (), "Read The 5th Wave by Friday", "2026-11-23",
+     None),
+    ('Read "The 5th Wave" by Friday', (), 'Read "The 5th Wave"', "2026-11-27", None),
+    ("Meet by the river by Friday", (), "Meet by the river", "2026-11-27", None),
+    ("Send the report by Friday by email", (), "Send the report by email", "2026-11-27", None),
+    ("Send report due Dec 4", (), "Send report", "2026-12-04", None),
+    ("Send report due by Dec 4.", (), "Send report", "2026-12-04", None),
+    ("Send report due on 12/4", (), "Send report", "2026-12-04", None),
+    ("Send report no later than Dec 4", (), "Send report", "2026-12-04", None),
+    ("Pay overdue invoices by Friday", (), "Pay overdue invoices", "2026-11-27", None),
+    ("Send report before the next meeting", (), "Send report", "2026-11-26", None),
+    ("Follow up with the shelters in 2 weeks", (), "Follow up with the shelters", "2026-12-07",
+     None),
+    ("Follow up due in 2 weeks", (), "Follow up", "2026-12-07", None),
+    ("Check in 3 working days", (), "Check", "2026-11-26", None),
+    ("Send the report by email in 2 weeks", (), "Send the report by email", "2026-12-07", None),
+    ("Send the #naloxone report by Friday", (), "Send the naloxone report", "2026-11-27",
+     "naloxone"),
+    ("Send the report by Friday #naloxone", (), "Send the report", "2026-11-27", "naloxone"),
+    ("Send the report #od-deaths by Friday", (), "Send the report", "2026-11-27", "od-deaths"),
+    ("#naloxone Send the report by Friday", (), "Send the report", "2026-11-27", "naloxone"),
+    ("Send the report in 2 weeks #naloxone", (), "Send the report", "2026-12-07", "naloxone"),
+    ("Count item #1 by Friday", (), "Count item #1", "2026-11-27", None),
+    ("Fix https://x.org/page#section by Friday", (), "Fix https://x.org/page#section",
+     "2026-11-27", None),
+    ("<@U123|maria> <@U456> Send the report by Friday", ("U123", "U456"), "Send the report",
+     "2026-11-27", None),
+    ("<@U123|maria>, <@U456|lee> and <@W789> send it by dec 4", ("U123", "U456", "W789"),
+     "send it", "2026-12-04", None),
+    ("<@U123|maria> <@U123> Send the report by Friday", ("U123",), "Send the report",
+     "2026-11-27", None),
+    ("<@U123> Send the report to <@U999> by Friday", ("U123",), "Send the report to <@U999>",
+     "2026-11-27", None),
+    ("<!here> Send the report by Friday", (), "<!here> Send the report", "2026-11-27", None),
+    ("Brief <!subteam^S1|@outreach> in <#C1|general> by Friday", (),
+     "Brief <!subteam^S1|@outreach> in <#C1|general>", "2026-11-27", None),
+    ("Share <https://x.org/a|report by monday> by Friday", (),
+     "Share <https://x.org/a|report by monday>", "2026-11-27", None),
+    ("Send   the\treport\nby Friday!", (), "Send the report", "2026-11-27", None),
+    ("Send the report\x00\x07 by Fri\u202eday", (), "Send the report", "2026-11-27", None),
+    ("Enviar el informe 📊 by Friday", (), "Enviar el informe 📊", "2026-11-27", None),
+    ("R&amp;D sync -- by Friday", (), "R&amp;D sync", "2026-11-27", None),
+    ('"Send it." by Friday', (), "Send it", "2026-11-27", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "owners", "what", "day", "indicator"), CASES)
+def test_commit_line_is_split_into_owners_action_date_and_tag(
+    text: str, owners: tuple[str, ...], what: str, day: str, indicator: str | None
+) -> None:
+    parsed = _parse(text)
+    assert parsed.owners == owners
+    assert parsed.what == what
+    assert parsed.due.at.astimezone(ZoneInfo(NY)).date() == date.fromisoformat(day)
+    assert parsed.indicator == indicator
+
+
+def test_split_offers_each_separator_from_last_to_first() -> None:
+    drafts = split_commit("Meet by the river by Friday")
+    assert [(d.what, d.when) for d in drafts] == [
+        ("Meet by the river", "Friday"),
+        ("Meet by Friday", "the river"),
+    ]
+
+
+def test_split_without_separator_has_no_date_phrase() -> None:
+    assert split_commit("<@U1> Send the report #naloxone") == [
+        CommitDraft(owners=("U1",), what="Send the report", when=None, indicator="naloxone")
+    ]
+
+
+def test_quoted_separator_is_not_a_separator() -> None:
+    drafts = split_commit('"Due by Friday: the audit"')
+    assert drafts == [CommitDraft((), "Due by Friday: the audit", None, None)]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    drafts = split_commit("Finish Maria's report by Friday")
+    assert drafts[0].what == "Finish Maria's report"
+    assert drafts[0].when == "Friday"
+
+
+def test_time_and_date_together() -> None:
+    parsed = _parse("Call the clinic by tomorrow 5pm")
+    assert parsed.due.has_time is True
+    assert parsed.due.at == datetime(2026, 11, 24, 17, 0, tzinfo=ZoneInfo(NY))
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def test_no_date_gives_three_examples() -> None:
+    with pytest.raises(CommitTextError) as caught:
+        _parse("Send the naloxone report")
+    assert caught.value.reason == "no_date"
+    message = str(caught.value)
+    assert "/commit Send the naloxone report by Friday" in message
+    assert "by Dec 4" in message
+    assert "in 2 weeks" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("   \n\t", "empty"),
+        ("\x00\x01", "empty"),
+        ("x" * 2001, "too_long"),
+        ("by Friday", "no_what"),
+        ("<@U123> by Friday", "no_what"),
+        ("... by Friday", "no_what"),
+        ("<@U123>", "no_what"),
+        ("Send the report", "no_date"),
+        ("Send the report by", "no_date"),
+        ("Send the report in a while", "no_date"),
+        ("Send the report by yesterday", "past"),
+        ("Send the report by Nov 20", "past"),
+        ("Send the report by 2099", "too_far"),
+        ("Send the report by email", "unrecognised"),
+        ("Send the report by Friday and call Lee", "unrecognised"),
+    ],
+)
+def test_refusals_have_a_reason(text: str, reason: str) -> None:
+    assert _reason(text) == reason
+
+
+def test_meeting_without_a_meeting_is_refused_with_how_to_set_one() -> None:
+    with pytest.raises(CommitTextError) as caught:
+        _parse("Send the report before the next meeting", next_meeting=None)
+    assert caught.value.reason == "no_meeting"
+    assert "/commstat meeting every Thursday at 10am" in str(caught.value)
+
+
+def test_a_refused_real_date_is_not_replaced_by_an_earlier_by() -> None:
+    # the first "by" alone would read as Friday; the date the user ended with is past
+    assert _reason("Send the report by Friday by Nov 20") == "past"
+
+
+def test_unreadable_date_message_quotes_the_last_date_phrase() -> None:
+    with pytest.raises(CommitTextError) as caught:
+        _parse("Send the report by the blue moon")
+    assert '"the blue moon"' in str(caught.value)
+
+
+def test_exactly_2000_characters_is_accepted() -> None:
+    text = "a" * (2000 - len(" by Friday")) + " by Friday"
+    assert len(text) == 2000
+    assert _parse(text).due.at.date() == date(2026, 11, 27)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+PIECES = [
+    "Send", "the", "report", "by", "due", "before", "no later than", "in", "2", "weeks", "Friday",
+    "Dec 4", "#naloxone", "#1", "<@U123|maria>", "<@W9>", "<!here>", '"', "'", "“", "”", "\x00",
+    "📊", "monitor", "yesterday", "the next meeting", "ward 5", "\n",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=80),
+        st.lists(st.sampled_from(PIECES), max_size=8).map(" ".join),
+        st.text(alphabet=string.printable, max_size=60),
+    ),
+    meeting=st.one_of(st.none(), st.just(MEETING)),
+)
+def test_any_commit_text_parses_to_a_future_due_or_a_commit_error(
+    text: str, meeting: datetime | None
+) -> None:
+    try:
+        parsed = _parse(text, meeting)
+    except CommitTextError as exc:
+        assert exc.reason in {
+            "empty", "no_what", "no_date", "too_long",
+            "unrecognised", "past", "no_meeting", "too_far",
+        }  # fmt: skip
+        assert str(exc)
+        return
+    except DateError:  # allowed by the contract, though parse_commit wraps them
+        return
+    assert parsed.what
+    assert parsed.due.at.tzinfo is not None
+    assert parsed.due.at >= NOW
+    assert all(owner[0] in "UW" for owner in parsed.owners)
+    assert len(set(parsed.owners)) == len(parsed.owners)
+    assert "\x00" not in parsed.what
+
+
+@settings(max_examples=100, deadline=None)
+@given(action=st.text(alphabet=string.ascii_letters + " 5#", min_size=1, max_size=40))
+def test_words_in_the_action_never_move_the_date(action: str) -> None:
+    try:
+        parsed = _parse(f'"{action}" by Friday')
+    except CommitTextError as exc:
+        assert exc.reason == "no_what"  # the quotes held only spaces
+        return
+    assert parsed.due.at.date() == NOW.date() + timedelta(days=4)
