@@ -10,6 +10,7 @@ from slack_bolt.error import BoltError
 
 import handlers
 from bot.config import ConfigError
+from bot.dates import warm_up
 from bot.services import Services
 from bot.slack_client import make_client
 
@@ -36,4 +37,5 @@ def create_app(services: Services, *, workers: int = 8) -> App:
             f"SLACK_BOT_TOKEN was not accepted: {reason} (SLACK_API_URL={settings.slack_api_url})"
         ) from None
     handlers.register(app, services)
+    warm_up()  # dateparser's first parse takes ~0.3 s: pay it at start, not in someone's command
     return app
