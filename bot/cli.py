@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import sys
@@ -56,7 +55,7 @@ def main(log_level: str) -> None:
 def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None:
     """HTTP mode (production): POST /slack/events, GET /healthz."""
     from bot.app import create_app
-    from bot.server import make_server, make_wsgi_app
+    from bot.server import make_server, make_wsgi_app, run_until_closed
     from bot.services import bootstrap
 
     settings = _settings()
@@ -83,9 +82,7 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
     logger.info(
         "listening on http://%s:%s (POST /slack/events, GET /healthz)", host, server.effective_port
     )
-    # _stop → server.close() waits for requests being answered, then empties the loop's map.
-    with contextlib.suppress(OSError, ValueError):  # raised from the loop once it is closed
-        server.run()
+    run_until_closed(server)
     logger.info("stopped")
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from bot.app import create_app
 from bot.config import load_settings
 from bot.fake_slack import FakeSlack
-from bot.server import make_server, make_wsgi_app
+from bot.server import make_server, make_wsgi_app, run_until_closed
 from bot.services import bootstrap
 from bot.slack_driver import SlackDriver
 
@@ -88,7 +88,7 @@ def run(folder: Path) -> tuple[Path, dict[str, int]]:
     server = make_server(
         make_wsgi_app(create_app(services), services.engine), host="127.0.0.1", port=0
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     driver = SlackDriver(
         f"http://127.0.0.1:{server.effective_port}/slack/events",

@@ -6,6 +6,7 @@ thread pool, request size limits and clean shutdown, and needs no C compiler or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -60,3 +61,13 @@ def make_server(wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threa
         ident="commstat",
         clear_untrusted_proxy_headers=True,
     )
+
+
+def run_until_closed(server: Any) -> None:
+    """Serve until `server.close()` is called (from a signal handler or another thread).
+
+    close() waits for the requests being answered, then closes the sockets under the running
+    loop, which makes the loop's last select() fail; that failure is the normal way out.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        server.run()

@@ -97,16 +97,17 @@ def add_event(
     return event
 
 
-def _open_where(team_id: str, owner: str | None, overdue_at: datetime | None) -> list[Any]:
-    clauses: list[Any] = [Commitment.team_id == team_id, Commitment.status == CommitmentStatus.OPEN]
+def _open(query: Any, team_id: str, owner: str | None, overdue_at: datetime | None) -> Any:
+    """Open commitments of a team; of one owner starts from that owner's rows (few), so the
+    query does not walk every open commitment of the coalition."""
     if owner is not None:
-        owned = select(CommitmentOwner.commitment_id).where(
+        query = query.join(CommitmentOwner, CommitmentOwner.commitment_id == Commitment.id).where(
             CommitmentOwner.team_id == team_id, CommitmentOwner.user_id == owner
         )
-        clauses.append(Commitment.id.in_(owned))
+    query = query.where(Commitment.team_id == team_id, Commitment.status == CommitmentStatus.OPEN)
     if overdue_at is not None:
-        clauses.append(Commitment.due_at < overdue_at)
-    return clauses
+        query = query.where(Commitment.due_at < overdue_at)
+    return query
 
 
 def open_commitments(
@@ -118,20 +119,16 @@ def open_commitments(
     limit: int | None = None,
 ) -> Sequence[Commitment]:
     """Open commitments, soonest due first; of one owner and/or overdue at an instant."""
-    query = (
-        select(Commitment)
-        .where(*_open_where(team_id, owner, overdue_at))
-        .order_by(Commitment.due_at, Commitment.id)
-        .limit(limit)
-    )
+    query = _open(select(Commitment), team_id, owner, overdue_at)
+    query = query.order_by(Commitment.due_at, Commitment.id).limit(limit)
     return session.scalars(query).all()
 
 
 def count_open(
     session: Session, team_id: str, *, owner: str | None = None, overdue_at: datetime | None = None
 ) -> int:
-    query = (
-        select(func.count()).select_from(Commitment).where(*_open_where(team_id, owner, overdue_at))
+    query = _open(
+        select(func.count(Commitment.id)).select_from(Commitment), team_id, owner, overdue_at
     )
     return int(session.scalar(query) or 0)
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from bot.app import create_app
 from bot.config import Settings, load_settings
 from bot.fake_slack import FakeSlack
-from bot.server import make_server, make_wsgi_app
+from bot.server import make_server, make_wsgi_app, run_until_closed
 from bot.services import Services, bootstrap
 from bot.slack_driver import SlackDriver
 from storage.db import make_engine, upgrade
@@ -157,7 +157,7 @@ def _serve(database_url: str, fake: FakeSlack, clock: Clock) -> Iterator[ServedB
     services = bootstrap(make_settings(database_url, fake.api_url), clock=clock)
     app = create_app(services)
     server = make_server(make_wsgi_app(app, services.engine), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"
     driver = SlackDriver(
