@@ -181,3 +181,18 @@ def bot(db_url: str, fake_slack: FakeSlack, clock: Clock) -> Iterator[ServedBot]
 def sqlite_bot(sqlite_url: str, fake_slack: FakeSlack, clock: Clock) -> Iterator[ServedBot]:
     """The real app over HTTP on SQLite only, for behaviour that does not depend on the database."""
     yield from _serve(sqlite_url, fake_slack, clock)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many PostgreSQL tests ran, so a CI log shows they were not skipped."""
+    ran = [
+        r
+        for r in terminalreporter.stats.get("passed", [])
+        if "postgres" in r.nodeid.partition("[")[2]
+    ]
+    skipped = [
+        r
+        for r in terminalreporter.stats.get("skipped", [])
+        if "postgres" in r.nodeid.partition("[")[2]
+    ]
+    terminalreporter.write_line(f"PostgreSQL tests: {len(ran)} passed, {len(skipped)} skipped")
