@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 from sqlalchemy import select
@@ -26,8 +27,6 @@ def next_meeting(
     ).one_or_none()
     if schedule is None:
         return None
-    from zoneinfo import ZoneInfo
-
     zone = ZoneInfo(schedule.time_zone)
     rule = rrulestr(schedule.rrule, dtstart=schedule.dtstart.astimezone(zone).replace(tzinfo=None))
     local = rule.after(now.astimezone(zone).replace(tzinfo=None))
