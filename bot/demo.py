@@ -118,26 +118,10 @@ def _play(demo: Demo, fake: FakeSlack, driver: SlackDriver) -> None:
         nonlocal seen
         for call in fake.calls[seen:]:
             params = call.params
-            if call.method == "chat.postMessage":
-                demo.entries.append(
-                    Entry(
-                        demo.clock_now,
-                        "CommStat",
-                        "message",
-                        params.get("text", ""),
-                        params.get("blocks") or [],
-                    )
-                )
-            elif call.method == "chat.update":
-                demo.entries.append(
-                    Entry(
-                        demo.clock_now,
-                        "CommStat",
-                        "update",
-                        params.get("text", ""),
-                        params.get("blocks") or [],
-                    )
-                )
+            kind = {"chat.postMessage": "message", "chat.update": "update"}.get(call.method)
+            if kind is not None:
+                text, message_blocks = params.get("text", ""), params.get("blocks") or []
+                demo.entries.append(Entry(demo.clock_now, "CommStat", kind, text, message_blocks))
             elif call.method == "response_url":
                 kind = "message" if params.get("response_type") == "in_channel" else "only you"
                 demo.entries.append(

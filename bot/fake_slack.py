@@ -1479,30 +1479,20 @@ class FakeSlack:
         }
 
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        trigger = self._use_trigger(params)
-        view_id = f"V{self._next_id():010d}"
-        view = self._view_object(params.get("view"), view_id=view_id)
-        self._views[view_id] = view
-        self._view_records.append(
-            {
-                "action": "open",
-                "view_id": view_id,
-                "view": copy.deepcopy(view),
-                "trigger_id": trigger,
-                "user_id": None,
-                "external_id": view["external_id"] or None,
-            }
-        )
-        return {"ok": True, "view": copy.deepcopy(view)}
+        return self._open_view(params, action="open")
 
     def _views_push(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._open_view(params, action="push")
+
+    def _open_view(self, params: dict[str, Any], *, action: str) -> dict[str, Any]:
+        """views.open and views.push: both need a fresh trigger and create a new view."""
         trigger = self._use_trigger(params)
         view_id = f"V{self._next_id():010d}"
         view = self._view_object(params.get("view"), view_id=view_id)
         self._views[view_id] = view
         self._view_records.append(
             {
-                "action": "push",
+                "action": action,
                 "view_id": view_id,
                 "view": copy.deepcopy(view),
                 "trigger_id": trigger,
