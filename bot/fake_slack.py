@@ -1112,7 +1112,7 @@ class FakeSlack:
 
     def _user_object(self, user: dict[str, Any]) -> dict[str, Any]:
         zone = ZoneInfo(user["tz"])
-        now = datetime.now(zone)
+        now = datetime.now(zone)  # now-ok: like Slack, tz_offset is today's real offset
         offset = now.utcoffset()
         abbrev = now.tzname() or user["tz"]
         profile: dict[str, Any] = {

@@ -102,6 +102,18 @@ def test_naive_datetimes_are_refused(sessions):
         session.flush()
 
 
+def _value(indicator_id, geography, value):
+    return IndicatorValue(
+        team_id="T1",
+        indicator_id=indicator_id,
+        period="2025-04",
+        period_start=date(2025, 4, 1),
+        geography=geography,
+        value=value,
+        updated_at=NOW,
+    )
+
+
 def test_one_value_per_indicator_period_and_geography(sessions):
     with sessions.begin() as session:
         _team(session)
@@ -114,40 +126,10 @@ def test_one_value_per_indicator_period_and_geography(sessions):
         )
         session.add(indicator)
         session.flush()
-        session.add(
-            IndicatorValue(
-                team_id="T1",
-                indicator_id=indicator.id,
-                period="2025-04",
-                period_start=date(2025, 4, 1),
-                geography="MD",
-                value=1562,
-                updated_at=NOW,
-            )
-        )
-        session.add(
-            IndicatorValue(
-                team_id="T1",
-                indicator_id=indicator.id,
-                period="2025-04",
-                period_start=date(2025, 4, 1),
-                geography="VT",
-                value=None,
-                updated_at=NOW,
-            )
-        )
+        session.add(_value(indicator.id, "MD", 1562))
+        session.add(_value(indicator.id, "VT", None))
     with pytest.raises(IntegrityError), sessions.begin() as session:
-        session.add(
-            IndicatorValue(
-                team_id="T1",
-                indicator_id=1,
-                period="2025-04",
-                period_start=date(2025, 4, 1),
-                geography="MD",
-                value=1,
-                updated_at=NOW,
-            )
-        )
+        session.add(_value(1, "MD", 1))
     with sessions() as session:
         values = {v.geography: v.value for v in session.scalars(select(IndicatorValue))}
     assert values == {"MD": 1562, "VT": None}  # missing stays missing, never zero
