@@ -19,8 +19,8 @@ demo: install
 	$(BIN)/commstat demo
 
 lint: dev
-	$(BIN)/ruff check bot handlers storage tests $(wildcard bench)
-	$(BIN)/ruff format --check bot handlers storage tests $(wildcard bench)
+	$(BIN)/ruff check bot handlers storage tests scripts $(wildcard bench)
+	$(BIN)/ruff format --check bot handlers storage tests scripts $(wildcard bench)
 	$(BIN)/mypy
 
 # Starts (or reuses) a throwaway PostgreSQL when it can, so the PostgreSQL tests run too; without

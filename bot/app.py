@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_bolt.error import BoltError
 
 import handlers
+from bot import charts
 from bot.config import ConfigError
 from bot.dates import warm_up
 from bot.services import Services
@@ -17,13 +18,23 @@ from bot.slack_client import make_client
 logger = logging.getLogger(__name__)
 
 
-def create_app(services: Services, *, workers: int = 8) -> App:
+def create_app(services: Services, *, workers: int = 8, socket_mode: bool = False) -> App:
+    """Token mode (one workspace, SLACK_BOT_TOKEN) unless SLACK_CLIENT_ID is set (OAuth mode:
+    each workspace's token comes from its installation). Socket Mode needs no signing secret:
+    Slack authenticates the WebSocket itself."""
     settings = services.settings
-    settings.require("slack_bot_token", "slack_signing_secret")
-    assert settings.slack_signing_secret is not None  # for mypy; require() checked it
+    if settings.oauth_enabled:
+        app = _oauth_app(services, workers=workers, socket_mode=socket_mode)
+        handlers.register(app, services)
+        warm_up()
+        charts.warm_up()
+        return app
+    settings.require("slack_bot_token", *(() if socket_mode else ("slack_signing_secret",)))
+    signing_secret = settings.slack_signing_secret
     try:
         app = App(
-            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+            request_verification_enabled=not socket_mode,
             client=make_client(settings),
             logger=logging.getLogger("commstat.bolt"),
             listener_executor=ThreadPoolExecutor(
@@ -38,4 +49,30 @@ def create_app(services: Services, *, workers: int = 8) -> App:
         ) from None
     handlers.register(app, services)
     warm_up()  # dateparser's first parse takes ~0.3 s: pay it at start, not in someone's command
+    charts.warm_up()  # matplotlib's font cache and first PNG: same, for /indicator's chart
     return app
+
+
+def _oauth_app(services: Services, *, workers: int, socket_mode: bool) -> App:
+    """Bolt with slack_sdk's installation store: it serves /slack/install and
+    /slack/oauth_redirect, and finds the right workspace's token for every request."""
+    from bot.oauth import oauth_settings
+
+    settings = services.settings
+    settings.require("slack_client_secret", *(() if socket_mode else ("slack_signing_secret",)))
+    store = services.installation_store
+    if store is None:  # bootstrap() builds it in OAuth mode; a hand-built Services may not
+        from bot.oauth import installation_store
+
+        store = services.installation_store = installation_store(settings, services.engine)
+    signing_secret = settings.slack_signing_secret
+    return App(
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+        request_verification_enabled=not socket_mode,
+        # No fixed token: Bolt hands each listener a client with that workspace's token.
+        client=make_client(settings.model_copy(update={"slack_bot_token": None})),
+        logger=logging.getLogger("commstat.bolt"),
+        installation_store=store,
+        oauth_settings=oauth_settings(settings, store, services.engine),
+        listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="listener"),
+    )

@@ -59,7 +59,11 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
     from bot.services import bootstrap
 
     settings = _settings()
-    _require(settings, "slack_bot_token", "slack_signing_secret")
+    # Fail before touching the database: OAuth mode has no bot token, only client credentials.
+    if settings.oauth_enabled:
+        _require(settings, "slack_client_secret", "slack_signing_secret")
+    else:
+        _require(settings, "slack_bot_token", "slack_signing_secret")
     services = bootstrap(settings)
     try:
         app = create_app(services)
@@ -75,14 +79,67 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    if not no_scheduler:
-        logger.info(
-            "scheduler: not available yet in this version; run with --no-scheduler to silence"
-        )
+    scheduler = None
+    if no_scheduler:
+        logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
+    else:
+        from bot.scheduler import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(services).start()
+        logger.info("scheduler: a pass every minute (nudges, digests, sending)")
     logger.info(
         "listening on http://%s:%s (POST /slack/events, GET /healthz)", host, server.effective_port
     )
-    run_until_closed(server)
+    try:
+        run_until_closed(server)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()  # lets a pass in flight finish
+    logger.info("stopped")
+
+
+@main.command("socket")
+@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Do not run scheduler passes in this process.")
+def socket_mode(workers: int, no_scheduler: bool) -> None:
+    """Socket Mode: connect out to Slack over a WebSocket (needs SLACK_APP_TOKEN; no public URL)."""
+    import threading
+
+    from bot.services import bootstrap
+    from bot.socket import app_token, connect, run_until_stopped
+
+    settings = _settings()
+    try:
+        app_token(settings)  # before touching the database: the most likely missing setting
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("received signal %s; shutting down", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)  # before connecting: a stop while starting is honoured
+    signal.signal(signal.SIGINT, _stop)
+    services = bootstrap(settings)
+    try:
+        handler = connect(services, workers=workers)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    scheduler = None
+    if no_scheduler:
+        logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
+    else:
+        from bot.scheduler import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(services).start()
+        logger.info("scheduler: a pass every minute (nudges, digests, sending)")
+    logger.info("connected to Slack in Socket Mode (%s)", settings.slack_api_url)
+    try:
+        run_until_stopped(handler, stop)
+    finally:
+        if scheduler is not None:
+            scheduler.stop()  # lets a pass in flight finish
     logger.info("stopped")
 
 
@@ -100,6 +157,264 @@ def demo(folder: Path) -> None:
     click.echo(f"CommStat demo finished in {time.monotonic() - started:.1f}s.")
     click.echo("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     click.echo(f"  Open the transcript: {path.resolve()}")
+
+
+def _team_id(settings: Settings, services: Any, team: str | None) -> str:
+    """Which workspace's data a CLI command works on: --team, else the only one we know."""
+    from sqlalchemy import select
+
+    from storage.models import Team
+
+    if team:
+        return team
+    with services.sessions() as session:
+        known = list(session.scalars(select(Team.id).limit(2)))
+    if len(known) == 1:
+        return str(known[0])
+    if not known and settings.slack_bot_token is not None:
+        try:
+            return str(services.client_for("").auth_test()["team_id"])
+        except Exception as exc:
+            logger.debug("auth.test failed: %s", exc)
+    which = "several workspaces use this database" if known else "no workspace has used the bot yet"
+    raise click.ClickException(
+        f"Say which Slack workspace with --team T0123ABCD ({which}; the team id is the T… part "
+        "of your Slack URL)."
+    )
+
+
+TEAM_OPTION = click.option("--team", help="Slack team id (default: the only workspace known).")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--indicator", "indicator_name", help="All rows are this indicator.")
+@click.option("--indicator-column", help="Column holding the indicator's name.")
+@click.option("--period-column", help="Column holding the period (default: period).")
+@click.option("--value-column", help="Column holding the value (default: value).")
+@click.option("--geography-column", help="Column holding the geography (default: geography).")
+@click.option("--filter", "filters", multiple=True, metavar="COL=VALUE", help="Keep matching rows.")
+@click.option("--sheet", help="Excel sheet name (default: the first).")
+@TEAM_OPTION
+def import_(
+    file: Path,
+    indicator_name: str | None,
+    indicator_column: str | None,
+    period_column: str | None,
+    value_column: str | None,
+    geography_column: str | None,
+    filters: tuple[str, ...],
+    sheet: str | None,
+    team: str | None,
+) -> None:
+    """Load indicator values from CSV or Excel (idempotent upsert; bad files change nothing)."""
+    from bot.services import bootstrap
+    from storage.importer import ImportError_, ImportMapping, import_file
+
+    settings = _settings()
+    services = bootstrap(settings)
+    try:
+        mapping = ImportMapping.from_options(
+            indicator=indicator_name,
+            indicator_column=indicator_column,
+            period_column=period_column,
+            value_column=value_column,
+            geography_column=geography_column,
+            filters=filters,
+            sheet=sheet,
+        )
+        report = import_file(
+            services.sessions,
+            team_id=_team_id(settings, services, team),
+            path=file,
+            mapping=mapping,
+            now=services.clock(),
+            progress=click.progressbar,
+            time_zone=settings.timezone,
+        )
+    except ImportError_ as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.summary())
+
+
+@main.group()
+def indicators() -> None:
+    """The indicator catalog."""
+
+
+@indicators.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@TEAM_OPTION
+def indicators_load(file: Path, team: str | None) -> None:
+    """Load indicator metadata (aliases, unit, direction, target, steward...) from YAML."""
+    from bot.services import bootstrap
+    from storage.catalog import CatalogError, load_catalog
+
+    settings = _settings()
+    services = bootstrap(settings)
+    try:
+        summary = load_catalog(
+            services.sessions,
+            team_id=_team_id(settings, services, team),
+            path=file,
+            now=services.clock(),
+            time_zone=settings.timezone,
+        )
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(summary)
+
+
+@main.command()
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-8601",
+    help="Run the pass as if it were this instant (default: now), e.g. 2026-12-01T14:30:00Z.",
+)
+def tick(now_text: str | None) -> None:
+    """One scheduler pass: plan due nudges and digests, then send what is waiting."""
+    from datetime import datetime
+
+    from bot.scheduler import run_pass
+    from bot.services import bootstrap
+
+    settings = _settings()
+    services = bootstrap(settings)
+    now = services.clock()
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.ClickException(
+                f"--now {now_text!r} is not an ISO-8601 instant like 2026-12-01T14:30:00Z"
+            ) from None
+        if now.tzinfo is None:
+            raise click.ClickException("--now needs a UTC offset, e.g. 2026-12-01T14:30:00Z")
+    report = run_pass(services, now=now)
+    click.echo(report.summary())
+
+
+@main.group()
+def export() -> None:
+    """Export data for meeting minutes and the coalition's scorecard."""
+
+
+@export.command("commitments")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="From this day or period: 2026-10-01, 2026-10, last month, 30 days.",
+)
+@click.option("--until", metavar="DATE", help="Up to and including this day or period.")
+@click.option(
+    "--channel", metavar="CHANNEL_ID", help="Only commitments made in this channel (C0123ABCD)."
+)
+@click.option(
+    "--status",
+    type=click.Choice(["open", "done", "dropped", "all"]),
+    default="all",
+    show_default=True,
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: the screen for csv, commitments-YYYY-MM-DD.xlsx for xlsx).",
+)
+@click.option("--now", "now_text", metavar="ISO-8601", help="Judge lateness as of this instant.")
+@TEAM_OPTION
+def export_commitments(
+    since: str | None,
+    until: str | None,
+    channel: str | None,
+    status: str,
+    fmt: str,
+    output: Path | None,
+    now_text: str | None,
+    team: str | None,
+) -> None:
+    """Every commitment as CSV or Excel: owners, organisations, due and closed dates, on time.
+
+    --since/--until keep the commitments made, due or closed in that period (days in the
+    coalition's time zone). CSV is UTF-8 with a byte-order mark, so Excel reads it correctly.
+    """
+    import io
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.export import (
+        ExportError,
+        Filters,
+        export_rows,
+        parse_channel,
+        window,
+        write_atomically,
+        write_csv,
+        write_xlsx,
+    )
+    from bot.services import bootstrap
+    from storage.models import Team
+
+    now_value: datetime | None = None
+    if now_text:
+        try:
+            now_value = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.ClickException(
+                f"--now {now_text!r} is not an ISO-8601 instant like 2026-12-01T14:30:00Z"
+            ) from None
+        if now_value.tzinfo is None:
+            raise click.ClickException("--now needs a UTC offset, e.g. 2026-12-01T14:30:00Z")
+    if output is not None and str(output) != "-" and not output.parent.is_dir():
+        raise click.ClickException(f"--output {output}: the folder {output.parent} does not exist.")
+    settings = _settings()
+    services = bootstrap(settings)
+    team_id = _team_id(settings, services, team)
+    now = now_value or services.clock()
+    with services.sessions() as session:
+        team_row = session.get(Team, team_id)
+        zone = team_row.time_zone if team_row is not None else settings.timezone
+    try:
+        start, end = window(since, until, now=now, time_zone=zone)
+        filters = Filters(start, end, parse_channel(channel) if channel else None, status)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    to_stdout = str(output) == "-" or (output is None and fmt == "csv")
+    if fmt == "xlsx" and output is None:
+        output = Path(f"commitments-{now.astimezone(ZoneInfo(zone)).date().isoformat()}.xlsx")
+    if to_stdout and fmt == "xlsx" and sys.stdout.isatty():
+        raise click.ClickException(
+            "An Excel file can't be shown on the screen: add --output FILE, or leave out --output."
+        )
+    with services.sessions() as session:
+        rows = export_rows(session, team_id=team_id, filters=filters, now=now)
+        if to_stdout:
+            binary = click.open_file("-", "wb")  # stdout as bytes; left open on close
+            if fmt == "xlsx":
+                buffer = io.BytesIO()
+                count = write_xlsx(rows, buffer)
+                binary.write(buffer.getvalue())
+            else:
+                text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
+                try:
+                    count = write_csv(rows, text)
+                finally:
+                    text.flush()
+                    text.detach()
+            binary.flush()
+        else:
+            assert output is not None
+            if fmt == "xlsx":
+                count = write_atomically(output, lambda f: write_xlsx(rows, f), binary=True)
+            else:
+                count = write_atomically(output, lambda f: write_csv(rows, f), binary=False)
+    noun = "commitment" if count == 1 else "commitments"
+    where = "" if to_stdout else f" to {output}"
+    click.echo(f"Exported {count:,} {noun}{where}.", err=to_stdout)
 
 
 @main.group()

@@ -82,6 +82,7 @@ def create(
         channel_id=channel_id,
         indicator_id=indicator_id,
         request_key=request_key,
+        next_check_at=now,
     )
     commitment.owners = [
         CommitmentOwner(user_id=owner, team_id=actor.team_id, position=i)
@@ -156,6 +157,7 @@ def complete(
     note = _clean_note(note)
     commitment.status = CommitmentStatus.DONE
     commitment.closed_at = now
+    commitment.next_check_at = None  # no more nudges
     add_event(
         session,
         commitment,
@@ -175,6 +177,7 @@ def drop(
     )
     commitment.status = CommitmentStatus.DROPPED
     commitment.closed_at = now
+    commitment.next_check_at = None
     add_event(session, commitment, actor=actor.user_id, kind="dropped", at=now, reason=reason)
 
 
@@ -191,6 +194,7 @@ def move(
     commitment.due_has_time = due.has_time
     commitment.due_version += 1  # nudges are keyed on this: a new date earns new reminders
     commitment.snoozed_until = None
+    commitment.next_check_at = now  # the scheduler recomputes this commitment's nudges
     add_event(
         session,
         commitment,
@@ -220,6 +224,7 @@ def snooze(
         raise CommitError("Snooze for 1 to 30 days.")
     until = now + timedelta(days=days)
     commitment.snoozed_until = until
+    commitment.next_check_at = now
     add_event(
         session, commitment, actor=actor.user_id, kind="snoozed", at=now, until=until.isoformat()
     )

@@ -24,6 +24,10 @@ ENV_NAMES = {
     "slack_api_url": "SLACK_API_URL",
     "port": "PORT",
     "timezone": "COMMSTAT_TIMEZONE",
+    "slack_client_id": "SLACK_CLIENT_ID",
+    "slack_client_secret": "SLACK_CLIENT_SECRET",
+    "slack_scopes": "SLACK_SCOPES",
+    "slack_redirect_uri": "SLACK_REDIRECT_URI",
 }
 
 
@@ -41,6 +45,11 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     port: int = Field(default=3000, ge=1, le=65535)
     timezone: str = Field(default="America/New_York", validation_alias="COMMSTAT_TIMEZONE")
+    # OAuth mode (installable in many workspaces) when SLACK_CLIENT_ID is set; else token mode.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_scopes: str | None = None  # comma-separated bot scopes; default: manifest.yml's
+    slack_redirect_uri: str | None = None  # only when several redirect URLs are registered
 
     @field_validator("slack_api_url")
     @classmethod
@@ -61,10 +70,33 @@ class Settings(BaseSettings):
             ) from None
         return value
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "slack_client_id",
+        "slack_client_secret",
+        "slack_scopes",
+        "slack_redirect_uri",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_redirect_uri")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be a full URL such as https://commstat.example.org/slack/oauth_redirect"
+            )
+        return value
+
+    @property
+    def oauth_enabled(self) -> bool:
+        """OAuth mode: each workspace installs the app and gets its own bot token."""
+        return self.slack_client_id is not None
 
     def require(self, *fields: str) -> None:
         """Stop early, naming the variable, when a command needs a setting that is not set."""
@@ -78,7 +110,12 @@ class Settings(BaseSettings):
         """The secrets themselves, so the log filter can redact them wherever they appear."""
         values = [
             s.get_secret_value()
-            for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.slack_client_secret,
+            )
             if s is not None
         ]
         return [v for v in values if v]

@@ -1,75 +1,182 @@
-"""`commstat demo`: the real app, driven the way Slack drives it, with no Slack account.
+"""`commstat demo`: three weeks of a coalition, played through the real app, with no Slack account.
 
 It starts the local Slack stand-in, serves the real Bolt app over HTTP on a SQLite file in
-./commstat-demo/, plays a coalition's week through signed slash commands, clicks and App Home,
-and writes a transcript of everything the bot said.
+./commstat-demo/, loads the bundled CDC data, and plays three weeks of a city's opioid-response
+coalition: signed slash commands, button clicks in channels and DMs, App Home, and a scheduler pass
+every simulated hour (nudges, data-freshness nudges, pre-meeting and weekly digests). Everything the
+bot showed is written to `transcript.html`, in order, with the simulated time.
 """
 
 from __future__ import annotations
 
-import html
-import re
+import logging
 import secrets
 import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot import ids
 from bot.app import create_app
 from bot.config import load_settings
 from bot.fake_slack import FakeSlack
+from bot.scheduler import run_pass
 from bot.server import make_server, make_wsgi_app, run_until_closed
-from bot.services import bootstrap
+from bot.services import Services, bootstrap
 from bot.slack_driver import SlackDriver
+from bot.transcript import Transcript
+from storage.catalog import load_catalog
+from storage.importer import ImportMapping, import_file
 
+logger = logging.getLogger(__name__)
+
+DATA = Path(__file__).parent / "data"
 TEAM = "T0COALITION"
 CHANNEL = "C0COMMSTAT"
+NEW_YORK = ZoneInfo("America/New_York")
 PEOPLE = [
+    ("U0PAT", "Pat (Mayor's Office)", "America/New_York"),
     ("U0MARIA", "Maria (Health Dept)", "America/New_York"),
     ("U0LEE", "Lee (Housing Authority)", "America/Los_Angeles"),
-    ("U0SAM", "Sam (Police)", "America/New_York"),
-    ("U0PAT", "Pat (Mayor's Office)", "America/New_York"),
+    ("U0SAM", "Sam (Police)", "America/Chicago"),
+    ("U0ROSA", "Rosa (Harm Reduction Coalition)", "America/New_York"),
 ]
-START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday, 10:00 in New York
+ORGANISATIONS = {
+    "U0PAT": "Mayor's Office",
+    "U0MARIA": "Health Department",
+    "U0LEE": "Housing Authority",
+    "U0SAM": "Police Department",
+    "U0ROSA": "Harm Reduction Coalition",
+}
+START = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)  # Monday morning in New York
+END = START + timedelta(days=19)  # Friday of the third week
 
 
-@dataclass
-class Entry:
-    at: datetime
-    who: str
-    kind: str  # "you typed", "message", "only you", "home", "form", "update"
-    text: str
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Demo:
-    folder: Path
-    clock_now: datetime = START
-    entries: list[Entry] = field(default_factory=list)
-
-    def clock(self) -> datetime:
-        return self.clock_now
-
-
-def _wait(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+def _wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if result := predicate():
             return result
-        time.sleep(0.02)
+        time.sleep(0.01)
     return None
+
+
+@dataclass
+class Demo:
+    services: Services
+    fake: FakeSlack
+    driver: SlackDriver
+    transcript: Transcript
+    busy: set[Future[Any]]
+    now: datetime = START
+
+    def clock(self) -> datetime:
+        return self.now.astimezone(UTC)
+
+    # --- people act -----------------------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Wait until the app has finished the work it does after acking (follow-ups, charts)."""
+        _wait(lambda: not self.busy and all(c.status for c in self.fake.calls), timeout=30)
+
+    def command(self, user: str, command: str, text: str, channel: str = CHANNEL) -> None:
+        self.transcript.typed(self.now, user, channel, f"{command} {text}".strip())
+        answer = self.driver.command(command, text, user=user, channel=channel)
+        if answer.body:
+            body = answer.json()
+            self.transcript.entries.append(
+                _ack_entry(self.now, self.transcript.where(channel), body)
+            )
+        self.settle()
+        self.transcript.collect(self.now)
+
+    def click(
+        self, user: str, action_id: str, *, channel: str, ts: str, words: str, **extra: Any
+    ) -> None:
+        self.transcript.did(self.now, user, channel, words)
+        self.driver.click(action_id, user=user, channel=channel, message_ts=ts, **extra)
+        self.settle()
+        self.transcript.collect(self.now)
+
+    def open_home(self, user: str) -> None:
+        self.transcript.did(self.now, user, "", "opens the CommStat app's Home tab")
+        self.driver.event(
+            {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+        )
+        self.settle()
+        self.transcript.collect(self.now)
+
+    # --- time passes ----------------------------------------------------------------------------
+
+    def until(self, when: datetime) -> None:
+        """Run a scheduler pass every simulated hour (on the hour) up to `when`."""
+        step = self.now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        while step <= when:
+            self.now = step
+            self._pass()
+            step += timedelta(hours=1)
+        self.now = when
+
+    def _pass(self) -> None:
+        before = len(self.fake.calls)
+        # The stand-in has no rate limit to respect: pace by 50 ms, not Slack's 1 s per channel.
+        report = run_pass(self.services, now=self.clock(), per_channel_interval=0.05)
+        if len(self.fake.calls) > before:
+            self.transcript.note(
+                self.now,
+                f"Scheduler pass at {self.now:%-I:%M %p} New York — {report.summary()}",
+                kind="pass",
+            )
+            self.transcript.collect(self.now)
+
+    def last_dm(self, user: str) -> tuple[str, str]:
+        """(channel, ts) of the newest message the bot sent to this person's DM."""
+        for call in reversed(self.fake.calls):
+            if call.method == "chat.postMessage" and call.params.get("channel") == user:
+                response = call.response or {}
+                return str(response["channel"]), str(response["ts"])
+        raise LookupError(f"no DM to {user}")
+
+    def last_in_channel(self, text: str, channel: str = CHANNEL) -> str:
+        for message in reversed(self.fake.messages(channel)):
+            if text in str(message.get("text", "")):
+                return str(message["ts"])
+        raise LookupError(text)
+
+
+def _track_listeners(app: Any) -> set[Future[Any]]:
+    """The listener work Bolt runs after acking, so the demo knows when an answer is complete."""
+    executor = app._listener_runner.listener_executor
+    busy: set[Future[Any]] = set()
+    submit = executor.submit
+
+    def tracked(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = submit(fn, *args, **kwargs)
+        busy.add(future)
+        future.add_done_callback(busy.discard)
+        return future
+
+    executor.submit = tracked
+    return busy
+
+
+def _ack_entry(at: datetime, where: str, body: dict[str, Any]) -> Any:
+    from bot.transcript import Entry
+
+    kind = "message" if body.get("response_type") == "in_channel" else "ephemeral"
+    return Entry(at, where, "CommStat", kind, body.get("text", ""), body.get("blocks") or [])
 
 
 def run(folder: Path) -> tuple[Path, dict[str, int]]:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    demo = Demo(folder)
     secret = secrets.token_hex(16)
     token = "xoxb-demo-" + secrets.token_hex(8)
     fake = FakeSlack(team_id=TEAM, token=token).start()
@@ -84,10 +191,10 @@ def run(folder: Path) -> tuple[Path, dict[str, int]]:
             "SLACK_API_URL": fake.api_url,
         }
     )
-    services = bootstrap(settings, clock=demo.clock)
-    server = make_server(
-        make_wsgi_app(create_app(services), services.engine), host="127.0.0.1", port=0
-    )
+    holder: dict[str, Demo] = {}
+    services = bootstrap(settings, clock=lambda: holder["demo"].clock())
+    app = create_app(services)
+    server = make_server(make_wsgi_app(app, services.engine), host="127.0.0.1", port=0)
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     driver = SlackDriver(
@@ -96,185 +203,159 @@ def run(folder: Path) -> tuple[Path, dict[str, int]]:
         TEAM,
         response_url_for=lambda key: fake.response_url(key, channel=CHANNEL),
     )
+    names = {user_id: name for user_id, name, _ in PEOPLE}
+    transcript = Transcript(fake, names, {CHANNEL: "commstat"}, zone=NEW_YORK)
+    demo = holder["demo"] = Demo(services, fake, driver, transcript, _track_listeners(app))
     try:
-        _play(demo, fake, driver)
+        _load_data(demo)
+        _play(demo)
     finally:
         server.close()
+        thread.join(timeout=5)
         fake.stop()
         services.engine.dispose()
     path = folder / "transcript.html"
-    path.write_text(render_html(demo.entries), encoding="utf-8")
+    path.write_text(
+        transcript.render_html("#commstat — three weeks of a coalition (CommStat demo)"),
+        encoding="utf-8",
+    )
     counts: dict[str, int] = {}
-    for entry in demo.entries:
+    for entry in transcript.entries:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
     return path, counts
 
 
-def _play(demo: Demo, fake: FakeSlack, driver: SlackDriver) -> None:
-    names = {user_id: name for user_id, name, _ in PEOPLE}
-    seen = 0
-
-    def collect() -> None:
-        nonlocal seen
-        for call in fake.calls[seen:]:
-            params = call.params
-            kind = {"chat.postMessage": "message", "chat.update": "update"}.get(call.method)
-            if kind is not None:
-                text, message_blocks = params.get("text", ""), params.get("blocks") or []
-                demo.entries.append(Entry(demo.clock_now, "CommStat", kind, text, message_blocks))
-            elif call.method == "response_url":
-                kind = "message" if params.get("response_type") == "in_channel" else "only you"
-                demo.entries.append(
-                    Entry(
-                        demo.clock_now,
-                        "CommStat",
-                        kind,
-                        params.get("text", ""),
-                        params.get("blocks") or [],
-                    )
-                )
-            elif call.method in ("views.publish", "views.open"):
-                view = params.get("view") or {}
-                kind = "home" if call.method == "views.publish" else "form"
-                demo.entries.append(
-                    Entry(demo.clock_now, "CommStat", kind, "", view.get("blocks") or [])
-                )
-        seen = len(fake.calls)
-
-    def say(user: str, text: str) -> None:
-        demo.entries.append(
-            Entry(demo.clock_now, names[user], "you typed", f"/commit {text}".strip())
-        )
-        before = len(fake.calls)
-        answer = driver.command("/commit", text, user=user, channel=CHANNEL)
-        if answer.body:
-            body = answer.json()
-            demo.entries.append(
-                Entry(
-                    demo.clock_now,
-                    "CommStat",
-                    "only you",
-                    body.get("text", ""),
-                    body.get("blocks") or [],
-                )
-            )
-        _wait(lambda: len(fake.calls) > before and fake.calls[-1].status)
-        time.sleep(0.15)
-        collect()
-
-    collect()
-    say("U0PAT", "help")
-    say("U0MARIA", "Distribute 200 naloxone kits at the Eastside shelters by end of month")
-    say("U0MARIA", "<@U0LEE|lee> <@U0SAM|sam> Open the Saturday warming center by Friday")
-    say("U0SAM", "Share the overdose hot-spot map with outreach by the 15th")
-    say("U0SAM", "Send the weekly overdose report by yesterday")
-    say("U0LEE", "Find 20 recovery-housing beds")
-    demo.clock_now = START + timedelta(days=2)
-    say("U0LEE", "list all")
-    say("U0LEE", "done 2 Center opened with 40 cots")
-    say("U0MARIA", "move 1 Dec 4")
-    say("U0SAM", "done 1")
-    demo.clock_now = START + timedelta(days=10)
-    say("U0PAT", "list overdue")
-    demo.entries.append(
-        Entry(demo.clock_now, names["U0MARIA"], "you typed", "(opens the CommStat app's Home tab)")
+def _load_data(demo: Demo) -> None:
+    """What the backbone team's data analyst does once: load the CDC files and the catalog."""
+    sessions, now = demo.services.sessions, demo.clock()
+    overdoses = import_file(
+        sessions,
+        team_id=TEAM,
+        path=DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv",
+        mapping=ImportMapping.from_options(
+            indicator=None,
+            indicator_column="Indicator",
+            period_column="period_end",
+            value_column="Data Value",
+            geography_column="State",
+            filters=(),
+            sheet=None,
+        ),
+        now=now,
+        progress=None,
     )
-    driver.event(
-        {"type": "app_home_opened", "user": "U0MARIA", "channel": "D0MARIA", "tab": "home"}
+    naloxone = import_file(
+        sessions,
+        team_id=TEAM,
+        path=DATA / "cdc_naloxone_dispensing_rates_by_state.csv",
+        mapping=ImportMapping.from_options(
+            indicator="Naloxone dispensing rate",
+            indicator_column=None,
+            period_column="YEAR",
+            value_column="naloxone_dispensing_rate",
+            geography_column="STATE_ABBREV",
+            filters=(),
+            sheet=None,
+        ),
+        now=now,
+        progress=None,
     )
-    _wait(lambda: fake.calls_to("views.publish"))
-    collect()
-
-
-# --- a Slack-like page ---------------------------------------------------------------------------
-
-_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;")
-_NAMES = {user_id: name for user_id, name, _ in PEOPLE}
-_MRKDWN = [
-    (re.compile(r"\*([^*\n]+)\*"), r"<b>\1</b>"),
-    (re.compile(r"`([^`\n]+)`"), r"<code>\1</code>"),
-    (re.compile(r"_([^_\n]+)_"), r"<i>\1</i>"),
-]
-
-
-def _mrkdwn(text: str) -> str:
-    out = html.escape(text, quote=False)
-    out = _MENTION.sub(
-        lambda m: f'<span class="mention">@{html.escape(_NAMES.get(m[1], m[1]))}</span>', out
+    catalog = load_catalog(sessions, team_id=TEAM, path=DATA / "catalog.yml", now=now)
+    demo.transcript.note(
+        demo.now,
+        "The data analyst loads the coalition's shared indicators from the command line:\n"
+        "`commstat import cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv --indicator-column "
+        'Indicator --period-column period_end --value-column "Data Value" --geography-column State`\n'
+        f"{overdoses.summary()}\n"
+        "`commstat import cdc_naloxone_dispensing_rates_by_state.csv --indicator "
+        '"Naloxone dispensing rate" --period-column YEAR --value-column naloxone_dispensing_rate '
+        "--geography-column STATE_ABBREV`\n"
+        f"{naloxone.summary()}\n`commstat indicators load catalog.yml`\n{catalog}",
     )
-    for pattern, replacement in _MRKDWN:
-        out = pattern.sub(replacement, out)
-    return out.replace("\n", "<br>")
 
 
-def _text_of(obj: Any) -> str:
-    if isinstance(obj, dict):
-        return str(obj.get("text", ""))
-    return str(obj or "")
+def _play(demo: Demo) -> None:
+    day = timedelta(days=1)
+    monday = START.replace(hour=0, minute=0)
 
+    # Week 1, Monday: the backbone team sets up the channel, leaders look at the data.
+    demo.command("U0PAT", ids.COMMSTAT, "help")
+    demo.command("U0PAT", ids.COMMSTAT, "meeting every Thursday at 10am")
+    demo.command("U0PAT", ids.COMMSTAT, "weekly digest Monday 9am")
+    for user, organisation in ORGANISATIONS.items():
+        demo.command("U0PAT", ids.COMMSTAT, f"org <@{user}> {organisation}")
+    demo.command("U0PAT", ids.INDICATOR, "overdose deaths in MD")
+    demo.command("U0ROSA", ids.INDICATOR, "naloxone by state")
+    demo.command("U0ROSA", ids.INDICATOR, "overdoes")
+    demo.command("U0PAT", ids.INDICATOR, "list")
 
-def _render_block(block: dict[str, Any]) -> str:
-    kind = block.get("type")
-    if kind in ("section", "header"):
-        body = _mrkdwn(_text_of(block.get("text")))
-        extra = ""
-        if block.get("accessory", {}).get("type") == "button":
-            extra = f'<span class="button">{html.escape(_text_of(block["accessory"].get("text")))}</span>'
-        cls = "header" if kind == "header" else "section"
-        return f'<div class="{cls}">{body}{extra}</div>'
-    if kind == "context":
-        return (
-            '<div class="context">'
-            + " ".join(_mrkdwn(_text_of(e)) for e in block.get("elements", []))
-            + "</div>"
-        )
-    if kind == "divider":
-        return "<hr>"
-    if kind == "actions":
-        parts = []
-        for element in block.get("elements", []):
-            label = _text_of(element.get("text") or element.get("placeholder")) or element.get(
-                "initial_date", ""
-            )
-            if element.get("type") == "datepicker":
-                label = f"📅 {element.get('initial_date', '')}"
-            parts.append(f'<span class="button">{html.escape(str(label))}</span>')
-        return '<div class="actions">' + "".join(parts) + "</div>"
-    if kind == "input":
-        return f'<div class="input"><label>{html.escape(_text_of(block.get("label")))}</label><span class="field"></span></div>'
-    return ""
+    # Partners make commitments.
+    demo.now = monday + timedelta(hours=11)
+    demo.command(
+        "U0MARIA",
+        ids.COMMIT,
+        "Distribute 200 naloxone kits at the Eastside shelters by Wednesday #naloxone",
+    )
+    demo.command(
+        "U0PAT", ids.COMMIT, "<@U0LEE|lee> <@U0SAM|sam> Open the Saturday warming center by Friday"
+    )
+    demo.command("U0SAM", ids.COMMIT, "Share the overdose hot-spot map with outreach by the 15th")
+    demo.command("U0SAM", ids.COMMIT, "Send the weekly overdose report by yesterday")
+    demo.command("U0LEE", ids.COMMIT, "Find 20 recovery-housing beds")
+    demo.command("U0LEE", ids.COMMIT, "Find 20 recovery-housing beds by end of month")
+    demo.command(
+        "U0ROSA", ids.COMMIT, "Train 30 outreach workers in naloxone use by Dec 4 #naloxone"
+    )
+    demo.command("U0ROSA", ids.COMMIT, "done 3")
 
+    # Tuesday and Wednesday: reminders arrive by DM; the digest goes out 24 hours before Thursday.
+    demo.until(monday + day + timedelta(hours=12))
+    demo.until(monday + 2 * day + timedelta(hours=11))
+    channel, ts = demo.last_dm("U0MARIA")
+    demo.click(
+        "U0MARIA",
+        ids.COMMIT_DONE,
+        channel=channel,
+        ts=ts,
+        value="1",
+        words="clicks ✅ Done in the DM",
+    )
+    demo.until(monday + 3 * day + timedelta(hours=9, minutes=45))
 
-def render_html(entries: list[Entry]) -> str:
-    rows = []
-    for entry in entries:
-        body = "".join(_render_block(b) for b in entry.blocks) or _mrkdwn(entry.text)
-        when = entry.at.strftime("%a %b %-d %Y, %H:%M UTC")
-        label = {
-            "only you": "Only visible to you",
-            "home": "App Home",
-            "form": "Form",
-            "update": "Message updated",
-        }.get(entry.kind, "")
-        rows.append(
-            f'<div class="entry {entry.kind.replace(" ", "-")}"><div class="meta"><b>{html.escape(entry.who)}</b>'
-            f' <span class="time">{when}</span> <span class="tag">{label}</span></div>{body}</div>'
-        )
-    return _PAGE.replace("{rows}", "\n".join(rows))
+    # Thursday: the CommStat meeting.
+    demo.command("U0PAT", ids.COMMIT, "list all")
+    demo.command("U0SAM", ids.COMMIT, "move 3 Dec 18")
+    demo.command("U0MARIA", ids.COMMIT, "move 3 Dec 1")
+    demo.command(
+        "U0MARIA",
+        ids.COMMIT,
+        "<@U0ROSA|rosa> Post naloxone vending machine locations on the city site by next Friday #naloxone",
+    )
+    demo.open_home("U0LEE")
 
+    # Week 2.
+    demo.until(monday + 7 * day + timedelta(hours=10))
+    demo.command("U0LEE", ids.COMMIT, "done 2 Warming center opened with 40 cots")
+    demo.until(monday + 8 * day + timedelta(hours=13))
+    channel, ts = demo.last_dm("U0LEE")
+    demo.click(
+        "U0LEE",
+        ids.COMMIT_SNOOZE,
+        channel=channel,
+        ts=ts,
+        selected_option="3",
+        words="snoozes the reminder for 3 days from the DM",
+    )
+    demo.until(monday + 10 * day + timedelta(hours=10, minutes=30))
+    demo.command("U0PAT", ids.COMMSTAT, "digest now")
+    demo.command("U0MARIA", ids.INDICATOR, "naloxone in MD since 2019")
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>CommStat demo transcript</title>
-<style>
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;background:#f8f8f8;margin:0}
-main{max-width:760px;margin:0 auto;background:#fff;padding:16px 24px;border-left:1px solid #ddd;border-right:1px solid #ddd}
-h1{font-size:18px} .entry{padding:8px 0;border-bottom:1px solid #eee} .meta{font-size:13px;color:#1d1c1d}
-.time{color:#616061;font-size:12px} .tag{color:#616061;font-size:12px;font-style:italic}
-.you-typed{color:#1264a3} .only-you{background:#f4f9ff} .home,.form{background:#fbf7ef}
-.section{margin:4px 0;line-height:1.45} .header{font-weight:bold;font-size:17px;margin:6px 0}
-.context{color:#616061;font-size:12px;margin:2px 0} .mention{background:#e8f5fa;color:#1264a3;border-radius:3px;padding:0 2px}
-.button{display:inline-block;border:1px solid #ccc;border-radius:4px;padding:2px 10px;margin:4px 6px 0 0;font-size:13px;background:#fff}
-.actions{margin:4px 0} code{background:#f1f1f1;border:1px solid #e1e1e1;border-radius:3px;padding:0 3px;font-size:12px;color:#e01e5a}
-.input label{font-weight:bold;display:block;margin-top:6px}.field{display:block;border:1px solid #ccc;border-radius:4px;height:22px}
-</style></head><body><main><h1>#commstat — CommStat demo transcript</h1>
-{rows}
-</main></body></html>"""
+    # Week 3.
+    demo.until(monday + 14 * day + timedelta(hours=10))
+    demo.command("U0PAT", ids.COMMSTAT, "report")
+    demo.until(monday + 16 * day + timedelta(hours=12))
+    demo.command("U0ROSA", ids.COMMIT, "done 5 Posted with a map")
+    demo.until(monday + 17 * day + timedelta(hours=11))
+    demo.open_home("U0SAM")
+    demo.until(END.replace(hour=17))
+    demo.command("U0PAT", ids.COMMIT, "list overdue")

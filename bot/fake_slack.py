@@ -391,7 +391,7 @@ class FakeSlack:
         team_domain: str = "coalition",
         bot_id: str | None = None,
         bot_name: str = "commstat",
-        ts_start: float = 1700000000.0,
+        ts_start: float | None = None,  # None: the real time, like Slack's own message ts
         strict_channels: bool = False,
     ) -> None:
         self.team_id = team_id
@@ -413,7 +413,9 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.errors: list[str] = []  # tracebacks of bugs in the stand-in itself
         self._tokens: set[str] = {token}
-        self._ts_base_us = round(ts_start * 1_000_000)
+        # Message ts are real epoch times on Slack; code that asks conversations.history for
+        # messages "since" a wall-clock instant (the outbox's crash check) relies on that.
+        self._ts_base_us = round((time.time() if ts_start is None else ts_start) * 1_000_000)
         self._ts_counter = 0
         self._id_counter = 0
 
@@ -434,6 +436,7 @@ class FakeSlack:
         self._random: _RandomFaults | None = None
         self._delays: dict[str, float] = {}
         self._errors: dict[tuple[str, str | None], str] = {}
+        self._apps = _AppSide()  # OAuth installs and Socket Mode (see that section below)
 
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -447,6 +450,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "conversations.members": self._conversations_members,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "users.list": self._users_list,
             "views.open": self._views_open,
@@ -459,6 +463,8 @@ class FakeSlack:
             "files.upload": self._files_upload_retired,
             "team.info": self._team_info,
             "reactions.add": self._reactions_add,
+            "oauth.v2.access": self._oauth_v2_access,  # see "OAuth and Socket Mode" below
+            "apps.connections.open": self._apps_connections_open,
         }
         self.add_user(bot_user_id, name=bot_name, real_name=bot_name, is_bot=True)
 
@@ -575,6 +581,12 @@ class FakeSlack:
             self._random = None
             self._delays.clear()
             self._errors.clear()
+
+    def all_messages(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored message as ``(channel id, message)``, in the order they were posted."""
+        with self._lock:
+            out = [(cid, m) for cid, msgs in self._messages.items() for m in msgs]
+            return copy.deepcopy(sorted(out, key=lambda pair: float(pair[1]["ts"])))
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Messages in a channel, oldest first, with updates applied in place (copies).
@@ -887,6 +899,8 @@ class FakeSlack:
         handler = self._methods.get(method)
         if handler is None:
             return self._json_answer(200, {"ok": False, "error": "unknown_method"})
+        if method in _APP_LEVEL_METHODS:  # client credentials or an app-level token, not a bot's
+            return self._answer_app_level(method, call)
         token = self._token_of(call)
         with self._lock:
             if token is None:
@@ -1453,6 +1467,46 @@ class FakeSlack:
             body["response_metadata"] = {"warnings": ["already_in_channel"]}
         return body
 
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, ``oldest``/``latest`` exclusive unless ``inclusive``, cursor paging;
+        message ``metadata`` only with ``include_all_metadata`` (as on Slack)."""
+        cid = self._resolve_channel_id(self._require(params, "channel"))
+        info = self._channels.get(cid)
+        if info is None and (self.strict_channels or not _CHANNEL_ID_RE.match(cid)):
+            raise _ApiError("channel_not_found")
+        if info is not None:
+            members = info.get("members")
+            if members is not None and self.bot_user_id not in members:
+                raise _ApiError("channel_not_found" if info["is_private"] else "not_in_channel")
+        inclusive = _truthy(params.get("inclusive"))
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params["latest"]) if params.get("latest") else None
+            limit = min(max(int(params.get("limit") or 100), 1), 999)
+            start = int(params.get("cursor") or 0)
+        except (TypeError, ValueError):
+            raise _ApiError("invalid_arguments") from None
+        with_metadata = _truthy(params.get("include_all_metadata"))
+
+        def within(ts: float) -> bool:
+            low = ts >= oldest if inclusive else ts > oldest
+            high = latest is None or (ts <= latest if inclusive else ts < latest)
+            return low and high
+
+        found = [m for m in reversed(self._messages.get(cid, [])) if within(float(m["ts"]))]
+        page = [copy.deepcopy(m) for m in found[start : start + limit]]
+        if not with_metadata:
+            for message in page:
+                message.pop("metadata", None)
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
     def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
         cid = self._resolve_channel_id(self._require(params, "channel"))
         info = self._channels.get(cid)
@@ -1707,6 +1761,126 @@ class FakeSlack:
         else:
             reactions.append({"name": name, "users": [self.bot_user_id], "count": 1})
         return {"ok": True}
+
+    # ------------------------------------------------------------------ OAuth and Socket Mode
+    #
+    # oauth.v2.access authenticates the app with its client id and secret (HTTP Basic, as the
+    # SDK sends them, or form fields) and trades a one-time code from allow_install() for that
+    # workspace's bot token, which is accepted from then on. apps.connections.open takes an
+    # app-level token (xapp-) and answers the WebSocket URL of a Socket Mode stand-in
+    # (bot/fake_socket.py registers it with enable_socket_mode()).
+
+    def allow_oauth(self, client_id: str, client_secret: str) -> None:
+        """Accept these app credentials at ``oauth.v2.access``."""
+        with self._lock:
+            self._apps.client = (client_id, client_secret)
+
+    def allow_install(
+        self,
+        code: str,
+        *,
+        team_id: str,
+        bot_token: str,
+        team_name: str | None = None,
+        bot_user_id: str = "U0BOT",
+        installer: str = "U0INSTALLER",
+        scope: str = "commands,chat:write",
+    ) -> None:
+        """The next ``oauth.v2.access`` with ``code`` installs the app in ``team_id``."""
+        with self._lock:
+            self._apps.codes[code] = {
+                "team_id": team_id,
+                "team_name": team_name or team_id,
+                "bot_token": bot_token,
+                "bot_user_id": bot_user_id,
+                "installer": installer,
+                "scope": scope,
+            }
+
+    def enable_socket_mode(self, *, app_token: str, url: str) -> None:
+        """``apps.connections.open`` with ``app_token`` answers ``url`` (a ws:// stand-in)."""
+        with self._lock:
+            self._apps.app_tokens.add(app_token)
+            self._apps.socket_url = url
+
+    def _answer_app_level(self, method: str, call: Call) -> _Answer:
+        params = {k: v for k, v in call.params.items() if k not in ("token", "client_secret")}
+        with self._lock:
+            if method == "oauth.v2.access":
+                client_id, secret = _client_credentials(call)
+                if self._apps.client is None or client_id != self._apps.client[0]:
+                    return self._json_answer(200, {"ok": False, "error": "invalid_client_id"})
+                if secret != self._apps.client[1]:
+                    return self._json_answer(200, {"ok": False, "error": "bad_client_secret"})
+            else:
+                token = self._token_of(call)
+                if token is None:
+                    return self._json_answer(200, {"ok": False, "error": "not_authed"})
+                if token in self._tokens and not token.startswith("xapp-"):
+                    return self._json_answer(200, {"ok": False, "error": "not_allowed_token_type"})
+                if token not in self._apps.app_tokens:
+                    return self._json_answer(200, {"ok": False, "error": "invalid_auth"})
+            try:
+                payload = self._methods[method](params)
+            except _ApiError as exc:
+                payload = exc.payload()
+        return self._json_answer(200, payload)
+
+    def _oauth_v2_access(self, params: dict[str, Any]) -> dict[str, Any]:
+        code = params.get("code")
+        if not code:
+            raise _ApiError("invalid_code")
+        grant = self._apps.codes.get(str(code))
+        if grant is None:
+            raise _ApiError("invalid_code")
+        if grant.get("used"):
+            raise _ApiError("code_already_used")
+        grant["used"] = True
+        self._tokens.add(grant["bot_token"])
+        return {
+            "ok": True,
+            "app_id": self.app_id,
+            "authed_user": {"id": grant["installer"]},
+            "scope": grant["scope"],
+            "token_type": "bot",
+            "access_token": grant["bot_token"],
+            "bot_user_id": grant["bot_user_id"],
+            "team": {"id": grant["team_id"], "name": grant["team_name"]},
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Only reached with a token from enable_socket_mode(), which also set the URL.
+        return {"ok": True, "url": self._apps.socket_url}
+
+
+_APP_LEVEL_METHODS = frozenset({"oauth.v2.access", "apps.connections.open"})
+
+
+@dataclass
+class _AppSide:
+    """What the stand-in knows about the app itself: its credentials and install codes."""
+
+    client: tuple[str, str] | None = None
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    app_tokens: set[str] = field(default_factory=set)
+    socket_url: str | None = None
+
+
+def _client_credentials(call: Call) -> tuple[str | None, str | None]:
+    """client_id and client_secret from HTTP Basic auth (the SDK's way) or the form body."""
+    auth = call.header("Authorization") or ""
+    if auth.lower().startswith("basic "):
+        with contextlib.suppress(ValueError):
+            decoded = base64.b64decode(auth[6:].strip()).decode("utf-8")
+            client_id, _, secret = decoded.partition(":")
+            return client_id, secret
+    form_id, form_secret = call.params.get("client_id"), call.params.get("client_secret")
+    return (
+        form_id if isinstance(form_id, str) else None,
+        form_secret if isinstance(form_secret, str) else None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,7 +23,8 @@ _HELP = {
         "• `/indicator overdoses` — latest value, change, target and a chart\n"
         "• `/indicator overdoses since 2022` · `last 12 months` · `in VT` · `by state`\n"
         "• `/indicator list` — every indicator with its latest value\n"
-        "• `/indicator set naloxone kits 120 for 2026-10` — enter a value (data stewards)"
+        "• `/indicator set naloxone kits 120 for 2026-10` — enter a value (data stewards)\n"
+        "• `/indicator set overdoses 1,600 for Apr 2025 in MD` · `suppressed` stores a missing value"
     ),
     ids.COMMSTAT: (
         "*/commstat — meetings, digests and settings for this channel*\n"
@@ -31,7 +32,13 @@ _HELP = {
         "`first Monday of the month at 2pm`)\n"
         "• `/commstat digest 2 hours before` — when the pre-meeting digest is posted\n"
         "• `/commstat weekly digest Monday 9am` · `/commstat digest now`\n"
-        "• `/commstat settings` — nudge cadence, quiet hours, admins, time zone"
+        "• `/commstat meeting off` · `/commstat weekly digest off`\n"
+        "• `/commstat settings` — nudge cadence, quiet hours, admins, time zone\n"
+        "• Admins: `/commstat settings nudge hour 8` · `settings quiet hours 19-7` · "
+        "`settings working days mon-fri` · `settings time zone America/Chicago` · "
+        "`settings holidays add 2026-12-25` · `settings admin add @lee`\n"
+        "• `/commstat org @lee Health Department` (admins) · `/commstat report` — "
+        "on-time rate by organisation"
     ),
 }
 

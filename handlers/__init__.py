@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import commit, commit_actions, commstat, home, indicator
+from handlers import commit, commit_actions, commstat, home, indicator, lifecycle
 
 
 def register(app: App, services: Services) -> None:
@@ -14,3 +14,4 @@ def register(app: App, services: Services) -> None:
     home.register(app, services)
     indicator.register(app, services)
     commstat.register(app, services)
+    lifecycle.register(app, services)

@@ -157,6 +157,7 @@ class Indicator(Base):
     restricted_to: Mapped[list[str]] = mapped_column(default=list)  # channel ids; empty = public
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)  # data freshness check
 
 
 class IndicatorValue(Base):
@@ -206,6 +207,9 @@ class Commitment(Base):
         ForeignKey("indicators.id", ondelete="SET NULL")
     )
     request_key: Mapped[str | None] = mapped_column(String(200))  # makes Slack retries harmless
+    # When the scheduler should next look at this commitment (nudges). Set to "now" by every
+    # change, advanced by the scheduler: a pass reads only what is due, not the whole table.
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
 
     owners: Mapped[list[CommitmentOwner]] = relationship(
         back_populates="commitment",
@@ -273,6 +277,7 @@ class Schedule(Base):
     description: Mapped[str] = mapped_column(String(200))  # as the user said it
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    next_run_at: Mapped[datetime | None] = mapped_column(index=True)  # next digest to plan
 
 
 class OutboxMessage(Base):
@@ -315,3 +320,17 @@ __all__ = [
     "Schedule",
     "Team",
 ]
+
+
+# slack_sdk's OAuth tables (migration 0003), defined by the library itself so that its stores and
+# our schema always agree (OAuth mode keeps installations in the same database).
+from slack_sdk.oauth.installation_store.sqlalchemy import (  # noqa: E402
+    SQLAlchemyInstallationStore as _Installations,
+)
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore as _States  # noqa: E402
+
+_Installations.build_installations_table(
+    Base.metadata, _Installations.default_installations_table_name
+)
+_Installations.build_bots_table(Base.metadata, _Installations.default_bots_table_name)
+_States.build_oauth_states_table(Base.metadata, _States.default_table_name)

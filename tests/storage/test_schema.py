@@ -55,8 +55,8 @@ def test_upgrade_is_safe_to_run_again(engine):
 
 def test_every_table_carries_the_team_id(engine):
     for table in inspect(engine).get_table_names():
-        if table == "alembic_version":
-            continue
+        if table in ("alembic_version", "slack_oauth_states"):
+            continue  # a browser's install state exists before any workspace does
         columns = {c["name"] for c in inspect(engine).get_columns(table)}
         assert "team_id" in columns or table == "teams", table
 

@@ -1,0 +1,849 @@
+"""Indicator charts as PNG bytes, for `/indicator` and the digests.
+
+Pure functions of their data: `render_*(spec) -> bytes`, built on `matplotlib.figure.Figure` with
+the Agg canvas and never `pyplot` (pyplot keeps every figure alive and its state is shared between
+threads). Rendering is serialised by a module lock because matplotlib's text and font caches are not
+thread-safe; nothing here keeps a reference to a figure after it is saved.
+
+What a chart shows (PRODUCT.md, `/indicator`): the history, the target as a labelled line, the
+"turn the curve" baseline (where the line goes if nothing changes) as a dashed continuation, and
+markers where linked commitments were completed. Missing or suppressed values are gaps, never zero.
+A spec with no values at all renders a clear "No data yet for ..." image (never a blank axes).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from io import BytesIO
+
+import matplotlib.dates as mdates
+import numpy as np
+from dateutil.relativedelta import relativedelta
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.transforms import Bbox, ScaledTranslation
+
+__all__ = [
+    "Baseline",
+    "ChartSpec",
+    "Marker",
+    "Series",
+    "baseline_forecast",
+    "describe",
+    "render_digest_chart",
+    "render_indicator_chart",
+    "warm_up",
+]
+
+# --- public data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: an indicator's values for one geography ("" when it has none)."""
+
+    label: str
+    periods: Sequence[date]  # period start dates, ascending
+    values: Sequence[float | None]  # None = missing/suppressed: drawn as a gap, never as zero
+
+    def __post_init__(self) -> None:
+        if len(self.periods) != len(self.values):
+            raise ValueError(
+                f"series {self.label!r}: {len(self.periods)} periods but {len(self.values)} values"
+            )
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A moment worth seeing on the chart, e.g. a linked commitment completed ("#12 done")."""
+
+    when: date
+    label: str
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    title: str  # e.g. "Number of Drug Overdose Deaths — MD"
+    unit: str | None  # y-axis label, e.g. "deaths"
+    period_label: str | None  # e.g. "12-month-ending, by month"
+    series: Sequence[Series]
+    target: float | None = None
+    direction: str = "lower"  # "lower" | "higher" is better
+    markers: Sequence[Marker] = ()
+    baseline: bool = True  # draw the forecast baseline
+    source: str | None = None  # footnote, e.g. "CDC/NCHS Vital Statistics Rapid Release"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Where the line goes if nothing changes: `values` at the `periods` after the last value."""
+
+    periods: list[date]
+    values: list[float]
+    method: str  # e.g. "recent trend (Theil–Sen over last 12 periods)"
+
+
+# --- look ---------------------------------------------------------------------------------------
+
+# Okabe–Ito, colour-blind safe; yellow left out (unreadable on white), black kept for the target.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+TARGET_COLOUR = "#000000"
+MARKER_COLOUR = "#555555"
+MUTED = "#555555"
+
+WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 150  # 1200 x 675 px: sharp at Slack's preview size
+TITLE_PT, TEXT_PT, SMALL_PT = 15, 12, 11  # nothing smaller than 11 pt at this size
+TITLE_CHARS = 100  # longer titles are cut, then ellipsised to the measured image width
+MAX_LINES = 6  # more series than this: small multiples
+MAX_PANELS = 24  # small multiples beyond this are listed as "not shown"
+MAX_MARKER_LABELS = 5  # more markers are drawn as unlabelled ticks
+BASELINE_POINTS = 12  # Theil–Sen over the last N non-missing values ...
+BASELINE_SPAN = 24  # ... that lie within the last N periods
+BASELINE_MIN_POINTS = 4
+BASELINE_MAX_GAP = 2  # missing periods in a row that the trend may bridge
+BASELINE_LABEL = "If nothing changes"
+GAP_NOTE = "Gaps = suppressed or missing data."
+
+_LOCK = threading.Lock()
+
+
+# --- public functions ---------------------------------------------------------------------------
+
+
+def render_indicator_chart(spec: ChartSpec) -> bytes:
+    """One indicator as a 1200x675 PNG (taller only for more than 12 small multiples)."""
+    with _LOCK:
+        return _png(_build_figure(spec))
+
+
+def render_digest_chart(specs: Sequence[ChartSpec]) -> bytes:
+    """Two to four key indicators side by side in one PNG, each with its latest value written on."""
+    with _LOCK:
+        return _png(_build_digest_figure(specs))
+
+
+def warm_up() -> None:
+    """Pay matplotlib's first-use costs (font cache, Agg) at start, not in a user's request."""
+    render_indicator_chart(
+        ChartSpec(
+            title="Warm-up",
+            unit="count",
+            period_label=None,
+            series=[Series("", [date(2024, m, 1) for m in range(1, 7)], [5, 4, None, 3, 2.5, 2])],
+            target=1,
+            markers=[Marker(date(2024, 3, 1), "#1 done")],
+        )
+    )
+
+
+def baseline_forecast(
+    periods: Sequence[date], values: Sequence[float | None], *, horizon: int
+) -> Baseline | None:
+    """The "turn the curve" baseline: the recent trend carried forward `horizon` periods.
+
+    Theil–Sen (the median of all pairwise slopes) over the last 12 non-missing values within the
+    last 24 periods (only those after a gap of 3+ missing periods, when 4 or more follow it): one
+    odd month barely moves it, unlike a least-squares line. The line is
+    anchored on the median residual, not on the last value, for the same reason. Counts and rates
+    never go below zero, so neither does the baseline when the history has no negative values.
+    None when fewer than 4 values are usable or `horizon` < 1.
+    """
+    if horizon < 1:
+        return None
+    grid = _Grid.of(periods)
+    if grid is None:
+        return None
+    xs, ys = [], []
+    for p, v in zip(periods, values, strict=True):
+        fv = _num(v)
+        if fv is not None:
+            xs.append(grid.index(_day(p)))
+            ys.append(fv)
+    if not xs:
+        return None
+    order = np.argsort(np.asarray(xs), kind="stable")
+    x = np.asarray(xs, dtype=float)[order]
+    y = np.asarray(ys, dtype=float)[order]
+    recent = x >= x[-1] - (BASELINE_SPAN - 1)
+    x, y = x[recent][-BASELINE_POINTS:], y[recent][-BASELINE_POINTS:]
+    # After a long suppressed stretch the series may be on a new footing: use only what follows.
+    breaks = np.nonzero(np.diff(x) > BASELINE_MAX_GAP + 1)[0]
+    if breaks.size and len(x) - (breaks[-1] + 1) >= BASELINE_MIN_POINTS:
+        x, y = x[breaks[-1] + 1 :], y[breaks[-1] + 1 :]
+    if len(x) < BASELINE_MIN_POINTS:
+        return None
+    i, j = np.triu_indices(len(x), k=1)
+    dx = x[j] - x[i]
+    slope = float(np.median((y[j] - y[i])[dx != 0] / dx[dx != 0]))
+    intercept = float(np.median(y - slope * x))
+    last = x[-1]
+    future = [last + k for k in range(1, horizon + 1)]
+    forecast = [intercept + slope * f for f in future]
+    if (y >= 0).all():
+        forecast = [max(0.0, f) for f in forecast]
+    return Baseline(
+        periods=[grid.date_at(int(f)) for f in future],
+        values=[float(v) for v in forecast],
+        method=f"recent trend (Theil–Sen over the last {len(x)} values)",
+    )
+
+
+def describe(spec: ChartSpec) -> str:
+    """Alt text: what the chart shows, in a sentence or three (latest, trend, target, baseline)."""
+    title = _ellipsis(spec.title.strip() or "Indicator", 150)
+    unit = f" {spec.unit}" if spec.unit else ""
+    drawn = [s for s in spec.series if _latest(s) is not None]
+    if not drawn:
+        return f"Chart of {title}: no data yet."
+    parts: list[str] = []
+    if len(drawn) == 1:
+        s = drawn[0]
+        when, value = _latest(s) or (date.min, 0.0)
+        where = f" in {s.label}" if s.label and s.label not in title else ""
+        sentence = f"Chart of {title}: latest value {_fmt(value)}{unit}{where} for {_period(when)}"
+        change = _year_change(s)
+        if change is not None:
+            sentence += f", {change}"
+        parts.append(sentence + ".")
+    else:
+        latest = []
+        for s in drawn[:8]:
+            when, value = _latest(s) or (date.min, 0.0)
+            latest.append(f"{s.label or 'total'} {_fmt(value)} ({_period(when)})")
+        more = f" and {len(drawn) - 8} more" if len(drawn) > 8 else ""
+        parts.append(
+            f"Chart of {title} for {len(drawn)} places; latest{unit and ' ' + unit.strip()}: "
+            + "; ".join(latest)
+            + more
+            + "."
+        )
+    if spec.target is not None:
+        better = "lower" if spec.direction != "higher" else "higher"
+        parts.append(f"Target {_fmt(spec.target)}{unit} ({better} is better).")
+    if spec.baseline and len(drawn) == 1:
+        s = drawn[0]
+        base = baseline_forecast(s.periods, s.values, horizon=_horizon(s.periods))
+        latest_value = (_latest(s) or (date.min, 0.0))[1]
+        if base is not None:
+            end = base.values[-1]
+            way = (
+                "up"
+                if end > latest_value * 1.02
+                else "down"
+                if end < latest_value * 0.98
+                else "flat"
+            )
+            parts.append(
+                f"If nothing changes, the recent trend points {way}, to about {_fmt(end)}"
+                f" by {_period(base.periods[-1])}."
+            )
+    if any(_num(v) is None for s in spec.series for v in s.values):
+        parts.append("Gaps are suppressed or missing data.")
+    text = " ".join(parts)
+    return _ellipsis(text, 1000)
+
+
+# --- building figures (internal; tests inspect these) -------------------------------------------
+
+
+def _build_figure(spec: ChartSpec) -> Figure:
+    """The laid-out figure for one indicator (tests count its texts and check overlaps)."""
+    drawn = [s for s in spec.series if _latest(s) is not None]
+    if not drawn:
+        return _no_data_figure(spec.title)
+    if len(drawn) > MAX_LINES:
+        return _small_multiples_figure(spec, drawn)
+    fig = _new_figure(WIDTH_IN, HEIGHT_IN)
+    ax = fig.add_subplot()
+    _titles(fig, spec.title)
+    ax.set_title(spec.period_label or "", loc="left", fontsize=SMALL_PT, color=MUTED)
+
+    handles: list[Line2D] = []
+    method = None
+    gaps = False
+    x_max: date | None = None
+    for n, s in enumerate(drawn):
+        colour = PALETTE[n % len(PALETTE)] if len(drawn) > 1 else PALETTE[0]
+        plotted = _plot_series(ax, s, colour, label=s.label or "Reported")
+        handles.append(plotted.line)
+        gaps = gaps or plotted.gaps
+        x_max = _later(x_max, plotted.last)
+        if spec.baseline:
+            base = _plot_baseline(ax, s, colour)
+            if base is not None and n == 0:
+                handles.append(
+                    Line2D([], [], color=MUTED, linestyle=(0, (4, 3)), lw=2, label=BASELINE_LABEL)
+                )
+                method = base.method
+            if base is not None:
+                x_max = _later(x_max, base.periods[-1])
+    if spec.target is not None:
+        handles.append(_plot_target(ax, spec.target, spec.direction, spec.unit))
+    first = min(_first(s) for s in drawn)
+    marker_handle = _plot_markers(ax, spec.markers, first, labels=True)
+    if marker_handle is not None:
+        handles.append(marker_handle)
+    _style_axes(ax, spec.unit)
+    _legend_below(fig, ax, handles)
+    notes = [f"Baseline: {method}, carried forward."] if method else []
+    _footnote(fig, spec.source, gaps, notes)
+    _prune_marker_labels(fig, ax)
+    return _laid_out(fig)
+
+
+def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
+    shown = list(specs)[:4]
+    if not any(_latest(s) is not None for spec in shown for s in spec.series):
+        return _no_data_figure("these indicators" if shown else "the digest")
+    cols = 2 if len(shown) == 4 else max(1, len(shown))
+    rows = 2 if len(shown) == 4 else 1
+    fig = _new_figure(WIDTH_IN, HEIGHT_IN)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    gaps = False
+    for ax, spec in zip(axes, shown, strict=False):
+        drawn = [s for s in spec.series if _latest(s) is not None][:MAX_LINES]
+        name = "\n".join(
+            textwrap.wrap(spec.title, 40 if cols <= 2 else 28, max_lines=2, placeholder="…")
+        )
+        if not drawn:
+            ax.set_title(name, loc="left", fontsize=TEXT_PT)
+            _no_data_axes(ax)
+            continue
+        for n, s in enumerate(drawn):
+            colour = PALETTE[n % len(PALETTE)]
+            plotted = _plot_series(ax, s, colour, label=s.label)
+            gaps = gaps or plotted.gaps
+            if spec.baseline and len(drawn) == 1:
+                _plot_baseline(ax, s, colour)
+        if spec.target is not None:
+            _plot_target(ax, spec.target, spec.direction, spec.unit)
+        latest = _mark_latest(ax, drawn)
+        ax.set_title(f"{name}\n{latest}", loc="left", fontsize=SMALL_PT, linespacing=1.3)
+        _plot_markers(ax, spec.markers, min(_first(s) for s in drawn), labels=False)
+        _style_axes(ax, None, compact=True)
+    for ax in axes[len(shown) :]:
+        ax.set_visible(False)
+    notes = []
+    if len(specs) > len(shown):
+        notes.append(f"{len(specs) - len(shown)} more indicators in the digest text.")
+    _footnote(fig, "; ".join(sorted({s.source for s in shown if s.source})) or None, gaps, notes)
+    return _laid_out(fig)
+
+
+def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
+    shown = list(drawn)[:MAX_PANELS]
+    cols = 4
+    rows = math.ceil(len(shown) / cols)
+    fig = _new_figure(WIDTH_IN, HEIGHT_IN + 1.5 * max(0, rows - 3))
+    _titles(fig, spec.title)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True).ravel()
+    gaps = False
+    first = min(_first(s) for s in shown)
+    for ax, s in zip(axes, shown, strict=False):
+        plotted = _plot_series(ax, s, PALETTE[0], label=s.label)
+        gaps = gaps or plotted.gaps
+        latest = _latest(s)
+        value = f" · {_fmt(latest[1])}" if latest else ""
+        ax.set_title(_ellipsis(s.label or "—", 14) + value, loc="left", fontsize=SMALL_PT)
+        if spec.baseline:
+            _plot_baseline(ax, s, PALETTE[0])
+        if spec.target is not None:
+            ax.axhline(spec.target, color=TARGET_COLOUR, lw=1.2, linestyle=(0, (6, 2, 1, 2)))
+        _plot_markers(ax, spec.markers, first, labels=False)
+        _style_axes(ax, None, compact=True)
+    for ax in axes[len(shown) :]:
+        ax.set_visible(False)
+    notes = [spec.period_label.rstrip(".") + "."] if spec.period_label else []
+    if spec.target is not None:
+        notes.append(f"Black dash-dot line: target {_fmt(spec.target)}.")
+    if spec.baseline:
+        notes.append("Dashed: recent trend (Theil–Sen).")
+    if spec.unit:
+        notes.append(f"Values in {spec.unit}.")
+    if len(drawn) > len(shown):
+        notes.append(f"{len(drawn) - len(shown)} more not shown.")
+    _footnote(fig, spec.source, gaps, notes)
+    return _laid_out(fig)
+
+
+def _no_data_figure(title: str) -> Figure:
+    fig = _new_figure(WIDTH_IN, HEIGHT_IN)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    name = _ellipsis(title.strip() or "this indicator", 60)
+    ax.text(
+        0.5,
+        0.55,
+        f"No data yet for {name}",
+        ha="center",
+        va="center",
+        fontsize=TITLE_PT,
+        color="#222222",
+        wrap=True,
+    )
+    ax.text(
+        0.5,
+        0.38,
+        "Values appear here once they are loaded (commstat import, or /indicator set).",
+        ha="center",
+        va="center",
+        fontsize=SMALL_PT,
+        color=MUTED,
+    )
+    return fig
+
+
+# --- pieces -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plotted:
+    line: Line2D
+    gaps: bool
+    last: date
+
+
+def _plot_series(ax: Axes, s: Series, colour: str, *, label: str) -> _Plotted:
+    """The history line on a regular period grid, NaN where a value is missing (a visible gap)."""
+    xs, ys, gaps = _regular(s)
+    x = np.asarray(xs, dtype="datetime64[D]")
+    y = np.asarray(ys, dtype=float)
+    (line,) = ax.plot(x, y, color=colour, lw=2.2, label=label, solid_capstyle="round")
+    # A value with gaps on both sides would be invisible as a line: give it a dot.
+    ok = ~np.isnan(y)
+    prev_ok = np.concatenate(([False], ok[:-1]))
+    next_ok = np.concatenate((ok[1:], [False]))
+    alone = ok & ~prev_ok & ~next_ok
+    if alone.any():
+        ax.plot(x[alone], y[alone], linestyle="none", marker="o", ms=4, color=colour)
+    last = _latest(s)
+    return _Plotted(line, gaps, last[0] if last else xs[-1])
+
+
+def _plot_baseline(ax: Axes, s: Series, colour: str) -> Baseline | None:
+    base = baseline_forecast(s.periods, s.values, horizon=_horizon(s.periods))
+    latest = _latest(s)
+    if base is None or latest is None:
+        return None
+    x = np.asarray([latest[0], *base.periods], dtype="datetime64[D]")
+    y = np.asarray([latest[1], *base.values], dtype=float)
+    ax.plot(x, y, color=colour, lw=2, linestyle=(0, (4, 3)), alpha=0.9)
+    return base
+
+
+def _plot_target(ax: Axes, target: float, direction: str, unit: str | None) -> Line2D:
+    better = "higher" if direction == "higher" else "lower"
+    unit_text = f" {unit}" if unit else ""
+    return ax.axhline(
+        target,
+        color=TARGET_COLOUR,
+        lw=1.8,
+        linestyle=(0, (6, 2, 1, 2)),
+        label=f"Target {_fmt(target)}{unit_text} ({better} is better)",
+    )
+
+
+def _plot_markers(
+    ax: Axes, markers: Sequence[Marker], first: date, *, labels: bool
+) -> Line2D | None:
+    """Thin vertical lines; labels for the most recent few that do not collide (see _prune)."""
+    shown = sorted((m for m in markers if _day(m.when) >= first), key=lambda m: m.when)
+    if not shown:
+        return None
+    handle = None
+    for m in shown:
+        handle = ax.axvline(
+            float(mdates.date2num(_day(m.when))),
+            color=MARKER_COLOUR,
+            lw=1,
+            linestyle=":",
+            alpha=0.8,
+            label="Commitment done",
+            gid="marker-line",
+        )
+    if labels:
+        for m in shown[::-1]:  # newest first: they win when labels collide
+            t = ax.text(
+                float(mdates.date2num(_day(m.when))),
+                0.99,
+                _ellipsis(m.label, 18),
+                transform=ax.get_xaxis_transform(),
+                ha="left",
+                va="top",
+                fontsize=SMALL_PT,
+                color="#222222",
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+                gid="marker-label",
+            )
+            t.set_in_layout(False)
+    return handle
+
+
+def _prune_marker_labels(fig: Figure, ax: Axes) -> None:
+    """Label at most MAX_MARKER_LABELS markers, newest first, in two rows, with no overlaps.
+
+    Each label goes right of its line, else left of it, in the top row, else the second row;
+    one that fits nowhere (or is past the limit) is dropped and its marker becomes a short tick.
+    """
+    labels = [t for t in ax.texts if t.get_gid() == "marker-label"]
+    if not labels:
+        return
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + (high - low) * 0.22)  # headroom, so labels rarely sit on the data
+    fig.draw_without_rendering()  # runs the layout, so extents are final
+    fig.set_layout_engine("none")  # labels are placed for this layout: keep it
+    renderer = _renderer(fig)
+    frame = ax.get_window_extent(renderer)
+    kept: list[Bbox] = []
+    for t in labels:
+        text = t.get_text().strip()
+        placed = False
+        if len(kept) < MAX_MARKER_LABELS:
+            row_height = t.get_window_extent(renderer).height / max(frame.height, 1.0)
+            for row in (0, 1):
+                for ha, shown in (("left", f" {text}"), ("right", f"{text} ")):
+                    t.set(y=0.99 - row * (row_height + 0.01), ha=ha, text=shown)
+                    box = t.get_window_extent(renderer)
+                    inside = frame.x0 <= box.x0 and box.x1 <= frame.x1
+                    if inside and not any(box.overlaps(k) for k in kept):
+                        kept.append(box)
+                        placed = True
+                        break
+                if placed:
+                    break
+        if not placed:
+            t.remove()
+    # An unlabelled completion is a short tick on the x axis, so a busy month is not a grey wall.
+    labelled = {t.get_position()[0] for t in ax.texts if t.get_gid() == "marker-label"}
+    for line in ax.get_lines():
+        x = np.asarray(line.get_xdata(), dtype=float)
+        if line.get_gid() == "marker-line" and x[0] not in labelled:
+            line.set_ydata([0.0, 0.06])
+            line.set_linestyle("-")
+
+
+def _mark_latest(ax: Axes, drawn: Sequence[Series]) -> str:
+    """A dot on each line's latest value; the first line's value, for the panel title."""
+    for n, s in enumerate(drawn):
+        latest = _latest(s)
+        if latest is not None:
+            ax.plot([np.datetime64(latest[0], "D")], [latest[1]], "o", ms=5, color=PALETTE[n % 6])
+    latest = _latest(drawn[0])
+    if latest is None:
+        return ""
+    where = f"{drawn[0].label} " if len(drawn) > 1 and drawn[0].label else ""
+    return f"Latest {where}{_fmt(latest[1])} ({_period(latest[0])})"
+
+
+def _style_axes(ax: Axes, unit: str | None, *, compact: bool = False) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#dddddd", lw=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(labelsize=SMALL_PT)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4 if compact else 6))
+    ax.yaxis.set_major_formatter(_Thousands())
+    most = 4 if compact else 7
+    low_x, high_x = ax.get_xlim()
+    years = (high_x - low_x) / 365.25
+    if years >= 3:  # whole years only (and a lot cheaper than AutoDateLocator's rrules)
+        base = next((b for b in (1, 2, 3, 5, 10, 20, 50) if years / b <= most), 100)
+        ax.xaxis.set_major_locator(mdates.YearLocator(base))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    else:
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=most)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+    if unit:
+        ax.set_ylabel(_ellipsis(unit, 30), fontsize=TEXT_PT)
+    low, high = ax.get_ylim()
+    if low > 0 and high > 0 and low < 0.35 * high:
+        ax.set_ylim(bottom=0)  # counts that come near zero: start the axis at zero, honestly
+
+
+class _Thousands(Formatter):
+    """Thousands separators, with just enough decimals for the tick spacing (1,500 / 0.25)."""
+
+    def __init__(self) -> None:
+        self.decimals = 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        super().set_locs(locs)
+        steps = np.diff(np.asarray(locs, dtype=float))
+        steps = steps[steps > 0]
+        step = float(steps.min()) if steps.size else 1.0
+        self.decimals = max(0, min(6, -math.floor(math.log10(step)))) if step < 1 else 0
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = f"{x:,.{self.decimals}f}"
+        return "0" if text.strip("-0.,") == "" else text
+
+
+def _titles(fig: Figure, title: str) -> None:
+    text = fig.suptitle(
+        _ellipsis(title.strip() or "Indicator", TITLE_CHARS),
+        x=0.01,
+        ha="left",
+        fontsize=TITLE_PT,
+        fontweight="bold",
+    )
+    _fit(text, fig.bbox.width * 0.97, _renderer(fig))
+
+
+def _fit(text: Text, width_px: float, renderer: RendererAgg) -> None:
+    """Shorten a one-line text with "…" until it is no wider than `width_px` on the image."""
+    full = text.get_text()
+    if text.get_window_extent(renderer).width <= width_px:
+        return
+    lo, hi = 1, len(full) - 1  # the longest prefix that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        text.set_text(full[:mid].rstrip() + "…")
+        if text.get_window_extent(renderer).width <= width_px:
+            lo = mid
+        else:
+            hi = mid - 1
+    text.set_text(full[:lo].rstrip() + "…")
+
+
+def _footnote(fig: Figure, source: str | None, gaps: bool, notes: Sequence[str] = ()) -> None:
+    parts = []
+    if source:
+        parts.append("Source: " + source.strip().removeprefix("Source:").strip().rstrip(".") + ".")
+    if gaps:
+        parts.append(GAP_NOTE)
+    parts.extend(notes)
+    if not parts:
+        return
+    text = fig.supxlabel("", x=0.01, ha="left", fontsize=SMALL_PT, color=MUTED)
+    renderer = _renderer(fig)
+    for width in range(92, 20, -6):  # wrap narrower until the widest line fits the image
+        text.set_text(
+            "\n".join(textwrap.wrap(" ".join(parts), width, max_lines=3, placeholder=" …"))
+        )
+        if text.get_window_extent(renderer).width <= fig.bbox.width * 0.97:
+            break
+
+
+def _legend_below(fig: Figure, ax: Axes, handles: Sequence[Line2D]) -> None:
+    """The key under the x axis, in as many columns as fit the image width (never cropped)."""
+    below = ax.transAxes + ScaledTranslation(0, -26 / 72, fig.dpi_scale_trans)
+    limit = fig.bbox.width * 0.8  # about the axes' width: a wider key would squeeze the plot
+    for ncols in range(min(4, len(handles)), 0, -1):
+        legend = ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(0.0, 0.0),
+            bbox_transform=below,
+            ncols=ncols,
+            frameon=False,
+            fontsize=SMALL_PT,
+            handlelength=2.4,
+            columnspacing=1.4,
+            borderaxespad=0,
+            borderpad=0,
+        )
+        if legend.get_window_extent(_renderer(fig)).width <= limit:
+            return
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(
+        figsize=(width, height), dpi=DPI, layout=ConstrainedLayoutEngine(h_pad=0.06, w_pad=0.08)
+    )
+    FigureCanvasAgg(fig)  # attaches itself; Agg measures texts exactly as the PNG draws them
+    return fig
+
+
+def _no_data_axes(ax: Axes) -> None:
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, "No data yet", ha="center", va="center", fontsize=TEXT_PT, color=MUTED)
+
+
+def _renderer(fig: Figure) -> RendererAgg:
+    """The Agg renderer of a figure made by _new_figure (for measuring texts)."""
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    return canvas.get_renderer()
+
+
+def _laid_out(fig: Figure) -> Figure:
+    """Run the constrained layout once and keep its result, so saving does not lay out again."""
+    if fig.get_layout_engine() is not None:
+        fig.draw_without_rendering()
+        fig.set_layout_engine("none")
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buf = BytesIO()
+    # zlib level 1: a tenth bigger than the default, and a third of the render time.
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
+    fig.clear()  # break the figure's reference cycles now, not at the next gc pass
+    return buf.getvalue()
+
+
+# --- periods ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The regular calendar step of a series (day, week, month, quarter or year)."""
+
+    anchor: date
+    months: int  # 1, 3 or 12 for monthly/quarterly/yearly grids, else 0
+    days: int  # 1 or 7 for daily/weekly grids, else 0
+
+    @staticmethod
+    def of(periods: Sequence[date]) -> _Grid | None:
+        days = sorted({_day(p) for p in periods})
+        if not days:
+            return None
+        if len(days) == 1:
+            return _Grid(days[0], 1, 0)
+        gap = float(np.median(np.diff([d.toordinal() for d in days])))
+        if gap <= 1.5:
+            return _Grid(days[0], 0, 1)
+        if gap <= 10:
+            return _Grid(days[0], 0, 7)
+        if gap <= 45:
+            return _Grid(days[0], 1, 0)
+        if gap <= 135:
+            return _Grid(days[0], 3, 0)
+        return _Grid(days[0], 12, 0)
+
+    def index(self, d: date) -> int:
+        if self.months:
+            months = (d.year - self.anchor.year) * 12 + d.month - self.anchor.month
+            return round(months / self.months)
+        return round((d - self.anchor).days / self.days)
+
+    def date_at(self, i: int) -> date:
+        if self.months:
+            return self.anchor + relativedelta(months=i * self.months)
+        return self.anchor + timedelta(days=i * self.days)
+
+
+def _regular(s: Series) -> tuple[list[date], list[float], bool]:
+    """The series on its grid: a NaN for each missing value and for each skipped period."""
+    grid = _Grid.of(s.periods)
+    if grid is None:
+        return [], [], False
+    by_index: dict[int, tuple[date, float]] = {}
+    for p, v in zip(s.periods, s.values, strict=True):
+        fv = _num(v)
+        by_index[grid.index(_day(p))] = (_day(p), math.nan if fv is None else fv)
+    lo, hi = min(by_index), max(by_index)
+    if hi - lo > 200_000:  # nonsense dates; keep the points, skip the grid
+        items = sorted(by_index.values())
+        return [d for d, _ in items], [v for _, v in items], any(math.isnan(v) for _, v in items)
+    xs, ys = [], []
+    for i in range(lo, hi + 1):
+        d, v = by_index.get(i, (grid.date_at(i), math.nan))
+        xs.append(d)
+        ys.append(v)
+    # Missing values before the first or after the last value are not drawn, but still noted.
+    gaps = any(math.isnan(v) for v in ys)
+    ok = [i for i, v in enumerate(ys) if not math.isnan(v)]
+    if ok:
+        xs, ys = xs[ok[0] : ok[-1] + 1], ys[ok[0] : ok[-1] + 1]
+    return xs, ys, gaps
+
+
+def _horizon(periods: Sequence[date]) -> int:
+    """How far ahead the baseline reaches: about a year (at least 3 periods)."""
+    grid = _Grid.of(periods)
+    if grid is None:
+        return 0
+    if grid.months:
+        return max(3, 12 // grid.months)
+    return 13 if grid.days == 7 else 30
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _num(v: float | None) -> float | None:
+    """A drawable number, or None for missing (None, NaN, ±inf)."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _day(d: date) -> date:
+    return d.date() if isinstance(d, datetime) else d
+
+
+def _latest(s: Series) -> tuple[date, float] | None:
+    best: tuple[date, float] | None = None
+    for p, v in zip(s.periods, s.values, strict=True):
+        fv = _num(v)
+        if fv is not None and (best is None or _day(p) >= best[0]):
+            best = (_day(p), fv)
+    return best
+
+
+def _first(s: Series) -> date:
+    return min(_day(p) for p in s.periods)
+
+
+def _later(a: date | None, b: date) -> date:
+    return b if a is None or b > a else a
+
+
+def _year_change(s: Series) -> str | None:
+    latest = _latest(s)
+    if latest is None:
+        return None
+    when, value = latest
+    try:
+        year_ago = when.replace(year=when.year - 1)
+    except ValueError:  # 29 February
+        year_ago = when - timedelta(days=365)
+    before = None
+    for p, v in zip(s.periods, s.values, strict=True):
+        if _day(p) == year_ago:
+            before = _num(v)
+    if before is None:
+        return None
+    if before == 0:
+        return (
+            f"{_fmt(value - before)} more than a year earlier"
+            if value
+            else "same as a year earlier"
+        )
+    pct = (value - before) / abs(before) * 100
+    if abs(pct) < 0.5:
+        return f"about the same as a year earlier ({_fmt(before)})"
+    way = "up" if pct > 0 else "down"
+    return f"{way} {abs(pct):.0f}% from {_fmt(before)} a year earlier"
+
+
+def _fmt(v: float) -> str:
+    if float(v).is_integer() or abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:,.1f}"
+    return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) >= 0.01 else f"{v:.3g}"
+
+
+def _period(d: date) -> str:
+    return d.strftime("%b %Y") if d.day == 1 else d.strftime("%b %-d, %Y")
+
+
+def _ellipsis(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,296 @@
+"""Block Kit for /indicator: pure `build_*` functions over the core's answers.
+
+Every text stays inside Slack's limits (≤ 50 blocks, ≤ 3,000 characters a section, header ≤ 150)
+by summarising ("…and 12 more") rather than cutting a line in half.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot import periods
+from bot.indicators import (
+    Answer,
+    CatalogEntry,
+    Comparison,
+    Summary,
+    format_number,
+    format_value,
+)
+from storage.models import Indicator
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+MAX_BLOCKS = 50
+TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)
+MAX_CATALOG_GEOGRAPHIES = 4
+
+ARROWS = {"up": "▲", "down": "▼", "flat": "■"}
+VERDICT_MARK = {"better": "✅", "worse": "⚠️", "no change": "", "not reported": ""}
+
+
+def esc(text: str) -> str:
+    """Slack mrkdwn control characters, escaped so stored names cannot ping or link anything."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _label(indicator: Indicator, period: periods.Period) -> str:
+    try:
+        return periods.label(period, indicator.period_kind)
+    except periods.PeriodError:
+        return periods.label(period, None)
+
+
+def _pct(value: float) -> str:
+    return f"{abs(value):.1f}%"
+
+
+def _signed(value: float) -> str:
+    return ("+" if value > 0 else "−" if value < 0 else "±") + format_number(abs(value))
+
+
+def comparison_line(indicator: Indicator, c: Comparison, *, short: str | None = None) -> str:
+    """ "▼ 4.1% (−67) vs 12 months ending Mar 2025 (1,629) — better"."""
+    against = short or _label(indicator, c.period)
+    if c.value is None or c.delta is None:
+        return f"vs {against}: not reported, so no comparison"
+    arrow = ARROWS["up" if c.delta > 0 else "down" if c.delta < 0 else "flat"]
+    size = _pct(c.pct) if c.pct is not None else _signed(c.delta)
+    detail = f" ({_signed(c.delta)})" if c.pct is not None else ""
+    reference = "" if short else f" ({format_number(c.value)})"
+    if c.verdict == "no change":
+        return f"{arrow} no change vs {against}{reference}"
+    return f"{arrow} {size}{detail} vs {against}{reference} — {c.verdict}"
+
+
+def target_line(indicator: Indicator, gap: float | None) -> str | None:
+    if indicator.target is None or gap is None:
+        return None
+    target = format_value(indicator.target, indicator.unit)
+    lower_is_better = str(indicator.direction) == "lower"
+    if gap == 0:
+        return f"🎯 Target {target}: exactly on target"
+    above = gap > 0
+    met = above != lower_is_better
+    side = "above" if above else "below"
+    verdict = "target met" if met else "not there yet"
+    return f"🎯 Target {target}: {format_number(abs(gap))} {side} it — {verdict}"
+
+
+def _value_of(indicator: Indicator, summary: Summary) -> str:
+    if summary.reported is None or summary.reported.value is None:
+        return "not reported"
+    return format_value(summary.reported.value, indicator.unit)
+
+
+def detail_lines(indicator: Indicator, summary: Summary) -> list[str]:
+    """The full answer for one geography."""
+    lines: list[str] = []
+    latest, reported = summary.latest, summary.reported
+    if reported is None or reported.value is None:
+        return [
+            f"{_label(indicator, latest.period)}: not reported (suppressed or missing), "
+            "and no earlier value is reported either."
+        ]
+    if latest.period != reported.period:
+        lines.append(
+            f"{_label(indicator, latest.period)}: not reported (suppressed or missing). "
+            f"Latest reported: *{format_value(reported.value, indicator.unit)}* · "
+            f"{_label(indicator, reported.period)}"
+        )
+    else:
+        lines.append(
+            f"*{format_value(reported.value, indicator.unit)}* · {_label(indicator, reported.period)}"
+        )
+    for comparison in (summary.prior, summary.year_ago):
+        if comparison is not None:
+            lines.append(comparison_line(indicator, comparison))
+    target = target_line(indicator, summary.target_gap)
+    if target:
+        lines.append(target)
+    return lines
+
+
+def summary_line(indicator: Indicator, summary: Summary) -> str:
+    """One geography in a side-by-side answer."""
+    place = esc(summary.geography) or "Total"
+    reported = summary.reported
+    if reported is None or reported.value is None:
+        return f"*{place}*: not reported ({_label(indicator, summary.latest.period)})"
+    parts = [f"*{place}* {format_value(reported.value, indicator.unit)}"]
+    if summary.latest.period != reported.period:
+        parts.append(
+            f"({_label(indicator, reported.period)}; {_label(indicator, summary.latest.period)} not reported)"
+        )
+    else:
+        parts.append(f"({_label(indicator, reported.period)})")
+    changes = [
+        comparison_line(indicator, c, short=short)
+        for c, short in ((summary.prior, "prior"), (summary.year_ago, "a year earlier"))
+        if c is not None
+    ]
+    line = " ".join(parts)
+    if changes:
+        line += " · " + " · ".join(changes)
+    return line
+
+
+def answer_fallback(answer: Answer) -> str:
+    """Plain text for notifications and screen readers."""
+    indicator = answer.indicator
+    if answer.detailed and answer.summaries:
+        summary = answer.summaries[0]
+        where = f" — {summary.geography}" if summary.geography else ""
+        period = summary.reported.period if summary.reported else summary.latest.period
+        return _clip(
+            f"{indicator.name}{where}: {_value_of(indicator, summary)} ({_label(indicator, period)})",
+            300,
+        )
+    return _clip(f"{indicator.name}: {len(answer.summaries) + answer.more} places", 300)
+
+
+def build_answer(answer: Answer) -> list[Block]:
+    """The answer the meeting sees: value, changes, target, what the period means, source."""
+    indicator = answer.indicator
+    title = indicator.name
+    if answer.detailed and answer.summaries and answer.summaries[0].geography:
+        title = f"{indicator.name} — {answer.summaries[0].geography}"
+    blocks: list[Block] = [HeaderBlock(text=_clip(title, HEADER_LIMIT))]
+    if answer.detailed and answer.summaries:
+        lines = detail_lines(indicator, answer.summaries[0])
+    else:
+        lines = [summary_line(indicator, s) for s in answer.summaries]
+        if answer.more:
+            lines.append(f"…and {answer.more} more places — ask for one with `in <place>`.")
+        target = (
+            f"🎯 Target: {format_value(indicator.target, indicator.unit)} "
+            f"({'lower' if str(indicator.direction) == 'lower' else 'higher'} is better)"
+            if indicator.target is not None
+            else None
+        )
+        if target:
+            lines.append(target)
+    if answer.also:
+        lines.append("_(also: " + "; ".join(esc(n) for n in answer.also) + ")_")
+    if answer.geography_note:
+        lines.append(f"_{esc(answer.geography_note)}_")
+    blocks.extend(_sections(lines))
+    context: list[str] = []
+    if answer.explanation:
+        context.append(answer.explanation)
+    source = f"Source: {esc(indicator.source)} · " if indicator.source else ""
+    updated = f" · updated {answer.updated:%b %-d, %Y}" if answer.updated else ""
+    context.append(f"{source}Data through {answer.data_through}{updated}")
+    marked = len(answer.markers)
+    chart = f"Chart: {answer.window}"
+    if marked:
+        chart += f" · {marked} completed commitment{'s' if marked != 1 else ''} marked"
+    if answer.chart_more:
+        chart += f" · {answer.chart_more} more places not drawn"
+    context.append(chart)
+    blocks.append(
+        ContextBlock(elements=[MarkdownTextObject(text=_clip(t, 2000)) for t in context[:10]])
+    )
+    return blocks
+
+
+def _sections(lines: Sequence[str], *, limit: int = SECTION_LIMIT) -> list[Block]:
+    """Lines packed into as few sections as fit, never splitting a line."""
+    sections: list[Block] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        line = _clip(line, limit)
+        if current and size + len(line) + 1 > limit:
+            sections.append(SectionBlock(text=MarkdownTextObject(text="\n".join(current))))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        sections.append(SectionBlock(text=MarkdownTextObject(text="\n".join(current))))
+    return sections
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+
+def catalog_line(entry: CatalogEntry) -> str:
+    indicator = entry.indicator
+    unit = f" ({esc(indicator.unit)})" if indicator.unit and indicator.unit.strip() != "%" else ""
+    name = f"*{esc(indicator.name)}*{unit}"
+    if not entry.latest:
+        return f"{name} — no values yet"
+    items = list(entry.latest.items())
+    newest_reported = max(p.period for _, p in items)
+    if len(items) == 1 and not items[0][0]:
+        values = format_value(items[0][1].value or 0.0, indicator.unit if unit == "" else None)
+    else:
+        shown = [
+            f"{esc(g) or 'total'} {format_number(p.value or 0.0)}"
+            + ("%" if indicator.unit and indicator.unit.strip() == "%" else "")
+            for g, p in items[:MAX_CATALOG_GEOGRAPHIES]
+        ]
+        more = len(items) - MAX_CATALOG_GEOGRAPHIES
+        values = " · ".join(shown) + (f" · +{more} more" if more > 0 else "")
+    line = f"{name} — {values} · {_label(indicator, newest_reported)}"
+    if entry.newest is not None:
+        line += f" · data through {periods.label(entry.newest, None)}"
+    return line
+
+
+def catalog_fallback(entries: Sequence[CatalogEntry]) -> str:
+    return f"Indicators ({len(entries)})"
+
+
+def build_catalog(entries: Sequence[CatalogEntry]) -> list[Block]:
+    """Every indicator with its latest value; a long catalog ends with "…and N more"."""
+    if not entries:
+        return [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="No indicators yet — load some with `commstat import`."
+                )
+            )
+        ]
+    blocks: list[Block] = [HeaderBlock(text=f"Indicators ({len(entries)})")]
+    lines: list[str] = []
+    total = 0
+    for entry in entries:
+        line = _clip(catalog_line(entry), 1000)
+        if total + len(line) > TOTAL_TEXT_LIMIT:
+            break  # ~11k characters fit in about four sections: far below the 50-block limit
+        lines.append(line)
+        total += len(line) + 1
+    shown = len(lines)
+    blocks.extend(_sections(lines))
+    footer = "Ask for one: `/indicator <name>` (add `since 2022`, `in <place>` or `by <place>`)."
+    if shown < len(entries):
+        footer = f"…and {len(entries) - shown} more. " + footer
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=footer)]))
+    return blocks
+
+
+__all__ = [
+    "answer_fallback",
+    "build_answer",
+    "build_catalog",
+    "catalog_fallback",
+    "catalog_line",
+    "comparison_line",
+    "detail_lines",
+    "esc",
+    "summary_line",
+    "target_line",
+]

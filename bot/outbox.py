@@ -1,0 +1,713 @@
+"""The outbox: every scheduled Slack message is sent exactly once.
+
+Planners (nudges, digests) call `enqueue` inside their own transaction, keyed by an idempotency
+key; `deliver` sends what is due. The rules, and why:
+
+* **Two clocks.** `now` is business time: `not_before` is compared with it, so `commstat tick
+  --now …` and tests can travel in time. Claims (`claimed_until`) are in *wall-clock* time
+  (`system_clock`), because they protect a row against other processes running right now,
+  whatever `--now` those were given. (Several hosts: keep their clocks in sync with NTP.)
+* **Claims** are short transactions, one at a time across processes: SQLite's single writer
+  (`BEGIN IMMEDIATE`, see storage/db.py); on PostgreSQL a transaction-level advisory lock plus
+  `FOR UPDATE SKIP LOCKED`. A claim takes the due rows of *one* conversation, in
+  (not_before, id) order, and never a conversation that has a row claimed elsewhere: so one
+  process at a time paces a conversation and a digest's text arrives before its chart. The claim
+  sets `attempts += 1` and is committed before the first Slack call; no transaction is open
+  during a Slack call. `(id, attempts)` is the claim token: a result is written only while
+  `attempts` still equals the claimed value and the row is pending.
+* **Crash and timeout safety.** Each `chat.postMessage` carries message metadata
+  `{"event_type": "commstat_outbox", "event_payload": {"key": …}}`. A claim marks the row
+  "outcome unknown since <wall-clock time>"; an answer overwrites that, but a crash, a timeout, a
+  dropped connection or a 5xx leaves it. The next claim of such a row first looks for the
+  message with `conversations.history(include_all_metadata=true, oldest=<that time>)` and marks
+  it sent if it is there; only otherwise it sends again. After a timeout the row rests
+  3 × timeout (real time) first, so a request Slack is still processing can land. Chart uploads
+  cannot carry metadata: their file name ends in a short hash of the key and is looked up the
+  same way. Residual risk: Slack shares uploads asynchronously, so a chart whose upload timed
+  out and whose share shows up later than that rest can be posted twice.
+* **Errors.** The WebClient used here has no retry handlers: a client-side retry after a timeout
+  or a 5xx could post twice, and sleeping out a long `Retry-After` would stall the pass. Instead:
+  429 → `not_before = now + Retry-After` and the team pauses for the rest of the pass; 5xx,
+  timeouts and dropped connections → exponential backoff with jitter (1 min doubling up to 1 h,
+  at most 8 attempts, about 2 h), then failed. Any other Slack error (channel_not_found,
+  not_in_channel, is_archived, user_not_found, invalid_auth …) and NotInstalled → failed at
+  once, with a plain-words reason that `problems()` lists for admins.
+* **Pace.** At most one message per `per_channel_interval` seconds per conversation (Slack's
+  ~1/s per channel), measured in real time within one process.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.services import NotInstalled, Services, system_clock
+from storage.models import OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+METADATA_EVENT = "commstat_outbox"
+LEASE_SECONDS = 120.0  # wall-clock claim; renewed before each send when it runs short
+SLACK_TIMEOUT = 10.0  # seconds per Slack call
+CALLS_PER_ROW = 5  # worst case: conversations.open, history, and a 3-step upload
+BATCH = 20  # rows per claim
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 60.0
+BACKOFF_CAP = 3600.0
+CLOCK_SKEW = 300.0  # look this much further back in history than our own clock says
+HISTORY_PAGES = 10
+HISTORY_PAGE_SIZE = 200
+_CLAIM_LOCK = 0x0C0_5747  # pg_advisory_xact_lock key: serialises claims, not sends
+
+_UNKNOWN = "outcome unknown since"
+_UNKNOWN_RE = re.compile(_UNKNOWN + r" (\d+(?:\.\d+)?)")
+# Slack error codes that mean "try again later" rather than "this will never work".
+_TRANSIENT_CODES = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+_EXPLAIN = {
+    "channel_not_found": "the channel no longer exists, or it is private and CommStat is not in "
+    "it. Invite @CommStat to the channel, or set the meeting up in another one.",
+    "not_in_channel": "CommStat is not a member of the channel. Invite @CommStat to it.",
+    "is_archived": "the channel is archived. Set the meeting up in a channel that is in use.",
+    "user_not_found": "this person's Slack account no longer exists. Reassign their commitments.",
+    "user_disabled": "this person's Slack account was deactivated. Reassign their commitments.",
+    "account_inactive": "the Slack account is deactivated. Reassign the commitments, or "
+    "reinstall CommStat if its own token was revoked.",
+    "cannot_dm_bot": "the owner is a bot, which cannot receive reminders.",
+    "invalid_auth": "CommStat's Slack token no longer works. Reinstall the app.",
+    "not_authed": "CommStat has no Slack token. Reinstall the app.",
+    "token_revoked": "CommStat's Slack token was revoked. Reinstall the app.",
+    "missing_scope": "CommStat lacks a Slack permission. Reinstall it from manifest.yml.",
+    "not_installed": "CommStat is not installed in this workspace any more. Reinstall the app.",
+    "restricted_action": "a workspace setting stops CommStat from posting there.",
+    "invalid_blocks": "Slack rejected the message's layout (a CommStat bug: please report it).",
+    "msg_too_long": "the message was too long for Slack (a CommStat bug: please report it).",
+    "bad_payload": "the message was malformed (a CommStat bug: please report it).",
+}
+
+
+# --- enqueue ----------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    *,
+    team_id: str,
+    key: str,
+    kind: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue one message unless its key is already queued; True when new. Never commits.
+
+    The key is the whole exactly-once promise at planning time: plan twice, or in two
+    processes at once, and the second insert does nothing.
+    """
+    if not isinstance(payload.get("text"), str) and not isinstance(payload.get("file"), dict):
+        raise ValueError("an outbox payload needs a 'text' or a 'file'")
+    values = {
+        "team_id": team_id,
+        "idempotency_key": key,
+        "kind": kind,
+        "channel": channel,
+        "payload": payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "not_before": not_before or now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(statement).scalar() is not None
+
+
+def problems(session: Session, team_id: str, *, limit: int = 20) -> list[OutboxMessage]:
+    """Messages that will never be sent, newest first, with `last_error` in plain words.
+
+    For a failed row `not_before` is when we gave up.
+    """
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.team_id == team_id, OutboxMessage.status == OutboxStatus.FAILED)
+            .order_by(OutboxMessage.not_before.desc(), OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- deliver ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0  # delivered in this pass (including `found`)
+    retrying: int = 0  # will be tried again at a later pass
+    failed: int = 0  # given up for good; see problems()
+    found: int = 0  # an earlier, interrupted attempt had in fact arrived: marked sent, not re-sent
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"sent {self.sent} message{'s' if self.sent != 1 else ''}"]
+        if self.found:
+            parts.append(f"{self.found} of them already in Slack from an interrupted attempt")
+        if self.retrying:
+            parts.append(f"{self.retrying} to retry later")
+        if self.failed:
+            parts.append(f"{self.failed} failed for good (see /commstat settings)")
+        return "Outbox: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
+
+
+@dataclass
+class _Claimed:
+    id: int
+    team_id: str
+    key: str
+    channel: str
+    payload: dict[str, Any]
+    attempts: int  # the claim token, with id
+    previous_error: str | None
+    unknown_since: float | None  # an earlier attempt may have arrived; look before sending
+    claimed_until: datetime
+
+
+@dataclass
+class _Outcome:
+    status: str  # "sent" | "retry" | "failed"
+    result_ts: str | None = None
+    error: str | None = None
+    delay: float = 0.0  # business seconds until the retry
+    uncertain: bool = False  # Slack may have received it anyway (timeout, 5xx, crash)
+    uncertain_since: float | None = None  # wall-clock time from which to look for it
+    found: bool = False
+    rate_limited: bool = False
+
+
+@dataclass
+class _Pass:
+    services: Services
+    now: datetime
+    interval: float
+    lease: float
+    timeout: float
+    real_clock: Callable[[], datetime]
+    report: DeliveryReport
+    clients: dict[str, WebClient] = field(default_factory=dict)
+    ims: dict[tuple[str, str], str] = field(default_factory=dict)
+    last_post: dict[tuple[str, str], float] = field(default_factory=dict)
+    paused_teams: set[str] = field(default_factory=set)
+
+    @property
+    def row_budget(self) -> float:
+        """The longest one row can take: all its calls timing out, plus the pacing wait."""
+        return CALLS_PER_ROW * self.timeout + self.interval + 1.0
+
+
+def deliver(
+    services: Services,
+    *,
+    now: datetime,
+    per_channel_interval: float = 1.0,
+    max_seconds: float | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+    timeout: float = SLACK_TIMEOUT,
+    real_clock: Callable[[], datetime] = system_clock,
+) -> DeliveryReport:
+    """Send every due pending message once; see the module docstring for the guarantees.
+
+    `max_seconds` bounds the pass (what is left waits for the next one). `lease_seconds` and
+    `timeout` are for tests that kill a pass or make Slack slow; the defaults suit production.
+    """
+    state = _Pass(
+        services=services,
+        now=now,
+        interval=per_channel_interval,
+        lease=lease_seconds,
+        timeout=timeout,
+        real_clock=real_clock,
+        report=DeliveryReport(),
+    )
+    if lease_seconds <= state.row_budget:
+        raise ValueError(f"lease_seconds must exceed {state.row_budget:.1f} s for this timeout")
+    started = time.monotonic()
+
+    def out_of_time() -> bool:
+        return max_seconds is not None and time.monotonic() - started >= max_seconds
+
+    while not out_of_time():
+        batch = _claim(state)
+        if not batch:
+            break
+        _send_batch(state, batch, out_of_time)
+    state.report.seconds = time.monotonic() - started
+    if state.report.sent or state.report.retrying or state.report.failed:
+        logger.info(state.report.summary())
+    return state.report
+
+
+def _claim(state: _Pass) -> list[_Claimed]:
+    """Claim up to BATCH due rows in a short committed transaction.
+
+    Conversations with a row claimed elsewhere are left out, so a conversation is only ever in
+    one process's hands: its rows go out in order and paced.
+    """
+    real_now = state.real_clock()
+    until = real_now + timedelta(seconds=state.lease)
+    with state.services.sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(_CLAIM_LOCK)))
+        # Conversation ids are unique enough across workspaces: at worst another team's
+        # conversation with the same id waits a moment. (A plain NOT IN keeps the statement
+        # flat however many conversations are busy.)
+        busy = session.scalars(
+            select(OutboxMessage.channel)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.claimed_until > real_now,
+            )
+            .distinct()
+        ).all()
+        due = [
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.not_before <= state.now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= real_now),
+        ]
+        if state.paused_teams:
+            due.append(OutboxMessage.team_id.not_in(sorted(state.paused_teams)))
+        if busy:
+            due.append(OutboxMessage.channel.not_in(busy))
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(*due)
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        ).all()
+        claimed: list[_Claimed] = []
+        for row in rows:
+            since = _unknown_since(row.last_error)
+            marker_since = since if since is not None else real_now.timestamp()
+            claimed.append(
+                _Claimed(
+                    id=row.id,
+                    team_id=row.team_id,
+                    key=row.idempotency_key,
+                    channel=row.channel,
+                    payload=dict(row.payload),
+                    attempts=row.attempts + 1,
+                    previous_error=row.last_error,
+                    unknown_since=since,
+                    claimed_until=until,
+                )
+            )
+            row.attempts += 1
+            row.claimed_until = until
+            row.last_error = _unknown(marker_since, "claimed; no answer recorded yet")
+    return claimed
+
+
+def _send_batch(state: _Pass, batch: list[_Claimed], out_of_time: Callable[[], bool]) -> None:
+    """Send a claimed batch in order; a conversation that must wait takes its later rows along."""
+    waiting: dict[tuple[str, str], datetime] = {}  # conversation -> retry time
+    for index, row in enumerate(batch):
+        where = (row.team_id, row.channel)
+        if out_of_time():
+            _release(state, batch[index:])
+            return
+        if row.team_id in state.paused_teams or where in waiting:
+            # Behind a rate limit or a row that must be retried: keep the order, wait with it.
+            _release(state, [row], not_before=waiting.get(where))
+            continue
+        if (row.claimed_until - state.real_clock()).total_seconds() < state.row_budget:
+            kept = _renew(state, batch[index:])
+            if row.id not in kept:
+                logger.warning(
+                    "outbox row %s: claim lost before sending; left to its new owner", row.id
+                )
+                continue
+        _pace(state, row)
+        outcome = _attempt(state, row)
+        # Counted from the answer, so Slack sees the gap even if a request was slow to arrive.
+        state.last_post[where] = time.monotonic()
+        _record(state, row, outcome)
+        if outcome.rate_limited:
+            state.paused_teams.add(row.team_id)  # Slack's limits are per workspace
+        if outcome.status == "retry":
+            waiting[where] = state.now + timedelta(seconds=outcome.delay)
+
+
+def _pace(state: _Pass, row: _Claimed) -> None:
+    where = (row.team_id, row.channel)
+    last = state.last_post.get(where)
+    if last is not None:
+        wait = state.interval - (time.monotonic() - last)
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _renew(state: _Pass, rows: Sequence[_Claimed]) -> set[int]:
+    until = state.real_clock() + timedelta(seconds=state.lease)
+    kept: set[int] = set()
+    with state.services.sessions.begin() as session:
+        for row in rows:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.attempts == row.attempts,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(claimed_until=until)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) == 1:
+                row.claimed_until = until
+                kept.add(row.id)
+    return kept
+
+
+def _release(state: _Pass, rows: Sequence[_Claimed], *, not_before: datetime | None = None) -> None:
+    """Give back claimed rows that were not tried: as if this pass never claimed them."""
+    if not rows:
+        return
+    with state.services.sessions.begin() as session:
+        for row in rows:
+            values: dict[str, Any] = {
+                "claimed_until": None,
+                "attempts": row.attempts - 1,
+                "last_error": row.previous_error,
+            }
+            if not_before is not None:  # later in (not_before, id) order than the row that failed
+                values["not_before"] = not_before
+            session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.attempts == row.attempts,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
+    report = state.report
+    where = [
+        OutboxMessage.id == row.id,
+        OutboxMessage.attempts == row.attempts,
+        OutboxMessage.status == OutboxStatus.PENDING,
+    ]
+    values: dict[str, Any]
+    if outcome.status == "sent":
+        values = {
+            "status": OutboxStatus.SENT,
+            "sent_at": state.now,
+            "result_ts": outcome.result_ts,
+            "claimed_until": None,
+            "last_error": None,
+        }
+    elif outcome.status == "retry" and row.attempts < MAX_ATTEMPTS:
+        rest: datetime | None = None
+        error = outcome.error or "unknown error"
+        if outcome.uncertain_since is not None:
+            # Let a request Slack may still be processing land before anyone looks for it.
+            rest = state.real_clock() + timedelta(seconds=3 * state.timeout)
+            error = _unknown(outcome.uncertain_since, error)
+        values = {
+            "not_before": state.now + timedelta(seconds=outcome.delay),
+            "claimed_until": rest,
+            "last_error": error,
+        }
+    else:
+        reason = outcome.error or "unknown error"
+        if outcome.status == "retry":
+            reason = f"gave up after {row.attempts} tries; the last said {reason}"
+            if outcome.uncertain_since is not None:
+                reason += " (that last try may still have reached Slack)"
+        values = {
+            "status": OutboxStatus.FAILED,
+            "not_before": state.now,
+            "claimed_until": None,
+            "last_error": reason,
+        }
+    with state.services.sessions.begin() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(*where)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        recorded = getattr(result, "rowcount", 0) == 1
+    if not recorded:
+        logger.warning(
+            "outbox row %s: claim was taken over while sending (outcome %s); the new owner "
+            "checks Slack before sending again",
+            row.id,
+            outcome.status,
+        )
+        return
+    status = values.get("status", OutboxStatus.PENDING)
+    if status == OutboxStatus.SENT:
+        report.sent += 1
+        report.found += int(outcome.found)
+    elif status == OutboxStatus.FAILED:
+        report.failed += 1
+        logger.warning("outbox row %s (%s) failed: %s", row.id, row.key, values["last_error"])
+    else:
+        report.retrying += 1
+        logger.info("outbox row %s: retry in %.0f s: %s", row.id, outcome.delay, outcome.error)
+
+
+# --- talking to Slack -------------------------------------------------------------------------
+
+
+def _attempt(state: _Pass, row: _Claimed) -> _Outcome:
+    try:
+        client = _client(state, row.team_id)
+        if row.unknown_since is not None:
+            found = _look_for(state, client, row)
+            if found is not None:
+                logger.info(
+                    "outbox row %s was already in Slack (ts %s): not sent again", row.id, found
+                )
+                return _Outcome("sent", result_ts=found, found=True)
+        since = state.real_clock().timestamp()
+        try:
+            return _Outcome("sent", result_ts=_send(state, client, row))
+        except Exception as exc:  # classified below
+            # Any earlier attempt was looked for and is not in Slack: only this one may be.
+            outcome = _classify(exc, row)
+            outcome.uncertain_since = since if outcome.uncertain else None
+            return outcome
+    except Exception as exc:  # no client, or the look-up failed
+        outcome = _classify(exc, row)
+        if outcome.status == "retry":
+            outcome.uncertain_since = row.unknown_since  # the earlier uncertainty stays
+        return outcome
+
+
+def _client(state: _Pass, team_id: str) -> WebClient:
+    """The team's client without retry handlers: retrying is this module's job (see above)."""
+    client = state.clients.get(team_id)
+    if client is None:
+        base = state.services.client_for(team_id)
+        client = WebClient(
+            token=base.token,
+            base_url=base.base_url,
+            timeout=state.timeout,  # type: ignore[arg-type]  # urllib takes float seconds
+            ssl=base.ssl,
+            proxy=base.proxy,
+            headers=dict(base.headers or {}),
+            retry_handlers=[],
+        )
+        state.clients[team_id] = client
+    return client
+
+
+def _conversation(state: _Pass, client: WebClient, row: _Claimed) -> str:
+    """A conversation id for the target: a DM's user id becomes the bot's IM channel with them."""
+    if not row.channel.startswith(("U", "W")):
+        return row.channel
+    where = (row.team_id, row.channel)
+    if where not in state.ims:
+        response = client.conversations_open(users=row.channel)
+        state.ims[where] = str(response["channel"]["id"])
+    return state.ims[where]
+
+
+class _BadPayload(Exception):
+    """A row that can never be sent as it is (a bug in whatever queued it)."""
+
+
+def _send(state: _Pass, client: WebClient, row: _Claimed) -> str | None:
+    payload = row.payload
+    upload = payload.get("file")
+    if isinstance(upload, dict):
+        try:
+            content = base64.b64decode(str(upload["png_b64"]), validate=True)
+        except (KeyError, ValueError) as exc:
+            raise _BadPayload(f"file without valid png_b64 ({type(exc).__name__})") from None
+        response = client.files_upload_v2(
+            channel=_conversation(state, client, row),
+            content=content,
+            filename=_marked_filename(str(upload.get("filename") or "chart.png"), row.key),
+            title=upload.get("title"),
+            alt_txt=upload.get("alt_text"),
+            initial_comment=upload.get("initial_comment") or None,
+        )
+        file = response.get("file") or {}
+        return str(file.get("id")) if file.get("id") else None
+    blocks = payload.get("blocks")
+    if not isinstance(payload.get("text"), str) or not isinstance(blocks, list | None):
+        raise _BadPayload("a message needs text (str) and blocks (list or None)")
+    extra = {k: payload[k] for k in ("thread_ts", "unfurl_links", "unfurl_media") if k in payload}
+    response = client.chat_postMessage(
+        channel=row.channel,
+        text=payload["text"],
+        blocks=blocks or None,
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"key": row.key}},
+        **extra,
+    )
+    return str(response["ts"])
+
+
+def _look_for(state: _Pass, client: WebClient, row: _Claimed) -> str | None:
+    """The ts of this row's message if an earlier, interrupted attempt did post it."""
+    assert row.unknown_since is not None
+    channel = _conversation(state, client, row)
+    upload = row.payload.get("file")
+    filename = (
+        _marked_filename(str(upload.get("filename") or "chart.png"), row.key)
+        if isinstance(upload, dict)
+        else None
+    )
+    oldest = f"{max(row.unknown_since - CLOCK_SKEW, 0):.6f}"
+    cursor: str | None = None
+    for _ in range(HISTORY_PAGES):
+        try:
+            response = client.conversations_history(
+                channel=channel,
+                oldest=oldest,
+                limit=HISTORY_PAGE_SIZE,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+        except SlackApiError as exc:
+            code = str(exc.response.get("error", ""))
+            if exc.response.status_code == 200 and code not in _TRANSIENT_CODES:
+                # We cannot look (not in the channel, scope missing): send rather than lose it.
+                logger.warning(
+                    "outbox row %s: cannot check for an earlier copy (%s); sending, a duplicate "
+                    "is possible",
+                    row.id,
+                    code,
+                )
+                return None
+            raise
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("key") == row.key
+            ):
+                return str(message["ts"])
+            if filename and any(f.get("name") == filename for f in message.get("files") or []):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return None
+    logger.warning("outbox row %s: history too long to check fully; sending", row.id)
+    return None
+
+
+def _classify(exc: Exception, row: _Claimed) -> _Outcome:
+    """Turn what Slack (or the network) answered into: retry later, or give up now."""
+    delay = _backoff(row.attempts)
+    if isinstance(exc, NotInstalled):
+        return _Outcome("failed", error=_explain("not_installed"))
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        code = str(exc.response.get("error", "") or f"http_{status}")
+        if status == 429 or code in ("ratelimited", "rate_limited"):
+            retry_after = _retry_after(exc.response.headers)
+            return _Outcome(
+                "retry",
+                error=f"{code}: Slack asked us to slow down; retrying after {retry_after:.0f} s",
+                delay=retry_after + random.uniform(0, 1),
+                rate_limited=True,
+            )
+        if status >= 500 or code in ("internal_error", "fatal_error"):
+            return _Outcome(
+                "retry",
+                error=f"{code}: Slack had a server error (HTTP {status})",
+                delay=delay,
+                uncertain=True,
+            )
+        if code in _TRANSIENT_CODES:
+            return _Outcome("retry", error=f"{code}: Slack was busy", delay=delay)
+        return _Outcome("failed", error=_explain(code))
+    if isinstance(exc, SlackRequestError):  # the upload step refused: nothing was shared
+        return _Outcome("retry", error=f"upload failed: {exc}", delay=delay)
+    if isinstance(exc, _BadPayload):
+        logger.error("outbox row %s has a malformed payload: %s", row.id, exc)
+        return _Outcome("failed", error=_explain("bad_payload"))
+    # Timeouts, refused or dropped connections: Slack may or may not have received it.
+    name = type(exc).__name__
+    return _Outcome(
+        "retry",
+        error=f"{name}: no answer from Slack ({str(exc)[:200]})",
+        delay=delay,
+        uncertain=True,
+    )
+
+
+def _retry_after(headers: Any) -> float:
+    for name, value in dict(headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                return max(float(value if not isinstance(value, list) else value[0]), 1.0)
+            except (TypeError, ValueError):
+                break
+    return 30.0
+
+
+def _backoff(attempt: int) -> float:
+    """1, 2, 4 … minutes, capped at an hour, with ±20 % jitter so retries do not bunch up."""
+    base = min(BACKOFF_BASE * 2 ** max(attempt - 1, 0), BACKOFF_CAP)
+    return base * random.uniform(0.8, 1.2)
+
+
+def _explain(code: str) -> str:
+    reason = _EXPLAIN.get(code, "Slack refused the message.")
+    return f"{code}: {reason}"
+
+
+def _unknown(since: float, detail: str) -> str:
+    return f"{_UNKNOWN} {since:.6f}: {detail}"
+
+
+def _unknown_since(last_error: str | None) -> float | None:
+    match = _UNKNOWN_RE.match(last_error or "")
+    return float(match.group(1)) if match else None
+
+
+def _marked_filename(filename: str, key: str) -> str:
+    """The chart's file name plus a short hash of the key: how we recognise it in history."""
+    path = PurePosixPath(filename)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"{path.stem}-{digest}{path.suffix or '.png'}"
+
+
+__all__ = ["DeliveryReport", "deliver", "enqueue", "problems"]

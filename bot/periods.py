@@ -1,0 +1,417 @@
+"""Indicator periods: parsing what publishers write, labelling it for people, and stepping in time.
+
+Pure functions, no I/O. A period is stored as canonical text (`IndicatorValue.period`):
+
+- ``2025-03-03`` a day (daily data, or the first day of a week for weekly data)
+- ``2025-04``    a month (also the month a 12-month-ending value ends in)
+- ``2025-Q1``    a quarter
+- ``2025``       a year
+
+The *kind* of an indicator (``Indicator.period_kind``) says how to read its periods; it matters
+for ``12-month-ending`` data, where "Apr 2025" really means May 2024 to April 2025.
+"""
+
+from __future__ import annotations
+
+import calendar
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly", "yearly", "12-month-ending")
+GRAINS = ("day", "month", "quarter", "year")
+
+# The oldest and newest years we believe are real periods (catches "0", "99", Excel serials).
+MIN_YEAR = 1900
+MAX_YEAR = 2200
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """One period. Ordered by start date, so sorted() gives time order."""
+
+    start: date  # first day (for 12-month-ending data: the first day of the month shown)
+    text: str  # canonical text as stored: "2025-04", "2025-Q1", "2025", "2025-03-03"
+    grain: str  # "day" | "month" | "quarter" | "year"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class PeriodError(ValueError):
+    """A period (or period kind, or update frequency) we cannot read; the message says why."""
+
+
+_FORMS_HINT = (
+    "write it as 2025-04-30 (a day or the first day of a week), 2025-04 (a month), "
+    "2025-Q2 (a quarter) or 2025 (a year)"
+)
+
+_MONTHS: dict[str, int] = {}
+for _number in range(1, 13):
+    _MONTHS[calendar.month_name[_number].lower()] = _number
+    _MONTHS[calendar.month_abbr[_number].lower()] = _number
+_MONTHS["sept"] = 9
+
+_DAY_RE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$")
+_MONTH_RE = re.compile(r"^(\d{4})[-/](\d{1,2})$")
+_QUARTER_RE = re.compile(r"^(\d{4})\s*[-/ ]?\s*q(\d)$|^q(\d)\s*[-/ ,]?\s*(\d{4})$", re.IGNORECASE)
+_YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?$")
+_NAMED_MONTH_RE = re.compile(r"^([a-z]+)\.?[\s,\-/]+(\d{4})$", re.IGNORECASE)
+
+
+def _year(text: str, year: int) -> int:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(f"'{text}' is not a period: the year {year} looks wrong; {_FORMS_HINT}")
+    return year
+
+
+def month_period(year: int, month: int) -> Period:
+    return Period(date(year, month, 1), f"{year:04d}-{month:02d}", "month")
+
+
+def quarter_period(year: int, quarter: int) -> Period:
+    return Period(date(year, 3 * quarter - 2, 1), f"{year:04d}-Q{quarter}", "quarter")
+
+
+def year_period(year: int) -> Period:
+    return Period(date(year, 1, 1), f"{year:04d}", "year")
+
+
+def day_period(day: date) -> Period:
+    return Period(day, day.isoformat(), "day")
+
+
+def _period_of(start: date, grain: str) -> Period:
+    if grain == "day":
+        return day_period(start)
+    if grain == "month":
+        return month_period(start.year, start.month)
+    if grain == "quarter":
+        return quarter_period(start.year, (start.month - 1) // 3 + 1)
+    return year_period(start.year)
+
+
+def parse_period(text: object) -> Period:
+    """Read a period as publishers write it; refuse anything ambiguous with a PeriodError.
+
+    Accepts ``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY-Qn`` and ``YYYY``, and the common variants
+    ``2025-4``, ``2025/04``, ``Apr 2025``, ``April 2025``, ``Q1 2025``, ``2025.0`` (a year that went
+    through Excel as a number), and date/datetime values (Excel cells, pandas Timestamps) at
+    midnight, which are days.
+    """
+    if isinstance(text, Period):
+        return text
+    if isinstance(text, datetime):  # also pandas.Timestamp
+        if (text.hour, text.minute, text.second, text.microsecond) != (0, 0, 0, 0):
+            raise PeriodError(
+                f"'{text}' has a time of day; a period is a date, month, quarter or year"
+            )
+        return day_period(date(text.year, text.month, text.day))
+    if isinstance(text, date):
+        return day_period(text)
+    if isinstance(text, bool):
+        raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
+    if isinstance(text, int):
+        return year_period(_year(str(text), text))
+    if isinstance(text, float):
+        if math.isnan(text):
+            raise PeriodError(f"the period is blank; {_FORMS_HINT}")
+        if not text.is_integer():
+            raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
+        return year_period(_year(str(text), int(text)))
+    if not isinstance(text, str):
+        raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
+
+    raw = text
+    text = text.strip()
+    if not text:
+        raise PeriodError(f"the period is blank; {_FORMS_HINT}")
+    if len(text) > 40:
+        raise PeriodError(f"'{text[:40]}…' is not a period; {_FORMS_HINT}")
+
+    if m := _DAY_RE.match(text):
+        year, month, day = _year(raw, int(m[1])), int(m[2]), int(m[3])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"'{raw}' is not a date: {month} is not a month (01 to 12)")
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise PeriodError(
+                f"'{raw}' is not a date: {calendar.month_name[month]} {year} has days 1 to {last}"
+            )
+        return day_period(date(year, month, day))
+    if m := _MONTH_RE.match(text):
+        year, month = _year(raw, int(m[1])), int(m[2])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"'{raw}' is not a month: months are 01 to 12")
+        return month_period(year, month)
+    if m := _QUARTER_RE.match(text):
+        year_text, quarter_text = (m[1], m[2]) if m[1] else (m[4], m[3])
+        year, quarter = _year(raw, int(year_text)), int(quarter_text)
+        if not 1 <= quarter <= 4:
+            raise PeriodError(f"'{raw}' is not a quarter: quarters are Q1 to Q4")
+        return quarter_period(year, quarter)
+    if m := _YEAR_RE.match(text):
+        return year_period(_year(raw, int(m[1])))
+    if m := _NAMED_MONTH_RE.match(text):
+        month_number = _MONTHS.get(m[1].lower())
+        if month_number is None:
+            raise PeriodError(f"'{raw}' is not a month: '{m[1]}' is not a month name")
+        return month_period(_year(raw, int(m[2])), month_number)
+    raise PeriodError(f"'{raw}' is not a period; {_FORMS_HINT}")
+
+
+def _check_kind(kind: str | None) -> str | None:
+    if kind is None or kind == "":
+        return None
+    normal = normalise_kind(kind)
+    if normal is None:
+        raise PeriodError(f"'{kind}' is not a period kind; use one of {', '.join(PERIOD_KINDS)}")
+    return normal
+
+
+def normalise_kind(kind: str) -> str | None:
+    """The PERIOD_KINDS spelling of a kind as people write it ("12 month-ending", "annual")."""
+    key = re.sub(r"[\s_\-]+", "-", kind.strip().lower())
+    aliases = {
+        "annual": "yearly",
+        "annually": "yearly",
+        "year": "yearly",
+        "month": "monthly",
+        "quarter": "quarterly",
+        "week": "weekly",
+        "day": "daily",
+        "12-month-ending": "12-month-ending",
+        "12-months-ending": "12-month-ending",
+        "12-month-rolling": "12-month-ending",
+        "rolling-12-month": "12-month-ending",
+        "rolling-12-months": "12-month-ending",
+    }
+    if key in PERIOD_KINDS:
+        return key
+    return aliases.get(key)
+
+
+def _plain_label(period: Period) -> str:
+    start = period.start
+    if period.grain == "day":
+        return f"{calendar.month_abbr[start.month]} {start.day}, {start.year}"
+    if period.grain == "month":
+        return f"{calendar.month_abbr[start.month]} {start.year}"
+    if period.grain == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)
+
+
+def label(period: Period | str, kind: str | None) -> str:
+    """The period as people say it: "Apr 2025", "12 months ending Apr 2025", "week of Mar 3, 2025"."""
+    if not isinstance(period, Period):
+        period = parse_period(period)
+    kind = _check_kind(kind)
+    text = _plain_label(period)
+    if kind == "12-month-ending":
+        return f"12 months ending {text}"
+    if kind == "weekly" and period.grain == "day":
+        return f"week of {text}"
+    return text
+
+
+def explain(kind: str | None) -> str | None:
+    """One sentence for people when a kind is not self-evident; None when it is."""
+    kind = _check_kind(kind)
+    if kind == "12-month-ending":
+        return (
+            "12-month-ending: each value counts the 12 months up to and including the month shown "
+            "(a rolling annual total, published monthly)."
+        )
+    if kind == "weekly":
+        return "weekly: each value covers the 7 days starting on the date shown."
+    return None
+
+
+def _step(period: Period, kind: str | None) -> relativedelta:
+    """How far one period of `kind` is, expressed so it keeps the period's grain."""
+    grain = period.grain
+    if grain == "day":
+        return {
+            "weekly": relativedelta(days=7),
+            "monthly": relativedelta(months=1),
+            "12-month-ending": relativedelta(months=1),
+            "quarterly": relativedelta(months=3),
+            "yearly": relativedelta(years=1),
+        }.get(kind or "", relativedelta(days=1))
+    if grain == "month":
+        return {"quarterly": relativedelta(months=3), "yearly": relativedelta(years=1)}.get(
+            kind or "", relativedelta(months=1)
+        )
+    if grain == "quarter":
+        return relativedelta(years=1) if kind == "yearly" else relativedelta(months=3)
+    return relativedelta(years=1)
+
+
+def shift(period: Period, kind: str | None, steps: int) -> Period:
+    """The period `steps` periods of `kind` later (negative: earlier), in the same grain."""
+    kind = _check_kind(kind)
+    start = period.start + _step(period, kind) * steps
+    return _period_of(start, period.grain)
+
+
+def year_earlier(period: Period, kind: str | None) -> Period:
+    """The comparable period a year before: 52 weeks for weekly data (same weekday)."""
+    kind = _check_kind(kind)
+    if period.grain == "day" and kind == "weekly":
+        return day_period(period.start - timedelta(weeks=52))
+    # relativedelta clamps Feb 29 to Feb 28.
+    return _period_of(period.start - relativedelta(years=1), period.grain)
+
+
+def period_end(period: Period, kind: str | None) -> date:
+    """The last day a period covers (a week for weekly data; the month shown for 12-month-ending)."""
+    kind = _check_kind(kind)
+    if period.grain == "day":
+        return period.start + timedelta(days=6) if kind == "weekly" else period.start
+    following = (
+        period.start
+        + {
+            "month": relativedelta(months=1),
+            "quarter": relativedelta(months=3),
+            "year": relativedelta(years=1),
+        }[period.grain]
+    )
+    return following - timedelta(days=1)
+
+
+def infer_kind(periods: Sequence[Period]) -> str:
+    """Guess the kind from the periods' grain and spacing (most common gap between them)."""
+    if not periods:
+        raise PeriodError("there are no periods to tell the kind from")
+    grains = {p.grain for p in periods}
+    if len(grains) > 1:
+        names = {"day": "dates", "month": "months", "quarter": "quarters", "year": "years"}
+        mixed = " and ".join(names[g] for g in GRAINS if g in grains)
+        raise PeriodError(f"the periods mix {mixed}; use one kind of period per indicator")
+    grain = grains.pop()
+    if grain == "quarter":
+        return "quarterly"
+    if grain == "year":
+        return "yearly"
+    starts = sorted({p.start for p in periods})
+    if grain == "month":
+        gaps = [(b.year - a.year) * 12 + b.month - a.month for a, b in itertools.pairwise(starts)]
+        gap = Counter(gaps).most_common(1)[0][0] if gaps else 1
+        return {3: "quarterly", 12: "yearly"}.get(gap, "monthly")
+    day_gaps = [(b - a).days for a, b in itertools.pairwise(starts)]
+    if not day_gaps:
+        return "daily"
+    gap = Counter(day_gaps).most_common(1)[0][0]
+    if gap == 1:
+        return "daily"
+    if gap % 7 == 0 and gap < 28:
+        return "weekly"
+    if 28 <= gap <= 31:
+        return "monthly"
+    if 89 <= gap <= 92:
+        return "quarterly"
+    if 365 <= gap <= 366:
+        return "yearly"
+    return "daily"
+
+
+_FREQUENCY_WORDS = {
+    "daily": relativedelta(days=1),
+    "weekly": relativedelta(weeks=1),
+    "monthly": relativedelta(months=1),
+    "quarterly": relativedelta(months=3),
+    "yearly": relativedelta(years=1),
+    "annually": relativedelta(years=1),
+    "annual": relativedelta(years=1),
+}
+_LAG_RE = re.compile(
+    r"(\d+)\s*-?\s*(day|week|month|quarter|year)s?\s*-?\s*lag|lag\s*(?:of\s*)?(\d+)\s*-?\s*(day|week|month|quarter|year)s?",
+    re.IGNORECASE,
+)
+_LAG_UNITS = {
+    "day": relativedelta(days=1),
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+    "quarter": relativedelta(months=3),
+    "year": relativedelta(years=1),
+}
+
+
+def parse_update_frequency(text: str) -> tuple[relativedelta | None, relativedelta | None]:
+    """Read "monthly", "quarterly", "monthly, 4-month lag": (publication interval, lag).
+
+    Raises PeriodError when the text says something we cannot read (the catalog uses this to
+    validate). Either part may be missing.
+    """
+    interval: relativedelta | None = None
+    lag: relativedelta | None = None
+    rest = text.strip().lower()
+    if not rest:
+        return None, None
+    if m := _LAG_RE.search(rest):
+        number = int(m[1] or m[3])
+        lag = _LAG_UNITS[(m[2] or m[4]).lower()] * number
+        rest = (rest[: m.start()] + rest[m.end() :]).strip()
+    rest = re.sub(r"^[\s,;()]+|[\s,;()]+$", "", rest)
+    rest = re.sub(r"[\s,;()]+", " ", rest)
+    if rest:
+        interval = _FREQUENCY_WORDS.get(rest)
+        if interval is None:
+            raise PeriodError(
+                f"'{text}' is not an update frequency; write e.g. 'monthly', 'quarterly', "
+                "'yearly' or 'monthly, 4-month lag'"
+            )
+    return interval, lag
+
+
+def expected_next(latest: Period, kind: str | None, update_frequency: str | None) -> date:
+    """The day by which the value for the period after `latest` should have arrived.
+
+    Rule: the next period's last day, plus the publication lag. The lag comes from the update
+    frequency ("monthly, 4-month lag" → 4 months). Without a stated lag we allow one publication
+    interval ("monthly" → a month; no frequency → one period of the indicator's kind), because a
+    value can only be published after its period is over. Unreadable frequency text is ignored
+    here (the catalog refuses it on load), so the scheduler never fails on old data.
+    """
+    kind = _check_kind(kind)
+    following = shift(latest, kind, 1)
+    end = period_end(following, kind)
+    interval: relativedelta | None = None
+    lag: relativedelta | None = None
+    if update_frequency:
+        try:
+            interval, lag = parse_update_frequency(update_frequency)
+        except PeriodError:
+            interval, lag = None, None
+    if lag is None:
+        lag = interval if interval is not None else _step(following, kind)
+    return end + lag
+
+
+__all__ = [
+    "PERIOD_KINDS",
+    "Period",
+    "PeriodError",
+    "day_period",
+    "expected_next",
+    "explain",
+    "infer_kind",
+    "label",
+    "month_period",
+    "normalise_kind",
+    "parse_period",
+    "parse_update_frequency",
+    "period_end",
+    "quarter_period",
+    "shift",
+    "year_earlier",
+    "year_period",
+]

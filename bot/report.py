@@ -1,0 +1,285 @@
+"""The on-time report: how reliably each organisation keeps its commitments.
+
+Rules (the same numbers appear in `/commstat report` and in `commstat export`):
+
+- A commitment's *deadline* is the end of its due date in its own time zone (the zone the date was
+  agreed in), or, when the due date names a time of day, that time.
+- *On time* means closed as done at or before the deadline; done after it is *late*.
+- A commitment counts in a window once its deadline has passed inside the window
+  (`since <= deadline <= now`): by then it is either done on time, done late, or still open and
+  overdue. One due today is counted tomorrow, so nobody is marked down before their day is over.
+- Dropped commitments (closed with a reason) are shown as a separate number and not counted
+  against the rate; a commitment closed after `now` is judged as it stood at `now`.
+- On-time rate = done on time ÷ counted ("8 of 10 (80%)").
+- A commitment with owners from several organisations counts once for each of those
+  organisations; owners with no organisation set are grouped together. The coalition total
+  counts each commitment once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.dates import format_due
+from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person, Team
+
+NO_ORGANISATION = "No organisation set — /commstat org @person <name>"
+SECTION_LIMIT = 3000
+MAX_BLOCKS = 50
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def deadline(due_at: datetime, *, has_time: bool, time_zone: str) -> datetime:
+    """The last instant that still counts as on time (see the module docstring)."""
+    if has_time:
+        return due_at
+    return _day_end(due_at.astimezone(_zone(time_zone)).date(), time_zone)
+
+
+@lru_cache(maxsize=8192)
+def _day_end(day: date, time_zone: str) -> datetime:
+    zone = _zone(time_zone)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(
+        microseconds=1
+    )
+
+
+def done_on_time(due_at: datetime, *, has_time: bool, time_zone: str, closed_at: datetime) -> bool:
+    return closed_at <= deadline(due_at, has_time=has_time, time_zone=time_zone)
+
+
+@dataclass
+class OrgStats:
+    """One organisation's numbers in the window; `organisation` None = no organisation set."""
+
+    organisation: str | None
+    due: int = 0  # deadline passed in the window (dropped ones excluded)
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0  # still open after the deadline
+    dropped: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+    @property
+    def label(self) -> str:
+        return self.organisation or NO_ORGANISATION
+
+    def rate_text(self) -> str:
+        if not self.due:
+            return "nothing due"
+        return f"{self.on_time} of {self.due} ({round(100 * self.on_time / self.due)}%)"
+
+
+@dataclass
+class Report:
+    since: datetime
+    now: datetime
+    time_zone: str
+    organisations: list[OrgStats] = field(default_factory=list)
+    total: OrgStats = field(default_factory=lambda: OrgStats("Coalition"))
+
+    def window_text(self) -> str:
+        return f"since {format_due(self.since.astimezone(_zone(self.time_zone)))}"
+
+
+def _outcome(row: Any, end: datetime, now: datetime) -> str | None:
+    """on_time / late / overdue / dropped, or None when the deadline is not yet in the window."""
+    if end > now:
+        return None
+    closed = row.closed_at if row.closed_at is not None and row.closed_at <= now else None
+    if closed is None or row.status == CommitmentStatus.OPEN:
+        return "overdue"
+    if row.status == CommitmentStatus.DROPPED:
+        return "dropped"
+    return "on_time" if closed <= end else "late"
+
+
+def _count(stats: OrgStats, outcome: str) -> None:
+    if outcome == "dropped":
+        stats.dropped += 1
+        return
+    stats.due += 1
+    setattr(stats, outcome, getattr(stats, outcome) + 1)
+
+
+def organisations_of(session: Session, team_id: str) -> dict[str, str]:
+    """user id -> organisation, for everyone who has one set (one query)."""
+    rows = session.execute(
+        select(Person.user_id, Person.organisation).where(
+            Person.team_id == team_id, Person.organisation.is_not(None)
+        )
+    )
+    return {user: org.strip() for user, org in rows if org and org.strip()}
+
+
+def report_rows(session: Session, *, team_id: str, since: datetime, now: datetime) -> Report:
+    """The numbers behind the report, for every organisation; four queries in all."""
+    team = session.get(Team, team_id)
+    report = Report(since=since, now=now, time_zone=team.time_zone if team else "UTC")
+    # A deadline is at most a day after due_at, never before it: widen the query by a day and
+    # let `_outcome` decide exactly.
+    in_window = (
+        Commitment.team_id == team_id,
+        Commitment.due_at >= since - timedelta(days=2),
+        Commitment.due_at <= now,
+    )
+    rows = session.execute(
+        select(
+            Commitment.id,
+            Commitment.status,
+            Commitment.due_at,
+            Commitment.due_has_time,
+            Commitment.time_zone,
+            Commitment.closed_at,
+        ).where(*in_window)
+    )
+    outcomes: dict[int, str] = {}
+    for row in rows:
+        end = deadline(row.due_at, has_time=row.due_has_time, time_zone=row.time_zone)
+        if end < since:
+            continue
+        outcome = _outcome(row, end, now)
+        if outcome is not None:
+            outcomes[row.id] = outcome
+    orgs = organisations_of(session, team_id)
+    orgs_by_commitment: dict[int, set[str | None]] = defaultdict(set)
+    owners = session.execute(
+        select(CommitmentOwner.commitment_id, CommitmentOwner.user_id)
+        .join(Commitment, Commitment.id == CommitmentOwner.commitment_id)
+        .where(*in_window)
+    )
+    for commitment_id, user_id in owners:
+        if commitment_id in outcomes:
+            orgs_by_commitment[commitment_id].add(orgs.get(user_id))
+    ids = sorted(outcomes)
+    stats: dict[str | None, OrgStats] = {}
+    spelling: dict[str, str] = {}  # "health dept" -> "Health Dept" (first seen)
+    for commitment_id in ids:
+        outcome = outcomes[commitment_id]
+        _count(report.total, outcome)
+        keys: set[str | None] = set()
+        for org in orgs_by_commitment.get(commitment_id, {None}):
+            keys.add(org.casefold() if org else None)
+            if org:
+                spelling.setdefault(org.casefold(), org)
+        for key in keys:
+            if key not in stats:
+                stats[key] = OrgStats(spelling[key] if key else None)
+            _count(stats[key], outcome)
+    named = sorted(
+        (s for key, s in stats.items() if key is not None),
+        key=lambda s: (-(s.rate if s.rate is not None else -1), -s.due, s.label.casefold()),
+    )
+    report.organisations = named + ([stats[None]] if None in stats else [])
+    return report
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _line(stats: OrgStats) -> str:
+    parts = [f"*{_escape(stats.label)}* — on time: *{stats.rate_text()}*"]
+    details = [f"{stats.late} done late", f"{stats.overdue} still open and overdue"]
+    if stats.dropped:
+        details.append(f"{stats.dropped} dropped")
+    return parts[0] + "\n" + " · ".join(details)
+
+
+def _pack(lines: list[str], room: int) -> list[Block]:
+    """One section per organisation while they fit; beyond that several to a section, and a
+    closing count rather than a list cut off mid-way."""
+    if len(lines) <= room:
+        return [SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])) for line in lines]
+    blocks: list[Block] = []
+    current = ""
+    shown = 0
+    for line in lines:
+        line = line[: SECTION_LIMIT // 4]
+        candidate = f"{current}\n\n{line}" if current else line
+        if len(candidate) <= SECTION_LIMIT:
+            current = candidate
+            shown += 1
+            continue
+        if len(blocks) == room - 2:
+            break
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=current)))
+        current = line
+        shown += 1
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=current)))
+    if shown < len(lines):
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"…and {len(lines) - shown} more organisations — "
+                        "`commstat export commitments` has every row."
+                    )
+                ]
+            )
+        )
+    return blocks
+
+
+def build_report_blocks(report: Report) -> list[Block]:
+    head: list[Block] = [
+        HeaderBlock(text="On-time report"),
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Commitments due {report.window_text()}. On time = done by the end of "
+                    "the due date (or by its time, if it has one), in the owner's time zone."
+                )
+            ]
+        ),
+    ]
+    if not report.total.due and not report.total.dropped:
+        return [
+            *head,
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"No commitments came due {report.window_text()}, so there is nothing "
+                    "to report yet."
+                )
+            ),
+        ]
+    total = report.total
+    total_text = (
+        f"*Coalition total* — on time: *{total.rate_text()}*\n"
+        f"{total.late} done late · {total.overdue} still open and overdue"
+        + (f" · {total.dropped} dropped" if total.dropped else "")
+    )
+    tail: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=total_text))]
+    body = _pack([_line(s) for s in report.organisations], MAX_BLOCKS - len(head) - len(tail) - 1)
+    return [*head, DividerBlock(), *body, *tail]
+
+
+def build_report(
+    session: Session, *, team_id: str, since: datetime, now: datetime
+) -> list[dict[str, Any]]:
+    """Block Kit for `/commstat report` (≤ 50 blocks, sections ≤ 3000 characters)."""
+    report = report_rows(session, team_id=team_id, since=since, now=now)
+    return [block.to_dict() for block in build_report_blocks(report)]

@@ -1,0 +1,186 @@
+"""The scheduler pass: plan what is due at an instant, then send what is waiting.
+
+A pass is `nudges → data freshness → digests → outbox delivery`. Planning only writes outbox
+rows with idempotency keys and moves each item's "next look" time forward, so a pass may run at
+any instant, in any order, in several processes at once, or be killed half-way: the outbox sends
+each message exactly once. `commstat tick` runs one pass; `commstat serve` runs one a minute in a
+BackgroundScheduler thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot import digest, freshness, nudges, outbox
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCHES = 10_000  # a guard: each batch moves its rows past `now`, so this is never reached
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@dataclass
+class PassReport:
+    """What one pass did, for `commstat tick` and the logs."""
+
+    now: datetime
+    nudges: int = 0  # reminders to owners
+    creator_notices: int = 0
+    steward_nudges: int = 0
+    digests: int = 0
+    examined: int = 0  # commitments looked at
+    delivery: Any = None  # outbox.DeliveryReport
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def planned_nudges(self) -> int:
+        return self.nudges + self.creator_notices + self.steward_nudges
+
+    def _delivered(self, name: str) -> int:
+        return int(getattr(self.delivery, name, 0) or 0)
+
+    def summary(self) -> str:
+        """e.g. "planned 3 nudges, 1 digest; sent 4, retrying 0, failed 0"."""
+        text = (
+            f"planned {_plural(self.planned_nudges, 'nudge')}, {_plural(self.digests, 'digest')}; "
+            f"sent {self._delivered('sent')}, retrying {self._delivered('retrying')}, "
+            f"failed {self._delivered('failed')}"
+        )
+        if self.errors:
+            text += f"; {_plural(len(self.errors), 'step')} failed: {', '.join(self.errors)} (see the log)"
+        return text
+
+    @property
+    def busy(self) -> bool:
+        return bool(
+            self.planned_nudges
+            or self.digests
+            or self._delivered("sent")
+            or self._delivered("retrying")
+            or self._delivered("failed")
+            or self.errors
+        )
+
+
+def run_pass(
+    services: Services,
+    *,
+    now: datetime,
+    batch: int = 500,
+    per_channel_interval: float = 1.0,
+    max_seconds: float | None = None,
+) -> PassReport:
+    """One pass at the instant `now`. Each planning step commits on its own (a batch at a time
+    for nudges), so a failure in one step neither undoes nor blocks the others; delivery always
+    runs, also for messages planned by earlier passes."""
+    started = time.perf_counter()
+    report = PassReport(now=now)
+    try:
+        for _ in range(MAX_BATCHES):
+            with services.sessions.begin() as session:
+                result = nudges.plan_batch(session, now=now, batch=batch)
+            report.examined += result.examined
+            report.nudges += result.nudges
+            report.creator_notices += result.creator_notices
+            if result.examined < batch:
+                break
+    except Exception:
+        logger.exception("scheduler: planning nudges failed at %s", now.isoformat())
+        report.errors.append("nudges")
+    try:
+        with services.sessions.begin() as session:
+            report.steward_nudges = freshness.plan(session, now=now)
+    except Exception:
+        logger.exception("scheduler: planning data-freshness nudges failed")
+        report.errors.append("data freshness")
+    try:
+        with services.sessions.begin() as session:
+            report.digests = digest.plan(session, now=now)
+    except Exception:
+        logger.exception("scheduler: planning digests failed")
+        report.errors.append("digests")
+    try:
+        report.delivery = outbox.deliver(
+            services, now=now, per_channel_interval=per_channel_interval, max_seconds=max_seconds
+        )
+    except Exception:
+        logger.exception("scheduler: sending failed")
+        report.errors.append("sending")
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+PassFunction = Callable[..., PassReport]
+
+
+class BackgroundScheduler:
+    """A pass every `interval` seconds (aligned to the clock's minute) in a daemon thread.
+
+    Several `commstat serve` processes may each run one: planning is idempotent and the outbox
+    sends each message once. `stop()` lets an in-flight pass finish, then returns.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        interval: float = 60.0,
+        pass_function: PassFunction = run_pass,
+    ) -> None:
+        self.services = services
+        self.interval = interval
+        self.pass_function = pass_function
+        self.passes = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> BackgroundScheduler:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="commstat-scheduler", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 120.0) -> None:
+        """Ask the loop to end and wait for it (the current pass, if any, completes)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.warning("scheduler: the pass did not finish within %s s", timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _delay(self) -> float:
+        """Seconds until the next multiple of `interval` on the business clock."""
+        stamp = self.services.clock().timestamp()
+        delay = self.interval - (stamp % self.interval)
+        return delay if delay > 0.001 else self.interval
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                report = self.pass_function(self.services, now=self.services.clock())
+                self.passes += 1
+                if getattr(report, "busy", False):
+                    logger.info("scheduler: %s", report.summary())
+            except Exception:
+                logger.exception("scheduler: the pass failed; trying again at the next minute")
+            self._stopping.wait(self._delay())
+
+
+__all__ = ["BackgroundScheduler", "PassReport", "run_pass"]

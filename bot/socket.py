@@ -1,0 +1,84 @@
+"""Socket Mode: the bot connects out to Slack over a WebSocket, so it needs no public URL.
+
+Good for a coalition that runs CommStat behind a firewall or on a laptop. Bolt's
+`SocketModeHandler` (slack_sdk's built-in client: no extra dependency) asks the Web API's
+`apps.connections.open` for a WebSocket URL with the app-level token (SLACK_APP_TOKEN, `xapp-…`),
+then receives commands, clicks and events over it and acknowledges each one there. Everything
+else (listeners, database, outbound Web API calls) is the same app as in HTTP mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from bot.config import ConfigError, Settings
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+# A message about the token, not a token (hence the noqa for ruff's password check).
+APP_TOKEN_MISSING = (
+    "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with "  # noqa: S105
+    "connections:write; create it under Basic Information → App-Level Tokens"
+)
+
+
+def app_token(settings: Settings) -> str:
+    """The app-level token, or one line saying what to create and where."""
+    if settings.slack_app_token is None:
+        raise ConfigError(APP_TOKEN_MISSING)
+    token = settings.slack_app_token.get_secret_value().strip()
+    if not token.startswith("xapp-"):
+        raise ConfigError(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (a bot token starts "
+            "with xoxb- and goes in SLACK_BOT_TOKEN); create one under Basic Information → "
+            "App-Level Tokens"
+        )
+    return token
+
+
+def connect(services: Services, *, workers: int = 8) -> SocketModeHandler:
+    """Build the app and open the Socket Mode connection; `close()` the result to disconnect.
+
+    Raises ConfigError (one line, no secret) when a setting is missing or Slack refuses a token.
+    """
+    from bot.app import create_app
+
+    settings = services.settings
+    token = app_token(settings)
+    app = create_app(services, workers=workers, socket_mode=True)
+    handler = SocketModeHandler(app, app_token=token, logger=logging.getLogger("commstat.socket"))
+    try:
+        handler.connect()
+    except SlackApiError as exc:
+        handler.close()
+        error = exc.response.get("error") if exc.response is not None else None
+        hint = {
+            "invalid_auth": "Slack did not recognise it",
+            "not_authed": "Slack did not receive it",
+            "not_allowed_token_type": "it is not an app-level (xapp-) token",
+            "missing_scope": "it lacks the connections:write scope",
+        }.get(str(error), f"Slack answered {error}")
+        raise ConfigError(
+            f"SLACK_APP_TOKEN was not accepted: {hint} (SLACK_API_URL={settings.slack_api_url})"
+        ) from None
+    except Exception as exc:  # network trouble: say so in one line and stop
+        handler.close()
+        raise ConfigError(
+            f"Could not open the Socket Mode connection ({type(exc).__name__}); check that "
+            f"{settings.slack_api_url} can be reached from this machine"
+        ) from None
+    return handler
+
+
+def run_until_stopped(handler: SocketModeHandler, stop: threading.Event) -> None:
+    """Keep the connection (the SDK reconnects by itself) until `stop` is set, then close it."""
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        handler.close()

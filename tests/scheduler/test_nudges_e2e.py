@@ -1,0 +1,275 @@
+"""A new user's week of reminders, end to end: /commit over signed HTTP, scheduler passes at
+chosen instants, the DMs that reach Slack, and the buttons clicked in those DMs."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot import ids
+from bot.scheduler import run_pass
+from storage.models import Commitment, Indicator, OutboxMessage, Person
+
+CHANNEL = "C0MEETING"
+NY = ZoneInfo("America/New_York")
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
+def all_text(message):
+    found = [message.get("text") or ""]
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(found)
+
+
+def ny(day, hour, minute=0, month=11):
+    return datetime(2026, month, day, hour, minute, tzinfo=NY)
+
+
+def tick(bot, at):
+    """One scheduler pass at `at` (the business clock moves there too, as in production)."""
+    bot.clock.now = at
+    report = run_pass(bot.services, now=at, per_channel_interval=0)
+    assert not report.errors, report.summary()
+    return report
+
+
+def dms(bot, user="U0MARIA"):
+    return bot.slack.messages(user)
+
+
+def make(bot, text, user="U0MARIA"):
+    before = len(bot.slack.messages(CHANNEL))
+    answer = bot.driver.command("/commit", text, user=user, channel=CHANNEL)
+    assert answer.status == 200
+    wait_for(lambda: len(bot.slack.messages(CHANNEL)) > before)
+    with bot.services.sessions() as session:
+        return wait_for(
+            lambda: session.scalars(
+                select(Commitment)
+                .where(Commitment.message_ts.is_not(None))
+                .order_by(Commitment.id.desc())
+            ).first()
+        )
+
+
+def stored(bot, commitment_id):
+    with bot.services.sessions() as session:
+        return session.get(Commitment, commitment_id)
+
+
+def dm_channel(bot, message):
+    """The DM conversation a message was posted in (as Slack puts it in a click's payload)."""
+    for call in bot.slack.calls_to("chat.postMessage"):
+        if isinstance(call.response, dict) and call.response.get("ts") == message["ts"]:
+            return call.response["channel"]
+    raise AssertionError("that message was not posted")
+
+
+def buttons(message):
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
+    commitment = make(bot, "Send the naloxone report by Wednesday")  # Mon Nov 23, 10:00 NY
+    assert commitment.due_at.astimezone(NY).date().isoformat() == "2026-11-25"
+
+    assert tick(bot, ny(23, 16)).planned_nudges == 0  # Monday: nothing yet
+    assert dms(bot) == []
+
+    report = tick(bot, ny(24, 10, 30))  # Tuesday 10:30 New York
+    assert report.summary() == "planned 1 nudge, 0 digests; sent 1, retrying 0, failed 0"
+    [first] = dms(bot)
+    seen = all_text(first)
+    assert "is *due tomorrow*" in seen
+    assert f"#{commitment.id}" in seen and "Send the naloxone report" in seen
+    assert "<@U0MARIA>" in seen and "Wed, Nov 25, 2026" in seen
+    assert "Mark it done, change the date or snooze it and I'll stop." in seen
+    assert [e["action_id"] for e in buttons(first)] == list(ids.ACTIONS)
+
+    tick(bot, ny(24, 10, 31))  # a second pass a minute later
+    tick(bot, ny(24, 10, 30))  # and one back in time
+    assert len(dms(bot)) == 1
+
+    tick(bot, ny(25, 10, 30))
+    assert len(dms(bot)) == 2
+    assert "is *due today*" in all_text(dms(bot)[-1])
+
+    tick(bot, ny(26, 10, 30))
+    assert len(dms(bot)) == 3
+    overdue = dms(bot)[-1]
+    assert "is *1 day overdue*" in all_text(overdue)
+
+    # Done, clicked in the DM itself: the DM changes in place, the channel message too.
+    answer = bot.driver.click(
+        ids.COMMIT_DONE,
+        user="U0MARIA",
+        value=str(commitment.id),
+        block_id=f"commitment-{commitment.id}",
+        channel=dm_channel(bot, overdue),
+        message_ts=overdue["ts"],
+    )
+    assert answer.status == 200
+    wait_for(lambda: "✅ Done" in all_text(bot.slack.message("U0MARIA", overdue["ts"])))
+    wait_for(lambda: "✅ Done" in all_text(bot.slack.message(CHANNEL, commitment.message_ts)))
+    assert stored(bot, commitment.id).status == "done"
+
+    for day, month in [(27, 11), (30, 11), (1, 12), (2, 12), (3, 12), (10, 12)]:
+        tick(bot, ny(day, 10, 30, month=month))
+    assert len(dms(bot)) == 3
+    assert not bot.slack.messages("U0LEE")
+
+
+def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
+    commitment = make(bot, "Send the naloxone report by Wednesday")
+    tick(bot, ny(24, 10, 30))
+    [reminder] = dms(bot)
+    bot.driver.click(
+        ids.COMMIT_SNOOZE,
+        user="U0MARIA",
+        selected_option=f"{commitment.id}:3",
+        block_id=f"commitment-{commitment.id}",
+        channel=dm_channel(bot, reminder),
+        message_ts=reminder["ts"],
+    )
+    wait_for(lambda: stored(bot, commitment.id).snoozed_until is not None)
+    wait_for(lambda: "Reminders snoozed" in all_text(bot.slack.message("U0MARIA", reminder["ts"])))
+    # Snoozed until Fri Nov 27 at 10:30: Wednesday's and Thursday's reminders are skipped;
+    # Friday's 09:00 slot is still inside the snooze; Monday's is the next.
+    for day in (25, 26, 27):
+        tick(bot, ny(day, 10, 30))
+    assert len(dms(bot)) == 1
+    tick(bot, ny(30, 9, 30))
+    assert len(dms(bot)) == 2
+    assert "is *5 days overdue*" in all_text(dms(bot)[-1])
+
+
+def test_moving_the_date_from_the_dm_replans_the_reminders(bot):
+    commitment = make(bot, "Send the naloxone report by Wednesday")
+    tick(bot, ny(24, 10, 30))
+    [reminder] = dms(bot)
+    bot.driver.click(
+        ids.COMMIT_MOVE,
+        user="U0MARIA",
+        block_id=f"commitment-{commitment.id}",
+        selected_date="2026-12-07",
+        channel=dm_channel(bot, reminder),
+        message_ts=reminder["ts"],
+    )
+    wait_for(lambda: stored(bot, commitment.id).due_version == 2)
+    wait_for(lambda: "Mon, Dec 7, 2026" in all_text(bot.slack.message("U0MARIA", reminder["ts"])))
+    for day, month in [(25, 11), (26, 11), (27, 11), (30, 11), (1, 12), (2, 12), (3, 12)]:
+        tick(bot, ny(day, 10, 30, month=month))
+    assert len(dms(bot)) == 1  # nothing until the Friday before the new date
+    tick(bot, ny(4, 10, 30, month=12))
+    assert len(dms(bot)) == 2
+    assert "is *due Monday*" in all_text(dms(bot)[-1])
+    assert "Mon, Dec 7, 2026" in all_text(dms(bot)[-1])
+
+
+def test_each_owner_is_reminded_at_nine_in_their_own_zone_and_the_creator_is_told_once(bot):
+    commitment = make(bot, "<@U0LEE|lee> <@U0KIM|kim> Send the naloxone report by Wednesday")
+    # Kim (Auckland) is reminded at 09:00 Tuesday Auckland time = 15:00 Monday in New York.
+    tick(bot, ny(23, 14, 30))
+    assert dms(bot, "U0KIM") == []
+    tick(bot, ny(23, 15, 5))
+    assert len(dms(bot, "U0KIM")) == 1
+    assert dms(bot, "U0LEE") == []
+    tick(bot, ny(24, 11, 30))  # 08:30 in Los Angeles
+    assert dms(bot, "U0LEE") == []
+    tick(bot, ny(24, 12, 5))  # 09:05 in Los Angeles
+    assert len(dms(bot, "U0LEE")) == 1
+    assert "is *due tomorrow*" in all_text(dms(bot, "U0LEE")[0])
+    assert dms(bot, "U0MARIA") == []  # Maria logged it but does not own it
+    # A week overdue: Maria (the creator) is told once, on Wed Dec 2 at 09:00 New York.
+    for day, month in [(1, 12), (2, 12), (3, 12), (4, 12), (9, 12)]:
+        tick(bot, ny(day, 9, 30, month=month))
+    [notice] = dms(bot, "U0MARIA")
+    assert "which you logged, is 7 days overdue" in all_text(notice)
+    assert "<@U0LEE>, <@U0KIM>" in all_text(notice)
+    with bot.services.sessions() as session:
+        keys = session.scalars(select(OutboxMessage.idempotency_key)).all()
+    assert f"creator:{commitment.id}:1" in keys
+
+
+def test_team_quiet_hours_and_holidays_hold_reminders(bot):
+    commitment = make(bot, "Send the naloxone report by Wednesday")
+    with bot.services.sessions.begin() as session:
+        from storage.models import Team
+
+        team = session.get(Team, commitment.team_id)
+        team.quiet_start, team.quiet_end = 20, 10  # nothing before 10:00
+        team.holidays = ["2026-11-25"]
+    tick(bot, ny(24, 9, 30))
+    assert dms(bot) == []
+    tick(bot, ny(24, 10, 0))
+    assert len(dms(bot)) == 1
+    tick(bot, ny(25, 10, 30))  # the due date is a holiday: no "due today"
+    assert len(dms(bot)) == 1
+    tick(bot, ny(26, 10, 30))
+    assert "is *1 day overdue*" in all_text(dms(bot)[-1])
+
+
+def test_a_late_data_steward_is_nudged(bot):
+    with bot.services.sessions.begin() as session:
+        from storage.models import IndicatorValue, Team
+        from storage.repositories import ensure_team
+
+        team = ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
+        session.add(Person(team_id=team.id, user_id="U0LEE", time_zone="America/Los_Angeles"))
+        indicator = Indicator(
+            team_id=team.id,
+            slug="md-overdose-deaths",
+            name="Maryland overdose deaths",
+            period_kind="monthly",
+            update_frequency="monthly, 4-month lag",
+            steward_id="U0LEE",
+            created_at=bot.clock(),
+            updated_at=bot.clock(),
+        )
+        session.add(indicator)
+        session.flush()
+        session.add(
+            IndicatorValue(
+                team_id=team.id,
+                indicator_id=indicator.id,
+                period="2026-06",
+                period_start=datetime(2026, 6, 1).date(),
+                value=140,
+                updated_at=bot.clock(),
+            )
+        )
+        assert isinstance(team, Team)
+    # July's value is expected by the end of November (July + 4 months): late from Tue Dec 1.
+    tick(bot, ny(30, 12, 30))
+    assert dms(bot, "U0LEE") == []
+    tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles
+    [nudge] = dms(bot, "U0LEE")
+    seen = all_text(nudge)
+    assert "Maryland overdose deaths* for Jul 2026 were expected by Mon, Nov 30, 2026" in seen
+    assert "/indicator set md-overdose-deaths <value> for 2026-07" in seen
+    tick(bot, ny(1, 13, 30, month=12))
+    assert len(dms(bot, "U0LEE")) == 1

@@ -1,0 +1,481 @@
+"""`commstat import`: real CDC files in, the right numbers stored; bad files change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import make_engine, make_session_factory
+from storage.importer import ImportError_, ImportMapping, import_file
+from storage.models import Direction, Indicator, IndicatorValue, Team
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+TEAM = "T0COALITION"
+DATA = Path(__file__).resolve().parents[2] / "bot" / "data"
+VSRR = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+NALOXONE = DATA / "cdc_naloxone_dispensing_rates_by_state.csv"
+DEATHS = "Number of Drug Overdose Deaths"
+OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def vsrr_mapping(*filters: str) -> ImportMapping:
+    return ImportMapping.from_options(
+        indicator_column="Indicator",
+        period_column="period_end",
+        value_column="Data Value",
+        geography_column="State",
+        filters=filters,
+    )
+
+
+def naloxone_mapping() -> ImportMapping:
+    return ImportMapping.from_options(
+        indicator="Naloxone dispensing rate",
+        period_column="YEAR",
+        value_column="naloxone_dispensing_rate",
+        geography_column="STATE_ABBREV",
+    )
+
+
+def run(sessions, path: Path, mapping: ImportMapping | None = None, now: datetime = NOW):
+    return import_file(
+        sessions, team_id=TEAM, path=path, mapping=mapping or ImportMapping(), now=now
+    )
+
+
+def value(sessions, name: str, period: str, geography: str = "") -> float | None:
+    with sessions() as session:
+        found = session.execute(
+            select(IndicatorValue.value)
+            .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+            .where(
+                Indicator.team_id == TEAM,
+                Indicator.name == name,
+                IndicatorValue.period == period,
+                IndicatorValue.geography == geography,
+            )
+        ).one()
+        return found[0]
+
+
+def counts(sessions) -> tuple[int, int]:
+    with sessions() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Indicator)) or 0,
+            session.scalar(select(func.count()).select_from(IndicatorValue)) or 0,
+        )
+
+
+def indicator(sessions, name: str) -> Indicator:
+    with sessions() as session:
+        found = session.scalars(select(Indicator).where(Indicator.name == name)).one()
+        session.expunge(found)
+        return found
+
+
+@contextmanager
+def unchanged_database(sessions):
+    before = counts(sessions)
+    with pytest.raises(ImportError_) as refused:
+        yield refused
+    assert counts(sessions) == before
+
+
+def write(tmp_path: Path, text: str, name: str = "values.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --- the real CDC files --------------------------------------------------------------------------
+
+
+def test_vsrr_file_spot_checks(sessions) -> None:
+    report = run(sessions, VSRR, vsrr_mapping())
+
+    assert [r.name for r in report.indicators] == [
+        DEATHS,
+        OPIOIDS,
+        "Synthetic opioids, excl. methadone (T40.4)",
+    ]
+    assert report.added == 1116 and report.missing == 13
+    assert value(sessions, DEATHS, "2023-12", "VT") == 246
+    assert value(sessions, DEATHS, "2025-04", "MD") == 1562
+    assert value(sessions, DEATHS, "2024-12", "MD") == 1749
+    assert value(sessions, DEATHS, "2023-06", "US") == 111466
+    for month in pd.period_range("2023-10", "2024-09", freq="M"):
+        assert value(sessions, OPIOIDS, str(month), "NC") is None
+    assert value(sessions, OPIOIDS, "2025-04", "NC") is None
+    assert value(sessions, OPIOIDS, "2023-09", "NC") is not None
+    deaths = indicator(sessions, DEATHS)
+    assert deaths.period_kind == "12-month-ending"
+    assert deaths.slug == "number-of-drug-overdose-deaths"
+    assert deaths.direction == Direction.LOWER_IS_BETTER
+    summary = report.summary()
+    assert "1,116 rows for 3 indicators" in summary
+    assert "13 missing" in summary
+    assert "period kind 12-month-ending (from the Period column)" in summary
+    with sessions() as session:
+        assert session.get(Team, TEAM) is not None
+
+
+def test_naloxone_file_spot_checks(sessions) -> None:
+    report = run(sessions, NALOXONE, naloxone_mapping())
+
+    assert report.added == 255
+    assert value(sessions, "Naloxone dispensing rate", "2019", "MD") == 0.6
+    assert value(sessions, "Naloxone dispensing rate", "2023", "MD") == 0.8
+    assert value(sessions, "Naloxone dispensing rate", "2023", "NC") == 0.6
+    assert value(sessions, "Naloxone dispensing rate", "2023", "VT") == 0.4
+    naloxone = indicator(sessions, "Naloxone dispensing rate")
+    assert naloxone.period_kind == "yearly"
+    assert naloxone.direction == Direction.HIGHER_IS_BETTER
+    assert 'higher is better (the name mentions "naloxone")' in report.summary()
+
+
+def test_reimport_changes_nothing_and_a_changed_value_is_updated(sessions, tmp_path) -> None:
+    run(sessions, VSRR, vsrr_mapping())
+    with sessions() as session:
+        stamp = session.scalar(
+            select(IndicatorValue.updated_at).where(IndicatorValue.period == "2025-04").limit(1)
+        )
+
+    again = run(sessions, VSRR, vsrr_mapping(), now=NOW + timedelta(days=1))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1116)
+    assert "0 added, 0 updated, 1,116 unchanged" in again.summary()
+    with sessions() as session:
+        assert (
+            session.scalar(
+                select(IndicatorValue.updated_at).where(IndicatorValue.period == "2025-04").limit(1)
+            )
+            == stamp
+        )
+
+    # CDC revises a provisional count, and a once-suppressed value arrives.
+    text = VSRR.read_text(encoding="utf-8")
+    text = text.replace(
+        "MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1562,",
+        "MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1570,",
+    )
+    lines = text.splitlines()
+    nc_april = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("NC,") and "2025-04" in line and "Opioids" in line
+    ]
+    assert len(nc_april) == 1
+    parts = lines[nc_april[0]].split(",")
+    assert parts[8] == "", "the NC opioid value for 2025-04 is blank in the CDC file"
+    parts[8] = "900"
+    lines[nc_april[0]] = ",".join(parts)
+    revised = write(tmp_path, "\n".join(lines) + "\n", name="revised.csv")
+
+    report = run(sessions, revised, vsrr_mapping(), now=NOW + timedelta(days=2))
+    assert report.updated == 2 and report.added == 0 and report.unchanged == 1114
+    assert report.by_name(DEATHS).updated == 1
+    assert value(sessions, DEATHS, "2025-04", "MD") == 1570
+    assert value(sessions, OPIOIDS, "2025-04", "NC") == 900
+
+
+def test_filter_keeps_only_matching_rows(sessions) -> None:
+    report = run(sessions, VSRR, vsrr_mapping("State=MD"))
+    assert report.added == 124 * 2  # two series are published for Maryland
+    for result in report.indicators:
+        assert result.geographies == ("MD",)
+    assert value(sessions, DEATHS, "2025-04", "MD") == 1562
+
+
+def test_filter_that_matches_nothing_says_what_the_column_holds(sessions) -> None:
+    with unchanged_database(sessions) as refused:
+        run(sessions, VSRR, vsrr_mapping("State=ZZ"))
+    assert "No rows of" in str(refused.value)
+    assert "State holds: MD, NC, US, VT" in str(refused.value)
+
+
+def test_catalog_metadata_survives_reimport(sessions) -> None:
+    run(sessions, NALOXONE, naloxone_mapping())
+    with sessions.begin() as session:
+        naloxone = session.scalars(select(Indicator)).one()
+        naloxone.name = "Naloxone Rx per 100"
+        naloxone.aliases = ["Naloxone dispensing rate"]
+        naloxone.unit = "per 100 people"
+        naloxone.period_kind = "yearly"
+        naloxone.direction = Direction.LOWER_IS_BETTER  # someone's deliberate choice
+
+    report = run(sessions, NALOXONE, naloxone_mapping())
+    assert report.unchanged == 255 and counts(sessions)[0] == 1
+    with sessions() as session:
+        naloxone = session.scalars(select(Indicator)).one()
+        assert naloxone.name == "Naloxone Rx per 100"
+        assert naloxone.unit == "per 100 people"
+        assert naloxone.direction == Direction.LOWER_IS_BETTER
+
+
+# --- the long format, CSV details and Excel ----------------------------------------------------
+
+
+def test_long_format_with_bom_crlf_quotes_thousands_and_markers(sessions, tmp_path) -> None:
+    rows = [
+        "indicator,period,value,geography,unit",
+        '"Deaths, all causes",2025-01,"1,562",MD,deaths',
+        '"Deaths, all causes",2025-02,*,MD,deaths',
+        '"Deaths, all causes",2025-03, § ,MD,deaths',
+        '"Deaths, all causes",2025-04,¶,MD,deaths',
+        '"Deaths, all causes",2025-05,NA,MD,deaths',
+        '"Deaths, all causes",2025-06,n/a,MD,deaths',
+        '"Deaths, all causes",2025-07,Suppressed,MD,deaths',
+        '"Deaths, all causes",2025-08,<10,MD,deaths',
+        '"Deaths, all causes",2025-09,,MD,deaths',
+        '"Deaths, all causes",2025-10,0,MD,deaths',
+        '"Deaths, all causes",2025-11,"12,345.5",MD,deaths',
+    ]
+    path = write(tmp_path, "\ufeff" + "\r\n".join(rows) + "\r\n")
+
+    report = run(sessions, path)
+
+    result = report.by_name("Deaths, all causes")
+    assert (result.added, result.missing) == (11, 8)
+    assert value(sessions, "Deaths, all causes", "2025-01", "MD") == 1562
+    assert value(sessions, "Deaths, all causes", "2025-10", "MD") == 0  # a real zero stays zero
+    assert value(sessions, "Deaths, all causes", "2025-11", "MD") == 12345.5
+    for month in range(2, 10):
+        assert value(sessions, "Deaths, all causes", f"2025-{month:02d}", "MD") is None
+    deaths = indicator(sessions, "Deaths, all causes")
+    assert deaths.unit == "deaths" and deaths.period_kind == "monthly"
+    assert deaths.slug == "deaths-all-causes"
+
+
+def test_no_geography_column_stores_an_empty_geography(sessions, tmp_path) -> None:
+    path = write(
+        tmp_path, "Indicator,Period,Value\nClients housed,2025-Q1,40\nClients housed,2025-Q2,44\n"
+    )
+    report = run(sessions, path)
+    assert value(sessions, "Clients housed", "2025-Q2") == 44
+    housed = indicator(sessions, "Clients housed")
+    assert housed.period_kind == "quarterly"
+    assert housed.direction == Direction.HIGHER_IS_BETTER
+    assert report.by_name("Clients housed").geographies == ()
+
+
+def test_excel_sheet(sessions, tmp_path) -> None:
+    path = tmp_path / "values.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        pd.DataFrame({"notes": ["not this sheet"]}).to_excel(
+            writer, sheet_name="Read me", index=False
+        )
+        pd.DataFrame(
+            {
+                "Measure": ["ED visits"] * 3,
+                "Month": pd.to_datetime(["2025-01-01", "2025-02-01", "2025-03-01"]),
+                "Count": [120, "*", 98.0],
+                "County": ["Baltimore City"] * 3,
+            }
+        ).to_excel(writer, sheet_name="Data", index=False)
+        pd.DataFrame(
+            {
+                "Measure": ["ED visits"],
+                "Year": [2024],
+                "Count": [1400],
+                "County": ["Baltimore City"],
+            }
+        ).to_excel(writer, sheet_name="Annual", index=False)
+
+    mapping = ImportMapping.from_options(
+        indicator_column="Measure",
+        period_column="Month",
+        value_column="Count",
+        geography_column="County",
+        sheet="Data",
+    )
+    report = run(sessions, path, mapping)
+    assert report.added == 3 and report.missing == 1
+    # Excel dates on the first of each month are months.
+    assert value(sessions, "ED visits", "2025-01", "Baltimore City") == 120
+    assert value(sessions, "ED visits", "2025-02", "Baltimore City") is None
+    assert value(sessions, "ED visits", "2025-03", "Baltimore City") == 98
+    assert indicator(sessions, "ED visits").period_kind == "monthly"
+
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(indicator="ED visits", sheet="Nope"))
+    assert "has no sheet 'Nope'. Its sheets are: Read me, Data, Annual." in str(refused.value)
+
+
+def test_tab_separated_and_windows_1252_files_are_read(sessions, tmp_path) -> None:
+    path = write(
+        tmp_path, "indicator\tperiod\tvalue\nCaf\u00e9 visits\t2025\t3\n", encoding="cp1252"
+    )
+    run(sessions, path)
+    assert value(sessions, "Caf\u00e9 visits", "2025") == 3
+
+
+# --- refusals: nothing written -------------------------------------------------------------------
+
+
+def test_bad_rows_are_listed_with_spreadsheet_row_numbers_and_nothing_is_written(
+    sessions, tmp_path
+) -> None:
+    run(sessions, NALOXONE, naloxone_mapping())
+    path = write(
+        tmp_path,
+        "indicator,period,value,geography\n"
+        "Deaths,2025-01,10,MD\n"  # row 2: fine
+        "Deaths,2025-13,11,MD\n"  # row 3: month 13
+        "Deaths,2025-02,ten,MD\n"  # row 4: not a number
+        ",2025-03,12,MD\n"  # row 5: no indicator
+        "Deaths,2025-01,13,MD\n",  # row 6: repeats row 2
+    )
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    message = str(refused.value)
+    assert message.startswith("Nothing was imported: values.csv has 4 problems")
+    assert "row 3: period: '2025-13' is not a month" in message
+    assert "row 4: value 'ten' is not a number" in message
+    assert "row 5: the indicator name (indicator) is empty" in message
+    assert (
+        "row 6: repeats row 2: the same indicator, period and geography (Deaths, 2025-01, MD)"
+        in message
+    )
+    assert message.index("row 3") < message.index("row 4") < message.index("row 6")
+
+
+def test_many_bad_rows_show_twenty_and_count_the_rest(sessions, tmp_path) -> None:
+    lines = ["indicator,period,value"] + [f"Deaths,2025-{m:02d},x" for m in range(1, 13)]
+    lines += [f"Deaths,{y},oops" for y in range(1990, 2020)]
+    lines += ["Deaths,2024-01,5"]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    message = str(refused.value)
+    assert "has 42 problems" in message
+    assert "row 21:" in message and "row 22:" not in message
+    assert "…and 22 more." in message
+
+
+def test_mixed_period_grains_are_refused(sessions, tmp_path) -> None:
+    path = write(tmp_path, "indicator,period,value\nDeaths,2025-01,1\nDeaths,2024,12\n")
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    assert "'Deaths' mixes months (e.g. row 2) and years (e.g. row 3)" in str(refused.value)
+
+
+def test_new_values_must_match_the_grain_already_stored(sessions, tmp_path) -> None:
+    run(sessions, NALOXONE, naloxone_mapping())
+    path = write(tmp_path, "period,value,geography\n2024-06,0.9,MD\n")
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(indicator="Naloxone dispensing rate"))
+    assert "already has values by year; this file gives months" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "mapping", "says"),
+    [
+        (None, {}, "There is no file at"),
+        (b"", {}, "is empty"),
+        (b"indicator,period,value\n", {}, "has a header but no rows"),
+        (b"indicator,period,value\n\n\n", {}, "has a header but no rows"),
+        (
+            b"indicator,period,value\nA,2025,1\n",
+            {"value_column": "Data Vale"},
+            "has no column 'Data Vale' (for --value-column). Its columns are: indicator, period, value.",
+        ),
+        (
+            b"State,period_end,Data Value\nMD,2025-01,1\n",
+            {"indicator": "X", "period_column": "period_end", "value_column": "Data Valeu"},
+            "Did you mean 'Data Value'?",
+        ),
+        (b"a,b\n1,2\n", {}, "has no column 'indicator' (for --indicator-column"),
+        (b"indicator,period,value\nA,2025,1\n", {"filters": ("Nope=1",)}, "no column 'Nope'"),
+        (
+            b"indicator,period,value\n" + b"A" * 5000 + b",2025,1\n",
+            {},
+            "the indicator cell is 5,000 characters long (at most 1,000)",
+        ),
+        (b"indicator,period,value\n" + b"A" * 300 + b",2025,1\n", {}, "longer than 200 characters"),
+        (b"indicator,period,value\n!!!,2025,1\n", {}, "has no letters or digits"),
+        (b"indicator,period,value\nA,2025,inf\n", {}, "'inf' is not a number"),
+        (b'indicator,period,value\n"A,2025,1\n', {}, "not a well-formed CSV"),
+    ],
+)
+def test_refusals(sessions, tmp_path, content, mapping, says) -> None:
+    path = tmp_path / "values.csv"
+    if content is not None:
+        path.write_bytes(content)
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(**mapping))
+    assert says in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("values.json", b"{}", "I can read CSV (.csv) and Excel (.xlsx) files, not '.json'"),
+        ("values.xls", b"\xd0\xcf\x11\xe0", "old Excel file (.xls)"),
+        ("values.xlsx", b"indicator,period,value\n", "not a readable Excel file"),
+        ("values.csv", b"\x00\x01\x02\x03binary", "does not look like a text CSV"),
+    ],
+)
+def test_wrong_formats(sessions, tmp_path, name, content, says) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    assert says in str(refused.value)
+
+
+def test_mapping_options_are_checked() -> None:
+    with pytest.raises(ImportError_, match="not both"):
+        ImportMapping.from_options(indicator="A", indicator_column="B")
+    with pytest.raises(ImportError_, match="should look like COLUMN=VALUE"):
+        ImportMapping.from_options(filters=("State",))
+    assert ImportMapping.from_options(filters=(" State = MD ",)).filters == (("State", "MD"),)
+
+
+def test_sheet_is_refused_for_csv(sessions) -> None:
+    with unchanged_database(sessions) as refused:
+        run(sessions, NALOXONE, ImportMapping.from_options(indicator="X", sheet="Data"))
+    assert "--sheet is for Excel files" in str(refused.value)
+
+
+def test_progress_bar_only_for_long_files(sessions, tmp_path) -> None:
+    lines = ["indicator,period,value,geography"] + [
+        f"Visits,2025-{m:02d},{g * m},G{g}" for g in range(600) for m in range(1, 13)
+    ]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    shown: list[int] = []
+
+    class Bar:
+        def __init__(self, length: int, label: str) -> None:
+            assert "values.csv" in label
+            shown.append(length)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *_):
+            return False
+
+        def update(self, n: int) -> None:
+            shown.append(n)
+
+    import_file(sessions, team_id=TEAM, path=path, mapping=ImportMapping(), now=NOW, progress=Bar)
+    assert shown[0] == 7200 and sum(shown[1:]) == 7200
+    shown.clear()
+    run(sessions, NALOXONE, naloxone_mapping())  # short: no bar
+    import_file(
+        sessions, team_id=TEAM, path=NALOXONE, mapping=naloxone_mapping(), now=NOW, progress=Bar
+    )
+    assert shown == []

@@ -1,0 +1,420 @@
+"""Indicator charts: real PNGs that a person can read (sizes, labels, gaps, baseline, alt text)."""
+
+from __future__ import annotations
+
+import struct
+import time
+from datetime import date
+from io import BytesIO
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+from bot import charts
+from bot.charts import (
+    ChartSpec,
+    Marker,
+    Series,
+    baseline_forecast,
+    describe,
+    render_digest_chart,
+    render_indicator_chart,
+)
+
+CDC = Path(charts.__file__).parent / "data" / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+DEATHS = "Number of Drug Overdose Deaths"
+OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
+
+
+@pytest.fixture(scope="module")
+def cdc() -> pd.DataFrame:
+    return pd.read_csv(CDC)
+
+
+def cdc_series(frame: pd.DataFrame, state: str, indicator: str = DEATHS) -> Series:
+    rows = frame[(frame["State"] == state) & (frame["Indicator"] == indicator)]
+    periods = [date(int(p[:4]), int(p[5:7]), 1) for p in rows["period_end"]]
+    values = [None if pd.isna(v) else float(v) for v in rows["Data Value"]]
+    return Series(state, periods, values)
+
+
+def months(n: int, start: date = date(2020, 1, 1)) -> list[date]:
+    return [
+        date(start.year + (start.month - 1 + i) // 12, (start.month - 1 + i) % 12 + 1, 1)
+        for i in range(n)
+    ]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return imread(BytesIO(data), format="png")
+
+
+def visible_texts(fig) -> list[Text]:
+    """Every text a reader sees: titles, labels, legend entries, notes and the drawn tick labels."""
+    fig.draw_without_rendering()
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    tick_labels = {
+        id(label)
+        for ax in fig.axes
+        for axis in (ax.xaxis, ax.yaxis)
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+        for label in (tick.label1, tick.label2)
+    }
+    renderer = fig.canvas.get_renderer()
+    drawn_ticks = []
+    for ax in axes:  # only the ticks inside the view are drawn
+        frame = ax.get_window_extent(renderer)
+        for t in ax.get_xticklabels():
+            box = t.get_window_extent(renderer)
+            if t.get_visible() and frame.x0 - 1 <= (box.x0 + box.x1) / 2 <= frame.x1 + 1:
+                drawn_ticks.append(t)
+        for t in ax.get_yticklabels():
+            box = t.get_window_extent(renderer)
+            if t.get_visible() and frame.y0 - 1 <= (box.y0 + box.y1) / 2 <= frame.y1 + 1:
+                drawn_ticks.append(t)
+    others = [
+        t
+        for t in fig.findobj(Text)
+        if id(t) not in tick_labels and (t.axes is None or t.axes.get_visible()) and t.get_visible()
+    ]
+    return [t for t in others + drawn_ticks if t.get_text().strip()]
+
+
+def assert_no_overlaps(fig) -> None:
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in visible_texts(fig)]
+    frame = fig.bbox
+    for text, box in boxes:
+        assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1, f"{text!r} is cropped"
+        assert frame.y0 - 1 <= box.y0 and box.y1 <= frame.y1 + 1, f"{text!r} is cropped"
+    for (a, box_a), (b, box_b) in combinations(boxes, 2):
+        assert not box_a.overlaps(box_b), f"{a!r} overlaps {b!r}"
+
+
+def legend_labels(fig) -> list[str]:
+    legends = [obj for obj in fig.findobj(Legend)]
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
+def marker_labels(fig) -> list[str]:
+    return [
+        t.get_text().strip() for ax in fig.axes for t in ax.texts if t.get_gid() == "marker-label"
+    ]
+
+
+def md_spec(frame: pd.DataFrame, **changes) -> ChartSpec:
+    base = {
+        "title": "Number of Drug Overdose Deaths — MD",
+        "unit": "deaths",
+        "period_label": "12-month-ending, by month",
+        "series": [cdc_series(frame, "MD")],
+        "target": 1500.0,
+        "source": "CDC/NCHS Vital Statistics Rapid Release",
+    }
+    return ChartSpec(**(base | changes))
+
+
+# --- the PNG itself -------------------------------------------------------------------------------
+
+
+def test_md_overdose_deaths_2015_2025_renders_a_readable_png(cdc):
+    data = render_indicator_chart(md_spec(cdc))
+
+    assert png_size(data) == (1200, 675)
+    image = pixels(data)
+    assert image[..., :3].std() > 0.05  # not a blank canvas
+    # the history line (Okabe-Ito blue #0072B2) is really drawn
+    blue = np.all(np.abs(image[..., :3] - np.array([0x00, 0x72, 0xB2]) / 255) < 0.08, axis=-1)
+    assert blue.sum() > 1000
+
+
+def test_the_md_figure_has_title_period_unit_target_baseline_and_source(cdc):
+    fig = charts._build_figure(md_spec(cdc))
+    texts = [t.get_text() for t in visible_texts(fig)]
+
+    assert "Number of Drug Overdose Deaths — MD" in texts
+    assert "12-month-ending, by month" in texts
+    assert "deaths" in texts
+    assert "Target 1,500 deaths (lower is better)" in legend_labels(fig)
+    assert "If nothing changes" in legend_labels(fig)
+    footnote = " ".join(next(t for t in texts if t.startswith("Source:")).split())
+    assert "CDC/NCHS Vital Statistics Rapid Release" in footnote
+    assert "Theil–Sen over the last 12 values" in footnote
+    assert "Gaps" not in footnote  # MD has no missing months
+    # y axis with thousands separators, few x ticks (years)
+    ax = fig.axes[0]
+    fig.draw_without_rendering()
+    y_ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "2,000" in y_ticks or "2,400" in y_ticks
+    x_ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert 3 <= len(x_ticks) <= 8
+    assert all(t.isdigit() and len(t) == 4 for t in x_ticks)
+    assert_no_overlaps(fig)
+
+
+def test_nc_opioid_deaths_with_13_suppressed_months_are_drawn_as_gaps_not_zero(cdc):
+    nc = cdc_series(cdc, "NC", OPIOIDS)
+    assert sum(v is None for v in nc.values) == 13
+    spec = ChartSpec("Opioid overdose deaths — NC", "deaths", None, [nc], source="CDC/NCHS")
+
+    fig = charts._build_figure(spec)
+    history = next(line for line in fig.axes[0].get_lines() if line.get_label() == "NC")
+    y = np.asarray(history.get_ydata(), dtype=float)
+    assert np.isnan(y).sum() == 12  # 2023-10 .. 2024-09; the blank last month is off the end
+    assert np.nanmin(y) > 500  # never plotted as zero
+    footnote = " ".join(fig.get_supxlabel().split())
+    assert "Gaps = suppressed or missing data." in footnote
+    assert png_size(render_indicator_chart(spec)) == (1200, 675)
+
+
+def test_a_skipped_period_is_a_gap_too(cdc):
+    periods = months(12)
+    values = [10.0, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
+    del periods[5], values[5]  # June never reported at all
+    fig = charts._build_figure(ChartSpec("Kits", "kits", None, [Series("", periods, values)]))
+    line = next(line for line in fig.axes[0].get_lines() if line.get_label() == "Reported")
+    assert np.isnan(np.asarray(line.get_ydata(), dtype=float)).sum() == 1
+
+
+def test_a_lone_value_between_gaps_is_still_visible():
+    values = [5.0, 6.0, None, 7.0, None, 8.0, 9.0]
+    fig = charts._build_figure(ChartSpec("Beds", None, None, [Series("", months(7), values)]))
+    dots = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    assert dots and list(dots[0].get_ydata()) == [7.0]
+
+
+# --- the baseline --------------------------------------------------------------------------------
+
+
+def test_baseline_continues_a_perfect_line_exactly():
+    periods = months(24)
+    values = [100.0 + 5 * i for i in range(24)]
+
+    base = baseline_forecast(periods, values, horizon=3)
+
+    assert base is not None
+    assert base.periods == [date(2022, 1, 1), date(2022, 2, 1), date(2022, 3, 1)]
+    assert base.values == pytest.approx([220.0, 225.0, 230.0])
+    assert "Theil–Sen" in base.method
+
+
+def test_an_outlier_barely_moves_the_baseline():
+    periods = months(12)
+    clean = [100.0 + 2 * i for i in range(12)]
+    spiky = list(clean)
+    spiky[9] = 400.0  # one bad month
+
+    a = baseline_forecast(periods, clean, horizon=6)
+    b = baseline_forecast(periods, spiky, horizon=6)
+
+    assert a is not None and b is not None
+    assert b.values == pytest.approx(a.values, rel=0.02)
+    # least squares would have been pulled far off by the same month
+    slope = np.polyfit(range(12), spiky, 1)[0]
+    assert abs(slope - 2) > 3
+
+
+def test_baseline_needs_four_values_and_never_goes_below_zero():
+    assert baseline_forecast(months(6), [5.0, None, None, 4.0, None, 3.0], horizon=3) is None
+    falling = baseline_forecast(months(6), [50.0, 40, 30, 20, 10, 5], horizon=12)
+    assert falling is not None and min(falling.values) == 0.0
+
+
+def test_baseline_skips_back_over_a_long_gap():
+    values = [100.0] * 10 + [None] * 6 + [20.0, 21, 22, 23, 24]
+    base = baseline_forecast(months(len(values)), values, horizon=1)
+    assert base is not None and base.values == pytest.approx([25.0])
+    assert "last 5 values" in base.method
+
+
+def test_baseline_handles_quarters_and_years():
+    quarters = [date(2020, m, 1) for m in (1, 4, 7, 10)] + [date(2021, 1, 1)]
+    base = baseline_forecast(quarters, [1.0, 2, 3, 4, 5], horizon=2)
+    assert base is not None and base.periods == [date(2021, 4, 1), date(2021, 7, 1)]
+    years = [date(y, 1, 1) for y in range(2019, 2024)]
+    base = baseline_forecast(years, [0.6, 0.7, 0.7, 0.8, 0.8], horizon=1)
+    assert base is not None and base.periods == [date(2024, 1, 1)]
+
+
+# --- markers and several geographies ----------------------------------------------------------
+
+
+def test_many_markers_label_at_most_five_and_never_overlap(cdc):
+    markers = [Marker(date(2024, 1, 1) + pd.Timedelta(days=9 * i), f"#{i} done") for i in range(40)]
+    fig = charts._build_figure(md_spec(cdc, markers=markers))
+
+    labels = marker_labels(fig)
+    assert 1 <= len(labels) <= 5
+    assert "#39 done" in labels  # the newest is labelled
+    vertical = [line for line in fig.axes[0].get_lines() if line.get_label() == "Commitment done"]
+    assert len(vertical) == 40  # every completion still drawn, most as unlabelled lines
+    assert_no_overlaps(fig)
+
+
+def test_a_few_spread_markers_are_all_labelled(cdc):
+    markers = [Marker(date(2016, 1, 1), "#3 done"), Marker(date(2020, 6, 1), "#7 done")]
+    fig = charts._build_figure(md_spec(cdc, markers=markers))
+    assert sorted(marker_labels(fig)) == ["#3 done", "#7 done"]
+    assert "Commitment done" in legend_labels(fig)
+
+
+def test_four_geographies_are_four_labelled_lines(cdc):
+    series = [cdc_series(cdc, s) for s in ("MD", "NC", "VT", "US")]
+    fig = charts._build_figure(ChartSpec(DEATHS, "deaths", "12-month-ending", series, target=1500))
+
+    assert len(fig.axes) == 1
+    assert [label for label in legend_labels(fig) if label in {"MD", "NC", "VT", "US"}] == [
+        "MD",
+        "NC",
+        "VT",
+        "US",
+    ]
+    colours = {
+        line.get_color()
+        for line in fig.axes[0].get_lines()
+        if line.get_label() in {"MD", "NC", "VT", "US"}
+    }
+    assert len(colours) == 4
+    assert_no_overlaps(fig)
+
+
+def test_twelve_geographies_become_small_multiples(cdc):
+    md = cdc_series(cdc, "MD")
+    wards = [
+        Series(
+            f"Ward {i}", md.periods, [None if v is None else v * (0.5 + i / 10) for v in md.values]
+        )
+        for i in range(1, 13)
+    ]
+    fig = charts._build_figure(
+        ChartSpec("Overdose deaths by ward", "deaths", None, wards, target=900)
+    )
+
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 12
+    assert [ax.get_title(loc="left").split(" · ")[0] for ax in panels] == [
+        f"Ward {i}" for i in range(1, 13)
+    ]
+    assert panels[0].get_title(loc="left") == "Ward 1 · 937"  # latest MD 1,562 x 0.6
+    assert_no_overlaps(fig)
+    assert png_size(render_indicator_chart(ChartSpec("Wards", None, None, wards))) == (1200, 675)
+
+
+# --- edges ---------------------------------------------------------------------------------------
+
+
+def test_no_values_at_all_renders_a_no_data_image_not_a_blank_axes():
+    spec = ChartSpec("Naloxone kits distributed", "kits", None, [Series("", months(3), [None] * 3)])
+    fig = charts._build_figure(spec)
+    assert "No data yet for Naloxone kits distributed" in [t.get_text() for t in visible_texts(fig)]
+    data = render_indicator_chart(spec)
+    assert png_size(data) == (1200, 675) and pixels(data)[..., :3].std() > 0.01
+    assert png_size(render_indicator_chart(ChartSpec("Empty", None, None, []))) == (1200, 675)
+    assert describe(spec) == "Chart of Naloxone kits distributed: no data yet."
+
+
+def test_a_500_character_title_is_ellipsised_and_fits(cdc):
+    fig = charts._build_figure(md_spec(cdc, title="Overdose " * 55, source="x " * 300))
+    title = fig.get_suptitle()
+    assert title.endswith("…") and len(title) <= charts.TITLE_CHARS
+    assert_no_overlaps(fig)
+
+
+def test_mismatched_periods_and_values_are_refused():
+    with pytest.raises(ValueError, match="3 periods but 2 values"):
+        Series("MD", months(3), [1.0, 2.0])
+
+
+def test_huge_inputs_render_in_reasonable_time():
+    many_points = [
+        Series(
+            "",
+            [date(1990, 1, 1) + pd.Timedelta(days=i) for i in range(10_000)],
+            [float(i % 365) if i % 97 else None for i in range(10_000)],
+        )
+    ]
+    fifty = [
+        Series(f"Place {i}", months(120), [float(i + j) for j in range(120)]) for i in range(50)
+    ]
+    started = time.perf_counter()
+    assert png_size(render_indicator_chart(ChartSpec("Daily", None, None, many_points)))[0] == 1200
+    fig = charts._build_figure(ChartSpec("Fifty places", None, None, fifty))
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == charts.MAX_PANELS
+    assert "26 more not shown." in fig.get_supxlabel()
+    big = charts._png(fig)
+    assert time.perf_counter() - started < 30  # generous: this guards against minutes, not ms
+    assert png_size(big)[0] == 1200
+
+
+# --- digest and alt text ------------------------------------------------------------------------
+
+
+def test_digest_chart_shows_each_indicator_with_its_latest_value(cdc):
+    specs = [
+        md_spec(cdc),
+        ChartSpec("Opioid deaths — NC", "deaths", None, [cdc_series(cdc, "NC", OPIOIDS)]),
+        ChartSpec("Overdose deaths — VT", "deaths", None, [cdc_series(cdc, "VT")], target=150),
+    ]
+    fig = charts._build_digest_figure(specs)
+    titles = [" ".join(ax.get_title(loc="left").split()) for ax in fig.axes if ax.get_visible()]
+    assert titles == [
+        "Number of Drug Overdose Deaths — MD Latest 1,562 (Apr 2025)",
+        "Opioid deaths — NC Latest 1,724 (Mar 2025)",
+        "Overdose deaths — VT Latest 180 (Apr 2025)",
+    ]
+    assert_no_overlaps(fig)
+    data = render_digest_chart([*specs, md_spec(cdc, title="Four")])
+    assert png_size(data) == (1200, 675) and pixels(data)[..., :3].std() > 0.05
+
+
+def test_describe_says_latest_value_change_target_and_baseline(cdc):
+    text = describe(md_spec(cdc))
+    assert "latest value 1,562 deaths" in text
+    assert "Apr 2025" in text
+    assert "down 33% from 2,330 a year earlier" in text
+    assert "Target 1,500 deaths (lower is better)" in text
+    assert "If nothing changes, the recent trend points down" in text
+    assert len(text) <= 1000
+
+
+def test_describe_several_places_and_gaps(cdc):
+    series = [cdc_series(cdc, "MD"), cdc_series(cdc, "NC", OPIOIDS)]
+    text = describe(ChartSpec("Deaths", "deaths", None, series, target=2000, direction="lower"))
+    assert "MD 1,562 (Apr 2025)" in text and "NC 1,724 (Mar 2025)" in text
+    assert "Gaps are suppressed or missing data." in text
+
+
+def test_renders_leave_nothing_behind(cdc):
+    import gc
+
+    from matplotlib.figure import Figure
+
+    spec = md_spec(cdc)
+    render_indicator_chart(spec)
+    gc.collect()
+    before = sum(isinstance(o, Figure) for o in gc.get_objects())
+    for _ in range(3):
+        render_indicator_chart(spec)
+    gc.collect()
+    assert sum(isinstance(o, Figure) for o in gc.get_objects()) == before
+
+
+def test_a_series_with_a_line2d_label_is_not_confused_with_the_key(cdc):
+    # legend handles are proxies; the drawn history keeps the geography as its label
+    fig = charts._build_figure(md_spec(cdc))
+    assert any(isinstance(h, Line2D) and h.get_label() == "MD" for h in fig.axes[0].get_lines())

@@ -1,0 +1,234 @@
+"""Periods as publishers write them and as people read them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+
+from bot.periods import (
+    Period,
+    PeriodError,
+    expected_next,
+    explain,
+    infer_kind,
+    label,
+    parse_period,
+    parse_update_frequency,
+    period_end,
+    shift,
+    year_earlier,
+)
+
+
+@pytest.mark.parametrize(
+    ("written", "text", "start", "grain"),
+    [
+        ("2025-04", "2025-04", date(2025, 4, 1), "month"),
+        ("2025-4", "2025-04", date(2025, 4, 1), "month"),
+        ("2025/04", "2025-04", date(2025, 4, 1), "month"),
+        (" 2025-04 ", "2025-04", date(2025, 4, 1), "month"),
+        ("Apr 2025", "2025-04", date(2025, 4, 1), "month"),
+        ("April 2025", "2025-04", date(2025, 4, 1), "month"),
+        ("sept 2024", "2024-09", date(2024, 9, 1), "month"),
+        ("2025-Q1", "2025-Q1", date(2025, 1, 1), "quarter"),
+        ("2025-q4", "2025-Q4", date(2025, 10, 1), "quarter"),
+        ("Q3 2024", "2024-Q3", date(2024, 7, 1), "quarter"),
+        ("2025", "2025", date(2025, 1, 1), "year"),
+        ("2025.0", "2025", date(2025, 1, 1), "year"),
+        (2025, "2025", date(2025, 1, 1), "year"),
+        (2025.0, "2025", date(2025, 1, 1), "year"),
+        ("2025-03-03", "2025-03-03", date(2025, 3, 3), "day"),
+        ("2024-02-29", "2024-02-29", date(2024, 2, 29), "day"),
+        ("2025/3/3", "2025-03-03", date(2025, 3, 3), "day"),
+        ("2025-03-03 00:00:00", "2025-03-03", date(2025, 3, 3), "day"),
+        (date(2025, 3, 3), "2025-03-03", date(2025, 3, 3), "day"),
+        (datetime(2025, 3, 3), "2025-03-03", date(2025, 3, 3), "day"),
+        (pd.Timestamp("2025-03-01"), "2025-03-01", date(2025, 3, 1), "day"),
+    ],
+)
+def test_parse_period_reads_publishers_forms(
+    written: object, text: str, start: date, grain: str
+) -> None:
+    period = parse_period(written)
+    assert (period.text, period.start, period.grain) == (text, start, grain)
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("2025-13", "'2025-13' is not a month"),
+        ("2025-00", "is not a month"),
+        ("2023-02-29", "February 2023 has days 1 to 28"),
+        ("2025-04-31", "April 2025 has days 1 to 30"),
+        ("2025-Q5", "quarters are Q1 to Q4"),
+        ("2025-Q0", "quarters are Q1 to Q4"),
+        ("Foo 2025", "'Foo' is not a month name"),
+        ("12 month-ending", "is not a period"),
+        ("", "blank"),
+        ("0", "is not a period"),
+        ("99", "is not a period"),
+        (1, "the year 1 looks wrong"),
+        (2025.5, "is not a period"),
+        (float("nan"), "blank"),
+        ("04/2025", "is not a period"),
+        (datetime(2025, 3, 3, 13, 0), "time of day"),
+        (None, "is not a period"),
+        (True, "is not a period"),
+    ],
+)
+def test_parse_period_refuses_what_it_cannot_read(written: object, says: str) -> None:
+    with pytest.raises(PeriodError, match=says):
+        parse_period(written)
+
+
+def test_periods_sort_in_time_order() -> None:
+    periods = [parse_period(t) for t in ["2025-04", "2024-12", "2025-01"]]
+    assert [p.text for p in sorted(periods)] == ["2024-12", "2025-01", "2025-04"]
+
+
+@pytest.mark.parametrize(
+    ("period", "kind", "shown"),
+    [
+        ("2025-04", "monthly", "Apr 2025"),
+        ("2025-04", None, "Apr 2025"),
+        ("2025-04", "12-month-ending", "12 months ending Apr 2025"),
+        ("2023-12", "12-month-ending", "12 months ending Dec 2023"),
+        ("2025-Q1", "quarterly", "Q1 2025"),
+        ("2025", "yearly", "2025"),
+        ("2025-03-03", "weekly", "week of Mar 3, 2025"),
+        ("2025-03-03", "daily", "Mar 3, 2025"),
+        ("2025-03-03", None, "Mar 3, 2025"),
+        ("2025-04", "12 month-ending", "12 months ending Apr 2025"),  # CDC's spelling
+    ],
+)
+def test_label_says_periods_as_people_do(period: str, kind: str | None, shown: str) -> None:
+    assert label(period, kind) == shown
+
+
+def test_label_refuses_an_unknown_kind() -> None:
+    with pytest.raises(PeriodError, match="'fortnightly' is not a period kind"):
+        label("2025-04", "fortnightly")
+
+
+def test_explain_says_what_12_month_ending_means_and_nothing_for_plain_kinds() -> None:
+    sentence = explain("12-month-ending")
+    assert sentence is not None
+    assert "12 months up to and including the month shown" in sentence
+    assert explain("monthly") is None
+    assert explain("yearly") is None
+    assert explain(None) is None
+    assert "7 days" in (explain("weekly") or "")
+
+
+@pytest.mark.parametrize(
+    ("period", "kind", "steps", "expected"),
+    [
+        ("2025-01", "monthly", -1, "2024-12"),
+        ("2024-12", "monthly", 1, "2025-01"),
+        ("2025-04", "12-month-ending", -12, "2024-04"),
+        ("2024-Q4", "quarterly", 1, "2025-Q1"),
+        ("2025-Q1", "quarterly", -1, "2024-Q4"),
+        ("2025-Q1", None, -4, "2024-Q1"),
+        ("2025", "yearly", -1, "2024"),
+        ("2024-12-30", "weekly", 1, "2025-01-06"),
+        ("2025-01-06", "weekly", -1, "2024-12-30"),
+        ("2024-02-28", "daily", 1, "2024-02-29"),
+        ("2024-03-01", "daily", -1, "2024-02-29"),
+        ("2025-03-01", "daily", -1, "2025-02-28"),
+        ("2025-03", "quarterly", 1, "2025-06"),  # quarterly data written as months
+        ("2025-01-31", "monthly", 1, "2025-02-28"),  # month ends clamp
+    ],
+)
+def test_shift_steps_by_the_kind(period: str, kind: str | None, steps: int, expected: str) -> None:
+    assert shift(parse_period(period), kind, steps).text == expected
+
+
+@pytest.mark.parametrize(
+    ("period", "kind", "expected"),
+    [
+        ("2025-04", "12-month-ending", "2024-04"),
+        ("2025-Q1", "quarterly", "2024-Q1"),
+        ("2025", "yearly", "2024"),
+        ("2024-02-29", "daily", "2023-02-28"),
+        ("2025-03-03", "weekly", "2024-03-04"),  # 52 weeks: still a Monday
+    ],
+)
+def test_year_earlier(period: str, kind: str, expected: str) -> None:
+    assert year_earlier(parse_period(period), kind).text == expected
+
+
+@pytest.mark.parametrize(
+    ("periods", "kind"),
+    [
+        (["2025-01", "2025-02", "2025-03"], "monthly"),
+        (["2024-11", "2024-12", "2025-01"], "monthly"),
+        (["2025-01", "2025-04", "2025-07"], "quarterly"),
+        (["2023-06", "2024-06"], "yearly"),
+        (["2024-Q4", "2025-Q1"], "quarterly"),
+        (["2019", "2020", "2023"], "yearly"),
+        (["2024-12-23", "2024-12-30", "2025-01-06"], "weekly"),
+        (["2024-12-30", "2025-01-13"], "weekly"),  # a week missing
+        (["2024-02-28", "2024-02-29", "2024-03-01"], "daily"),
+        (["2025-01-01", "2025-02-01", "2025-03-01"], "monthly"),
+        (["2025-03-03"], "daily"),
+        (["2025-03"], "monthly"),
+    ],
+)
+def test_infer_kind(periods: list[str], kind: str) -> None:
+    assert infer_kind([parse_period(p) for p in periods]) == kind
+
+
+def test_infer_kind_refuses_mixed_grains() -> None:
+    with pytest.raises(PeriodError, match="mix months and years"):
+        infer_kind([parse_period("2025-04"), parse_period("2024")])
+    with pytest.raises(PeriodError, match="no periods"):
+        infer_kind([])
+
+
+@pytest.mark.parametrize(
+    ("period", "kind", "end"),
+    [
+        ("2024-02", "monthly", date(2024, 2, 29)),
+        ("2025-02", "monthly", date(2025, 2, 28)),
+        ("2025-Q4", "quarterly", date(2025, 12, 31)),
+        ("2025", "yearly", date(2025, 12, 31)),
+        ("2025-03-03", "weekly", date(2025, 3, 9)),
+        ("2025-03-03", "daily", date(2025, 3, 3)),
+    ],
+)
+def test_period_end(period: str, kind: str, end: date) -> None:
+    assert period_end(parse_period(period), kind) == end
+
+
+@pytest.mark.parametrize(
+    ("latest", "kind", "frequency", "due"),
+    [
+        # next period May 2025 ends May 31; published 4 months later
+        ("2025-04", "12-month-ending", "monthly, 4-month lag", date(2025, 9, 30)),
+        # no lag stated: one publication interval after the next period ends
+        ("2025-04", "monthly", "monthly", date(2025, 6, 30)),
+        ("2023", "yearly", "yearly", date(2025, 12, 31)),
+        ("2024-Q4", "quarterly", "quarterly", date(2025, 6, 30)),
+        ("2024-Q4", "quarterly", None, date(2025, 6, 30)),
+        ("2025-03-03", "weekly", "weekly, 2-week lag", date(2025, 3, 30)),
+        ("2023", "yearly", "yearly, lag of 11 months", date(2025, 11, 30)),
+        ("2025-04", "monthly", "whenever they feel like it", date(2025, 6, 30)),  # ignored
+    ],
+)
+def test_expected_next(latest: str, kind: str, frequency: str | None, due: date) -> None:
+    assert expected_next(parse_period(latest), kind, frequency) == due
+
+
+def test_parse_update_frequency_refuses_nonsense() -> None:
+    with pytest.raises(PeriodError, match="not an update frequency"):
+        parse_update_frequency("every blue moon")
+    interval, lag = parse_update_frequency("Monthly, 4-month lag")
+    assert interval is not None and interval.months == 1
+    assert lag is not None and lag.months == 4
+
+
+def test_period_is_a_value() -> None:
+    assert parse_period("2025-04") == Period(date(2025, 4, 1), "2025-04", "month")
+    assert str(parse_period("2025-q2")) == "2025-Q2"
