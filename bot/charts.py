@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -27,11 +28,12 @@ from dateutil.relativedelta import relativedelta
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
-from matplotlib.ticker import Formatter, MaxNLocator
+from matplotlib.ticker import Formatter, Locator, MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation
+from PIL import Image as PILImage
 
 __all__ = [
     "Baseline",
@@ -113,6 +115,7 @@ BASELINE_MIN_POINTS = 4
 BASELINE_MAX_GAP = 2  # missing periods in a row that the trend may bridge
 BASELINE_LABEL = "If nothing changes"
 GAP_NOTE = "Gaps = suppressed or missing data."
+PAD_X_IN, PAD_Y_IN = 0.08, 0.06  # space at the image edges and around each axes
 
 _LOCK = threading.Lock()
 
@@ -297,8 +300,14 @@ def _build_figure(spec: ChartSpec) -> Figure:
     _legend_below(fig, ax, handles)
     notes = [f"Baseline: {method}, carried forward."] if method else []
     _footnote(fig, spec.source, gaps, notes)
-    _prune_marker_labels(fig, ax)
-    return _laid_out(fig)
+    labelled = any(t.get_gid() == "marker-label" for t in ax.texts)
+    if labelled:  # headroom first, so labels rarely sit on the data (it changes the y ticks)
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + (high - low) * 0.22)
+    _lay_out(fig, [[ax]])
+    if labelled:
+        _prune_marker_labels(fig, ax)
+    return fig
 
 
 def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
@@ -337,7 +346,8 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
     if len(specs) > len(shown):
         notes.append(f"{len(specs) - len(shown)} more indicators in the digest text.")
     _footnote(fig, "; ".join(sorted({s.source for s in shown if s.source})) or None, gaps, notes)
-    return _laid_out(fig)
+    _lay_out(fig, [list(axes[r * cols : (r + 1) * cols]) for r in range(rows)])
+    return fig
 
 
 def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
@@ -373,12 +383,13 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
     if len(drawn) > len(shown):
         notes.append(f"{len(drawn) - len(shown)} more not shown.")
     _footnote(fig, spec.source, gaps, notes)
-    return _laid_out(fig)
+    _lay_out(fig, [list(axes[r * cols : (r + 1) * cols]) for r in range(rows)])
+    return fig
 
 
 def _no_data_figure(title: str) -> Figure:
     fig = _new_figure(WIDTH_IN, HEIGHT_IN)
-    ax = fig.add_subplot()
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))  # nothing to lay out: the texts sit in the middle
     ax.set_axis_off()
     name = _ellipsis(title.strip() or "this indicator", 60)
     ax.text(
@@ -498,11 +509,7 @@ def _prune_marker_labels(fig: Figure, ax: Axes) -> None:
     labels = [t for t in ax.texts if t.get_gid() == "marker-label"]
     if not labels:
         return
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, high + (high - low) * 0.22)  # headroom, so labels rarely sit on the data
-    fig.draw_without_rendering()  # runs the layout, so extents are final
-    fig.set_layout_engine("none")  # labels are placed for this layout: keep it
-    renderer = _renderer(fig)
+    renderer = _renderer(fig)  # the axes are placed (_lay_out): these extents are final
     frame = ax.get_window_extent(renderer)
     kept: list[Bbox] = []
     for t in labels:
@@ -550,24 +557,90 @@ def _style_axes(ax: Axes, unit: str | None, *, compact: bool = False) -> None:
     ax.grid(axis="y", color="#dddddd", lw=0.8)
     ax.set_axisbelow(True)
     ax.tick_params(labelsize=SMALL_PT)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=4 if compact else 6))
+    ax.yaxis.set_major_locator(_Once(MaxNLocator(nbins=4 if compact else 6)))
     ax.yaxis.set_major_formatter(_Thousands())
     most = 4 if compact else 7
     low_x, high_x = ax.get_xlim()
     years = (high_x - low_x) / 365.25
-    if years >= 3:  # whole years only (and a lot cheaper than AutoDateLocator's rrules)
+    if years >= 3:  # whole years only
         base = next((b for b in (1, 2, 3, 5, 10, 20, 50) if years / b <= most), 100)
-        ax.xaxis.set_major_locator(mdates.YearLocator(base))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.xaxis.set_major_locator(_Once(_YearLocator(base)))
+        ax.xaxis.set_major_formatter(_YearFormatter())
     else:
         locator = mdates.AutoDateLocator(minticks=2, maxticks=most)
-        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_locator(_Once(locator))
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
     if unit:
         ax.set_ylabel(_ellipsis(unit, 30), fontsize=TEXT_PT)
     low, high = ax.get_ylim()
     if low > 0 and high > 0 and low < 0.35 * high:
         ax.set_ylim(bottom=0)  # counts that come near zero: start the axis at zero, honestly
+
+
+class _Once(Locator):
+    """Another locator's ticks, worked out once per view and only those inside it.
+
+    matplotlib asks an axis for its ticks about ten times per layout and draw (spines, titles,
+    labels and the axis itself each ask); the date locators are slow (dateutil rrules), and every
+    tick position, even one outside the view that is never drawn, costs a Tick object (~1 ms).
+    """
+
+    def __init__(self, inner: Locator) -> None:
+        self.inner = inner
+        self._view: tuple[float, float] | None = None
+        self._ticks: np.ndarray = np.empty(0)
+
+    def set_axis(self, axis: Any) -> None:
+        super().set_axis(axis)
+        self.inner.set_axis(axis)
+
+    def __call__(self) -> Any:
+        assert self.axis is not None
+        low, high = sorted(float(v) for v in self.axis.get_view_interval())
+        if self._view != (low, high):
+            ticks = np.asarray(self.inner(), dtype=float)
+            slack = (high - low) * 1e-9
+            inside = ticks[(ticks >= low - slack) & (ticks <= high + slack)]
+            # keep at least two, so the formatters still see the tick spacing
+            self._ticks, self._view = (inside if inside.size >= 2 else ticks), (low, high)
+        return self._ticks
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        return self.inner.tick_values(vmin, vmax)
+
+    def nonsingular(self, v0: float, v1: float) -> tuple[float, float]:
+        return self.inner.nonsingular(v0, v1)
+
+    def view_limits(self, vmin: float, vmax: float) -> tuple[float, float]:
+        return self.inner.view_limits(vmin, vmax)
+
+
+class _YearLocator(Locator):
+    """Ticks on 1 January of every `base`-th year (like YearLocator, without dateutil rrules)."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def __call__(self) -> Any:
+        assert self.axis is not None
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin: float, vmax: float) -> Any:
+        first_day, last_day = mdates.date2num(date(1, 1, 1)), mdates.date2num(date(9999, 1, 1))
+        low, high = (float(np.clip(v, first_day, last_day)) for v in sorted((vmin, vmax)))
+        first, last = mdates.num2date(low).year, mdates.num2date(high).year
+        years = range(max(1, first // self.base * self.base), last + 1, self.base)
+        return np.asarray([mdates.date2num(date(y, 1, 1)) for y in years], dtype=float)
+
+    def nonsingular(self, v0: float, v1: float) -> tuple[float, float]:
+        return mdates.YearLocator(self.base).nonsingular(v0, v1)
+
+
+class _YearFormatter(Formatter):
+    """ "2016" for a tick on a date (matplotlib date number)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return str(mdates.num2date(x).year)
 
 
 class _Thousands(Formatter):
@@ -595,6 +668,7 @@ def _titles(fig: Figure, title: str) -> None:
         ha="left",
         fontsize=TITLE_PT,
         fontweight="bold",
+        gid="title",
     )
     _fit(text, fig.bbox.width * 0.97, _renderer(fig))
 
@@ -624,7 +698,7 @@ def _footnote(fig: Figure, source: str | None, gaps: bool, notes: Sequence[str] 
     parts.extend(notes)
     if not parts:
         return
-    text = fig.supxlabel("", x=0.01, ha="left", fontsize=SMALL_PT, color=MUTED)
+    text = fig.supxlabel("", x=0.01, ha="left", fontsize=SMALL_PT, color=MUTED, gid="footnote")
     renderer = _renderer(fig)
     for width in range(92, 20, -6):  # wrap narrower until the widest line fits the image
         text.set_text(
@@ -638,7 +712,23 @@ def _legend_below(fig: Figure, ax: Axes, handles: Sequence[Line2D]) -> None:
     """The key under the x axis, in as many columns as fit the image width (never cropped)."""
     below = ax.transAxes + ScaledTranslation(0, -26 / 72, fig.dpi_scale_trans)
     limit = fig.bbox.width * 0.8  # about the axes' width: a wider key would squeeze the plot
-    for ncols in range(min(4, len(handles)), 0, -1):
+    renderer = _renderer(fig)
+    # Each try builds a legend (~5 ms): start at the most columns whose estimated width fits.
+    font = FontProperties(size=SMALL_PT)
+    widths = [
+        renderer.get_text_width_height_descent(h.get_label(), font, False)[0] for h in handles
+    ]
+    em = renderer.points_to_pixels(SMALL_PT)
+    most = min(4, len(handles))
+    while most > 1:
+        columns = [c for c in np.array_split(np.asarray(widths), most) if c.size]
+        guess = sum(float(c.max()) for c in columns) + em * (
+            (2.4 + 0.8) * len(columns) + 1.4 * (len(columns) - 1)
+        )
+        if guess <= limit:
+            break
+        most -= 1
+    for ncols in range(most, 0, -1):
         legend = ax.legend(
             handles=handles,
             loc="upper left",
@@ -652,15 +742,39 @@ def _legend_below(fig: Figure, ax: Axes, handles: Sequence[Line2D]) -> None:
             borderaxespad=0,
             borderpad=0,
         )
-        if legend.get_window_extent(_renderer(fig)).width <= limit:
+        if legend.get_window_extent(renderer).width <= limit:
             return
 
 
+class _Canvas(FigureCanvasAgg):
+    """An Agg canvas that draws on one shared renderer per image size.
+
+    matplotlib caches text extents per renderer, so a fresh renderer per chart (the default)
+    measures every tick label, title and note again; sharing one makes the repeated texts of
+    the next chart free, and saves allocating a 3 MB pixel buffer each time. Safe because
+    rendering is serialised (`_LOCK`) and `_png` copies the pixels out before anything else draws.
+    """
+
+    def get_renderer(self) -> RendererAgg:
+        width, height = self.get_width_height(physical=True)
+        key = (width, height, float(self.figure.dpi))
+        renderer = _RENDERERS.get(key)
+        if renderer is None:
+            if len(_RENDERERS) >= 4:  # a few sizes only (small multiples grow taller)
+                _RENDERERS.pop(next(iter(_RENDERERS)))
+            renderer = _RENDERERS[key] = RendererAgg(width, height, self.figure.dpi)
+        self.renderer = renderer
+        return renderer
+
+
+_RENDERERS: dict[tuple[int, int, float], RendererAgg] = {}
+
+
 def _new_figure(width: float, height: float) -> Figure:
-    fig = Figure(
-        figsize=(width, height), dpi=DPI, layout=ConstrainedLayoutEngine(h_pad=0.06, w_pad=0.08)
-    )
-    FigureCanvasAgg(fig)  # attaches itself; Agg measures texts exactly as the PNG draws them
+    """A white figure with no layout engine: _lay_out places the axes once, from measured texts."""
+    fig = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
+    fig.set_layout_engine("none")  # whatever the rcParams say
+    _Canvas(fig)  # attaches itself; Agg measures texts exactly as the PNG draws them
     return fig
 
 
@@ -676,19 +790,73 @@ def _renderer(fig: Figure) -> RendererAgg:
     return canvas.get_renderer()
 
 
-def _laid_out(fig: Figure) -> Figure:
-    """Run the constrained layout once and keep its result, so saving does not lay out again."""
-    if fig.get_layout_engine() is not None:
-        fig.draw_without_rendering()
-        fig.set_layout_engine("none")
-    return fig
+def _lay_out(fig: Figure, grid: Sequence[Sequence[Axes]]) -> None:
+    """Place the axes of a rows x columns grid so that nothing overlaps or is cut off.
+
+    What constrained layout does, in one measuring pass instead of a full draw (two, with its
+    second iteration) before the real one: each axes' margins (tick labels, axis label, title,
+    legend below) are measured with the figure's one Agg renderer at a provisional position; they
+    do not depend on the axes' size (the tick locators here do not look at it), so the axes are
+    then sized to fill what the title above and the footnote below leave free.
+    """
+    renderer = _renderer(fig)
+    width, height = fig.bbox.width, fig.bbox.height
+    pad_x, pad_y = fig.dpi * PAD_X_IN, fig.dpi * PAD_Y_IN
+    top, bottom = height - pad_y, pad_y
+    for text in fig.texts:
+        if text.get_gid() == "title":
+            text.set_y(1 - pad_y / height)
+            top -= text.get_window_extent(renderer).height + 2 * pad_y
+        elif text.get_gid() == "footnote" and text.get_text():
+            text.set_y(pad_y / height)
+            bottom += text.get_window_extent(renderer).height + 2 * pad_y
+    rows, cols = len(grid), max(len(row) for row in grid)
+    # margins (px) around each row and column: the widest of its visible axes
+    left, right = [0.0] * cols, [0.0] * cols
+    above, below = [0.0] * rows, [0.0] * rows
+    for r, row in enumerate(grid):
+        for c, ax in enumerate(row):
+            if not ax.get_visible():
+                continue
+            frame = ax.get_window_extent(renderer)
+            tight = ax.get_tightbbox(renderer, for_layout_only=True)
+            if tight is None:
+                continue
+            left[c] = max(left[c], frame.x0 - tight.x0)
+            right[c] = max(right[c], tight.x1 - frame.x1)
+            below[r] = max(below[r], frame.y0 - tight.y0)
+            above[r] = max(above[r], tight.y1 - frame.y1)
+    gap_x, gap_y = 2 * pad_x, 2 * pad_y
+    cell_w = (width - 2 * pad_x - sum(left) - sum(right) - gap_x * (cols - 1)) / cols
+    cell_h = (top - bottom - sum(above) - sum(below) - gap_y * (rows - 1)) / rows
+    cell_w, cell_h = max(cell_w, 20.0), max(cell_h, 20.0)  # absurd inputs: tiny, never negative
+    y = top
+    for r, row in enumerate(grid):
+        y -= above[r] + cell_h
+        x = pad_x
+        for c, ax in enumerate(row):
+            x += left[c]
+            ax.set_position((x / width, y / height, cell_w / width, cell_h / height))
+            x += cell_w + right[c] + gap_x
+        y -= below[r] + gap_y
 
 
 def _png(fig: Figure) -> bytes:
+    """Draw once (the layout is already done) and encode the pixels as an RGB PNG.
+
+    Not `savefig`: it draws twice whenever the figure has ever had a layout engine, and writes
+    an alpha channel that a white chart does not need (RGB is ~10% smaller and faster to encode).
+    """
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    canvas.draw()
+    width, height = canvas.get_width_height()
+    image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     buf = BytesIO()
-    # zlib level 1: a tenth bigger than the default, and a third of the render time.
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 1})
-    fig.clear()  # break the figure's reference cycles now, not at the next gc pass
+    # zlib level 1: a tenth bigger than the default, and a third of the encoding time.
+    image.convert("RGB").save(buf, format="png", compress_level=1, dpi=(DPI, DPI))
+    # No fig.clear(): it re-initialises every axes (~7 ms each) only to throw them away; the
+    # figure is an ordinary reference cycle, and the pixel buffer is shared, not per figure.
     return buf.getvalue()
 
 

@@ -149,11 +149,11 @@ def steward_key(indicator: Indicator, following: periods.Period, slot: Slot) -> 
 def steward_payload(
     indicator: Indicator, following: periods.Period, expected: date
 ) -> dict[str, Any]:
-    """'Maryland overdose deaths for May 2025 were expected by …; add it with …'."""
+    """'No value yet for Maryland overdose deaths, May 2025: it was expected by …; add it with …'."""
     when = periods.label(following, indicator.period_kind)
     by = format_due(due_datetime(expected))
     text = (
-        f"📊 *{indicator.name}* for {when} were expected by {by}; add it with "
+        f"📊 No value yet for *{indicator.name}*, {when}: it was expected by {by}. Add it with "
         f"`/indicator set {indicator.slug} <value> for {following.text}` or `commstat import`."
     )
     why = (
@@ -163,7 +163,7 @@ def steward_payload(
     section = SectionBlock(text=MarkdownTextObject(text=text))
     context = ContextBlock(elements=[MarkdownTextObject(text=why)])
     return {
-        "text": f"{indicator.name} for {when} were expected by {by}.",
+        "text": f"No value yet for {indicator.name}, {when}: it was expected by {by}.",
         "blocks": [section.to_dict(), context.to_dict()],
     }
 

@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot import periods
+from bot.dates import format_due
 from bot.indicators import (
     Answer,
     CatalogEntry,
@@ -182,6 +183,8 @@ def build_answer(answer: Answer) -> list[Block]:
         )
         if target:
             lines.append(target)
+    if answer.late:
+        lines.append(f"⏳ Late data: {answer.late}.")
     if answer.also:
         lines.append("_(also: " + "; ".join(esc(n) for n in answer.also) + ")_")
     if answer.geography_note:
@@ -191,7 +194,7 @@ def build_answer(answer: Answer) -> list[Block]:
     if answer.explanation:
         context.append(answer.explanation)
     source = f"Source: {esc(indicator.source)} · " if indicator.source else ""
-    updated = f" · updated {answer.updated:%b %-d, %Y}" if answer.updated else ""
+    updated = f" · updated {format_due(answer.updated)}" if answer.updated else ""
     context.append(f"{source}Data through {answer.data_through}{updated}")
     marked = len(answer.markers)
     chart = f"Chart: {answer.window}"

@@ -12,8 +12,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot import charts, periods
+from bot.dates import format_due
 from bot.periods import Period, PeriodError
 from storage.models import (
     Commitment,
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 MATCH_AT = 70.0  # below this score a name is not that indicator
 ALSO_WITHIN = 4.0  # others this close to the best are mentioned as "also"
 MAX_NAME_WORDS = 20  # a 4,000-character paste is not a name; compare its first words only
-DEFAULT_YEARS = 5  # chart history without `since`/`last`
+DEFAULT_YEARS = 15  # chart history without `since`/`last`: the whole curve, to see it turn
 MAX_SUMMARY_GEOGRAPHIES = 10
 MAX_CHART_SERIES = 24  # bot.charts draws small multiples beyond six lines, up to 24 panels
 SUPPRESSED = frozenset({"*", "§", "¶", "na", "n/a", "suppressed", "<10", "missing", "blank"})
@@ -335,8 +337,15 @@ def summarise(
         return Summary(geography, latest, None, None, None, None)
     by_period = {p.period.start: p.value for p in ordered}
     value = reported.value
-    prior = compare(value, periods.shift(reported.period, kind, -1), by_period, direction)
-    year = compare(value, periods.year_earlier(reported.period, kind), by_period, direction)
+    before = periods.shift(reported.period, kind, -1)
+    prior = compare(value, before, by_period, direction)
+    year_before = periods.year_earlier(reported.period, kind)
+    # For yearly data the prior period is the year before: saying it twice reads like a mistake.
+    year = (
+        None
+        if year_before.start == before.start
+        else compare(value, year_before, by_period, direction)
+    )
     gap = value - target if target is not None else None
     return Summary(geography, latest, reported, prior, year, gap)
 
@@ -374,6 +383,7 @@ class Answer:
     window: str  # "May 2020 – Apr 2025"
     geography_note: str | None = None  # e.g. "Showing MD, the coalition's default"
     by: str | None = None
+    late: str | None = None  # "12 months ending May 2025 was expected by Tue, Sep 30, 2025"
 
     def label(self, period: Period) -> str:
         return periods.label(period, self.indicator.period_kind)
@@ -406,10 +416,53 @@ def load_points(session: Session, indicator: Indicator) -> dict[str, list[Point]
     return by_geo
 
 
+# People write places out in full ("in Maryland"); publishers often store the postal code ("MD").
+_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
+    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming", "PR": "Puerto Rico", "GU": "Guam", "VI": "Virgin Islands",
+}  # fmt: skip
+_PLACE_CODES = {name.lower(): code.lower() for code, name in _STATES.items()} | {
+    "washington dc": "dc",
+    "washington d c": "dc",
+    "united states": "us",
+    "united states of america": "us",
+    "usa": "us",
+    "u s": "us",
+    "u s a": "us",
+    "national": "us",
+    "nationwide": "us",
+}
+
+
+def _place_key(text: str) -> str:
+    """'the United States' / 'U.S.' / 'us' -> 'us'; 'Maryland' / 'MD' -> 'md'."""
+    low = re.sub(r"[\s.,]+", " ", text.strip().lower()).strip()
+    low = re.sub(r"^the ", "", low)
+    return _PLACE_CODES.get(low, low)
+
+
 def match_geography(wanted: str, known: Iterable[str]) -> str | None:
+    """The stored place the asker means: exact (any case) first, then by state name or code."""
+    known = list(known)
     low = wanted.strip().lower()
     for geography in known:
         if geography.lower() == low:
+            return geography
+    key = _place_key(wanted)
+    if not key:
+        return None
+    for geography in known:
+        if geography and _place_key(geography) == key:
             return geography
     return None
 
@@ -514,8 +567,18 @@ def done_markers(
     )
 
 
-def answer(session: Session, *, team_id: str, channel_id: str | None, text: str) -> Answer:
-    """Everything `/indicator <name> ...` says, read in one short transaction."""
+def answer(
+    session: Session,
+    *,
+    team_id: str,
+    channel_id: str | None,
+    text: str,
+    now: datetime | None = None,
+) -> Answer:
+    """Everything `/indicator <name> ...` says, read in one short transaction.
+
+    With `now`, an answer whose next period is overdue says so: a leader reading a number
+    in a meeting must know it is months old."""
     query = parse_query(text)
     found = find(visible_indicators(session, team_id, channel_id), query.name)
     indicator = found.indicator
@@ -575,7 +638,35 @@ def answer(session: Session, *, team_id: str, channel_id: str | None, text: str)
         window=f"{periods.label(first, None)} – {periods.label(newest, None)}",
         geography_note=note,
         by=query.by,
+        late=_late(indicator, newest, team, now),
     )
+
+
+def _late(
+    indicator: Indicator, newest: Period, team: Team | None, now: datetime | None
+) -> str | None:
+    """The overdue next period, as the steward nudges and the digest's late-data list see it."""
+    if now is None:
+        return None
+    try:
+        expected = periods.expected_next(newest, indicator.period_kind, indicator.update_frequency)
+        following = periods.shift(newest, indicator.period_kind, 1)
+    except PeriodError:
+        return None
+    today = now.astimezone(_zone(team.time_zone if team else None)).date()
+    if expected >= today:
+        return None
+    label = periods.label(
+        following, indicator.period_kind if _known_kind(indicator.period_kind) else None
+    )
+    return f"{label} was expected by {format_due(datetime.combine(expected, time()))}"
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _known_kind(kind: str | None) -> bool:
@@ -763,25 +854,25 @@ class SetResult:
     after: float | None
 
     def message(self) -> str:
-        kind = self.indicator.period_kind
         where = f"{self.geography}, " if self.geography else ""
         after = (
             format_value(self.after, self.indicator.unit)
             if self.after is not None
             else "not reported (suppressed)"
         )
+        if self.existed and self.before == self.after:
+            return f"✅ {self.indicator.name} — {where}{self._label()}: already {after}, nothing changed."
         if not self.existed:
             before = "new"
         elif self.before is None:
             before = "not reported"
         else:
             before = format_number(self.before)
-        label = (
-            periods.label(self.period, kind)
-            if _known_kind(kind)
-            else periods.label(self.period, None)
-        )
-        return f"✅ {self.indicator.name} — {where}{label}: {before} → {after}"
+        return f"✅ {self.indicator.name} — {where}{self._label()}: {before} → {after}"
+
+    def _label(self) -> str:
+        kind = self.indicator.period_kind
+        return periods.label(self.period, kind if _known_kind(kind) else None)
 
 
 def can_enter_data(indicator: Indicator, user_id: str, is_admin: bool) -> bool:

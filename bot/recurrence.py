@@ -134,6 +134,14 @@ def parse_meeting(phrase: str, *, now: datetime, tz: str) -> Recurrence:
     text = _normalise(phrase)
     if not text:
         raise _help(phrase, "it's empty.")
+    if re.search(
+        r"\b(?:tomorrow|today|tonight)\b|\bnext\b(?! (?:week|month))|\b\d{1,2}/\d{1,2}\b", text
+    ):
+        raise _help(
+            phrase,
+            "a CommStat meeting repeats, so say how often rather than one date. "
+            "(For a one-off, post the digest yourself with `/commstat digest now`.)",
+        )
     time_match = re.search(rf"(?:^|\s){_TIME}$", text)
     if not time_match:
         raise _help(phrase, "I need a time of day, e.g. `at 10am` at the end.")

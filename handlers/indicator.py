@@ -66,7 +66,11 @@ def ask(
     """The text answer first (one short read), then the chart: the meeting never waits for it."""
     with services.sessions() as session:
         answer = indicators.answer(
-            session, team_id=command["team_id"], channel_id=command.get("channel_id"), text=text
+            session,
+            team_id=command["team_id"],
+            channel_id=command.get("channel_id"),
+            text=text,
+            now=services.clock(),
         )
         spec = indicators.chart_spec(answer)
         fallback, blocks = answer_fallback(answer), build_answer(answer)

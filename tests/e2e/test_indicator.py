@@ -166,7 +166,7 @@ def test_overdose_deaths_in_md_gives_value_changes_meaning_source_and_a_chart(bo
     assert "each value counts the 12 months up to and including the month shown" in seen
     assert "Source: CDC/NCHS Vital Statistics Rapid Release" in seen
     assert "Data through Apr 2025" in seen
-    assert "Chart: May 2020 – Apr 2025" in seen
+    assert "Chart: Jan 2015 – Apr 2025" in seen  # the whole curve, 2015–2025
 
     done = wait_for(lambda: [c for c in uploads_completed(bot) if c.ok])
     assert done[0].params["channel_id"] == CHANNEL

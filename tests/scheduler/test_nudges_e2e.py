@@ -66,14 +66,17 @@ def make(bot, text, user="U0MARIA"):
     answer = bot.driver.command("/commit", text, user=user, channel=CHANNEL)
     assert answer.status == 200
     wait_for(lambda: len(bot.slack.messages(CHANNEL)) > before)
-    with bot.services.sessions() as session:
-        return wait_for(
-            lambda: session.scalars(
+
+    def newest_confirmed() -> Commitment | None:
+        # A fresh session each time: one open read transaction would keep an old snapshot.
+        with bot.services.sessions() as session:
+            return session.scalars(
                 select(Commitment)
                 .where(Commitment.message_ts.is_not(None))
                 .order_by(Commitment.id.desc())
             ).first()
-        )
+
+    return wait_for(newest_confirmed)
 
 
 def stored(bot, commitment_id):
@@ -269,7 +272,7 @@ def test_a_late_data_steward_is_nudged(bot):
     tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles
     [nudge] = dms(bot, "U0LEE")
     seen = all_text(nudge)
-    assert "Maryland overdose deaths* for Jul 2026 were expected by Mon, Nov 30, 2026" in seen
+    assert "No value yet for *Maryland overdose deaths*, Jul 2026: it was expected by Mon, Nov 30, 2026" in seen
     assert "/indicator set md-overdose-deaths <value> for 2026-07" in seen
     tick(bot, ny(1, 13, 30, month=12))
     assert len(dms(bot, "U0LEE")) == 1

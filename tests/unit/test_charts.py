@@ -418,3 +418,20 @@ def test_a_series_with_a_line2d_label_is_not_confused_with_the_key(cdc):
     # legend handles are proxies; the drawn history keeps the geography as its label
     fig = charts._build_figure(md_spec(cdc))
     assert any(isinstance(h, Line2D) and h.get_label() == "MD" for h in fig.axes[0].get_lines())
+
+
+def test_a_chart_is_drawn_once_per_png(cdc, monkeypatch):
+    # Every full draw costs ~60-80 ms; the layout is measured, not drawn (see bench/chart_render).
+    from matplotlib.figure import Figure
+
+    draws = []
+    original = Figure.draw
+    monkeypatch.setattr(
+        Figure, "draw", lambda fig, renderer: draws.append(1) or original(fig, renderer)
+    )
+    markers = [Marker(date(2024, m, 1), f"#{m} done") for m in (1, 3, 6, 9, 12)]
+    assert png_size(render_indicator_chart(md_spec(cdc, markers=markers))) == (1200, 675)
+    assert len(draws) == 1
+    digest = [md_spec(cdc), md_spec(cdc, title="Again"), md_spec(cdc, title="Three")]
+    assert png_size(render_digest_chart(digest)) == (1200, 675)
+    assert len(draws) == 2

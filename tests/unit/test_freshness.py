@@ -28,12 +28,13 @@ def test_the_steward_is_told_which_period_is_late_since_when_and_how_to_add_it()
     payload = steward_payload(indicator, month_period(2025, 5), expected)
     section = payload["blocks"][0]["text"]["text"]
     assert section == (
-        "📊 *Maryland overdose deaths* for May 2025 were expected by Tue, Sep 30, 2025; add it "
-        "with `/indicator set md-overdose-deaths <value> for 2025-05` or `commstat import`."
+        "📊 No value yet for *Maryland overdose deaths*, May 2025: it was expected by "
+        "Tue, Sep 30, 2025. Add it with `/indicator set md-overdose-deaths <value> for 2025-05` "
+        "or `commstat import`."
     )
     assert (
         payload["text"]
-        == "Maryland overdose deaths for May 2025 were expected by Tue, Sep 30, 2025."
+        == "No value yet for Maryland overdose deaths, May 2025: it was expected by Tue, Sep 30, 2025."
     )
     assert (
         "data steward for Maryland overdose deaths" in payload["blocks"][1]["elements"][0]["text"]

@@ -102,7 +102,7 @@ def test_the_detailed_answer_has_value_changes_meaning_source_and_freshness():
     assert "vs 12 months ending Apr 2024 (2,330) — better" in seen
     assert "362 above it" in seen
     assert "rolling annual total" in seen
-    assert "Source: CDC/NCHS VSRR · Data through Apr 2025 · updated Nov 23, 2026" in seen
+    assert "Source: CDC/NCHS VSRR · Data through Apr 2025 · updated Mon, Nov 23, 2026" in seen
     assert "(also: Opioids &lt;!channel&gt;)" in seen
 
 

@@ -13,6 +13,7 @@ from bot.indicators import (
     fill_gaps,
     find,
     is_visible,
+    match_geography,
     parse_query,
     parse_set,
     parse_value,
@@ -275,3 +276,30 @@ def test_set_text_splits_name_value_period_and_place():
     )
     with pytest.raises(IndicatorError, match="which indicator and the value"):
         parse_set("kits")
+
+
+@pytest.mark.parametrize(
+    ("typed", "known", "found"),
+    [
+        ("Maryland", ["MD", "NC", "US"], "MD"),
+        ("north carolina", ["MD", "NC", "US"], "NC"),
+        ("the U.S.", ["MD", "US"], "US"),
+        ("MD", ["Maryland", "Vermont"], "Maryland"),
+        ("md", ["MD"], "MD"),
+        ("Narnia", ["MD", "US"], None),
+        ("Ward 3", ["Ward 3", "Ward 4"], "Ward 3"),
+    ],
+)
+def test_places_match_by_code_or_full_state_name(typed, known, found):
+    assert match_geography(typed, known) == found
+
+
+def test_yearly_values_compare_with_the_year_before_once():
+    points = [
+        Point(periods.parse_period(str(year)), value)
+        for year, value in [(2021, 0.6), (2022, 0.7), (2023, 0.8)]
+    ]
+    summary = summarise("MD", points, kind="yearly", direction="higher", target=None)
+    assert summary is not None
+    assert summary.prior is not None and summary.prior.period.text == "2022"
+    assert summary.year_ago is None

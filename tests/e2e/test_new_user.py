@@ -1,0 +1,226 @@
+"""A busy public servant tries CommStat for the first time: what they type, what they read.
+
+Data: the bundled CDC files loaded the way `commstat demo` loads them (overdose deaths for US, MD,
+NC and VT to Apr 2025; naloxone dispensing rates by state, yearly to 2023) and bot/data/catalog.yml
+(aliases, units, stewards: Maria for overdoses, Lee for naloxone; default place MD).
+"""
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from storage.catalog import load_catalog
+from storage.importer import ImportMapping, import_file
+from storage.models import Indicator, IndicatorValue, Schedule
+
+TEAM_ID = "T0COALITION"
+CHANNEL = "C0MEETING"
+DATA = Path("bot/data")
+DEATHS = "Number of Drug Overdose Deaths"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for the bot")
+
+
+def all_text(message):
+    """Everything a reader sees in a message: its text and every text in its blocks."""
+    found = [message.get("text") or ""]
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks") or [])
+    return "\n".join(found)
+
+
+@pytest.fixture(autouse=True)
+def _charts_finish_before_slack_stops(request):
+    """Charts upload after the answer: let them finish before the Slack stand-in stops."""
+    bot = request.getfixturevalue("sqlite_bot") if "sqlite_bot" in request.fixturenames else None
+    yield
+    if bot is not None:
+        deadline, seen = time.monotonic() + 5, -1
+        while time.monotonic() < deadline and len(bot.slack.calls) != seen:
+            seen = len(bot.slack.calls)
+            time.sleep(0.3)
+
+
+def load_demo_data(bot):
+    """What the data analyst does once, exactly as `commstat demo` does it."""
+    now = bot.clock()
+
+    def mapping(**options):
+        return ImportMapping.from_options(filters=(), sheet=None, **options)
+
+    import_file(
+        bot.services.sessions,
+        team_id=TEAM_ID,
+        path=DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv",
+        mapping=mapping(
+            indicator=None,
+            indicator_column="Indicator",
+            period_column="period_end",
+            value_column="Data Value",
+            geography_column="State",
+        ),
+        now=now,
+        progress=None,
+    )
+    import_file(
+        bot.services.sessions,
+        team_id=TEAM_ID,
+        path=DATA / "cdc_naloxone_dispensing_rates_by_state.csv",
+        mapping=mapping(
+            indicator="Naloxone dispensing rate",
+            indicator_column=None,
+            period_column="YEAR",
+            value_column="naloxone_dispensing_rate",
+            geography_column="STATE_ABBREV",
+        ),
+        now=now,
+        progress=None,
+    )
+    load_catalog(bot.services.sessions, team_id=TEAM_ID, path=DATA / "catalog.yml", now=now)
+
+
+def ask(bot, command, text, user="U0MARIA"):
+    """The first thing the bot sends back to this command (its ack text or its response)."""
+    answer = bot.driver.command(command, text, user=user, channel=CHANNEL)
+    assert answer.status == 200
+    assert answer.seconds < 3
+    body = answer.json() if answer.body else None
+    if body and body.get("text"):
+        return body
+    key = bot.driver.sent[-1]["response_url"].rsplit("/", 1)[-1]
+    return wait_for(lambda: bot.slack.responses(key))[0]
+
+
+def geographies(bot, name):
+    with bot.services.sessions() as session:
+        return set(
+            session.scalars(
+                select(IndicatorValue.geography)
+                .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+                .where(Indicator.name == name)
+                .distinct()
+            )
+        )
+
+
+def value_of(bot, name, period, geography):
+    with bot.services.sessions() as session:
+        return session.scalars(
+            select(IndicatorValue.value)
+            .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+            .where(
+                Indicator.name == name,
+                IndicatorValue.period == period,
+                IndicatorValue.geography == geography,
+            )
+        ).one_or_none()
+
+
+# --- /indicator -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "header", "value"),
+    [
+        ("overdose deaths in Maryland", "Number of Drug Overdose Deaths — MD", "*1,562 deaths*"),
+        ("naloxone in vermont", "Naloxone dispensing rate — VT", "*0.4 prescriptions"),
+        ("overdoses in the United States", "Number of Drug Overdose Deaths — US", "*73,690"),
+        ("naloxone in District of Columbia", "Naloxone dispensing rate — DC", "*1.2 prescriptions"),
+    ],
+)
+def test_a_place_written_out_in_full_finds_its_two_letter_code(sqlite_bot, typed, header, value):
+    load_demo_data(sqlite_bot)
+    reply = ask(sqlite_bot, "/indicator", typed)
+    seen = all_text(reply)
+    assert reply["response_type"] == "in_channel"
+    assert header in seen
+    assert value in seen
+    assert "has no data for" not in seen
+
+
+def test_a_steward_entering_a_value_in_maryland_adds_to_md_not_a_new_place(sqlite_bot):
+    load_demo_data(sqlite_bot)
+    before = geographies(sqlite_bot, DEATHS)
+    reply = ask(sqlite_bot, "/indicator", "set overdoses 1,600 for 2025-05 in Maryland")
+    assert "MD, 12 months ending May 2025" in reply["text"]
+    assert value_of(sqlite_bot, DEATHS, "2025-05", "MD") == 1600
+    assert geographies(sqlite_bot, DEATHS) == before
+
+
+def test_a_yearly_indicator_compares_with_the_year_before_only_once(sqlite_bot):
+    load_demo_data(sqlite_bot)
+    seen = all_text(ask(sqlite_bot, "/indicator", "naloxone in MD"))
+    section = seen.split("Naloxone dispensing rate — MD", 2)[-1]
+    assert "*0.8 prescriptions per 100 persons* · 2023" in section
+    assert section.count("vs 2022") == 1
+    by_state = all_text(ask(sqlite_bot, "/indicator", "naloxone by state"))
+    assert "vs prior" in by_state
+    assert "vs a year earlier" not in by_state
+
+
+def test_a_monthly_indicator_still_compares_with_last_month_and_last_year(sqlite_bot):
+    load_demo_data(sqlite_bot)
+    seen = all_text(ask(sqlite_bot, "/indicator", "overdoses in MD"))
+    assert "▼ 3.2% (−52) vs 12 months ending Mar 2025 (1,614) — better" in seen
+    assert "▼ 33.0% (−768) vs 12 months ending Apr 2024 (2,330) — better" in seen
+
+
+def test_the_answer_says_when_the_next_value_is_late(sqlite_bot):
+    load_demo_data(sqlite_bot)  # the clock reads Mon, Nov 23, 2026; data ends Apr 2025
+    seen = all_text(ask(sqlite_bot, "/indicator", "overdoses"))
+    assert "12 months ending May 2025 was expected by Tue, Sep 30, 2025" in seen
+    assert "updated Mon, Nov 23, 2026" in seen
+
+
+def test_fresh_data_is_not_called_late(sqlite_bot):
+    sqlite_bot.clock.now = datetime(2025, 6, 2, 14, 0, tzinfo=UTC)  # May 2025 due by Sep 30
+    load_demo_data(sqlite_bot)
+    seen = all_text(ask(sqlite_bot, "/indicator", "overdoses"))
+    assert "*1,562 deaths*" in seen
+    assert "expected by" not in seen
+
+
+def test_entering_the_value_already_stored_says_nothing_changed(sqlite_bot):
+    load_demo_data(sqlite_bot)
+    reply = ask(sqlite_bot, "/indicator", "set overdoses 1,562 for 2025-04 in MD")
+    assert "1,562 → 1,562" not in reply["text"]
+    assert "already 1,562 deaths" in reply["text"]
+    assert value_of(sqlite_bot, DEATHS, "2025-04", "MD") == 1562
+
+
+# --- /commstat --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed", ["meeting tomorrow", "meeting tomorrow at 10am", "meeting next Tuesday at 9"]
+)
+def test_a_one_off_meeting_is_told_that_meetings_repeat_and_nothing_is_stored(sqlite_bot, typed):
+    reply = ask(sqlite_bot, "/commstat", typed, user="U0ADMIN")
+    assert reply["response_type"] == "ephemeral"
+    assert "repeats" in reply["text"]
+    assert "`/commstat meeting every Thursday at 10am`" in reply["text"]
+    assert "I need a time of day" not in reply["text"]
+    with sqlite_bot.services.sessions() as session:
+        assert session.scalars(select(Schedule)).all() == []
