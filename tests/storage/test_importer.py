@@ -271,6 +271,36 @@ def test_no_geography_column_stores_an_empty_geography(sessions, tmp_path) -> No
     assert report.by_name("Clients housed").geographies == ()
 
 
+def test_awkward_place_names_are_stored_as_written_and_a_reimport_matches_them(
+    sessions, tmp_path
+) -> None:
+    # Backslashes, tabs and quotes must survive the bulk write (PostgreSQL COPY text escapes
+    # them); padded cells are the same place as unpadded ones.
+    path = write(
+        tmp_path,
+        "indicator,period,value,geography\n"
+        'Deaths,2025-01,"1,204",Back\\slash County\n'
+        'Deaths,2025-01,7,"Tab\tTown"\n'
+        "Deaths,2025-01,<10,O'Brien County\n"
+        "Deaths,2025-02,9,  O'Brien County  \n"
+        "Deaths,2025-02,3.5,\\N\n",
+    )
+    first = run(sessions, path)
+    assert (first.added, first.missing) == (5, 1)
+    assert value(sessions, "Deaths", "2025-01", "Back\\slash County") == 1204
+    assert value(sessions, "Deaths", "2025-01", "Tab\tTown") == 7
+    assert value(sessions, "Deaths", "2025-01", "O'Brien County") is None
+    assert value(sessions, "Deaths", "2025-02", "O'Brien County") == 9
+    assert value(sessions, "Deaths", "2025-02", "\\N") == 3.5
+    again = run(sessions, path)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 5)
+    path.write_text(path.read_text().replace("Deaths,2025-01,<10", "Deaths,2025-01,12"))
+    changed = run(sessions, path)
+    assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 4)
+    assert value(sessions, "Deaths", "2025-01", "O'Brien County") == 12
+    assert value(sessions, "Deaths", "2025-01", "Back\\slash County") == 1204
+
+
 def test_excel_sheet(sessions, tmp_path) -> None:
     path = tmp_path / "values.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
