@@ -272,7 +272,10 @@ def test_a_late_data_steward_is_nudged(bot):
     tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles
     [nudge] = dms(bot, "U0LEE")
     seen = all_text(nudge)
-    assert "No value yet for *Maryland overdose deaths*, Jul 2026: it was expected by Mon, Nov 30, 2026" in seen
+    assert (
+        "No value yet for *Maryland overdose deaths*, Jul 2026: it was expected by Mon, Nov 30, 2026"
+        in seen
+    )
     assert "/indicator set md-overdose-deaths <value> for 2026-07" in seen
     tick(bot, ny(1, 13, 30, month=12))
     assert len(dms(bot, "U0LEE")) == 1
