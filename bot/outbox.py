@@ -66,7 +66,10 @@ LEASE_SECONDS = 120.0  # wall-clock claim; renewed before each send when it runs
 SLACK_TIMEOUT = 10.0  # seconds per Slack call
 CALLS_PER_ROW = 5  # worst case: conversations.open, history, and a 3-step upload
 BATCH = 20  # rows per claim
-MAX_ATTEMPTS = 8
+# Transient errors (429, 5xx, timeouts) are retried with backoff until the message is a day old
+# (a nudge or digest a day late has lost its point), or after MAX_ATTEMPTS, whichever comes first.
+GIVE_UP_AFTER = timedelta(hours=24)
+MAX_ATTEMPTS = 40
 BACKOFF_BASE = 60.0
 BACKOFF_CAP = 3600.0
 CLOCK_SKEW = 300.0  # look this much further back in history than our own clock says
@@ -197,6 +200,7 @@ class _Claimed:
     channel: str
     payload: dict[str, Any]
     attempts: int  # the claim token, with id
+    created_at: datetime
     previous_error: str | None
     unknown_since: float | None  # an earlier attempt may have arrived; look before sending
     claimed_until: datetime
@@ -326,6 +330,7 @@ def _claim(state: _Pass) -> list[_Claimed]:
                     channel=row.channel,
                     payload=dict(row.payload),
                     attempts=row.attempts + 1,
+                    created_at=row.created_at,
                     previous_error=row.last_error,
                     unknown_since=since,
                     claimed_until=until,
@@ -438,7 +443,11 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
             "claimed_until": None,
             "last_error": None,
         }
-    elif outcome.status == "retry" and row.attempts < MAX_ATTEMPTS:
+    elif (
+        outcome.status == "retry"
+        and row.attempts < MAX_ATTEMPTS
+        and state.now - row.created_at < GIVE_UP_AFTER
+    ):
         rest: datetime | None = None
         error = outcome.error or "unknown error"
         if outcome.uncertain_since is not None:
@@ -453,7 +462,10 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
     else:
         reason = outcome.error or "unknown error"
         if outcome.status == "retry":
-            reason = f"gave up after {row.attempts} tries; the last said {reason}"
+            reason = (
+                f"gave up after {row.attempts} tries over "
+                f"{_hours(state.now - row.created_at)}; the last said {reason}"
+            )
             if outcome.uncertain_since is not None:
                 reason += " (that last try may still have reached Slack)"
         values = {
@@ -681,6 +693,11 @@ def _retry_after(headers: Any) -> float:
             except (TypeError, ValueError):
                 break
     return 30.0
+
+
+def _hours(span: timedelta) -> str:
+    hours = max(span.total_seconds() / 3600, 0)
+    return f"{hours:.0f} hour{'s' if round(hours) != 1 else ''}"
 
 
 def _backoff(attempt: int) -> float:
