@@ -159,6 +159,20 @@ def demo(folder: Path) -> None:
     click.echo(f"  Open the transcript: {path.resolve()}")
 
 
+@main.command()
+@click.option(
+    "--folder", type=click.Path(path_type=Path), default=Path("commstat-console"), show_default=True
+)
+def console(folder: Path) -> None:
+    """Type slash commands as the demo's coalition and see the answers (no Slack account)."""
+    from bot.console import run
+
+    configure_logging([], level=logging.WARNING)
+    click.echo("Starting CommStat on a local Slack stand-in with the bundled CDC data…")
+    path = run(folder)
+    click.echo(f"Transcript of this session: {path.resolve()}")
+
+
 def _team_id(settings: Settings, services: Any, team: str | None) -> str:
     """Which workspace's data a CLI command works on: --team, else the only one we know."""
     from sqlalchemy import select

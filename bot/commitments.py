@@ -152,7 +152,8 @@ def _clean_note(text: str, *, required: str | None = None) -> str:
 
 def complete(
     session: Session, commitment: Commitment, *, actor: Actor, now: datetime, note: str = ""
-) -> None:
+) -> str:
+    """Marks it done; returns the note as stored (cleaned), "" without one."""
     _require_open(commitment)
     note = _clean_note(note)
     commitment.status = CommitmentStatus.DONE
@@ -166,11 +167,13 @@ def complete(
         at=now,
         **({"note": note} if note else {}),
     )
+    return note
 
 
 def drop(
     session: Session, commitment: Commitment, *, actor: Actor, now: datetime, reason: str
-) -> None:
+) -> str:
+    """Drops it; returns the reason as stored."""
     _require_open(commitment)
     reason = _clean_note(
         reason, required=f"Please say why: `/commit drop {commitment.id} <reason>`."
@@ -179,6 +182,7 @@ def drop(
     commitment.closed_at = now
     commitment.next_check_at = None
     add_event(session, commitment, actor=actor.user_id, kind="dropped", at=now, reason=reason)
+    return reason
 
 
 def move(

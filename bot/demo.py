@@ -14,8 +14,9 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,7 @@ from bot import ids
 from bot.app import create_app
 from bot.config import load_settings
 from bot.fake_slack import FakeSlack
-from bot.scheduler import run_pass
+from bot.scheduler import PassReport, run_pass
 from bot.server import make_server, make_wsgi_app, run_until_closed
 from bot.services import Services, bootstrap
 from bot.slack_driver import SlackDriver
@@ -119,11 +120,12 @@ class Demo:
         step = self.now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         while step <= when:
             self.now = step
-            self._pass()
+            self.tick()
             step += timedelta(hours=1)
         self.now = when
 
-    def _pass(self) -> None:
+    def tick(self) -> PassReport:
+        """One scheduler pass at the simulated time, noted in the transcript when it sent anything."""
         before = len(self.fake.calls)
         # The stand-in has no rate limit to respect: pace by 50 ms, not Slack's 1 s per channel.
         report = run_pass(self.services, now=self.clock(), per_channel_interval=0.05)
@@ -134,6 +136,7 @@ class Demo:
                 kind="pass",
             )
             self.transcript.collect(self.now)
+        return report
 
     def last_dm(self, user: str) -> tuple[str, str]:
         """(channel, ts) of the newest message the bot sent to this person's DM."""
@@ -173,7 +176,10 @@ def _ack_entry(at: datetime, where: str, body: dict[str, Any]) -> Any:
     return Entry(at, where, "CommStat", kind, body.get("text", ""), body.get("blocks") or [])
 
 
-def run(folder: Path) -> tuple[Path, dict[str, int]]:
+@contextmanager
+def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
+    """The real app served over HTTP on a fresh SQLite file in `folder`, wired to a local Slack
+    stand-in with the demo's people and #commstat channel, on a simulated clock at `start`."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -205,27 +211,32 @@ def run(folder: Path) -> tuple[Path, dict[str, int]]:
     )
     names = {user_id: name for user_id, name, _ in PEOPLE}
     transcript = Transcript(fake, names, {CHANNEL: "commstat"}, zone=NEW_YORK)
-    demo = holder["demo"] = Demo(services, fake, driver, transcript, _track_listeners(app))
+    demo = holder["demo"] = Demo(services, fake, driver, transcript, _track_listeners(app), start)
     try:
-        _load_data(demo)
-        _play(demo)
+        yield demo
     finally:
         server.close()
         thread.join(timeout=5)
         fake.stop()
         services.engine.dispose()
+
+
+def run(folder: Path) -> tuple[Path, dict[str, int]]:
+    with started(folder) as demo:
+        load_data(demo)
+        _play(demo)
     path = folder / "transcript.html"
     path.write_text(
-        transcript.render_html("#commstat — three weeks of a coalition (CommStat demo)"),
+        demo.transcript.render_html("#commstat — three weeks of a coalition (CommStat demo)"),
         encoding="utf-8",
     )
     counts: dict[str, int] = {}
-    for entry in transcript.entries:
+    for entry in demo.transcript.entries:
         counts[entry.kind] = counts.get(entry.kind, 0) + 1
     return path, counts
 
 
-def _load_data(demo: Demo) -> None:
+def load_data(demo: Demo) -> None:
     """What the backbone team's data analyst does once: load the CDC files and the catalog."""
     sessions, now = demo.services.sessions, demo.clock()
     overdoses = import_file(

@@ -205,6 +205,81 @@ class Transcript:
             f"{f' <span class=tag>{tag}</span>' if tag else ''}</div>{body}</div></div>"
         )
 
+    # --- plain text (for `commstat console`) ---------------------------------------------------
+
+    def render_text(self, entry: Entry) -> str:
+        """One entry as terminal text: a heading line, then the blocks' words, indented."""
+        local = entry.at.astimezone(self.zone)
+        when = local.strftime("%a %b %-d, %-I:%M %p")
+        if entry.kind in ("note", "pass"):
+            return f"[{when}] {self.plain(entry.text)}"
+        tag = {
+            "ephemeral": " (only visible to you)",
+            "update": " (edited)",
+            "home": " (App Home)",
+            "form": " (form)",
+        }.get(entry.kind, "")
+        where = f" in {entry.where}" if entry.where else ""
+        if entry.kind in ("typed", "did"):
+            return f"[{when}] {entry.who}{where}: {entry.text}"
+        if entry.kind == "image":
+            body = [self.plain(entry.text)] if entry.text else []
+            body.append(f"[chart: {entry.alt or 'image'}]")
+        else:
+            body = [line for b in entry.blocks for line in self.block_text(b)]
+            if not body:
+                body = [self.plain(entry.text)]
+        lines = "\n".join(body).splitlines()
+        return f"[{when}] CommStat{where}{tag}:\n" + "\n".join(f"    {line}" for line in lines)
+
+    def plain(self, text: str) -> str:
+        out = re.sub(
+            r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", lambda m: "@" + self.names.get(m[1], m[1]), text
+        )
+        out = re.sub(
+            r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>",
+            lambda m: "#" + (m[2] or self.channels.get(m[1], m[1])),
+            out,
+        )
+        out = re.sub(r"<(https?://[^|>]+)\|([^>]*)>", r"\2 (\1)", out)
+        out = re.sub(r"<(https?://[^|>]+)>", r"\1", out)
+        out = re.sub(r"<!(here|channel|everyone)>", r"@\1", out)
+        return out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+    def _element_text(self, element: dict[str, Any]) -> str:
+        kind = element.get("type")
+        if kind == "button":
+            return f"[{_text_of(element.get('text'))}]"
+        if kind == "datepicker":
+            return f"[📅 {element.get('initial_date', 'Pick a date')}]"
+        if kind in ("static_select", "overflow", "users_select", "multi_users_select"):
+            return f"[{_text_of(element.get('placeholder')) or '…'} ▾]"
+        if kind in ("mrkdwn", "plain_text"):
+            return self.plain(_text_of(element))
+        return ""
+
+    def block_text(self, block: dict[str, Any]) -> list[str]:
+        kind = block.get("type")
+        if kind == "header":
+            return [self.plain(_text_of(block.get("text"))).upper()]
+        if kind == "section":
+            lines = [self.plain(_text_of(block.get("text")))] if block.get("text") else []
+            lines += [self.plain(_text_of(f)) for f in block.get("fields") or []]
+            if block.get("accessory"):
+                lines.append(self._element_text(block["accessory"]))
+            return [line for line in lines if line]
+        if kind == "context":
+            return [" · ".join(self._element_text(e) for e in block.get("elements", []))]
+        if kind == "divider":
+            return ["─" * 40]
+        if kind == "actions":
+            return [" ".join(self._element_text(e) for e in block.get("elements", []))]
+        if kind == "image":
+            return [f"[image: {block.get('alt_text', '')}]"]
+        if kind == "input":
+            return [f"{_text_of(block.get('label'))}: ____"]
+        return []
+
     # --- Block Kit --------------------------------------------------------------------------------
 
     def mrkdwn(self, text: str) -> str:

@@ -253,11 +253,12 @@ def apply_change(
     """One change by one person, with its answer; shared by commands, buttons and forms."""
     commitment = commitments.load_for_change(session, actor, commitment_id)
     if verb == "done":
-        commitments.complete(session, commitment, actor=actor, now=now, note=rest)
-        return f"✅ #{commitment.id} is done. Thank you!", commitment
+        note = commitments.complete(session, commitment, actor=actor, now=now, note=rest)
+        with_note = f", with the note “{note}”" if note else ""
+        return f"✅ #{commitment.id} is done{with_note}. Thank you!", commitment
     if verb == "drop":
-        commitments.drop(session, commitment, actor=actor, now=now, reason=rest)
-        return f"✖️ #{commitment.id} was dropped.", commitment
+        reason = commitments.drop(session, commitment, actor=actor, now=now, reason=rest)
+        return f"✖️ #{commitment.id} was dropped: “{reason}”.", commitment
     if verb == "move":
         if not rest.strip():
             raise CommitError(f"To when? e.g. `/commit move {commitment.id} next Friday`.")
@@ -268,8 +269,8 @@ def apply_change(
             commitment,
         )
     if verb == "note":
-        commitments.add_note(session, commitment, actor=actor, now=now, text=rest)
-        return f"📝 Note added to #{commitment.id}.", commitment
+        note = commitments.add_note(session, commitment, actor=actor, now=now, text=rest)
+        return f"📝 Note added to #{commitment.id}: “{note}”.", commitment
     if verb == "snooze":
         days = int(rest) if rest.strip().isdigit() else 3
         until = commitments.snooze(session, commitment, actor=actor, now=now, days=days)

@@ -240,7 +240,8 @@ def test_a_long_list_is_summarised_not_cut(sqlite_bot):
 def test_done_with_a_note_updates_the_channel_message_and_the_trail(bot):
     commitment, message = make(bot, "Call the shelter by Friday")
     assert (
-        f"#{commitment.id} is done" in ask(bot, f"done #{commitment.id} 40 beds confirmed")["text"]
+        ask(bot, f"done #{commitment.id} 40   beds confirmed")["text"]
+        == f"✅ #{commitment.id} is done, with the note “40 beds confirmed”. Thank you!"
     )
     updated = wait_for(
         lambda: (
@@ -257,8 +258,14 @@ def test_move_drop_and_note_by_number_with_or_without_hash(bot):
     first, _ = make(bot, "Call the shelter by Friday")
     second, _ = make(bot, "Draft the MOU by Dec 10")
     assert "now due Fri, Dec 11, 2026" in ask(bot, f"move {first.id} Dec 11")["text"]
-    assert "Note added" in ask(bot, f"note #{first.id} waiting on the director")["text"]
-    assert "dropped" in ask(bot, f"drop {second.id} merged into #{first.id}")["text"]
+    assert (
+        ask(bot, f"note #{first.id} waiting on the director")["text"]
+        == f"📝 Note added to #{first.id}: “waiting on the director”."
+    )
+    assert (
+        ask(bot, f"drop {second.id} merged into #{first.id}")["text"]
+        == f"✖️ #{second.id} was dropped: “merged into #{first.id}”."
+    )
     first_now, second_now = stored(bot)
     assert first_now.due_at.astimezone(NY).date().isoformat() == "2026-12-11"
     assert first_now.due_version == 2
