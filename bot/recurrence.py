@@ -322,6 +322,12 @@ def format_when(at: datetime, *, year: bool = True) -> str:
     return f"{day}{f', {at.year}' if year else ''} at {format_time(at)}"
 
 
+def zone_words(tz: str) -> str:
+    """How people say a time zone: `America/New_York` -> `New York time`; `UTC` stays `UTC`."""
+    city = tz.rsplit("/", 1)[-1].replace("_", " ")
+    return city if city.isupper() else f"{city} time"  # UTC, GMT, EST5EDT stay as they are
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"

@@ -32,6 +32,7 @@ from bot.recurrence import (
     parse_lead,
     parse_meeting,
     parse_weekly,
+    zone_words,
 )
 from bot.services import Services
 from bot.settings_text import (
@@ -171,8 +172,9 @@ def _channel(command: dict[str, Any]) -> str:
 
 
 def _meeting_lines(schedule: Schedule, now: datetime) -> tuple[str, datetime | None]:
-    """`every Thursday at 10:00 AM (America/New_York). Next: Thu, Dec 3, 2026 at 10:00 AM.`"""
-    words = f"{describe(schedule.rrule, schedule.dtstart.astimezone(ZoneInfo(schedule.time_zone)))} ({schedule.time_zone})"
+    """`every Thursday at 10:00 AM New York time. Next: Thu, Dec 3, 2026 at 10:00 AM.`"""
+    local_start = schedule.dtstart.astimezone(ZoneInfo(schedule.time_zone))
+    words = f"{describe(schedule.rrule, local_start)} {zone_words(schedule.time_zone)}"
     upcoming = occurrence_after(schedule, now)
     if upcoming is not None:
         words += f". Next: {format_when(upcoming)}"
@@ -296,7 +298,8 @@ def set_lead(
                 "within a few minutes" if digest_at <= now else format_when(digest_at, year=False)
             )
             text += (
-                f" Next: {when}, for the meeting on {format_when(upcoming)} ({schedule.time_zone})."
+                f" Next: {when}, for the meeting on {format_when(upcoming)}"
+                f" {zone_words(schedule.time_zone)}."
             )
     return {"text": text}
 
@@ -421,7 +424,7 @@ def show_settings(services: Services, client: WebClient, command: dict[str, Any]
         problems = outbox.problems(session, team.id, limit=5)
         lines = [
             "*CommStat settings*",
-            f"• Time zone: *{team.time_zone}*",
+            f"• Time zone: *{zone_words(team.time_zone)}* (`{team.time_zone}`)",
             f"• Nudges: at *{hour_text(team.nudge_hour)}* in each person's own time zone, "
             f"on *{days_text(team.working_days)}*; overdue reminders every "
             f"*{team.overdue_every_days}* working day{'s' if team.overdue_every_days != 1 else ''}",

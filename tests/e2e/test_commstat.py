@@ -83,7 +83,7 @@ def quiet(bot, seconds=0.3):
 def test_setting_a_meeting_confirms_it_in_the_channel_in_words(bot):
     said = announce(bot, "meeting every Thursday at 10am")
     assert said.startswith(
-        "CommStat meeting for <#C0MEETING>: every Thursday at 10:00 AM (America/New_York). "
+        "CommStat meeting for <#C0MEETING>: every Thursday at 10:00 AM New York time. "
         "Next: Thu, Nov 26, 2026 at 10:00 AM. The digest will be posted here 24 hours before "
         "(Wed, Nov 25 at 10:00 AM)."
     )
@@ -101,10 +101,10 @@ def test_setting_a_meeting_confirms_it_in_the_channel_in_words(bot):
 def test_replacing_a_meeting_says_what_it_replaced_and_keeps_one(sqlite_bot):
     announce(sqlite_bot, "meeting every other Tuesday at 9:30")
     said = announce(sqlite_bot, "meeting first Monday of the month at 2pm")
-    assert "the first Monday of every month at 2:00 PM (America/New_York)" in said
+    assert "the first Monday of every month at 2:00 PM New York time" in said
     assert "Next: Mon, Dec 7, 2026 at 2:00 PM" in said
     assert (
-        "(This replaces the previous meeting: every other Tuesday at 9:30 AM (America/New_York).)"
+        "(This replaces the previous meeting: every other Tuesday at 9:30 AM New York time.)"
         in said
     )
     assert len(schedules(sqlite_bot)) == 1
@@ -126,7 +126,7 @@ def test_meeting_off_removes_it_and_says_so(sqlite_bot):
     announce(sqlite_bot, "meeting every Thursday at 10am")
     said = announce(sqlite_bot, "meeting off")
     assert said.startswith(
-        "The CommStat meeting for <#C0MEETING> (every Thursday at 10:00 AM (America/New_York)) "
+        "The CommStat meeting for <#C0MEETING> (every Thursday at 10:00 AM New York time) "
         "is removed"
     )
     assert schedules(sqlite_bot) == []
@@ -136,7 +136,7 @@ def test_meeting_alone_shows_the_current_one(sqlite_bot):
     assert "has no CommStat meeting yet" in ask(sqlite_bot, "meeting")
     announce(sqlite_bot, "meeting every Thursday at 10am")
     said = ask(sqlite_bot, "meeting")
-    assert "every Thursday at 10:00 AM (America/New_York). Next: Thu, Nov 26, 2026" in said
+    assert "every Thursday at 10:00 AM New York time. Next: Thu, Nov 26, 2026" in said
 
 
 def test_a_channel_the_bot_cannot_post_in_gets_the_confirmation_in_place(sqlite_bot):
@@ -160,7 +160,7 @@ def test_digest_lead_needs_a_meeting_and_is_confirmed_with_the_next_time(bot):
     assert said == (
         "The pre-meeting digest for <#C0MEETING> will now be posted 2 hours before each meeting. "
         "Next: Thu, Nov 26 at 8:00 AM, for the meeting on Thu, Nov 26, 2026 at 10:00 AM "
-        "(America/New_York)."
+        "New York time."
     )
     assert schedules(bot)[0].digest_lead_minutes == 120
 
@@ -176,7 +176,7 @@ def test_digest_lead_out_of_bounds_is_refused_and_nothing_changes(sqlite_bot):
 def test_weekly_digest_on_and_off(bot):
     said = announce(bot, "weekly digest Monday 9am")
     assert said.startswith(
-        "Weekly CommStat digest for <#C0MEETING>: every Monday at 9:00 AM (America/New_York). "
+        "Weekly CommStat digest for <#C0MEETING>: every Monday at 9:00 AM New York time. "
         "Next: Mon, Nov 30, 2026 at 9:00 AM."
     )
     [stored] = schedules(bot)
@@ -268,12 +268,12 @@ def test_digest_now_where_the_bot_is_not_a_member_says_how_to_fix_it(sqlite_bot)
 def test_settings_are_shown_to_anyone(bot):
     announce(bot, "meeting every Thursday at 10am")
     said = ask(bot, "settings")
-    assert "• Time zone: *America/New_York*" in said
+    assert "• Time zone: *New York time* (`America/New_York`)" in said
     assert "at *9:00 AM* in each person's own time zone, on *Mon–Fri*" in said
     assert "overdue reminders every *2* working days" in said
     assert "• Quiet hours: *off*" in said
     assert "• Coalition admins: none yet" in said
-    assert "• Meeting in <#C0MEETING>: every Thursday at 10:00 AM (America/New_York)" in said
+    assert "• Meeting in <#C0MEETING>: every Thursday at 10:00 AM New York time" in said
     assert "• Delivery problems: none" in said
 
 

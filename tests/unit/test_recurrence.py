@@ -13,6 +13,7 @@ from bot.recurrence import (
     parse_meeting,
     parse_weekly,
     previous_before,
+    zone_words,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -264,3 +265,17 @@ def test_rules_repeat_far_into_the_future():
     found = parse_meeting("last Friday of the month at 3pm", now=MONDAY, tz="America/New_York")
     at = MONDAY + timedelta(days=3650)
     assert next_after(found.rule, found.dtstart, found.time_zone, at) is not None
+
+
+@pytest.mark.parametrize(
+    ("zone", "words"),
+    [
+        ("America/New_York", "New York time"),
+        ("America/Argentina/Buenos_Aires", "Buenos Aires time"),
+        ("Europe/London", "London time"),
+        ("UTC", "UTC"),
+        ("Etc/UTC", "UTC"),
+    ],
+)
+def test_time_zones_are_named_as_people_say_them(zone, words):
+    assert zone_words(zone) == words
