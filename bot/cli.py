@@ -149,11 +149,14 @@ def socket_mode(workers: int, no_scheduler: bool) -> None:
 )
 def demo(folder: Path) -> None:
     """The whole workflow with no Slack account: writes a transcript of what Slack would show."""
-    from bot.demo import run
+    from bot.demo import FolderInUse, run
 
     configure_logging([], level=logging.WARNING)
     started = time.monotonic()
-    path, counts = run(folder)
+    try:
+        path, counts = run(folder)
+    except FolderInUse as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"CommStat demo finished in {time.monotonic() - started:.1f}s.")
     click.echo("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     click.echo(f"  Open the transcript: {path.resolve()}")
@@ -166,10 +169,14 @@ def demo(folder: Path) -> None:
 def console(folder: Path) -> None:
     """Type slash commands as the demo's coalition and see the answers (no Slack account)."""
     from bot.console import run
+    from bot.demo import FolderInUse
 
     configure_logging([], level=logging.WARNING)
     click.echo("Starting CommStat on a local Slack stand-in with the bundled CDC data…")
-    path = run(folder)
+    try:
+        path = run(folder)
+    except FolderInUse as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"Transcript of this session: {path.resolve()}")
 
 

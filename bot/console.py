@@ -8,6 +8,7 @@ reminders and digests arrive as they would. Charts are saved as PNG files next t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,14 +64,14 @@ class Console:
             if word not in COMMANDS:
                 self.output(f"{word} is not one of CommStat's commands: {', '.join(COMMANDS)}.")
             else:
-                self.demo.command(self.user, COMMANDS[word], rest, channel=CHANNEL)
+                self.demo.command(self.user, COMMANDS[word], _escape(rest), channel=CHANNEL)
         elif word in ("help", "?"):
             names = ", ".join(name.split(" ")[0] for _, name, _ in PEOPLE)
             self.output(HELP.format(people=names))
         elif word == "people":
             for user_id, name, zone in PEOPLE:
                 self.output(
-                    f"  {name} — {zone}{' (coalition admin)' if user_id == 'U0PAT' else ''}"
+                    f"  {name} — {zone}{' (Slack workspace admin)' if user_id == 'U0PAT' else ''}"
                 )
         elif word == "as":
             self._switch(rest)
@@ -130,6 +131,19 @@ class Console:
         else:
             self.demo.until(target)
             self.output(f"It is now {target:%a %b %-d, %-I:%M %p} in New York.")
+
+
+def _escape(text: str) -> str:
+    """`@maria` as Slack sends it from a command with should_escape: `<@U0MARIA|maria>`."""
+
+    def mention(match: re.Match[str]) -> str:
+        wanted = match[1].lower()
+        for user_id, name, _ in PEOPLE:
+            if wanted in (user_id.lower(), name.split(" ")[0].lower()):
+                return f"<@{user_id}|{match[1]}>"
+        return match[0]
+
+    return re.sub(r"(?<![<\w])@(\w+)", mention, text)
 
 
 def _after(text: str, now: datetime) -> datetime | None:

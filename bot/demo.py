@@ -176,13 +176,36 @@ def _ack_entry(at: datetime, where: str, body: dict[str, Any]) -> Any:
     return Entry(at, where, "CommStat", kind, body.get("text", ""), body.get("blocks") or [])
 
 
+MARKER = ".made-by-commstat"
+
+
+class FolderInUse(Exception):
+    """The folder holds files the demo did not make; it is never emptied."""
+
+
+def _fresh_folder(folder: Path) -> None:
+    """An empty folder for this run. One an earlier demo or console run made (it holds MARKER) is
+    emptied; any other folder with files in it is refused, never deleted."""
+    if folder.exists():
+        if not folder.is_dir():
+            raise FolderInUse(f"{folder} is a file; choose a folder with --folder.")
+        if any(folder.iterdir()) and not (folder / MARKER).exists():
+            raise FolderInUse(
+                f"{folder} already has files in it that CommStat did not make; choose an empty or "
+                "new folder with --folder (nothing was changed)."
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / MARKER).write_text(
+        "Made by `commstat demo` or `commstat console`; rerunning empties it.\n"
+    )
+
+
 @contextmanager
 def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
     """The real app served over HTTP on a fresh SQLite file in `folder`, wired to a local Slack
     stand-in with the demo's people and #commstat channel, on a simulated clock at `start`."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    _fresh_folder(folder)
     secret = secrets.token_hex(16)
     token = "xoxb-demo-" + secrets.token_hex(8)
     fake = FakeSlack(team_id=TEAM, token=token).start()

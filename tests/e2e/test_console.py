@@ -81,3 +81,19 @@ def test_everything_the_console_does_not_understand_gets_a_specific_answer(sessi
     assert "Transcript of this session:" in out
     page = (home / "commstat-console" / "transcript.html").read_text()
     assert "Call the shelters" in page and "data:image/png;base64," in page
+
+
+def test_a_folder_with_someone_elses_files_is_refused_and_left_alone(tmp_path):
+    folder = tmp_path / "Documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the budget")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "console", "--folder", str(folder)],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "already has files in it that CommStat did not make" in result.stderr
+    assert (folder / "notes.txt").read_text() == "the budget"
