@@ -37,6 +37,7 @@ from bot.blocks import days_late, due_text, local_due
 from bot.charts import ChartSpec, Series, render_digest_chart
 from bot.charts import describe as describe_chart
 from bot.dates import format_due
+from bot.indicators import target_for
 from bot.meetings import occurrence_after, occurrence_before
 from bot.recurrence import format_time
 from storage import repositories as repo
@@ -544,7 +545,7 @@ def chart_specs(session: Session, moves: Sequence[Move], team: Team) -> list[Cha
                         values=[r.value for r in rows],
                     )
                 ],
-                target=indicator.target,
+                target=target_for(indicator, move.geography, team.default_geography),
                 direction=str(indicator.direction.value),
                 source=indicator.source,
             )

@@ -175,8 +175,9 @@ def build_answer(answer: Answer) -> list[Block]:
         lines = [summary_line(indicator, s) for s in answer.summaries]
         if answer.more:
             lines.append(f"…and {answer.more} more places — ask for one with `in <place>`.")
+        place = f" for {esc(answer.target_place)}" if answer.target_place else ""
         target = (
-            f"🎯 Target: {format_value(indicator.target, indicator.unit)} "
+            f"🎯 Target{place}: {format_value(indicator.target, indicator.unit)} "
             f"({'lower' if str(indicator.direction) == 'lower' else 'higher'} is better)"
             if indicator.target is not None
             else None
@@ -240,9 +241,11 @@ def catalog_line(entry: CatalogEntry) -> str:
     if len(items) == 1 and not items[0][0]:
         values = format_value(items[0][1].value or 0.0, indicator.unit if unit == "" else None)
     else:
+        percent = "%" if indicator.unit and indicator.unit.strip() == "%" else ""
+        # A place whose newest value is older than the others says which period it is for.
         shown = [
-            f"{esc(g) or 'total'} {format_number(p.value or 0.0)}"
-            + ("%" if indicator.unit and indicator.unit.strip() == "%" else "")
+            f"{esc(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
+            + ("" if p.period == newest_reported else f" ({_label(indicator, p.period)})")
             for g, p in items[:MAX_CATALOG_GEOGRAPHIES]
         ]
         more = len(items) - MAX_CATALOG_GEOGRAPHIES

@@ -384,6 +384,8 @@ class Answer:
     geography_note: str | None = None  # e.g. "Showing MD, the coalition's default"
     by: str | None = None
     late: str | None = None  # "12 months ending May 2025 was expected by Tue, Sep 30, 2025"
+    target: float | None = None  # the target, when it applies to what the chart shows
+    target_place: str | None = None  # the one place the target is for, when there is one
 
     def label(self, period: Period) -> str:
         return periods.label(period, self.indicator.period_kind)
@@ -442,6 +444,15 @@ _PLACE_CODES = {name.lower(): code.lower() for code, name in _STATES.items()} | 
     "national": "us",
     "nationwide": "us",
 }
+
+
+def target_for(indicator: Indicator, geography: str, home: str | None) -> float | None:
+    """A catalog target is the coalition's own: with a default place set, it is that place's
+    target (Maryland's 1,200 deaths says nothing about Vermont or the US); without one, it applies
+    to every place."""
+    if indicator.target is None or not home or not geography:
+        return indicator.target
+    return indicator.target if _place_key(geography) == _place_key(home) else None
 
 
 def _place_key(text: str) -> str:
@@ -594,12 +605,17 @@ def answer(
         query, known, team.default_geography if team else None, indicator.name
     )
     kind = indicator.period_kind
+    home = team.default_geography if team else None
     summaries = [
         s
         for g in chosen
         if (
             s := summarise(
-                g, by_geo[g], kind=kind, direction=indicator.direction, target=indicator.target
+                g,
+                by_geo[g],
+                kind=kind,
+                direction=indicator.direction,
+                target=target_for(indicator, g, home),
             )
         )
         is not None
@@ -639,6 +655,15 @@ def answer(
         geography_note=note,
         by=query.by,
         late=_late(indicator, newest, team, now),
+        # The chart's target line only where it applies to every line drawn.
+        target=(
+            indicator.target
+            if all(target_for(indicator, s.geography, home) is not None for s in series)
+            else None
+        ),
+        target_place=(
+            match_geography(home, by_geo) if home and indicator.target is not None else None
+        ),
     )
 
 
@@ -702,7 +727,7 @@ def chart_spec(answer: Answer) -> charts.ChartSpec:
             )
             for s in answer.series
         ],
-        target=indicator.target,
+        target=answer.target,
         direction=str(Direction(indicator.direction).value),
         markers=[charts.Marker(m.when, m.label) for m in answer.markers],
         baseline=True,
@@ -770,12 +795,15 @@ def catalog(session: Session, *, team_id: str, channel_id: str | None) -> list[C
         sample = next(iter(latest.get(indicator_id, {}).values()), None)
         grain = sample.period.grain if sample else "month"
         newest[indicator_id] = _period_at(start, grain)
+    team = session.get(Team, team_id)
+    home = _place_key(team.default_geography) if team and team.default_geography else None
+
+    def order(item: tuple[str, Point]) -> tuple[bool, bool, str]:
+        """The coalition's own place first, then A to Z, the unnamed total last."""
+        return (_place_key(item[0]) != home, item[0] == "", item[0].lower())
+
     return [
-        CatalogEntry(
-            i,
-            dict(sorted(latest.get(i.id, {}).items(), key=lambda kv: (kv[0] == "", kv[0].lower()))),
-            newest.get(i.id),
-        )
+        CatalogEntry(i, dict(sorted(latest.get(i.id, {}).items(), key=order)), newest.get(i.id))
         for i in shown_indicators
     ]
 
@@ -815,6 +843,11 @@ def parse_set(text: str) -> SetRequest:
             while end < len(words) and words[end].lower() not in ("for", "in"):
                 end += 1
             value = " ".join(words[i + 1 : end])
+            if (period if low == "for" else geography) is not None:
+                raise IndicatorError(
+                    "One value at a time: give one period (`for …`) and one place (`in …`), e.g. "
+                    "`/indicator set overdose deaths 1,600 for Apr 2025 in MD`. Nothing was saved."
+                )
             if low == "for":
                 period = value
             else:
@@ -842,6 +875,32 @@ def parse_value(raw: str) -> float | None:
             "(or `suppressed` when it is not published). Nothing was saved."
         )
     return float(text.replace(",", "").rstrip("%"))
+
+
+LARGEST_VALUE = 1e12
+
+
+def _checked_value(raw: str, indicator: Indicator) -> float | None:
+    """The typed value, refused when it can't be a measure of this indicator."""
+    value = parse_value(raw)
+    if value is None:
+        return None
+    unit = indicator.unit or ""
+    if raw.strip().endswith("%") and not ("%" in unit or "percent" in unit.lower()):
+        raise IndicatorError(
+            f"{indicator.name} is counted in {unit or 'plain numbers'}, not percent; write the "
+            "number without `%`. Nothing was saved."
+        )
+    if value < 0:
+        raise IndicatorError(
+            f"{format_number(value)} is below zero; {indicator.name} can't be negative. "
+            "Nothing was saved."
+        )
+    if value >= LARGEST_VALUE:
+        raise IndicatorError(
+            f"{shown(raw, 30)} is far too large for an indicator value. Nothing was saved."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -893,17 +952,24 @@ def set_value(
     request = parse_set(text)
     found = find(visible_indicators(session, team_id, channel_id), request.name)
     indicator = found.indicator
+    if score(indicator, request.name) < 100.0:
+        # Forgiving matching is for reading; a value is written only where it was clearly meant.
+        names = ", ".join(f"`{n}`" for n in [indicator.name, *(indicator.aliases or [])][:4])
+        raise IndicatorError(
+            f"To enter data I need an indicator's exact name or alias, and “{shown(request.name)}” "
+            f"is not one. Did you mean {indicator.name}? Write it as one of {names}. "
+            "Nothing was saved."
+        )
     if not can_enter_data(indicator, user_id, is_admin):
         who = (
-            f"its data steward <@{indicator.steward_id}>"
+            f"its data steward <@{indicator.steward_id}> or a coalition admin"
             if indicator.steward_id
             else "a coalition admin (it has no data steward yet)"
         )
         raise IndicatorError(
-            f"Only {who} or a coalition admin can enter values for {indicator.name}. "
-            "Nothing was saved."
+            f"Only {who} can enter values for {indicator.name}. Nothing was saved."
         )
-    value = parse_value(request.raw_value)
+    value = _checked_value(request.raw_value, indicator)
     by_geo = load_points(session, indicator)
     geography = _set_geography(request, indicator, by_geo, session, team_id)
     kind = indicator.period_kind

@@ -310,7 +310,40 @@ def test_list_shows_each_indicator_with_latest_value_period_and_freshness(bot):
     assert "12 months ending Apr 2025" in deaths
     assert "data through Apr 2025" in deaths
     opioids = next(line for line in seen.splitlines() if line.startswith("*Opioids"))
-    assert "NC 1,724" in opioids  # its newest reported value, not the suppressed April
+    # NC's April is suppressed: its newest reported value is March's, and the list says so.
+    assert "NC 1,724 (12 months ending Mar 2025)" in opioids
+    assert "MD 1,283 · " in opioids and "· 12 months ending Apr 2025" in opioids
+
+
+def test_list_puts_the_coalitions_own_place_first(sqlite_bot):
+    load_cdc(sqlite_bot)
+    with sqlite_bot.services.sessions.begin() as session:
+        session.get(Team, TEAM_ID).default_geography = "VT"
+    seen = all_text(ask(sqlite_bot, "list").answer())
+    deaths = next(line for line in seen.splitlines() if line.startswith(f"*{DEATHS}*"))
+    assert deaths.index("VT ") < deaths.index("MD ") < deaths.index("NC ")
+
+
+def test_a_target_is_the_coalitions_own_place_and_not_every_place(bot):
+    """Maryland's target of 1,200 deaths says nothing about Vermont's 180 or the US's 73,690."""
+    load_cdc(bot)
+    with bot.services.sessions.begin() as session:
+        session.get(Team, TEAM_ID).default_geography = "MD"
+        deaths = session.scalars(select(Indicator).where(Indicator.name == DEATHS)).one()
+        deaths.target = 1200
+    assert "🎯 Target 1,200 deaths: 362 above it" in all_text(ask(bot, "overdoses in MD").answer())
+    vermont = all_text(ask(bot, "overdoses in VT").answer())
+    assert "Target" not in vermont and "target met" not in vermont
+
+    def alt_texts():
+        done = [c for c in uploads_completed(bot) if c.ok]
+        return [bot.slack.files[c.params["files"][0]["id"]]["alt_txt"] for c in done]
+
+    alts = wait_for(lambda: len(alt_texts()) >= 2 and alt_texts())
+    assert "Target 1,200" in next(a for a in alts if "Deaths — MD" in a)
+    assert "Target" not in next(a for a in alts if "Deaths — VT" in a)
+    every = all_text(ask(bot, "overdoses by state").answer())
+    assert "🎯 Target for MD: 1,200 deaths (lower is better)" in every
 
 
 def test_a_long_catalog_is_summarised_within_slack_limits(sqlite_bot):
@@ -382,6 +415,19 @@ def test_someone_else_is_refused_and_nothing_is_stored(bot):
         ("set overdoses 1600 for 2027-01 in MD", "has not started yet"),
         ("set overdoses 1600 for 2025-04", "For which place?"),
         ("set", "Say which indicator and the value"),
+        # Forgiving matching is for reading: a near name is never written to.
+        (
+            "set overdose death rate 5 for 2025-04 in MD",
+            "“overdose death rate” is not one. Did you mean Number of Drug Overdose Deaths?",
+        ),
+        ("set overdoses 5% for 2025-04 in MD", "counted in deaths, not percent"),
+        ("set overdoses -5 for 2025-04 in MD", "-5 is below zero"),
+        ("set overdoses 99999999999999999999999 for 2025-04 in MD", "far too large"),
+        ("set overdoses 1600 for 2025-04 in MD in VT", "One value at a time"),
+        (
+            "set overdoses 1600 for 2025-04 in MD; /indicator set overdoses 1 for 2025-05 in MD",
+            "One value at a time",
+        ),
     ],
 )
 def test_bad_entries_say_what_is_wrong_and_store_nothing(sqlite_bot, text, says):
