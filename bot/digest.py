@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot import periods
@@ -338,7 +338,18 @@ def _commitments(
         Commitment.closed_at >= since,
         Commitment.closed_at <= now,
     )
-    upcoming_where = (team, is_open, Commitment.due_at >= now, Commitment.due_at < horizon)
+    # Due at the meeting's own time ("before the next meeting") is due before it, and a
+    # commitment due on the meeting's day without a time (stored as 5 PM) is the meeting's business.
+    day_end = horizon.replace(hour=23, minute=59, second=59, microsecond=0)
+    upcoming_where = (
+        team,
+        is_open,
+        Commitment.due_at >= now,
+        or_(
+            Commitment.due_at <= horizon,
+            and_(Commitment.due_has_time.is_(False), Commitment.due_at <= day_end),
+        ),
+    )
     new_where = (
         team,
         Commitment.created_at >= since,
@@ -639,7 +650,8 @@ def digest_window(
         )
     upcoming = occurrence_after(meeting, now)
     previous = occurrence_before(meeting, now, inclusive=True)
-    since = previous if previous is not None else now - NO_MEETING_LOOKBACK
+    # Before the first meeting, the same window as that meeting's scheduled digest.
+    since = previous or (upcoming or now) - NO_MEETING_LOOKBACK
     title = meeting_title(upcoming) if upcoming else "CommStat digest"
     return since, upcoming, title
 

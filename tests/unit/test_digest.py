@@ -260,6 +260,41 @@ def test_build_digest_from_the_database(session, n):
     assert digest.chart_png is None
 
 
+def test_due_at_the_meeting_or_on_its_day_is_due_before_the_next_meeting(session):
+    def one(text, due, has_time):
+        commitment = Commitment(
+            team_id="T1",
+            text=text,
+            status=CommitmentStatus.OPEN,
+            due_at=due,
+            due_has_time=has_time,
+            time_zone="America/New_York",
+            created_at=SINCE,
+            creator_id="U0ADMIN",
+        )
+        commitment.owners = [CommitmentOwner(user_id="U0LEE", team_id="T1", position=0)]
+        session.add(commitment)
+
+    one("before the next meeting", MEETING, True)  # `/commit … before the next meeting`
+    one("due Thursday", datetime(2026, 11, 26, 17, 0, tzinfo=NY), False)  # a day, no time
+    one("Thursday at 3pm", datetime(2026, 11, 26, 15, 0, tzinfo=NY), True)  # after it starts
+    one("due Friday", datetime(2026, 11, 27, 17, 0, tzinfo=NY), False)
+    session.flush()
+    digest = build_digest(
+        session,
+        team_id="T1",
+        channel_id="C0MEETING",
+        since=SINCE,
+        now=NOW,
+        next_meeting=MEETING,
+        title="CommStat digest — meeting Thu, Nov 26, 10:00 AM",
+    )
+    due = texts(digest.blocks)[2]
+    assert due.startswith("*📅 Due before the next meeting* (2)")
+    assert "before the next meeting" in due.split("\n", 1)[1] and "due Thursday" in due
+    assert "3pm" not in due and "Friday" not in due
+
+
 def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed(session):
     deaths = Indicator(
         team_id="T1",
