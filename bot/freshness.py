@@ -10,15 +10,16 @@ Indicators without a steward or without any values are looked at again a day lat
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import outbox, periods
+from bot import outbox, people, periods
 from bot.dates import format_due
 from bot.nudges import Rules, Slot, decide, due_datetime, slots, zone_of
 from storage.models import Indicator, IndicatorValue, Person, Team
@@ -26,6 +27,39 @@ from storage.models import Indicator, IndicatorValue, Person, Team
 logger = logging.getLogger(__name__)
 
 RECHECK = timedelta(days=1)  # no steward, no data, or an unreadable period
+
+
+MAX_LOOKUPS = 20  # stewards whose time zone is learnt in one pass
+
+
+def learn_stewards(
+    session: Session, client_for: Callable[[str], WebClient], *, now: datetime
+) -> int:
+    """Ask Slack where stewards we have never seen live, so their nudges come at 9:00 their time
+    and not the coalition's (a steward named in the catalog may never have used the bot).
+    One query when everyone is known; returns how many people were looked up."""
+    unknown = session.execute(
+        select(Indicator.team_id, Indicator.steward_id)
+        .outerjoin(
+            Person,
+            and_(Person.team_id == Indicator.team_id, Person.user_id == Indicator.steward_id),
+        )
+        .where(Indicator.steward_id.is_not(None))
+        .where(or_(Person.user_id.is_(None), Person.refreshed_at.is_(None)))
+        .distinct()
+        .limit(MAX_LOOKUPS)
+    ).all()
+    looked = 0
+    for team_id, steward_id in unknown:
+        try:
+            people.lookup(session, client_for(team_id), team_id, str(steward_id), now=now)
+        except people.UnknownPerson:
+            logger.warning("steward %s of team %s is not in Slack", steward_id, team_id)
+        except Exception:  # NotInstalled, Slack down: the team's zone will do until next pass
+            logger.warning("could not look up steward %s of team %s", steward_id, team_id)
+            continue
+        looked += 1
+    return looked
 
 
 def plan(session: Session, *, now: datetime, batch: int = 200) -> int:

@@ -100,6 +100,11 @@ def run_pass(
         report.errors.append("nudges")
     try:
         with services.sessions.begin() as session:
+            freshness.learn_stewards(session, services.client_for, now=now)
+    except Exception:
+        logger.exception("scheduler: looking up stewards' time zones failed")
+    try:
+        with services.sessions.begin() as session:
             report.steward_nudges = freshness.plan(session, now=now)
     except Exception:
         logger.exception("scheduler: planning data-freshness nudges failed")

@@ -241,8 +241,9 @@ def test_a_late_data_steward_is_nudged(bot):
         from storage.models import IndicatorValue, Team
         from storage.repositories import ensure_team
 
+        # Lee was named steward in the catalog and has never used the bot: the scheduler asks
+        # Slack where he lives (Los Angeles) rather than nudging at 9:00 New York, 6:00 his time.
         team = ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
-        session.add(Person(team_id=team.id, user_id="U0LEE", time_zone="America/Los_Angeles"))
         indicator = Indicator(
             team_id=team.id,
             slug="md-overdose-deaths",
@@ -269,6 +270,10 @@ def test_a_late_data_steward_is_nudged(bot):
     # July's value is expected by the end of November (July + 4 months): late from Tue Dec 1.
     tick(bot, ny(30, 12, 30))
     assert dms(bot, "U0LEE") == []
+    tick(bot, ny(1, 10, 30, month=12))  # 07:30 in Los Angeles: too early
+    assert dms(bot, "U0LEE") == []
+    with bot.services.sessions() as session:
+        assert session.get(Person, ("T0COALITION", "U0LEE")).time_zone == "America/Los_Angeles"
     tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles
     [nudge] = dms(bot, "U0LEE")
     seen = all_text(nudge)
