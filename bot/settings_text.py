@@ -101,15 +101,29 @@ def days_text(days: list[str]) -> str:
     return ", ".join(DAY_NAMES[i] for i in sorted(idx))
 
 
+_US_ZONES = {
+    **dict.fromkeys(["est", "edt", "et", "eastern"], "America/New_York"),
+    **dict.fromkeys(["cst", "cdt", "ct", "central"], "America/Chicago"),
+    **dict.fromkeys(["mst", "mdt", "mt", "mountain"], "America/Denver"),
+    **dict.fromkeys(["pst", "pdt", "pt", "pacific"], "America/Los_Angeles"),
+    **dict.fromkeys(["akst", "akdt", "alaska"], "America/Anchorage"),
+    **dict.fromkeys(["hst", "hawaii"], "Pacific/Honolulu"),
+}
+
+
 def _zone(text: str) -> str:
     name = text.strip()
+    # "EST" is a fixed offset with no daylight saving: a New York coalition would be an hour off
+    # all summer. People who say EST or Eastern mean New York's clock.
+    if (city := _US_ZONES.get(name.lower().removesuffix(" time"))) is not None:
+        return city
     try:
         ZoneInfo(name)
         if "/" in name or name == "UTC":
             return name
     except (ZoneInfoNotFoundError, ValueError):
         pass
-    known = sorted(available_timezones())
+    known = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
     lowered = {z.lower(): z for z in known}
     if name.lower() in lowered:
         return lowered[name.lower()]
@@ -270,7 +284,15 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
         for user_id in change.value:
             people[user_id].is_admin = adding
         who = ", ".join(f"<@{u}>" for u in change.value)
-        return f"{who} {'can now' if adding else 'can no longer'} change CommStat settings."
+        if adding:
+            return f"{who} can now change CommStat settings."
+        # A Slack workspace admin or owner keeps the right whatever the coalition's list says.
+        still = [u for u in change.value if people[u].is_slack_admin]
+        text = f"{who} {'is' if len(change.value) == 1 else 'are'} no longer on the coalition's admin list."
+        if still:
+            kept = ", ".join(f"<@{u}>" for u in still)
+            return text + f" {kept} can still change settings as a Slack workspace admin."
+        return text + " They can no longer change CommStat settings."
     if change.name == "default_geography":
         team.default_geography = change.value
         if change.value is None:

@@ -167,6 +167,18 @@ def _announce(client: WebClient, command: dict[str, Any], text: str) -> dict[str
     return None
 
 
+def _may_change(schedule: Schedule, actor: Actor) -> None:
+    """A channel's meeting or weekly digest is changed by whoever set it or a coalition admin;
+    anyone may set the first one."""
+    if actor.is_admin or schedule.created_by == actor.user_id:
+        return
+    what = "CommStat meeting" if schedule.kind == MEETING else "weekly digest"
+    raise CommstatError(
+        f"Only <@{schedule.created_by}>, who set this channel's {what}, or a coalition admin can "
+        "change or stop it. Nothing was changed."
+    )
+
+
 def _channel(command: dict[str, Any]) -> str:
     return f"<#{command['channel_id']}>"
 
@@ -214,6 +226,7 @@ def set_meeting(
             )
             session.add(schedule)
         else:
+            _may_change(schedule, actor)
             replaced = _meeting_lines(schedule, now)[0].split(". Next:")[0]
         schedule.rrule = recurrence.rule
         schedule.dtstart = recurrence.dtstart
@@ -255,11 +268,12 @@ def remove_schedule(
 ) -> dict[str, Any] | None:
     now = services.clock()
     with services.sessions.begin() as session:
-        _team(services, client, session, command)
+        _, actor = _team(services, client, session, command)
         schedule = schedule_for(session, command["team_id"], command["channel_id"], kind)
         if schedule is None:
             what = "CommStat meeting" if kind == MEETING else "weekly digest"
             raise CommstatError(f"{_channel(command)} has no {what}, so there is nothing to stop.")
+        _may_change(schedule, actor)
         words = _meeting_lines(schedule, now)[0].split(". Next:")[0]
         session.delete(schedule)
     if kind == MEETING:
@@ -278,16 +292,23 @@ def set_lead(
     now = services.clock()
     minutes = parse_lead(phrase)
     with services.sessions.begin() as session:
-        _team(services, client, session, command)
+        _, actor = _team(services, client, session, command)
         schedule = schedule_for(session, command["team_id"], command["channel_id"], MEETING)
         if schedule is None:
             raise CommstatError(
                 f"{_channel(command)} has no CommStat meeting yet, so there is no digest to move. "
                 "Set the meeting first: `/commstat meeting every Thursday at 10am`."
             )
+        _may_change(schedule, actor)
         schedule.digest_lead_minutes = minutes
         schedule.next_run_at = None
         _, upcoming = _meeting_lines(schedule, now)
+        if upcoming is not None and _digest_posted(session, schedule, upcoming):
+            # That meeting's digest is out (once per meeting): the new lead starts with the next.
+            posted_for = upcoming
+            upcoming = occurrence_after(schedule, upcoming)
+        else:
+            posted_for = None
         text = (
             f"The pre-meeting digest for {_channel(command)} will now be posted "
             f"{describe_lead(minutes)} before each meeting."
@@ -301,7 +322,20 @@ def set_lead(
                 f" Next: {when}, for the meeting on {format_when(upcoming)}"
                 f" {zone_words(schedule.time_zone)}."
             )
+        if posted_for is not None:
+            text += (
+                f" (The digest for the meeting on {format_when(posted_for, year=False)} was "
+                "already posted; it is not sent again.)"
+            )
     return {"text": text}
+
+
+def _digest_posted(session: Session, schedule: Schedule, meeting: datetime) -> bool:
+    key = digests.digest_key(schedule.id, meeting, "1-message")
+    return (
+        session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
+        is not None
+    )
 
 
 def set_weekly(
@@ -319,6 +353,7 @@ def set_weekly(
             )
             session.add(schedule)
         else:
+            _may_change(schedule, actor)
             replaced = _meeting_lines(schedule, now)[0].split(". Next:")[0]
         schedule.rrule = recurrence.rule
         schedule.dtstart = recurrence.dtstart

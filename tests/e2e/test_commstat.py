@@ -132,6 +132,25 @@ def test_meeting_off_removes_it_and_says_so(sqlite_bot):
     assert schedules(sqlite_bot) == []
 
 
+def test_only_whoever_set_the_meeting_or_an_admin_changes_or_stops_it(sqlite_bot):
+    announce(sqlite_bot, "meeting every Thursday at 10am")  # Maria sets the first one
+    announce(sqlite_bot, "weekly digest Monday 9am")
+    for text in ("meeting every Friday at 3pm", "meeting off", "digest 2 hours before"):
+        said = ask(sqlite_bot, text, user="U0SAM")
+        assert said == (
+            "Only <@U0MARIA>, who set this channel's CommStat meeting, or a coalition admin can "
+            "change or stop it. Nothing was changed."
+        )
+    assert "who set this channel's weekly digest" in ask(
+        sqlite_bot, "weekly digest off", user="U0SAM"
+    )
+    meeting, weekly = schedules(sqlite_bot)
+    assert "BYDAY=TH" in meeting.rrule and meeting.digest_lead_minutes == 1440
+    assert weekly.kind == "weekly_digest"
+    said = announce(sqlite_bot, "meeting every Friday at 3pm", user="U0ADMIN")
+    assert "every Friday at 3:00 PM New York time" in said
+
+
 def test_meeting_alone_shows_the_current_one(sqlite_bot):
     assert "has no CommStat meeting yet" in ask(sqlite_bot, "meeting")
     announce(sqlite_bot, "meeting every Thursday at 10am")
@@ -349,6 +368,29 @@ def test_bad_settings_are_refused_specifically_and_nothing_changes(sqlite_bot):
     assert (stored.overdue_every_days, stored.nudge_hour) == (2, 9)
     assert stored.working_days == ["mon", "tue", "wed", "thu", "fri"]
     assert stored.holidays == []
+
+
+def test_removing_a_workspace_admin_from_the_list_says_they_keep_the_right(sqlite_bot):
+    ask(sqlite_bot, "settings admin add <@U0LEE|lee>", user="U0ADMIN")
+    said = ask(sqlite_bot, "settings admin remove <@U0ADMIN|pat> <@U0LEE|lee>", user="U0LEE")
+    assert said.startswith(
+        "<@U0ADMIN>, <@U0LEE> are no longer on the coalition's admin list. "
+        "<@U0ADMIN> can still change settings as a Slack workspace admin."
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "zone"),
+    [
+        ("EST", "America/New_York"),
+        ("Central", "America/Chicago"),
+        ("pacific time", "America/Los_Angeles"),
+    ],
+)
+def test_us_zone_abbreviations_mean_the_city_clock_with_daylight_saving(sqlite_bot, said, zone):
+    answer = ask(sqlite_bot, f"settings time zone {said}", user="U0ADMIN")
+    assert answer.startswith(f"The coalition's time zone is now {zone}.")
+    assert team(sqlite_bot).time_zone == zone
 
 
 def test_admins_can_be_added_and_then_change_settings(sqlite_bot):
