@@ -35,6 +35,8 @@ from matplotlib.ticker import Formatter, Locator, MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation
 from PIL import Image as PILImage
 
+from bot import periods as _periods
+
 __all__ = [
     "Baseline",
     "ChartSpec",
@@ -107,6 +109,7 @@ WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 150  # 1200 x 675 px: sharp at Slack's prev
 TITLE_PT, TEXT_PT, SMALL_PT = 15, 12, 11  # nothing smaller than 11 pt at this size
 TITLE_CHARS = 100  # longer titles are cut, then ellipsised to the measured image width
 MAX_LINES = 6  # more series than this: small multiples
+SCALE_SPLIT = 10.0  # lines whose sizes differ more than this on one axis: small multiples
 MAX_PANELS = 24  # small multiples beyond this are listed as "not shown"
 MAX_MARKER_LABELS = 5  # more markers are drawn as unlabelled ticks
 BASELINE_POINTS = 12  # Theil–Sen over the last N non-missing values ...
@@ -208,12 +211,15 @@ def describe(spec: ChartSpec) -> str:
     drawn = [s for s in spec.series if _latest(s) is not None]
     if not drawn:
         return f"Chart of {title}: no data yet."
+    grain = _grain(spec)
     parts: list[str] = []
     if len(drawn) == 1:
         s = drawn[0]
         when, value = _latest(s) or (date.min, 0.0)
         where = f" in {s.label}" if s.label and s.label not in title else ""
-        sentence = f"Chart of {title}: latest value {_fmt(value)}{unit}{where} for {_period(when)}"
+        sentence = (
+            f"Chart of {title}: latest value {_fmt(value)}{unit}{where} for {_period(when, grain)}"
+        )
         change = _year_change(s)
         if change is not None:
             sentence += f", {change}"
@@ -222,7 +228,7 @@ def describe(spec: ChartSpec) -> str:
         latest = []
         for s in drawn[:8]:
             when, value = _latest(s) or (date.min, 0.0)
-            latest.append(f"{s.label or 'total'} {_fmt(value)} ({_period(when)})")
+            latest.append(f"{s.label or 'total'} {_fmt(value)} ({_period(when, grain)})")
         more = f" and {len(drawn) - 8} more" if len(drawn) > 8 else ""
         parts.append(
             f"Chart of {title} for {len(drawn)} places; latest{unit and ' ' + unit.strip()}: "
@@ -248,7 +254,7 @@ def describe(spec: ChartSpec) -> str:
             )
             parts.append(
                 f"If nothing changes, the recent trend points {way}, to about {_fmt(end)}"
-                f" by {_period(base.periods[-1])}."
+                f" by {_period(base.periods[-1], grain)}."
             )
     if any(_num(v) is None for s in spec.series for v in s.values):
         parts.append("Gaps are suppressed or missing data.")
@@ -264,7 +270,7 @@ def _build_figure(spec: ChartSpec) -> Figure:
     drawn = [s for s in spec.series if _latest(s) is not None]
     if not drawn:
         return _no_data_figure(spec.title)
-    if len(drawn) > MAX_LINES:
+    if len(drawn) > MAX_LINES or _scales_differ(drawn):
         return _small_multiples_figure(spec, drawn)
     fig = _new_figure(WIDTH_IN, HEIGHT_IN)
     ax = fig.add_subplot()
@@ -296,7 +302,7 @@ def _build_figure(spec: ChartSpec) -> Figure:
     marker_handle = _plot_markers(ax, spec.markers, first, labels=True)
     if marker_handle is not None:
         handles.append(marker_handle)
-    _style_axes(ax, spec.unit)
+    _style_axes(ax, spec.unit, grain=_grain(spec))
     _legend_below(fig, ax, handles)
     notes = [f"Baseline: {method}, carried forward."] if method else []
     _footnote(fig, spec.source, gaps, notes)
@@ -336,10 +342,11 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
                 _plot_baseline(ax, s, colour)
         if spec.target is not None:
             _plot_target(ax, spec.target, spec.direction, spec.unit)
-        latest = _mark_latest(ax, drawn)
+        grain = _grain(spec)
+        latest = _mark_latest(ax, drawn, grain)
         ax.set_title(f"{name}\n{latest}", loc="left", fontsize=SMALL_PT, linespacing=1.3)
         _plot_markers(ax, spec.markers, min(_first(s) for s in drawn), labels=False)
-        _style_axes(ax, None, compact=True)
+        _style_axes(ax, None, compact=True, grain=grain)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
     notes = []
@@ -352,7 +359,8 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
 
 def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
     shown = list(drawn)[:MAX_PANELS]
-    cols = 4
+    cols = min(4, len(shown))
+    grain = _grain(spec)
     rows = math.ceil(len(shown) / cols)
     fig = _new_figure(WIDTH_IN, HEIGHT_IN + 1.5 * max(0, rows - 3))
     _titles(fig, spec.title)
@@ -370,10 +378,11 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
         if spec.target is not None:
             ax.axhline(spec.target, color=TARGET_COLOUR, lw=1.2, linestyle=(0, (6, 2, 1, 2)))
         _plot_markers(ax, spec.markers, first, labels=False)
-        _style_axes(ax, None, compact=True)
+        _style_axes(ax, None, compact=True, grain=grain)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
-    notes = [spec.period_label.rstrip(".") + "."] if spec.period_label else []
+    kind = (spec.period_label or "").strip().rstrip(".")
+    notes = [kind[:1].upper() + kind[1:] + "."] if kind else []
     if spec.target is not None:
         notes.append(f"Black dash-dot line: target {_fmt(spec.target)}.")
     if spec.baseline:
@@ -539,7 +548,7 @@ def _prune_marker_labels(fig: Figure, ax: Axes) -> None:
             line.set_linestyle("-")
 
 
-def _mark_latest(ax: Axes, drawn: Sequence[Series]) -> str:
+def _mark_latest(ax: Axes, drawn: Sequence[Series], grain: str | None) -> str:
     """A dot on each line's latest value; the first line's value, for the panel title."""
     for n, s in enumerate(drawn):
         latest = _latest(s)
@@ -549,25 +558,38 @@ def _mark_latest(ax: Axes, drawn: Sequence[Series]) -> str:
     if latest is None:
         return ""
     where = f"{drawn[0].label} " if len(drawn) > 1 and drawn[0].label else ""
-    return f"Latest {where}{_fmt(latest[1])} ({_period(latest[0])})"
+    return f"Latest {where}{_fmt(latest[1])} ({_period(latest[0], grain)})"
 
 
-def _style_axes(ax: Axes, unit: str | None, *, compact: bool = False) -> None:
+def _style_axes(
+    ax: Axes, unit: str | None, *, compact: bool = False, grain: str | None = None
+) -> None:
+    """Spines, grid and ticks; date ticks never finer than the data's period (`grain`)."""
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#dddddd", lw=0.8)
     ax.set_axisbelow(True)
     ax.tick_params(labelsize=SMALL_PT)
-    ax.yaxis.set_major_locator(_Once(MaxNLocator(nbins=4 if compact else 6)))
+    # round steps (0.2, not 0.25 or 0.06), so ticks read well with few decimals
+    steps = [1, 2, 5, 10]
+    ax.yaxis.set_major_locator(_Once(MaxNLocator(nbins=4 if compact else 6, steps=steps)))
     ax.yaxis.set_major_formatter(_Thousands())
     most = 4 if compact else 7
     low_x, high_x = ax.get_xlim()
     years = (high_x - low_x) / 365.25
-    if years >= 3:  # whole years only
+    step = {"month": 1, "quarter": 3}.get(grain or "", 0)
+    every = next((m for m in (1, 2, 3, 6) if m % max(step, 1) == 0 and years * 12 / m <= most), 12)
+    if years >= 3 or grain == "year" or (step and every == 12):  # whole years only
         base = next((b for b in (1, 2, 3, 5, 10, 20, 50) if years / b <= most), 100)
         ax.xaxis.set_major_locator(_Once(_YearLocator(base)))
         ax.xaxis.set_major_formatter(_YearFormatter())
+    elif step:  # monthly or quarterly data: month ticks, never days
+        months = mdates.MonthLocator(bymonth=range(1, 13, every))
+        ax.xaxis.set_major_locator(_Once(months))
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(months, show_offset=False))
     else:
         locator = mdates.AutoDateLocator(minticks=2, maxticks=most)
+        if grain == "week":  # a tick at most every 7 days, never hours
+            locator.intervald[mdates.DAILY] = [7, 14]
         ax.xaxis.set_major_locator(_Once(locator))
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
     if unit:
@@ -651,10 +673,15 @@ class _Thousands(Formatter):
 
     def set_locs(self, locs: list[float]) -> None:
         super().set_locs(locs)
-        steps = np.diff(np.asarray(locs, dtype=float))
+        ticks = np.asarray(locs, dtype=float)
+        steps = np.diff(ticks)
         steps = steps[steps > 0]
         step = float(steps.min()) if steps.size else 1.0
-        self.decimals = max(0, min(6, -math.floor(math.log10(step)))) if step < 1 else 0
+        # the fewest decimals that write every tick exactly (0.25 -> 2, so 0.75 is not "0.8")
+        slack = step * 1e-6
+        self.decimals = next(
+            (d for d in range(7) if np.all(np.abs(ticks - np.round(ticks, d)) <= slack)), 6
+        )
 
     def __call__(self, x: float, pos: int | None = None) -> str:
         text = f"{x:,.{self.decimals}f}"
@@ -1008,8 +1035,62 @@ def _fmt(v: float) -> str:
     return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) >= 0.01 else f"{v:.3g}"
 
 
-def _period(d: date) -> str:
-    return d.strftime("%b %Y") if d.day == 1 else d.strftime("%b %-d, %Y")
+def _period(d: date, grain: str | None = None) -> str:
+    """A period as bot.periods labels it: "2023", "Q1 2023", "Apr 2025", "Mar 3, 2025"."""
+    if grain is None:  # unknown: a month when it starts on the 1st, else a day
+        grain = "month" if d.day == 1 else "day"
+    if grain == "year":
+        period = _periods.year_period(d.year)
+    elif grain == "quarter":
+        period = _periods.quarter_period(d.year, (d.month - 1) // 3 + 1)
+    elif grain == "month":
+        period = _periods.month_period(d.year, d.month)
+    else:
+        period = _periods.day_period(d)
+    return _periods.label(period, None)
+
+
+# (words in a period label or kind, grain) - the first match wins: "12-month-ending" is monthly
+_GRAIN_WORDS = (
+    ("12-month", "month"),
+    ("12 month", "month"),
+    ("year", "year"),
+    ("annual", "year"),
+    ("quarter", "quarter"),
+    ("month", "month"),
+    ("week", "week"),
+    ("day", "day"),
+    ("daily", "day"),
+)
+
+
+def _grain(spec: ChartSpec) -> str | None:
+    """The data's period: "day", "week", "month", "quarter" or "year"; None when unknown.
+
+    From the spec's period label (an indicator's kind, "by year", "12-month-ending totals, by
+    month"), else from the spacing of the periods themselves.
+    """
+    words = (spec.period_label or "").lower()
+    for word, grain in _GRAIN_WORDS:
+        if word in words:
+            return grain
+    days = {_day(p) for s in spec.series for p in s.periods}
+    grid = _Grid.of(sorted(days)) if len(days) > 1 else None
+    if grid is None:
+        return None
+    if grid.months:
+        return {1: "month", 3: "quarter"}.get(grid.months, "year")
+    return "day" if grid.days == 1 else "week"
+
+
+def _scales_differ(drawn: Sequence[Series]) -> bool:
+    """True when the lines' sizes (largest absolute values) differ more than SCALE_SPLIT times."""
+    sizes = []
+    for s in drawn:
+        values = [abs(v) for v in (_num(v) for v in s.values) if v is not None]
+        if values and max(values) > 0:
+            sizes.append(max(values))
+    return len(sizes) > 1 and max(sizes) > SCALE_SPLIT * min(sizes)
 
 
 def _ellipsis(text: str, limit: int) -> str:

@@ -273,23 +273,40 @@ def test_a_few_spread_markers_are_all_labelled(cdc):
     assert "Commitment done" in legend_labels(fig)
 
 
-def test_four_geographies_are_four_labelled_lines(cdc):
-    series = [cdc_series(cdc, s) for s in ("MD", "NC", "VT", "US")]
-    fig = charts._build_figure(ChartSpec(DEATHS, "deaths", "12-month-ending", series, target=1500))
+def test_four_geographies_of_one_scale_are_four_labelled_lines(cdc):
+    md, nc = cdc_series(cdc, "MD"), cdc_series(cdc, "NC")
+    de = Series("DE", md.periods, [None if v is None else v * 0.7 for v in md.values])
+    va = Series("VA", nc.periods, [None if v is None else v * 1.2 for v in nc.values])
+    fig = charts._build_figure(
+        ChartSpec(DEATHS, "deaths", "12-month-ending", [md, nc, de, va], target=1500)
+    )
 
     assert len(fig.axes) == 1
-    assert [label for label in legend_labels(fig) if label in {"MD", "NC", "VT", "US"}] == [
+    assert [label for label in legend_labels(fig) if label in {"MD", "NC", "DE", "VA"}] == [
         "MD",
         "NC",
-        "VT",
-        "US",
+        "DE",
+        "VA",
     ]
     colours = {
         line.get_color()
         for line in fig.axes[0].get_lines()
-        if line.get_label() in {"MD", "NC", "VT", "US"}
+        if line.get_label() in {"MD", "NC", "DE", "VA"}
     }
     assert len(colours) == 4
+    assert_no_overlaps(fig)
+
+
+def test_places_of_very_different_sizes_get_a_panel_each(cdc):
+    # US (~70-110k) on one axis with VT (~80-280) flattened the states onto zero.
+    series = [cdc_series(cdc, s) for s in ("MD", "NC", "VT", "US")]
+    fig = charts._build_figure(ChartSpec(DEATHS, "deaths", "12-month-ending", series, target=1200))
+
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title(loc="left").split(" · ")[0] for ax in panels] == ["MD", "NC", "VT", "US"]
+    tops = {ax.get_title(loc="left").split(" · ")[0]: ax.get_ylim()[1] for ax in panels}
+    assert tops["US"] > 50_000  # each panel on its own scale (the target line included)
+    assert max(tops["MD"], tops["NC"], tops["VT"]) < 5_000
     assert_no_overlaps(fig)
 
 
@@ -435,3 +452,135 @@ def test_a_chart_is_drawn_once_per_png(cdc, monkeypatch):
     digest = [md_spec(cdc), md_spec(cdc, title="Again"), md_spec(cdc, title="Three")]
     assert png_size(render_digest_chart(digest)) == (1200, 675)
     assert len(draws) == 2
+
+
+# --- ticks and labels follow the data's period and scale ---------------------------------------
+
+
+def years(n: int, start: int = 2019) -> list[date]:
+    return [date(start + i, 1, 1) for i in range(n)]
+
+
+def drawn_tick_labels(fig, axis: str) -> list[tuple[list[float], list[str]]]:
+    """For each visible axes: the tick positions inside the view and their labels."""
+    fig.draw_without_rendering()
+    out = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        getter = ax.get_yticklabels if axis == "y" else ax.get_xticklabels
+        low, high = sorted(ax.get_ylim() if axis == "y" else ax.get_xlim())
+        slack = (high - low) * 1e-9
+        ticks = [
+            (t.get_position()[1 if axis == "y" else 0], t.get_text())
+            for t in getter()
+            if t.get_text()
+        ]
+        inside = [(x, text) for x, text in ticks if low - slack <= x <= high + slack]
+        out.append(([x for x, _ in inside], [text for _, text in inside]))
+    return out
+
+
+def test_y_tick_labels_say_exactly_where_the_gridlines_are():
+    # Naloxone by state: 0.25-step ticks were written with one decimal (0.75 as "0.8").
+    rates = {
+        "CA": [0.5, 0.4, 0.4, 0.6, 0.7],
+        "CO": [0.2, 0.2, 0.3, 0.5, 0.6],
+        "AL": [0.2, 0.2, 0.3, 0.3, 0.4],
+        "GA": [0.1, 0.2, 0.2, 0.2, 0.3],
+        "IA": [0.1, 0.1, 0.2, 0.3, 0.3],
+        "IL": [0.2, 0.2, 0.2, 0.3, 0.5],
+        "LA": [0.2, 0.2, 0.2, 0.4, 0.4],
+        "MN": [0.1, 0.2, 0.2, 0.3, 0.3],
+    }
+    series = [Series(place, years(5), values) for place, values in rates.items()]
+    fig = charts._build_figure(ChartSpec("Naloxone dispensing rate", None, "by year", series))
+
+    panels = drawn_tick_labels(fig, "y")
+    assert len(panels) == len(rates)
+    for locs, labels in panels:
+        assert len(labels) >= 2
+        assert len(set(labels)) == len(labels)
+        assert [float(text.replace(",", "")) for text in labels] == pytest.approx(locs)
+
+
+def test_the_y_formatter_writes_enough_decimals_for_the_step():
+    formatter = charts._Thousands()
+    formatter.set_locs([0.5, 0.75, 1.0])
+    assert [formatter(x) for x in (0.5, 0.75, 1.0)] == ["0.50", "0.75", "1.00"]
+    formatter.set_locs([0.0, 0.2, 0.4000000000000001])
+    assert [formatter(x) for x in (0.0, 0.2, 0.4000000000000001)] == ["0", "0.2", "0.4"]
+    formatter.set_locs([0.0, 1500.0, 3000.0])
+    assert formatter(1500.0) == "1,500"
+
+
+def naloxone_md(**changes) -> ChartSpec:
+    base = {
+        "title": "Naloxone dispensing rate — MD",
+        "unit": "prescriptions per 100 persons",
+        "period_label": "by year",
+        "series": [Series("MD", years(5), [0.6, 0.7, 0.6, 0.7, 0.8])],
+    }
+    return ChartSpec(**(base | changes))
+
+
+def test_yearly_data_is_labelled_by_year_not_as_january():
+    text = describe(naloxone_md())
+    assert "latest value 0.8 prescriptions per 100 persons for 2023" in text
+    assert "by 2026." in text
+    assert "Jan" not in text
+    # the kind as an indicator stores it (digests), or only the spacing of the periods
+    assert "for 2023" in describe(naloxone_md(period_label="yearly"))
+    assert "for 2023" in describe(naloxone_md(period_label=None))
+    several = [Series("MD", years(5), [0.6, 0.7, 0.6, 0.7, 0.8]), Series("VT", years(5), [1.0] * 5)]
+    assert "MD 0.8 (2023); VT 1 (2023)" in describe(naloxone_md(series=several))
+
+
+def test_digest_panels_label_yearly_and_quarterly_latest_values(cdc):
+    quarters = [date(2023, m, 1) for m in (1, 4, 7, 10)] + [date(2024, 1, 1)]
+    specs = [
+        naloxone_md(period_label="yearly"),
+        ChartSpec("Kits", "kits", "quarterly", [Series("", quarters, [5.0, 6, 7, 8, 9])]),
+        md_spec(cdc),
+    ]
+    fig = charts._build_digest_figure(specs)
+    titles = [" ".join(ax.get_title(loc="left").split()) for ax in fig.axes if ax.get_visible()]
+    assert titles == [
+        "Naloxone dispensing rate — MD Latest 0.8 (2023)",
+        "Kits Latest 9 (Q1 2024)",
+        "Number of Drug Overdose Deaths — MD Latest 1,562 (Apr 2025)",
+    ]
+
+
+def test_date_ticks_are_never_finer_than_the_data(cdc):
+    # `/indicator overdoses last 6 weeks`: two monthly values got day ticks "Mar, 08, 15, 22, Apr".
+    two_months = cdc_series(cdc, "MD")
+    short = Series("MD", two_months.periods[-2:], two_months.values[-2:])
+    fig = charts._build_figure(md_spec(cdc, series=[short]))
+    [(_, labels)] = drawn_tick_labels(fig, "x")
+    assert labels == ["Mar", "Apr"]
+
+    for label in ("12-month-ending totals, by month", None):  # told, or seen in the spacing
+        months_12 = Series("", months(8, date(2024, 9, 1)), [float(i) for i in range(8)])
+        fig = charts._build_figure(ChartSpec("Kits", "kits", label, [months_12], baseline=False))
+        [(_, labels)] = drawn_tick_labels(fig, "x")
+        assert labels and not any(text.isdigit() and len(text) < 4 for text in labels), labels
+
+    two_years = naloxone_md(series=[Series("MD", years(2, 2022), [0.7, 0.8])])
+    for spec in (two_years, replace_label(two_years, None)):
+        [(_, labels)] = drawn_tick_labels(charts._build_figure(spec), "x")
+        assert labels and all(text.isdigit() and len(text) == 4 for text in labels), labels
+
+    quarters = [date(2024, m, 1) for m in (1, 4, 7, 10)]
+    spec = ChartSpec("Kits", "kits", "by quarter", [Series("", quarters, [1.0, 2, 3, 4])])
+    [(locs, _)] = drawn_tick_labels(charts._build_figure(spec), "x")
+    assert locs and all(
+        charts.mdates.num2date(x).month in (1, 4, 7, 10) and charts.mdates.num2date(x).day == 1
+        for x in locs
+    )
+
+
+def replace_label(spec: ChartSpec, label: str | None) -> ChartSpec:
+    from dataclasses import replace
+
+    return replace(spec, period_label=label)
