@@ -184,6 +184,21 @@ def test_digest_lead_needs_a_meeting_and_is_confirmed_with_the_next_time(bot):
     assert schedules(bot)[0].digest_lead_minutes == 120
 
 
+def test_moving_the_lead_after_the_digest_went_out_does_not_promise_a_second_one(sqlite_bot):
+    from bot.scheduler import run_pass
+
+    announce(sqlite_bot, "meeting every Thursday at 10am")
+    sqlite_bot.clock.now = datetime(2026, 11, 25, 10, 30, tzinfo=NY)  # Wednesday: digest is out
+    run_pass(sqlite_bot.services, now=sqlite_bot.clock(), per_channel_interval=0)
+    posted = len(sqlite_bot.slack.messages(CHANNEL))
+    said = ask(sqlite_bot, "digest 2 hours before")
+    assert "Next: Thu, Dec 3 at 8:00 AM, for the meeting on Thu, Dec 3, 2026 at 10:00 AM" in said
+    assert "(The digest for the meeting on Thu, Nov 26 at 10:00 AM was already posted" in said
+    sqlite_bot.clock.now = datetime(2026, 11, 26, 8, 30, tzinfo=NY)
+    run_pass(sqlite_bot.services, now=sqlite_bot.clock(), per_channel_interval=0)
+    assert len(sqlite_bot.slack.messages(CHANNEL)) == posted
+
+
 def test_digest_lead_out_of_bounds_is_refused_and_nothing_changes(sqlite_bot):
     announce(sqlite_bot, "meeting every Thursday at 10am")
     for phrase in ("digest 5 minutes before", "digest 2 weeks before"):
