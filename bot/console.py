@@ -160,14 +160,19 @@ def _after(text: str, now: datetime) -> datetime | None:
 
 def _until(text: str, now: datetime) -> datetime | None:
     base = now.replace(tzinfo=None)
-    parsed = dateparser.parse(
-        text[len("until ") :],
-        languages=["en"],
-        settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "future"},
-    )
-    if parsed is None:
-        return None
-    return parsed.replace(tzinfo=None).replace(tzinfo=NEW_YORK)
+    # `wait until Tuesday 11am` on a Tuesday at 8 means today; once that has passed, next week's.
+    for prefer in ("current_period", "future"):
+        parsed = dateparser.parse(
+            text[len("until ") :],
+            languages=["en"],
+            settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer},
+        )
+        if parsed is None:
+            return None
+        at = parsed.replace(tzinfo=None).replace(tzinfo=NEW_YORK)
+        if at > now:
+            return at
+    return at
 
 
 def run(

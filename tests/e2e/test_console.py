@@ -10,6 +10,7 @@ SESSION = """\
 as maria
 /commit Call the shelters by Wednesday
 /commit list
+wait until Tuesday 8am
 wait until Tuesday 10am
 tick
 as lee
@@ -59,6 +60,8 @@ def test_a_commitment_is_confirmed_listed_and_reminded_once_the_day_before(sessi
     # Tuesday 9:00 is the only reminder before it is done; the extra `tick` sends nothing again.
     assert out.count("⏰ Reminder: *#1* is *due tomorrow*.") == 1
     assert "Scheduler pass: nothing to send" in out
+    # `wait until Tuesday 10am` on Tuesday at 8 means this Tuesday, not next week's
+    assert "It is now Tue Nov 24, 8:00 AM" in out and "It is now Tue Nov 24, 10:00 AM" in out
     assert "is *due today*" not in out  # done on Tuesday, so Wednesday stays quiet
 
 
