@@ -591,7 +591,15 @@ def answer(
     With `now`, an answer whose next period is overdue says so: a leader reading a number
     in a meeting must know it is months old."""
     query = parse_query(text)
-    found = find(visible_indicators(session, team_id, channel_id), query.name)
+    try:
+        found = find(visible_indicators(session, team_id, channel_id), query.name)
+    except IndicatorError:
+        first = query.name.split()[0].lower()
+        if first in _KEYWORDS:  # `/indicator since 2022`: the name is missing, not unknown
+            raise IndicatorError(
+                f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {shown(text, 40)}`."
+            ) from None
+        raise
     indicator = found.indicator
     by_geo = load_points(session, indicator)
     if not by_geo:

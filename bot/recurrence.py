@@ -226,7 +226,7 @@ def _rule_parts(body: str, phrase: str) -> list[str]:
     m = re.fullmatch(
         rf"(?:every (?P<word>other|second|2nd|third|3rd|fourth|4th) (?:week on )?"
         rf"|every (?P<n>\d+|two|three|four) weeks? on "
-        rf"|(?:bi-?weekly|fortnightly) on |every fortnight on )(?P<days>{_DAY_LIST})",
+        rf"|(?:bi-?weekly|fortnightly) (?:on )?|every fortnight (?:on )?)(?P<days>{_DAY_LIST})",
         body,
     )
     if m:

@@ -205,6 +205,16 @@ def test_an_unknown_name_is_told_privately_with_the_closest_ones(sqlite_bot):
     assert not sqlite_bot.slack.calls_to("files.getUploadURLExternal")
 
 
+@pytest.mark.parametrize("text", ["since 2022", "in VT", "by state", "last 12 months"])
+def test_options_without_a_name_ask_which_indicator(sqlite_bot, text):
+    load_cdc(sqlite_bot)
+    reply = ask(sqlite_bot, text).answer()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == (
+        f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {text}`."
+    )
+
+
 def test_an_empty_catalog_says_how_to_load_one(sqlite_bot):
     reply = ask(sqlite_bot, "overdoses").answer()
     assert reply["response_type"] == "ephemeral"

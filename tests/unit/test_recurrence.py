@@ -108,6 +108,11 @@ def first_three(phrase, now=MONDAY, tz="America/New_York"):
             ["Tue 2026-11-24 13:30", "Tue 2026-12-08 13:30", "Tue 2026-12-22 13:30"],
         ),
         (
+            "biweekly Tuesday 9:30",
+            "every other Tuesday at 9:30 AM",
+            ["Tue 2026-11-24 09:30", "Tue 2026-12-08 09:30", "Tue 2026-12-22 09:30"],
+        ),
+        (
             "monthly on the second Wednesday at 09:00",
             "the second Wednesday of every month at 9:00 AM",
             ["Wed 2026-12-09 09:00", "Wed 2027-01-13 09:00", "Wed 2027-02-10 09:00"],
