@@ -155,7 +155,7 @@ def parse_change(text: str) -> Change:
     """Read the words after `/commstat settings`."""
     t = " ".join(text.strip().split())
     low = t.lower()
-    if m := re.fullmatch(r"nudge(?:s)? (?:every|cadence) (\d+) (?:working )?days?", low):
+    if m := re.fullmatch(r"nudge(?:s)? (?:every|cadence) (\d+)(?: (?:working )?days?)?", low):
         days = int(m[1])
         if not 1 <= days <= 5:
             raise SettingsError(

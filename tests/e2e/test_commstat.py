@@ -330,6 +330,9 @@ def test_a_slack_admin_changes_settings_and_each_is_confirmed_in_words(bot):
     assert ask(bot, "settings nudge every 3 days", user=admin).startswith(
         "Overdue commitments are now nudged every 3 working days."
     )
+    assert ask(bot, "settings nudge cadence 3", user=admin).startswith(
+        "Overdue commitments are now nudged every 3 working days."
+    )
     assert ask(bot, "settings quiet hours 19-7", user=admin).startswith(
         "Quiet hours are now 7:00 PM to 7:00 AM"
     )
