@@ -32,6 +32,7 @@ from slack_sdk.models.views import View
 
 from bot import ids
 from bot.dates import format_due
+from bot.recurrence import zone_words
 from storage.models import Commitment, CommitmentStatus
 
 SECTION_LIMIT = 3000
@@ -46,7 +47,10 @@ def local_due(commitment: Commitment) -> datetime:
 
 
 def due_text(commitment: Commitment) -> str:
-    return format_due(local_due(commitment), has_time=commitment.due_has_time)
+    """`Wed, Dec 2, 2026`, or with a time, whose clock it is: people in a shared channel live in
+    several zones (`Thu, Nov 26, 2026 at 7:00 AM Los Angeles time`)."""
+    text = format_due(local_due(commitment), has_time=commitment.due_has_time)
+    return f"{text} {zone_words(commitment.time_zone)}" if commitment.due_has_time else text
 
 
 def days_late(commitment: Commitment, now: datetime) -> int:

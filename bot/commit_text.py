@@ -22,7 +22,9 @@ from bot.dates import DateError, DateErrorReason, Due, parse_due
 
 MAX_TEXT_CHARS = 2000
 
-CommitErrorReason = Literal["empty", "no_what", "no_date", "too_long"] | DateErrorReason
+CommitErrorReason = (
+    Literal["empty", "no_what", "no_date", "too_long", "unknown_mention"] | DateErrorReason
+)
 
 EXAMPLES = (
     "/commit Send the naloxone report by Friday",
@@ -60,6 +62,17 @@ class CommitTextError(ValueError):
         self.reason: CommitErrorReason = reason
 
 
+def unknown_mention_message(word: str) -> str:
+    """A plain-text `@name`: Slack only sends a person's id when they are picked from its list."""
+    word = word.replace("`", "")
+    if len(word) > 40:
+        word = word[:39] + "…"
+    return (
+        f"I couldn't tell who `{word}` is — pick the person from Slack's list as you type @, "
+        "so the mention turns blue."
+    )
+
+
 # --------------------------------------------------------------------------------------------
 
 # Control characters go; newlines and tabs become spaces. Invisible formatting that can hide or
@@ -73,6 +86,9 @@ _LEADING_MENTIONS_RE = re.compile(
     r"(?:\s*(?:,|and\b|&amp;|&)?\s*(?=<@[UW]))?",
     re.IGNORECASE,
 )
+# A name typed without picking it from Slack's list arrives as plain text ("@lee"), not <@U...>.
+_PLAIN_MENTION_RE = re.compile(r"@\w[^\s@<>,;:!?`*]*")
+_OWNER_JOINER_RE = re.compile(r"(?:,\s*)?(?:(?:and\b|&amp;|&)\s*)?", re.IGNORECASE)
 # Quoted titles and Slack entities (<@U1>, <#C1|x>, <https://...|label>) are never read.
 _PROTECTED_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’|(?<!\w)'(?=\S)[^']*(?<=\S)'(?!\w)|<[^<>]*>")
 _SEPARATOR_RE = re.compile(
@@ -94,8 +110,9 @@ _TRIM_START = " ,;:-–—"
 def split_commit(text: str) -> list[CommitDraft]:
     """All plausible readings of a `/commit` line, best first (usually exactly one).
 
-    Raises CommitTextError only for empty or over-long text; judging the readings is
-    `parse_commit`'s job.
+    Raises CommitTextError only for empty or over-long text, or a plain-text `@name` where the
+    owners go (Slack did not resolve it to a person); judging the readings is `parse_commit`'s
+    job.
     """
     if len(text) > MAX_TEXT_CHARS:
         raise CommitTextError(
@@ -190,7 +207,15 @@ def _leading_owners(text: str) -> tuple[tuple[str, ...], str]:
         if user_id not in owners:
             owners.append(user_id)
         position = match.end()
-    return tuple(owners), text[position:].strip()
+    rest = text[position:].strip()
+    # "<@U1> and @sam ...": the joiner only counts after a real mention
+    joiner = _OWNER_JOINER_RE.match(rest) if owners else None
+    if plain := _PLAIN_MENTION_RE.match(rest, joiner.end() if joiner else 0):
+        word = plain[0].rstrip(".")
+        raise CommitTextError(
+            unknown_mention_message(word) + " Nothing was saved.", reason="unknown_mention"
+        )
+    return tuple(owners), rest
 
 
 def _strip_outer_quotes(text: str) -> str:

@@ -9,8 +9,9 @@ The module is pure: the current instant is always the `now` argument, never a cl
 scheduler, the tests and `commstat tick --now` can travel in time.
 
 Rules chosen where people disagree (the confirmation always shows the resolved date):
-- `friday` / `this friday`: the coming Friday, today if today is Friday (likewise any weekday:
-  `monday` said on a Monday is today).
+- `friday`: the coming Friday; said on a Friday it is the Friday a week ahead (likewise any
+  weekday: "by Monday" said on a Monday means next Monday, with or without a time).
+  `this friday` is the coming Friday, today included; `today` / `tonight` are today.
   `next friday`: the Friday of the next calendar week (weeks start on Monday), so on Monday
   23 Nov 2026 `friday` is 27 Nov and `next friday` is 4 Dec; on a Saturday or Sunday both mean the
   Friday six or five days ahead. `friday next week` means the same as `next friday`.
@@ -616,7 +617,11 @@ def _weekday_day(text: str, today: date, phrase: str) -> date | None:
         return monday + timedelta(days=7 + weekday)
     if week == "this":
         return monday + timedelta(days=weekday)
-    return today + timedelta(days=(weekday - today.weekday()) % 7)
+    ahead = (weekday - today.weekday()) % 7
+    if mod == "this":
+        return today + timedelta(days=ahead)  # "this monday" said on a Monday is today
+    # a bare weekday is never today: "by Monday" said on a Monday means next Monday
+    return today + timedelta(days=ahead or 7)
 
 
 def _explicit_day(text: str, today: date, phrase: str) -> date | None:

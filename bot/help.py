@@ -8,13 +8,14 @@ _HELP = {
     ids.COMMIT: (
         "*/commit — make a commitment the coalition can hold you to*\n"
         "• `/commit Distribute 200 naloxone kits by end of month`\n"
-        "• `/commit @maria @lee Open the Saturday clinic by Dec 12 #naloxone` (owners, indicator)\n"
+        "• `/commit @maria @lee Open the Saturday clinic by Dec 12 #naloxone` (owners, indicator; "
+        "pick people from Slack's list as you type @)\n"
         "• `/commit` with nothing else opens a form\n"
         "*Follow up*\n"
         "• `/commit list` (mine) · `/commit list @someone` · `/commit list all` · "
         "`/commit list overdue`\n"
         "• `/commit done 12 [note]` · `/commit move 12 next Friday` · "
-        "`/commit note 12 <text>` · `/commit drop 12 <reason>`\n"
+        "`/commit note 12 <text>` · `/commit drop 12 <reason>` · `/commit snooze 12 1 week`\n"
         "*Dates I understand:* Friday, next Friday, Dec 4, 12/4, in 2 weeks, tomorrow 5pm, "
         "end of month, end of quarter, the 15th, before the next meeting."
     ),

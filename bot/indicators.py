@@ -594,8 +594,9 @@ def answer(
     try:
         found = find(visible_indicators(session, team_id, channel_id), query.name)
     except IndicatorError:
-        first = query.name.split()[0].lower()
-        if first in _KEYWORDS:  # `/indicator since 2022`: the name is missing, not unknown
+        if (
+            query.name.split()[0].lower() in _KEYWORDS
+        ):  # `/indicator since 2022`: the name is missing, not unknown
             raise IndicatorError(
                 f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {shown(text, 40)}`."
             ) from None

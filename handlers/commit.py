@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot import blocks, commitments, ids
-from bot.commit_text import CommitTextError, parse_commit, split_commit
+from bot.commit_text import CommitTextError, parse_commit, split_commit, unknown_mention_message
 from bot.commitments import Actor, CommitError
 from bot.dates import DateError, format_due, parse_due
 from bot.help import help_text
@@ -27,8 +28,15 @@ from storage.models import Commitment, Indicator, Team
 logger = logging.getLogger(__name__)
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
+# a name typed without picking it from Slack's list: plain text, not <@U...>
+PLAIN_MENTION = re.compile(r"^@\w")
 ID_TOKEN = re.compile(r"^#?\d+$")
 SUBCOMMANDS = ("list", "done", "drop", "move", "note", "snooze")
+HELP_WORDS = ("help", "?")
+SNOOZE_DEFAULT_DAYS = 3
+_SNOOZE_RE = re.compile(
+    r"(?:for )?(?P<n>\d{1,4}|an?|one)(?: ?(?P<unit>d|days?|w|wks?|weeks?))?", re.IGNORECASE
+)
 
 
 def register(app: App, services: Services) -> None:
@@ -40,7 +48,7 @@ def register(app: App, services: Services) -> None:
             ack()
             open_new_commitment_form(services, client, command)
             return
-        if words[0].lower() == "help" and len(words) == 1:
+        if words[0].lower() in HELP_WORDS and len(words) == 1:
             ack(text=help_text(ids.COMMIT), response_type="ephemeral")
             return
         ack()
@@ -65,23 +73,111 @@ def register(app: App, services: Services) -> None:
 def dispatch(
     services: Services, client: WebClient, command: dict[str, Any], words: list[str]
 ) -> dict[str, Any] | None:
-    """Route to a subcommand, or read the text as a new commitment."""
+    """Route to a subcommand, or read the text as a new commitment.
+
+    A line that starts with a subcommand's word but does not fit it ("Drop off kits at the
+    shelter by Friday", "List the shelters by Friday") is a new commitment when it has a date;
+    without one, the answer explains the subcommand rather than asking for a date.
+    """
     head = words[0].lower()
-    if head == "list" and (len(words) == 1 or (len(words) == 2 and _is_list_target(words[1]))):
-        return list_commitments(services, client, command, words[1] if len(words) == 2 else None)
-    if head in SUBCOMMANDS[1:] and len(words) >= 2 and ID_TOKEN.match(words[1]):
-        return change(
-            services, client, command, head, commitments.parse_id(words[1]), " ".join(words[2:])
-        )
-    if head in SUBCOMMANDS[1:] and len(words) == 1:
-        raise CommitError(
-            f"Which commitment? Use `/commit {head} <number>`, e.g. `/commit {head} 12`."
-        )
+    if head == "list":
+        wanted = read_list_filter(words[1:])
+        if wanted is not None:
+            return list_commitments(services, client, command, wanted)
+        if _has_date(command):
+            return create(services, client, command)
+        raise CommitError(_list_usage(words[1:]))
+    if head in SUBCOMMANDS[1:]:
+        if len(words) >= 2 and ID_TOKEN.match(words[1]):
+            return change(
+                services, client, command, head, commitments.parse_id(words[1]), " ".join(words[2:])
+            )
+        if len(words) == 1 or _looks_like_an_id(words[1]) or not _has_date(command):
+            raise CommitError(_which_commitment(head, new_hint=len(words) > 2))
     return create(services, client, command)
 
 
-def _is_list_target(word: str) -> bool:
-    return word.lower() in ("all", "overdue", "mine") or bool(MENTION.match(word))
+def _has_date(command: dict[str, Any]) -> bool:
+    """Whether the text reads as a commitment with a date phrase (a new commitment)."""
+    return split_commit(command.get("text") or "")[0].when is not None
+
+
+def _looks_like_an_id(word: str) -> bool:
+    """`#`, `##3`, `#1;`: meant as a commitment number, never the start of an action."""
+    return word.startswith("#") and not any(ch.isalpha() for ch in word)
+
+
+def _which_commitment(verb: str, *, new_hint: bool) -> str:
+    example = {"move": "12 next Friday", "drop": "12 <reason>", "note": "12 <text>"}.get(verb, "12")
+    message = (
+        f"Which commitment? Give its number, e.g. `/commit {verb} {example}` "
+        "(numbers are in the confirmation and in `/commit list`)."
+    )
+    if new_hint:
+        message += " To make a new commitment, say when it's due, e.g. `/commit <what> by Friday`."
+    return message
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What `/commit list ...` asks for; no person and not `everyone` means my own."""
+
+    person: str | None = None
+    everyone: bool = False
+    overdue: bool = False
+
+
+_LIST_WORDS = {
+    "all": "everyone", "everyone": "everyone", "everybody": "everyone",
+    "mine": "mine", "me": "mine", "my": "mine",
+    "overdue": "overdue", "late": "overdue",
+}  # fmt: skip
+
+
+def read_list_filter(words: list[str]) -> ListFilter | None:
+    """The filter words after `list`, or None when some word is not one (then it may be a new
+    commitment, "List the shelters by Friday"). A person typed as plain `@name` is refused."""
+    person: str | None = None
+    everyone = mine = overdue = False
+    for word in words:
+        mention = MENTION.match(word)
+        kind = _LIST_WORDS.get(word.lower())
+        if mention:
+            if person is not None and person != mention.group(1):
+                raise CommitError(
+                    "I can list one person's commitments at a time, e.g. `/commit list @lee`."
+                )
+            person = mention.group(1)
+        elif PLAIN_MENTION.match(word):
+            raise CommitError(unknown_mention_message(word.rstrip(".,;:!?")))
+        elif kind == "everyone":
+            everyone = True
+        elif kind == "mine":
+            mine = True
+        elif kind == "overdue":
+            overdue = True
+        else:
+            return None
+    if person is None and mine:
+        everyone = False
+    elif person is None and overdue:
+        everyone = True  # `/commit list overdue` is everyone's overdue commitments
+    return ListFilter(person=person, everyone=everyone and person is None, overdue=overdue)
+
+
+def _list_usage(words: list[str]) -> str:
+    for word in words:
+        if PLAIN_MENTION.match(word):
+            return unknown_mention_message(word.rstrip(".,;:!?"))
+    unknown = next(
+        (w for w in words if not MENTION.match(w) and w.lower() not in _LIST_WORDS), words[0]
+    )
+    shown = unknown if len(unknown) <= 30 else unknown[:29] + "…"
+    return (
+        f"I don't know how to list `{shown}`. Try `/commit list` (yours), "
+        "`/commit list @someone`, `/commit list all` or `/commit list overdue`. "
+        "To make a new commitment, say when it's due, e.g. `/commit <what> by Friday`."
+    )
 
 
 # --- who is asking --------------------------------------------------------------------------
@@ -199,24 +295,23 @@ def post_confirmation(
 
 
 def list_commitments(
-    services: Services, client: WebClient, command: dict[str, Any], target: str | None
+    services: Services, client: WebClient, command: dict[str, Any], wanted: ListFilter
 ) -> dict[str, Any]:
     now = services.clock()
     team_id, user_id = command["team_id"], command["user_id"]
     with services.sessions.begin() as session:
         repo.ensure_team(session, team_id, time_zone=services.settings.timezone, now=now)
         owner: str | None = user_id
-        overdue_at: datetime | None = None
-        title = "Your open commitments"
-        if target:
-            mention = MENTION.match(target)
-            if mention:
-                owner = mention.group(1)
-                title = f"Open commitments of <@{owner}>"
-            elif target.lower() == "all":
-                owner, title = None, "All open commitments"
-            elif target.lower() == "overdue":
-                owner, overdue_at, title = None, now, "Overdue commitments"
+        overdue_at: datetime | None = now if wanted.overdue else None
+        kind = "overdue" if wanted.overdue else "open"
+        if wanted.person:
+            owner = wanted.person
+            title = f"{kind.capitalize()} commitments of <@{owner}>"
+        elif wanted.everyone:
+            owner = None
+            title = "Overdue commitments" if wanted.overdue else "All open commitments"
+        else:
+            title = f"Your {kind} commitments"
         hint = "ask for a narrower list: `/commit list @someone` or `/commit list overdue`."
         items = repo.open_commitments(
             session, team_id, owner=owner, overdue_at=overdue_at, limit=blocks.MAX_LIST_ITEMS
@@ -272,7 +367,7 @@ def apply_change(
         note = commitments.add_note(session, commitment, actor=actor, now=now, text=rest)
         return f"📝 Note added to #{commitment.id}: “{note}”.", commitment
     if verb == "snooze":
-        days = int(rest) if rest.strip().isdigit() else 3
+        days = snooze_days(rest, commitment.id)
         until = commitments.snooze(session, commitment, actor=actor, now=now, days=days)
         local = until.astimezone(ZoneInfo(commitment.time_zone))
         return (
@@ -280,6 +375,25 @@ def apply_change(
             commitment,
         )
     raise CommitError(f"I don't know how to `{verb}` a commitment.")
+
+
+def snooze_days(rest: str, commitment_id: int) -> int:
+    """`5`, `5 days`, `1 week`, `for 2 weeks` (nothing: the default); anything else is refused
+    rather than silently snoozed for the default. The 1-30 day range is checked by the core."""
+    text = " ".join(rest.split())
+    if not text:
+        return SNOOZE_DEFAULT_DAYS
+    match = _SNOOZE_RE.fullmatch(text)
+    if match is None or (not match["n"].isdigit() and not match["unit"]):
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        raise CommitError(
+            f"I can't read “{shown}” as how long to snooze. Give days or weeks, 1 to 30 days, "
+            f"e.g. `/commit snooze {commitment_id} 3 days` or `/commit snooze {commitment_id} "
+            "1 week`."
+        )
+    count = int(match["n"]) if match["n"].isdigit() else 1
+    weeks = (match["unit"] or "d").lower().startswith("w")
+    return count * 7 if weeks else count
 
 
 def refresh_message(services: Services, client: WebClient, commitment: Commitment) -> None:

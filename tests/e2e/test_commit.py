@@ -1,7 +1,7 @@
 """/commit end to end: signed requests in, what partners see in Slack out, and the database."""
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -155,6 +155,39 @@ def test_an_unknown_owner_is_refused(bot):
     assert stored(bot) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("@lee Fix the housing list by Friday", "@lee"),
+        ("@lee, @sam Fix the housing list by Friday", "@lee"),
+        ("<@U0SAM|sam> @lee Fix the housing list by Friday", "@lee"),
+        ("<@U0SAM|sam> and @lee Fix the housing list", "@lee"),
+    ],
+)
+def test_an_owner_typed_without_picking_them_from_slacks_list_is_refused(bot, text, who):
+    said = ask(bot, text)
+    assert f"I couldn't tell who `{who}` is" in said["text"]
+    assert "pick the person from Slack's list" in said["text"]
+    assert said["response_type"] == "ephemeral"
+    assert stored(bot) == []
+    assert channel_messages(bot) == []
+
+
+def test_a_plain_name_inside_the_action_stays_text(bot):
+    commitment, _ = make(bot, "Call @lee about the housing list by Friday")
+    assert commitment.text == "Call @lee about the housing list"
+    assert commitment.owner_ids == ["U0MARIA"]
+
+
+def test_a_weekday_said_on_that_weekday_means_next_week(bot):  # the clock is Mon Nov 23
+    _, message = make(bot, "Call the shelters by Monday")
+    assert "Mon, Nov 30, 2026" in all_text(message)
+    commitment, message = make(bot, "Call the clinic by Monday 5pm")
+    assert commitment.due_at.astimezone(NY) == datetime(2026, 11, 30, 17, 0, tzinfo=NY)
+    commitment, _ = make(bot, "Call the mayor by this Monday")
+    assert commitment.due_at.astimezone(NY).date().isoformat() == "2026-11-23"
+
+
 def test_a_tag_links_a_known_indicator_and_an_unknown_one_is_refused(bot):
     with bot.services.sessions.begin() as session:
         from storage.repositories import ensure_team
@@ -220,6 +253,32 @@ def test_lists_mine_someones_all_and_overdue(bot):
     overdue = listed("list overdue")
     assert "Mine sooner" in overdue and "Lee's" in overdue and "Mine later" not in overdue
     assert "Overdue by 11 days" in overdue  # Nov 27 → Dec 8
+
+
+def test_list_filters_combine_and_unknown_words_never_ask_for_a_date(bot):
+    make(bot, "Mine by Friday")
+    make(bot, "Lee's by Friday", user="U0LEE")
+
+    def listed(text):
+        return all_text(ask(bot, text))
+
+    lees = ask(bot, "list all <@U0LEE|lee>")
+    assert lees["text"] == "Open commitments of <@U0LEE> (1)"
+    assert "Lee's" in all_text(lees) and "Mine" not in all_text(lees)
+    assert ask(bot, "list overdue <@U0LEE|lee>")["text"] == "Overdue commitments of <@U0LEE> (0)"
+    assert "Mine" in listed("list mine") and "Lee's" not in listed("list mine")
+    typed = ask(bot, "list @lee")["text"]
+    assert "I couldn't tell who `@lee` is" in typed and "Slack's list" in typed
+    for text in ("list banana", "list all the things", "list <@U0NOBODY|x> extra", "list @"):
+        said = ask(bot, text)["text"]
+        assert "When is it due?" not in said, text
+        assert "/commit list" in said, text
+    assert len(stored(bot)) == 2
+
+
+def test_a_new_commitment_may_start_with_list(bot):
+    commitment, _ = make(bot, "List the open shelter beds by Friday")
+    assert commitment.text == "List the open shelter beds"
 
 
 def test_a_long_list_is_summarised_not_cut(sqlite_bot):
@@ -291,6 +350,67 @@ def test_follow_up_mistakes_get_a_specific_answer_and_change_nothing(bot, text, 
     assert says in ask(bot, text)["text"]
     assert [(e.kind, e.id) for e in events(bot)] == before
     assert stored(bot)[0].status == "open"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["done abc", "done -1", "done 1.5", "done #", "done ##3", "done 3,4", "move x Friday",
+     "snooze soon", "drop #1; all of it"],
+)  # fmt: skip
+def test_a_malformed_number_asks_which_commitment_and_changes_nothing(bot, text):
+    make(bot, "Call the shelter by Friday")
+    before = [(e.kind, e.id) for e in events(bot)]
+    said = ask(bot, text)["text"]
+    assert "Which commitment? Give its number" in said
+    assert "`/commit list`" in said
+    assert "When is it due?" not in said
+    assert [(e.kind, e.id) for e in events(bot)] == before
+    assert len(stored(bot)) == 1 and stored(bot)[0].status == "open"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Drop off kits at the shelter by Friday",
+        "Move the van by Friday",
+        "Note the bed counts by Friday",
+        "Done-for-you kits handed out by Friday",
+        "Snooze alarms fixed in 2 weeks",
+    ],
+)
+def test_a_new_commitment_may_start_with_a_follow_up_verb(bot, text):
+    commitment, _ = make(bot, text)
+    assert commitment.text == text.rsplit(" by ", 1)[0].removesuffix(" in 2 weeks")
+
+
+@pytest.mark.parametrize(
+    ("words", "days"),
+    [("1 week", 7), ("2 weeks", 14), ("5", 5), ("5 days", 5), ("1 day", 1), ("for a week", 7),
+     ("", 3)],
+)  # fmt: skip
+def test_snooze_reads_days_and_weeks(bot, words, days):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    said = ask(bot, f"snooze #{commitment.id} {words}")["text"]
+    assert said.startswith(f"💤 Reminders for #{commitment.id} are paused until")
+    assert stored(bot)[0].snoozed_until - bot.clock() == timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        ("5 weeks", "1 to 30 days"),
+        ("0", "1 to 30 days"),
+        ("a fortnight", "how long to snooze"),
+        ("1 month", "how long to snooze"),
+        ("until Friday", "how long to snooze"),
+        ("3 dayz", "how long to snooze"),
+    ],
+)
+def test_snooze_refuses_what_it_cannot_read_and_changes_nothing(bot, words, says):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    assert says in ask(bot, f"snooze {commitment.id} {words}")["text"]
+    assert stored(bot)[0].snoozed_until is None
+    assert [e.kind for e in events(bot)] == ["created"]
 
 
 def test_only_owners_creators_and_admins_may_change_a_commitment(bot):
@@ -485,6 +605,18 @@ def test_done_from_app_home_refreshes_the_home_tab(bot):
     published = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params
     assert "no open commitments" in all_text(published["view"])
     assert stored(bot)[0].status == "done"
+
+
+# --- help -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["help", "?", " ? "])
+def test_a_question_mark_shows_the_help(bot, text):
+    answer = commit(bot, text)
+    body = answer.json()
+    assert "/commit list" in body["text"] and "/commit done 12" in body["text"]
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    assert stored(bot) == []
 
 
 # --- hostile input --------------------------------------------------------------------------------

@@ -40,11 +40,11 @@ CASES: list[tuple[str, tuple[str, ...], str, str, str | None]] = [
     ("send the report BY friday", (), "send the report", "2026-11-27", None),
     ("Monitor overdoses in ward 5 by Friday", (), "Monitor overdoses in ward 5", "2026-11-27",
      None),
-    ('"Read The 5th Wave by Friday" by Monday', (), "Read The 5th Wave by Friday", "2026-11-23",
+    ('"Read The 5th Wave by Friday" by Monday', (), "Read The 5th Wave by Friday", "2026-11-30",
      None),
     ("“Read The 5th Wave by Friday” by next Monday", (), "Read The 5th Wave by Friday",
      "2026-11-30", None),
-    ("'Read The 5th Wave by Friday' by Monday", (), "Read The 5th Wave by Friday", "2026-11-23",
+    ("'Read The 5th Wave by Friday' by Monday", (), "Read The 5th Wave by Friday", "2026-11-30",
      None),
     ('Read "The 5th Wave" by Friday', (), 'Read "The 5th Wave"', "2026-11-27", None),
     ("Meet by the river by Friday", (), "Meet by the river", "2026-11-27", None),
@@ -170,6 +170,36 @@ def test_refusals_have_a_reason(text: str, reason: str) -> None:
     assert _reason(text) == reason
 
 
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("@lee Fix the housing list by Friday", "@lee"),
+        ("@lee.m, Fix the housing list by Friday", "@lee.m"),
+        ("<@U123|maria> @lee Fix the housing list by Friday", "@lee"),
+        ("<@U123|maria>, and @lee Fix the housing list by Friday", "@lee"),
+        ("<@U123|maria> and @lee Fix the housing list", "@lee"),
+    ],
+)
+def test_a_plain_text_name_where_the_owners_go_is_refused(text: str, who: str) -> None:
+    with pytest.raises(CommitTextError) as caught:
+        split_commit(text)
+    assert caught.value.reason == "unknown_mention"
+    assert f"I couldn't tell who `{who}` is" in str(caught.value)
+    assert "pick the person from Slack's list" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("Call @lee about the list by Friday", "Call @lee about the list"),
+        ("<@U123> Send the list to @lee by Friday", "Send the list to @lee"),
+        ("@ the shelter: restock by Friday", "@ the shelter: restock"),
+    ],
+)
+def test_a_plain_name_after_the_start_stays_in_the_action(text: str, what: str) -> None:
+    assert _parse(text).what == what
+
+
 def test_meeting_without_a_meeting_is_refused_with_how_to_set_one() -> None:
     with pytest.raises(CommitTextError) as caught:
         _parse("Send the report before the next meeting", next_meeting=None)
@@ -220,7 +250,7 @@ def test_any_commit_text_parses_to_a_future_due_or_a_commit_error(
     except CommitTextError as exc:
         assert exc.reason in {
             "empty", "no_what", "no_date", "too_long",
-            "unrecognised", "past", "no_meeting", "too_far",
+            "unrecognised", "past", "no_meeting", "too_far", "unknown_mention",
         }  # fmt: skip
         assert str(exc)
         return
