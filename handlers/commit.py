@@ -22,6 +22,7 @@ from bot.help import help_text
 from bot.meetings import next_meeting
 from bot.people import UnknownPerson, lookup
 from bot.services import Services
+from handlers import replies
 from storage import repositories as repo
 from storage.models import Commitment, Indicator, Team
 
@@ -32,7 +33,6 @@ MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>$")
 PLAIN_MENTION = re.compile(r"^@\w")
 ID_TOKEN = re.compile(r"^#?\d+$")
 SUBCOMMANDS = ("list", "done", "drop", "move", "note", "snooze")
-HELP_WORDS = ("help", "?")
 SNOOZE_DEFAULT_DAYS = 3
 _SNOOZE_RE = re.compile(
     r"(?:for )?(?P<n>\d{1,4}|an?|one)(?: ?(?P<unit>d|days?|w|wks?|weeks?))?", re.IGNORECASE
@@ -48,26 +48,16 @@ def register(app: App, services: Services) -> None:
             ack()
             open_new_commitment_form(services, client, command)
             return
-        if words[0].lower() in HELP_WORDS and len(words) == 1:
+        if words[0].lower() in replies.HELP_WORDS and len(words) == 1:
             ack(text=help_text(ids.COMMIT), response_type="ephemeral")
             return
         ack()
-        try:
-            answer = dispatch(services, client, command, words)
-        except (CommitError, CommitTextError, DateError) as error:
-            respond(text=str(error), response_type="ephemeral", replace_original=False)
-            return
-        except Exception:
-            logger.exception("/commit failed")
-            respond(
-                text="Sorry — something went wrong on my side and nothing was saved. Please try again.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        if answer is not None:
-            answer.setdefault("response_type", "ephemeral")
-            respond(**answer, replace_original=False)
+        replies.answer(
+            respond,
+            lambda: dispatch(services, client, command, words),
+            refusals=(CommitError, CommitTextError, DateError),
+            command=ids.COMMIT,
+        )
 
 
 def dispatch(

@@ -25,6 +25,7 @@ from bot.help import help_text, not_understood
 from bot.meetings import occurrence_after, schedule_for
 from bot.people import UnknownPerson, lookup
 from bot.recurrence import (
+    Recurrence,
     RecurrenceError,
     describe,
     describe_lead,
@@ -46,6 +47,7 @@ from bot.settings_text import (
     quiet_text,
     unescaped_mention,
 )
+from handlers import replies
 from handlers.commit import actor_for
 from storage.models import (
     Commitment,
@@ -79,26 +81,16 @@ def register(app: App, services: Services) -> None:
     @app.command(ids.COMMSTAT)
     def on_commstat(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         text = " ".join((command.get("text") or "").split())
-        if text.lower() in ("", "help"):
+        if not text or text.lower() in replies.HELP_WORDS:
             ack(text=help_text(ids.COMMSTAT), response_type="ephemeral")
             return
         ack()
-        try:
-            answer = dispatch(services, client, command, text)
-        except (CommstatError, RecurrenceError, SettingsError) as error:
-            respond(text=str(error), response_type="ephemeral", replace_original=False)
-            return
-        except Exception:
-            logger.exception("/commstat failed")
-            respond(
-                text="Sorry — something went wrong on my side and nothing was saved. Please try again.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        if answer is not None:
-            answer.setdefault("response_type", "ephemeral")
-            respond(**answer, replace_original=False)
+        replies.answer(
+            respond,
+            lambda: dispatch(services, client, command, text),
+            refusals=(CommstatError, RecurrenceError, SettingsError),
+            command=ids.COMMSTAT,
+        )
 
 
 def dispatch(
@@ -214,26 +206,9 @@ def set_meeting(
     with services.sessions.begin() as session:
         team, actor = _team(services, client, session, command)
         recurrence = parse_meeting(phrase, now=now, tz=team.time_zone)
-        schedule = schedule_for(session, team.id, command["channel_id"], MEETING)
-        replaced = None
-        if schedule is None:
-            schedule = Schedule(
-                team_id=team.id,
-                channel_id=command["channel_id"],
-                kind=MEETING,
-                digest_lead_minutes=24 * 60,
-                created_at=now,
-            )
-            session.add(schedule)
-        else:
-            _may_change(schedule, actor)
-            replaced = _meeting_lines(schedule, now)[0].split(". Next:")[0]
-        schedule.rrule = recurrence.rule
-        schedule.dtstart = recurrence.dtstart
-        schedule.time_zone = recurrence.time_zone
-        schedule.description = phrase[:200]
-        schedule.created_by = actor.user_id
-        schedule.next_run_at = None  # the next pass works out the digest time
+        schedule, replaced = _save_schedule(
+            session, command, actor, MEETING, recurrence, phrase, now=now, lead_minutes=24 * 60
+        )
         words, upcoming = _meeting_lines(schedule, now)
         text = f"CommStat meeting for {_channel(command)}: {words}. " + _digest_sentence(
             schedule, upcoming, now
@@ -242,6 +217,43 @@ def set_meeting(
         text += f"\n(This replaces the previous meeting: {replaced}.)"
     text += f"\nSet by <@{command['user_id']}>."
     return _announce(client, command, text)
+
+
+def _save_schedule(
+    session: Session,
+    command: dict[str, Any],
+    actor: Actor,
+    kind: str,
+    recurrence: Recurrence,
+    phrase: str,
+    *,
+    now: datetime,
+    lead_minutes: int,
+) -> tuple[Schedule, str | None]:
+    """This channel's meeting or weekly digest, created or replaced (by whoever may change it);
+    returns it and, when replaced, the old one in words. A new meeting's digest lead is
+    `lead_minutes`; a replaced meeting keeps the lead it was given."""
+    schedule = schedule_for(session, command["team_id"], command["channel_id"], kind)
+    replaced = None
+    if schedule is None:
+        schedule = Schedule(
+            team_id=command["team_id"],
+            channel_id=command["channel_id"],
+            kind=kind,
+            digest_lead_minutes=lead_minutes,
+            created_at=now,
+        )
+        session.add(schedule)
+    else:
+        _may_change(schedule, actor)
+        replaced = _meeting_lines(schedule, now)[0].split(". Next:")[0]
+    schedule.rrule = recurrence.rule
+    schedule.dtstart = recurrence.dtstart
+    schedule.time_zone = recurrence.time_zone
+    schedule.description = phrase[:200]
+    schedule.created_by = actor.user_id
+    schedule.next_run_at = None  # the next pass works out when to post
+    return schedule, replaced
 
 
 def show_meeting(services: Services, client: WebClient, command: dict[str, Any]) -> dict[str, Any]:
@@ -345,23 +357,9 @@ def set_weekly(
     with services.sessions.begin() as session:
         team, actor = _team(services, client, session, command)
         recurrence = parse_weekly(phrase, now=now, tz=team.time_zone)
-        schedule = schedule_for(session, team.id, command["channel_id"], WEEKLY)
-        replaced = None
-        if schedule is None:
-            schedule = Schedule(
-                team_id=team.id, channel_id=command["channel_id"], kind=WEEKLY, created_at=now
-            )
-            session.add(schedule)
-        else:
-            _may_change(schedule, actor)
-            replaced = _meeting_lines(schedule, now)[0].split(". Next:")[0]
-        schedule.rrule = recurrence.rule
-        schedule.dtstart = recurrence.dtstart
-        schedule.time_zone = recurrence.time_zone
-        schedule.digest_lead_minutes = 0
-        schedule.description = phrase[:200]
-        schedule.created_by = actor.user_id
-        schedule.next_run_at = None
+        schedule, replaced = _save_schedule(
+            session, command, actor, WEEKLY, recurrence, phrase, now=now, lead_minutes=0
+        )
         words, _ = _meeting_lines(schedule, now)
     text = f"Weekly CommStat digest for {_channel(command)}: {words}."
     if replaced:

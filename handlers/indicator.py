@@ -21,6 +21,7 @@ from bot.help import help_text
 from bot.indicator_blocks import answer_fallback, build_answer, build_catalog, catalog_fallback
 from bot.indicators import IndicatorError
 from bot.services import Services
+from handlers import replies
 from handlers.commit import actor_for
 
 logger = logging.getLogger(__name__)
@@ -35,29 +36,32 @@ def register(app: App, services: Services) -> None:
         ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         text = (command.get("text") or "").strip()
-        if text.lower() in ("", "help"):
+        if not text or text.lower() in replies.HELP_WORDS:
             ack(text=help_text(ids.INDICATOR), response_type="ephemeral")
             return
         ack()
-        words = text.split()
-        head = words[0].lower()
-        try:
-            if head == "list" and len(words) == 1:
-                list_catalog(services, command, respond)
-            elif head == "set":
-                rest = text.split(None, 1)[1] if len(words) > 1 else ""
-                set_value(services, client, command, respond, rest)
-            else:
-                ask(services, client, command, respond, text)
-        except IndicatorError as error:
-            respond(text=str(error), response_type="ephemeral", replace_original=False)
-        except Exception:
-            logger.exception("/indicator failed")
-            respond(
-                text="Sorry — something went wrong on my side and nothing was saved. Please try again.",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+        replies.answer(
+            respond,
+            lambda: dispatch(services, client, command, respond, text),
+            refusals=(IndicatorError,),
+            command=ids.INDICATOR,
+        )
+
+
+def dispatch(
+    services: Services, client: WebClient, command: dict[str, Any], respond: Respond, text: str
+) -> None:
+    """List, set, or answer a question; each answers through `respond` itself."""
+    words = text.split()
+    head = words[0].lower()
+    if head == "list" and len(words) == 1:
+        list_catalog(services, command, respond)
+    elif head == "set":
+        set_value(
+            services, client, command, respond, text.split(None, 1)[1] if len(words) > 1 else ""
+        )
+    else:
+        ask(services, client, command, respond, text)
 
 
 def ask(
