@@ -25,7 +25,6 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy
@@ -42,20 +41,17 @@ from bench import (
     write_results,
 )
 from bench.commit_ack import NOW, TEAM_ID, _server_version, _table, serve
-from bot import charts, indicators
+from bot import bundled, charts, indicators
 from bot.fake_slack import Call
 from storage.catalog import load_catalog
 from storage.db import make_engine, make_session_factory, upgrade
-from storage.importer import ImportMapping, import_file
+from storage.importer import import_file
 from storage.models import Indicator, IndicatorValue
 
 NAME = "indicator_answer"
 CHANNEL = "C0MEETING"
 USER = "U0MARIA"
 QUESTION = "overdose deaths in MD"
-DATA = Path(__file__).resolve().parent.parent / "bot" / "data"
-CDC = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
-CATALOG = DATA / "catalog.yml"
 
 FULL_INDICATORS, QUICK_INDICATORS = 200, 40
 WARDS = 8
@@ -84,20 +80,12 @@ def seed(engine: Engine, *, indicator_count: int) -> dict[str, Any]:
     report = import_file(
         sessions,
         team_id=TEAM_ID,
-        path=CDC,
-        mapping=ImportMapping.from_options(
-            indicator=None,
-            indicator_column="Indicator",
-            period_column="period_end",
-            value_column="Data Value",
-            geography_column="State",
-            filters=(),
-            sheet=None,
-        ),
+        path=bundled.OVERDOSES,
+        mapping=bundled.OVERDOSE_MAPPING,
         now=NOW,
         progress=None,
     )
-    load_catalog(sessions, team_id=TEAM_ID, path=CATALOG, now=NOW)
+    load_catalog(sessions, team_id=TEAM_ID, path=bundled.CATALOG, now=NOW)
     rng = random.Random(SEED)
     values = 0
     with Session(engine) as session, session.begin():

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import ids
+from bot import bundled, ids
 from bot.app import create_app
 from bot.config import load_settings
 from bot.fake_slack import FakeSlack
@@ -32,12 +32,9 @@ from bot.server import make_server, make_wsgi_app, run_until_closed
 from bot.services import Services, bootstrap
 from bot.slack_driver import SlackDriver
 from bot.transcript import Transcript
-from storage.catalog import load_catalog
-from storage.importer import ImportMapping, import_file
 
 logger = logging.getLogger(__name__)
 
-DATA = Path(__file__).parent / "data"
 TEAM = "T0COALITION"
 CHANNEL = "C0COMMSTAT"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -261,40 +258,9 @@ def run(folder: Path) -> tuple[Path, dict[str, int]]:
 
 def load_data(demo: Demo) -> None:
     """What the backbone team's data analyst does once: load the CDC files and the catalog."""
-    sessions, now = demo.services.sessions, demo.clock()
-    overdoses = import_file(
-        sessions,
-        team_id=TEAM,
-        path=DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv",
-        mapping=ImportMapping.from_options(
-            indicator=None,
-            indicator_column="Indicator",
-            period_column="period_end",
-            value_column="Data Value",
-            geography_column="State",
-            filters=(),
-            sheet=None,
-        ),
-        now=now,
-        progress=None,
+    overdoses, naloxone, catalog = bundled.load_all(
+        demo.services.sessions, team_id=TEAM, now=demo.clock()
     )
-    naloxone = import_file(
-        sessions,
-        team_id=TEAM,
-        path=DATA / "cdc_naloxone_dispensing_rates_by_state.csv",
-        mapping=ImportMapping.from_options(
-            indicator="Naloxone dispensing rate",
-            indicator_column=None,
-            period_column="YEAR",
-            value_column="naloxone_dispensing_rate",
-            geography_column="STATE_ABBREV",
-            filters=(),
-            sheet=None,
-        ),
-        now=now,
-        progress=None,
-    )
-    catalog = load_catalog(sessions, team_id=TEAM, path=DATA / "catalog.yml", now=now)
     demo.transcript.note(
         demo.now,
         "The data analyst loads the coalition's shared indicators from the command line:\n"

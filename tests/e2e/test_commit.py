@@ -8,19 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import Commitment, CommitmentEvent, Indicator
+from tests.helpers import all_text, wait_for
 
 CHANNEL = "C0MEETING"
 NY = ZoneInfo("America/New_York")
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def replies(bot):
@@ -34,25 +25,6 @@ def last_reply(bot, count_before=0):
 
 def channel_messages(bot, channel=CHANNEL):
     return bot.slack.messages(channel)
-
-
-def all_text(message):
-    """Everything a reader sees in a message: its text and every text in its blocks."""
-    found = [message.get("text") or ""]
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(found)
 
 
 def stored(bot):

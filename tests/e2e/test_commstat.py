@@ -17,20 +17,11 @@ from storage.models import (
     Team,
 )
 from storage.repositories import ensure_team
+from tests.helpers import wait_for
 
 CHANNEL = "C0MEETING"
 TEAM = "T0COALITION"
 NY = ZoneInfo("America/New_York")
-
-
-def wait_for(predicate, timeout=8.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def replies(bot):

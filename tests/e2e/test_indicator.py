@@ -7,13 +7,13 @@ NC, VT, 2015-01 .. 2025-04, with NC opioid values suppressed in places).
 import re
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from bot import bundled
 from storage import repositories as repo
-from storage.importer import ImportMapping, import_file
+from storage.importer import import_file
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -21,42 +21,13 @@ from storage.models import (
     IndicatorValue,
     Team,
 )
+from tests.helpers import all_text, wait_for
 
 TEAM_ID = "T0COALITION"
 CHANNEL = "C0MEETING"
-CDC = Path("bot/data/cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv")
 DEATHS = "Number of Drug Overdose Deaths"
 OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
-
-
-def all_text(message):
-    """Everything a reader sees in a message: its text and every text in its blocks."""
-    found = [message.get("text") or ""]
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(found)
 
 
 @pytest.fixture(autouse=True)
@@ -83,18 +54,9 @@ def load_cdc(bot):
     import_file(
         bot.services.sessions,
         team_id=TEAM_ID,
-        path=CDC,
-        mapping=ImportMapping.from_options(
-            indicator=None,
-            indicator_column="Indicator",
-            period_column="period_end",
-            value_column="Data Value",
-            geography_column="State",
-            filters=(),
-            sheet=None,
-        ),
+        path=bundled.OVERDOSES,
+        mapping=bundled.OVERDOSE_MAPPING,
         now=bot.clock(),
-        progress=None,
     )
     with bot.services.sessions.begin() as session:
         for indicator in session.scalars(select(Indicator)):

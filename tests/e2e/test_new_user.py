@@ -7,48 +7,17 @@ NC and VT to Apr 2025; naloxone dispensing rates by state, yearly to 2023) and b
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from storage.catalog import load_catalog
-from storage.importer import ImportMapping, import_file
+from bot import bundled
 from storage.models import Indicator, IndicatorValue, Schedule
+from tests.helpers import all_text, wait_for
 
 TEAM_ID = "T0COALITION"
 CHANNEL = "C0MEETING"
-DATA = Path("bot/data")
 DEATHS = "Number of Drug Overdose Deaths"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
-
-
-def all_text(message):
-    """Everything a reader sees in a message: its text and every text in its blocks."""
-    found = [message.get("text") or ""]
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(found)
 
 
 @pytest.fixture(autouse=True)
@@ -65,40 +34,7 @@ def _charts_finish_before_slack_stops(request):
 
 def load_demo_data(bot):
     """What the data analyst does once, exactly as `commstat demo` does it."""
-    now = bot.clock()
-
-    def mapping(**options):
-        return ImportMapping.from_options(filters=(), sheet=None, **options)
-
-    import_file(
-        bot.services.sessions,
-        team_id=TEAM_ID,
-        path=DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv",
-        mapping=mapping(
-            indicator=None,
-            indicator_column="Indicator",
-            period_column="period_end",
-            value_column="Data Value",
-            geography_column="State",
-        ),
-        now=now,
-        progress=None,
-    )
-    import_file(
-        bot.services.sessions,
-        team_id=TEAM_ID,
-        path=DATA / "cdc_naloxone_dispensing_rates_by_state.csv",
-        mapping=mapping(
-            indicator="Naloxone dispensing rate",
-            indicator_column=None,
-            period_column="YEAR",
-            value_column="naloxone_dispensing_rate",
-            geography_column="STATE_ABBREV",
-        ),
-        now=now,
-        progress=None,
-    )
-    load_catalog(bot.services.sessions, team_id=TEAM_ID, path=DATA / "catalog.yml", now=now)
+    bundled.load_all(bot.services.sessions, team_id=TEAM_ID, now=bot.clock())
 
 
 def ask(bot, command, text, user="U0MARIA"):

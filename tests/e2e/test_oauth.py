@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from bot.services import NotInstalled, Services, bootstrap
 from bot.slack_driver import SlackDriver
 from storage.models import Commitment
 from tests.conftest import SIGNING_SECRET, Clock
+from tests.helpers import wait_for
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "client-secret-never-logged-42"
@@ -138,16 +138,6 @@ def oauth_bot(db_url: str, fake_slack: FakeSlack, clock: Clock) -> Iterator[OAut
 @pytest.fixture
 def sqlite_oauth_bot(sqlite_url: str, fake_slack: FakeSlack, clock: Clock) -> Iterator[OAuthBot]:
     yield from serve_oauth(sqlite_url, fake_slack, clock)
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def bearer(call) -> str | None:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from bot.services import bootstrap
 from bot.socket import APP_TOKEN_MISSING, connect
 from storage.models import Commitment
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
+from tests.helpers import wait_for
 
 COMMSTAT = [sys.executable, "-m", "bot.cli"]
 CHANNEL = "C0MEETING"
@@ -51,16 +51,6 @@ def socket_bot(db_url, fake_slack, socket_mode, clock):
     yield services
     handler.close()
     services.engine.dispose()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def test_a_command_pushed_over_the_socket_is_acked_there_and_answered(

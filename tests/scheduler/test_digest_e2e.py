@@ -3,7 +3,6 @@ passes every 30 minutes through the week, and the one digest that reaches the ch
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,20 +10,11 @@ from sqlalchemy import select
 
 from bot.scheduler import run_pass
 from storage.models import Commitment
+from tests.helpers import wait_for
 
 MEETING_CHANNEL = "C0MEETING"
 WORK_CHANNEL = "C0WORK"
 NY = ZoneInfo("America/New_York")
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
 
 
 def ny(day, hour, minute=0, month=11):

@@ -3,7 +3,6 @@ chosen instants, the DMs that reach Slack, and the buttons clicked in those DMs.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,37 +11,10 @@ from sqlalchemy import select
 from bot import ids
 from bot.scheduler import run_pass
 from storage.models import Commitment, Indicator, OutboxMessage, Person
+from tests.helpers import all_text, wait_for
 
 CHANNEL = "C0MEETING"
 NY = ZoneInfo("America/New_York")
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for the bot")
-
-
-def all_text(message):
-    found = [message.get("text") or ""]
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks") or [])
-    return "\n".join(found)
 
 
 def ny(day, hour, minute=0, month=11):

@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import bundled
 from storage.catalog import CatalogError, load_catalog
 from storage.db import make_engine, make_session_factory
-from storage.importer import ImportMapping, import_file
+from storage.importer import import_file
 from storage.models import Direction, Indicator, Team
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 TEAM = "T0COALITION"
-DATA = Path(__file__).resolve().parents[2] / "bot" / "data"
 
 
 @pytest.fixture
@@ -62,16 +62,11 @@ def test_bundled_catalog_describes_the_imported_cdc_data(sessions) -> None:
     import_file(
         sessions,
         team_id=TEAM,
-        path=DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv",
-        mapping=ImportMapping.from_options(
-            indicator_column="Indicator",
-            period_column="period_end",
-            value_column="Data Value",
-            geography_column="State",
-        ),
+        path=bundled.OVERDOSES,
+        mapping=bundled.OVERDOSE_MAPPING,
         now=NOW,
     )
-    summary = load(sessions, DATA / "catalog.yml")
+    summary = load(sessions, bundled.CATALOG)
 
     assert summary.startswith("Loaded catalog.yml: 1 created, 3 updated, 0 unchanged.")
     assert "Default geography: MD" in summary
@@ -92,7 +87,7 @@ def test_bundled_catalog_describes_the_imported_cdc_data(sessions) -> None:
         assert session.get(Team, TEAM).default_geography == "MD"
 
     before = snapshot(sessions)
-    assert load(sessions, DATA / "catalog.yml").startswith(
+    assert load(sessions, bundled.CATALOG).startswith(
         "Loaded catalog.yml: 0 created, 0 updated, 4 unchanged."
     )
     assert snapshot(sessions) == before

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import bundled
 from storage.db import make_engine, make_session_factory
 from storage.importer import ImportError_, ImportMapping, import_file
 from storage.models import Direction, Indicator, IndicatorValue, Team
@@ -19,8 +20,8 @@ from storage.models import Direction, Indicator, IndicatorValue, Team
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 TEAM = "T0COALITION"
 DATA = Path(__file__).resolve().parents[2] / "bot" / "data"
-VSRR = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
-NALOXONE = DATA / "cdc_naloxone_dispensing_rates_by_state.csv"
+VSRR = bundled.OVERDOSES
+NALOXONE = bundled.NALOXONE
 DEATHS = "Number of Drug Overdose Deaths"
 OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
 
@@ -43,12 +44,7 @@ def vsrr_mapping(*filters: str) -> ImportMapping:
 
 
 def naloxone_mapping() -> ImportMapping:
-    return ImportMapping.from_options(
-        indicator="Naloxone dispensing rate",
-        period_column="YEAR",
-        value_column="naloxone_dispensing_rate",
-        geography_column="STATE_ABBREV",
-    )
+    return bundled.NALOXONE_MAPPING
 
 
 def run(sessions, path: Path, mapping: ImportMapping | None = None, now: datetime = NOW):

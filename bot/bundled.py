@@ -1,0 +1,51 @@
+"""The real CDC data bundled with the bot (see `data/PROVENANCE.md`), and how it is read.
+
+The mappings are exactly the `commstat import` options a data analyst would type for these
+files; the demo, the console, the benchmarks and the tests all load the data through them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.catalog import load_catalog
+from storage.importer import ImportMapping, ImportReport, import_file
+
+DATA = Path(__file__).parent / "data"
+OVERDOSES = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+NALOXONE = DATA / "cdc_naloxone_dispensing_rates_by_state.csv"
+CATALOG = DATA / "catalog.yml"
+
+# commstat import <OVERDOSES> --indicator-column Indicator --period-column period_end
+#   --value-column "Data Value" --geography-column State
+OVERDOSE_MAPPING = ImportMapping.from_options(
+    indicator_column="Indicator",
+    period_column="period_end",
+    value_column="Data Value",
+    geography_column="State",
+)
+# commstat import <NALOXONE> --indicator "Naloxone dispensing rate" --period-column YEAR
+#   --value-column naloxone_dispensing_rate --geography-column STATE_ABBREV
+NALOXONE_MAPPING = ImportMapping.from_options(
+    indicator="Naloxone dispensing rate",
+    period_column="YEAR",
+    value_column="naloxone_dispensing_rate",
+    geography_column="STATE_ABBREV",
+)
+
+
+def load_all(
+    sessions: sessionmaker[Session], *, team_id: str, now: datetime
+) -> tuple[ImportReport, ImportReport, str]:
+    """Both CDC files, then the catalog: (overdose report, naloxone report, catalog summary)."""
+    overdoses = import_file(
+        sessions, team_id=team_id, path=OVERDOSES, mapping=OVERDOSE_MAPPING, now=now
+    )
+    naloxone = import_file(
+        sessions, team_id=team_id, path=NALOXONE, mapping=NALOXONE_MAPPING, now=now
+    )
+    catalog = load_catalog(sessions, team_id=team_id, path=CATALOG, now=now)
+    return overdoses, naloxone, catalog
