@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,21 @@ def console(folder: Path) -> None:
     click.echo(f"Transcript of this session: {path.resolve()}")
 
 
+def _instant(text: str | None) -> datetime | None:
+    """`--now`: an ISO-8601 instant with its UTC offset, or None when not given."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.ClickException(
+            f"--now {text!r} is not an ISO-8601 instant like 2026-12-01T14:30:00Z"
+        ) from None
+    if at.tzinfo is None:
+        raise click.ClickException("--now needs a UTC offset, e.g. 2026-12-01T14:30:00Z")
+    return at
+
+
 def _team_id(settings: Settings, services: Any, team: str | None) -> str:
     """Which workspace's data a CLI command works on: --team, else the only one we know."""
     from sqlalchemy import select
@@ -295,24 +311,14 @@ def indicators_load(file: Path, team: str | None) -> None:
 )
 def tick(now_text: str | None) -> None:
     """One scheduler pass: plan due nudges and digests, then send what is waiting."""
-    from datetime import datetime
 
     from bot.scheduler import run_pass
     from bot.services import bootstrap
 
+    at = _instant(now_text)  # a bad --now is refused before the database is touched
     settings = _settings()
     services = bootstrap(settings)
-    now = services.clock()
-    if now_text:
-        try:
-            now = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
-        except ValueError:
-            raise click.ClickException(
-                f"--now {now_text!r} is not an ISO-8601 instant like 2026-12-01T14:30:00Z"
-            ) from None
-        if now.tzinfo is None:
-            raise click.ClickException("--now needs a UTC offset, e.g. 2026-12-01T14:30:00Z")
-    report = run_pass(services, now=now)
+    report = run_pass(services, now=at or services.clock())
     click.echo(report.summary())
 
 
@@ -364,7 +370,6 @@ def export_commitments(
     coalition's time zone). CSV is UTF-8 with a byte-order mark, so Excel reads it correctly.
     """
     import io
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from bot.export import (
@@ -380,16 +385,7 @@ def export_commitments(
     from bot.services import bootstrap
     from storage.models import Team
 
-    now_value: datetime | None = None
-    if now_text:
-        try:
-            now_value = datetime.fromisoformat(now_text.replace("Z", "+00:00"))
-        except ValueError:
-            raise click.ClickException(
-                f"--now {now_text!r} is not an ISO-8601 instant like 2026-12-01T14:30:00Z"
-            ) from None
-        if now_value.tzinfo is None:
-            raise click.ClickException("--now needs a UTC offset, e.g. 2026-12-01T14:30:00Z")
+    now_value = _instant(now_text)
     if output is not None and str(output) != "-" and not output.parent.is_dir():
         raise click.ClickException(f"--output {output}: the folder {output.parent} does not exist.")
     settings = _settings()

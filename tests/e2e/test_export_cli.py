@@ -215,6 +215,8 @@ def test_output_file_for_csv(run, folder):
         (["--since", "2026-12-01", "--until", "2026-11-01"], 1, "nothing could match"),
         (["--channel", "#general"], 1, "use the channel id, like C0123ABCD"),
         (["--output", "no/such/folder/x.csv"], 1, "does not exist"),
+        (["--now", "nope"], 1, "--now 'nope' is not an ISO-8601 instant"),
+        (["--now", "2026-12-01T10:00"], 1, "--now needs a UTC offset"),
     ],
 )
 def test_bad_options_are_refused_and_nothing_is_written(run, folder, args, code, message):
@@ -288,3 +290,17 @@ def test_rows_are_read_in_bulk_not_one_query_per_commitment(db_url):
     assert rows[-1][COLUMNS.index("due")] == date(2026, 12, 1)
     # people, indicators, then one streamed pass each over commitments, owners and events.
     assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 5
+
+
+@pytest.mark.parametrize(
+    ("now", "message"),
+    [("garbage", "is not an ISO-8601 instant"), ("2026-12-01T10:00", "needs a UTC offset")],
+)
+def test_tick_refuses_a_bad_now_before_touching_the_database(tmp_path, now, message):
+    database = tmp_path / "never.sqlite3"
+    result = CliRunner(env={"DATABASE_URL": f"sqlite:///{database}"}).invoke(
+        main, ["tick", "--now", now]
+    )
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not database.exists()
