@@ -225,3 +225,17 @@ def write_results(options: Options, name: str, kind: str, results: dict[str, Any
     path = options.results_dir / f"{name}-{kind}.json"
     path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def run_on_throwaway_database(
+    options: Options, name: str, body: Callable[[Database], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run one benchmark's `body` on a throwaway database; time the whole run, write and say
+    where the results are."""
+    started = time.perf_counter()
+    with throwaway_database(options.database_url) as database:
+        results = body(database)
+    results["run_seconds"] = round(time.perf_counter() - started, 1)
+    path = write_results(options, name, database.kind, results)
+    print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
+    return results

@@ -44,10 +44,9 @@ from bench import (
     SqlCounter,
     explain,
     print_table,
+    run_on_throwaway_database,
     summary_ms,
-    throwaway_database,
     wait_until,
-    write_results,
 )
 from bot.app import create_app
 from bot.config import load_settings
@@ -400,13 +399,9 @@ def _one_line(sql: str) -> str:
 def run(options: Options) -> dict[str, Any]:
     rows = options.rows or (QUICK_ROWS if options.quick else FULL_ROWS)
     requests = options.requests or (QUICK_REQUESTS if options.quick else FULL_REQUESTS)
-    started = time.perf_counter()
-    with throwaway_database(options.database_url) as database:
-        results = _run(database, options, rows=rows, requests=requests)
-    results["run_seconds"] = round(time.perf_counter() - started, 1)
-    path = write_results(options, NAME, database.kind, results)
-    print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
-    return results
+    return run_on_throwaway_database(
+        options, NAME, lambda database: _run(database, options, rows=rows, requests=requests)
+    )
 
 
 def _run(database: Database, options: Options, *, rows: int, requests: int) -> dict[str, Any]:

@@ -31,15 +31,7 @@ import sqlalchemy
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from bench import (
-    Database,
-    Options,
-    print_table,
-    summary_ms,
-    throwaway_database,
-    wait_until,
-    write_results,
-)
+from bench import Database, Options, print_table, run_on_throwaway_database, summary_ms, wait_until
 from bench.commit_ack import NOW, TEAM_ID, _server_version, _table, serve
 from bot import bundled, charts, indicators
 from bot.fake_slack import Call
@@ -206,13 +198,11 @@ def _floor(engine: Engine, samples: Samples) -> None:
 def run(options: Options) -> dict[str, Any]:
     requests = options.requests or (QUICK_REQUESTS if options.quick else FULL_REQUESTS)
     count = options.rows or (QUICK_INDICATORS if options.quick else FULL_INDICATORS)
-    started = time.perf_counter()
-    with throwaway_database(options.database_url) as database:
-        results = _run(database, options, requests=requests, indicator_count=count)
-    results["run_seconds"] = round(time.perf_counter() - started, 1)
-    path = write_results(options, NAME, database.kind, results)
-    print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
-    return results
+    return run_on_throwaway_database(
+        options,
+        NAME,
+        lambda database: _run(database, options, requests=requests, indicator_count=count),
+    )
 
 
 def _run(

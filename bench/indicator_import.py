@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import Database, Options, print_table, throwaway_database, write_results
+from bench import Database, Options, print_table, run_on_throwaway_database
 
 NAME = "indicator_import"
 FULL_ROWS = 1_000_000
@@ -129,16 +129,10 @@ def _measure(step: str, csv_path: Path, database_url: str) -> dict[str, Any]:
 
 def run(options: Options) -> dict[str, Any]:
     rows = options.rows or (QUICK_ROWS if options.quick else FULL_ROWS)
-    started = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory(prefix="commstat_import_") as tmp,
-        throwaway_database(options.database_url) as database,
-    ):
-        results = _run(database, Path(tmp), rows)
-    results["run_seconds"] = round(time.perf_counter() - started, 1)
-    path = write_results(options, NAME, database.kind, results)
-    print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
-    return results
+    with tempfile.TemporaryDirectory(prefix="commstat_import_") as tmp:
+        return run_on_throwaway_database(
+            options, NAME, lambda database: _run(database, Path(tmp), rows)
+        )
 
 
 def _run(database: Database, folder: Path, rows: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
-from bench import Database, Options, SqlCounter, print_table, throwaway_database, write_results
+from bench import Database, Options, SqlCounter, print_table, run_on_throwaway_database
 from bench.commit_ack import OWNERS, TEAM_ID, THINGS, VERBS, ZONES, _table
 from bot import digest, freshness, nudges
 from bot.config import load_settings
@@ -199,13 +199,7 @@ def measure(services: Services, counter: SqlCounter, total: int, due: int) -> di
 
 def run(options: Options) -> dict[str, Any]:
     rows = options.rows or (QUICK_ROWS if options.quick else FULL_ROWS)
-    started = time.perf_counter()
-    with throwaway_database(options.database_url) as database:
-        results = _run(database, rows)
-    results["run_seconds"] = round(time.perf_counter() - started, 1)
-    path = write_results(options, NAME, database.kind, results)
-    print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
-    return results
+    return run_on_throwaway_database(options, NAME, lambda database: _run(database, rows))
 
 
 def _run(database: Database, rows: int) -> dict[str, Any]:
