@@ -22,6 +22,7 @@ lint: dev
 	$(BIN)/ruff check bot handlers storage tests scripts $(wildcard bench)
 	$(BIN)/ruff format --check bot handlers storage tests scripts $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Starts (or reuses) a throwaway PostgreSQL when it can, so the PostgreSQL tests run too; without
 # one they are skipped with a reason — except under CI=true, where that is a failure.

@@ -28,11 +28,14 @@ import matplotlib
 import pandas as pd
 
 from bench import Options, print_table, summary_ms, write_results
-from bot import charts
-from bot.charts import ChartSpec, Marker, Series
+from bot.core import charts
+from bot.core.charts import ChartSpec, Marker, Series
 
 DATA = (
-    Path(charts.__file__).parent / "data" / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+    Path(__file__).resolve().parents[1]
+    / "bot"
+    / "data"
+    / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
 )
 
 

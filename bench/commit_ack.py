@@ -49,11 +49,11 @@ from bench import (
     wait_until,
 )
 from bot.app import create_app
+from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
-from bot.fake_slack import Call, FakeSlack
-from bot.server import make_server, make_wsgi_app
-from bot.services import Services, bootstrap
-from bot.slack_driver import SlackDriver
+from bot.sandbox.fake_slack import Call, FakeSlack
+from bot.sandbox.slack_driver import SlackDriver
+from bot.slack.http_server import make_server, make_wsgi_app
 from storage.db import make_engine, upgrade
 from storage.models import Base, Commitment, CommitmentOwner, CommitmentStatus, Person, Team
 

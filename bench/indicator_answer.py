@@ -8,8 +8,8 @@ moment the signed command is sent:
   reached Slack.
 
 Each is set against its **floor**, measured in the same run on the same database: the same read
-the handler does (``bot.indicators.answer``, in a fresh session) for the text, plus one bare
-``bot.charts.render_indicator_chart`` of the same spec for the chart. What is left above the
+the handler does (``bot.usecases.indicators.answer``, in a fresh session) for the text, plus one bare
+``bot.core.charts.render_indicator_chart`` of the same spec for the chart. What is left above the
 floor is Bolt, HTTP, the response URL and the three upload calls to the local Slack stand-in.
 
 Data: the real CDC file (1,116 rows: US, MD, NC, VT, 2015-01 .. 2025-04) through the importer
@@ -33,8 +33,10 @@ from sqlalchemy.orm import Session
 
 from bench import Database, Options, print_table, run_on_throwaway_database, summary_ms, wait_until
 from bench.commit_ack import NOW, TEAM_ID, _server_version, _table, serve
-from bot import bundled, charts, indicators
-from bot.fake_slack import Call
+from bot.core import charts
+from bot.sandbox import bundled
+from bot.sandbox.fake_slack import Call
+from bot.usecases import indicators
 from storage.catalog import load_catalog
 from storage.db import make_engine, make_session_factory, upgrade
 from storage.importer import import_file

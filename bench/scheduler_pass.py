@@ -27,11 +27,11 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bench import Database, Options, SqlCounter, print_table, run_on_throwaway_database
 from bench.commit_ack import OWNERS, TEAM_ID, THINGS, VERBS, ZONES, _table
-from bot import digest, freshness, nudges
+from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
-from bot.fake_slack import FakeSlack
-from bot.scheduler import run_pass
-from bot.services import Services, bootstrap
+from bot.followup import digest, freshness, nudges
+from bot.followup.scheduler import run_pass
+from bot.sandbox.fake_slack import FakeSlack
 from storage.db import make_engine, upgrade
 from storage.models import Commitment, CommitmentOwner, OutboxMessage, Person, Schedule, Team
 

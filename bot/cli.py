@@ -56,8 +56,8 @@ def main(log_level: str) -> None:
 def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None:
     """HTTP mode (production): POST /slack/events, GET /healthz."""
     from bot.app import create_app
-    from bot.server import make_server, make_wsgi_app, run_until_closed
-    from bot.services import bootstrap
+    from bot.bootstrap import bootstrap
+    from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
 
     settings = _settings()
     # Fail before touching the database: OAuth mode has no bot token, only client credentials.
@@ -84,7 +84,7 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
     if no_scheduler:
         logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
     else:
-        from bot.scheduler import BackgroundScheduler
+        from bot.followup.scheduler import BackgroundScheduler
 
         scheduler = BackgroundScheduler(services).start()
         logger.info("scheduler: a pass every minute (nudges, digests, sending)")
@@ -106,8 +106,9 @@ def socket_mode(workers: int, no_scheduler: bool) -> None:
     """Socket Mode: connect out to Slack over a WebSocket (needs SLACK_APP_TOKEN; no public URL)."""
     import threading
 
-    from bot.services import bootstrap
-    from bot.socket import app_token, connect, run_until_stopped
+    from bot.app import create_app
+    from bot.bootstrap import bootstrap
+    from bot.slack.socket_mode import app_token, connect, run_until_stopped
 
     settings = _settings()
     try:
@@ -124,14 +125,14 @@ def socket_mode(workers: int, no_scheduler: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     services = bootstrap(settings)
     try:
-        handler = connect(services, workers=workers)
+        handler = connect(create_app(services, workers=workers, socket_mode=True), settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     scheduler = None
     if no_scheduler:
         logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
     else:
-        from bot.scheduler import BackgroundScheduler
+        from bot.followup.scheduler import BackgroundScheduler
 
         scheduler = BackgroundScheduler(services).start()
         logger.info("scheduler: a pass every minute (nudges, digests, sending)")
@@ -150,7 +151,7 @@ def socket_mode(workers: int, no_scheduler: bool) -> None:
 )
 def demo(folder: Path) -> None:
     """The whole workflow with no Slack account: writes a transcript of what Slack would show."""
-    from bot.demo import FolderInUse, run
+    from bot.sandbox.demo import FolderInUse, run
 
     configure_logging([], level=logging.WARNING)
     started = time.monotonic()
@@ -169,8 +170,8 @@ def demo(folder: Path) -> None:
 )
 def console(folder: Path) -> None:
     """Type slash commands as the demo's coalition and see the answers (no Slack account)."""
-    from bot.console import run
-    from bot.demo import FolderInUse
+    from bot.sandbox.console import run
+    from bot.sandbox.demo import FolderInUse
 
     configure_logging([], level=logging.WARNING)
     click.echo("Starting CommStat on a local Slack stand-in with the bundled CDC data…")
@@ -245,7 +246,7 @@ def import_(
     team: str | None,
 ) -> None:
     """Load indicator values from CSV or Excel (idempotent upsert; bad files change nothing)."""
-    from bot.services import bootstrap
+    from bot.bootstrap import bootstrap
     from storage.importer import ImportError_, ImportMapping, import_file
 
     settings = _settings()
@@ -284,7 +285,7 @@ def indicators() -> None:
 @TEAM_OPTION
 def indicators_load(file: Path, team: str | None) -> None:
     """Load indicator metadata (aliases, unit, direction, target, steward...) from YAML."""
-    from bot.services import bootstrap
+    from bot.bootstrap import bootstrap
     from storage.catalog import CatalogError, load_catalog
 
     settings = _settings()
@@ -312,8 +313,8 @@ def indicators_load(file: Path, team: str | None) -> None:
 def tick(now_text: str | None) -> None:
     """One scheduler pass: plan due nudges and digests, then send what is waiting."""
 
-    from bot.scheduler import run_pass
-    from bot.services import bootstrap
+    from bot.bootstrap import bootstrap
+    from bot.followup.scheduler import run_pass
 
     at = _instant(now_text)  # a bad --now is refused before the database is touched
     settings = _settings()
@@ -372,7 +373,8 @@ def export_commitments(
     import io
     from zoneinfo import ZoneInfo
 
-    from bot.export import (
+    from bot.bootstrap import bootstrap
+    from bot.usecases.export import (
         ExportError,
         Filters,
         export_rows,
@@ -382,7 +384,6 @@ def export_commitments(
         write_csv,
         write_xlsx,
     )
-    from bot.services import bootstrap
     from storage.models import Team
 
     now_value = _instant(now_text)

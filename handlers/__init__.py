@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.services import Services
+from bot.bootstrap import Services
 from handlers import commit, commit_actions, commstat, home, indicator, lifecycle
 
 

@@ -14,14 +14,21 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
-from bot import blocks, commitments, ids
-from bot.commit_text import CommitTextError, parse_commit, split_commit, unknown_mention_message
-from bot.commitments import Actor, CommitError
-from bot.dates import DateError, format_due, parse_due
-from bot.help import help_text
-from bot.meetings import next_meeting
-from bot.people import UnknownPerson, lookup
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.core.commit_parser import (
+    CommitTextError,
+    parse_commit,
+    split_commit,
+    unknown_mention_message,
+)
+from bot.core.dates import DateError, format_due, parse_due
+from bot.slack import ids
+from bot.slack.blocks import commitments as blocks
+from bot.slack.help import help_text
+from bot.slack.people import UnknownPerson, lookup
+from bot.usecases import commitments
+from bot.usecases.commitments import Actor, CommitError
+from bot.usecases.meetings import next_meeting
 from handlers import replies
 from storage import repositories as repo
 from storage.models import Commitment, Indicator, Team

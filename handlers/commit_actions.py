@@ -10,11 +10,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks, commitments, ids
-from bot.commitments import CommitError
-from bot.dates import DateError, Due, parse_due
-from bot.people import UnknownPerson, lookup
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.core.dates import DateError, Due, parse_due
+from bot.slack import ids
+from bot.slack.blocks import commitments as blocks
+from bot.slack.people import UnknownPerson, lookup
+from bot.usecases import commitments
+from bot.usecases.commitments import CommitError
 from handlers.commit import actor_for, apply_change, post_confirmation, refresh_message
 from handlers.home import publish_home
 from storage import repositories as repo

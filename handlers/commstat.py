@@ -18,13 +18,8 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot import digest as digests
-from bot import ids
-from bot.commitments import Actor
-from bot.help import help_text, not_understood
-from bot.meetings import occurrence_after, schedule_for
-from bot.people import UnknownPerson, lookup
-from bot.recurrence import (
+from bot.bootstrap import Services
+from bot.core.recurrence import (
     Recurrence,
     RecurrenceError,
     describe,
@@ -35,8 +30,11 @@ from bot.recurrence import (
     parse_weekly,
     zone_words,
 )
-from bot.services import Services
-from bot.settings_text import (
+from bot.followup import digest as digests
+from bot.slack import ids
+from bot.slack.help import help_text, not_understood
+from bot.slack.people import UnknownPerson, lookup
+from bot.usecases.coalition_settings import (
     MENTION,
     SettingsError,
     apply_change,
@@ -47,6 +45,8 @@ from bot.settings_text import (
     quiet_text,
     unescaped_mention,
 )
+from bot.usecases.commitments import Actor
+from bot.usecases.meetings import occurrence_after, schedule_for
 from handlers import replies
 from handlers.commit import actor_for
 from storage.models import (
@@ -375,7 +375,7 @@ def digest_now(
 ) -> dict[str, Any] | None:
     """Through the outbox, keyed by the request: a Slack retry of the command posts nothing twice,
     and the post gets the outbox's retries and rate limiting."""
-    from bot import outbox
+    from bot.slack import outbox
 
     now = services.clock()
     team_id, channel_id = command["team_id"], command["channel_id"]
@@ -445,7 +445,7 @@ def _admins(session: Session, team_id: str) -> list[str]:
 
 
 def show_settings(services: Services, client: WebClient, command: dict[str, Any]) -> dict[str, Any]:
-    from bot import outbox
+    from bot.slack import outbox
 
     now = services.clock()
     with services.sessions.begin() as session:
@@ -586,7 +586,7 @@ def set_organisation(
 def report(
     services: Services, client: WebClient, command: dict[str, Any], rest: str
 ) -> dict[str, Any]:
-    from bot.report import build_report
+    from bot.usecases.report import build_report
 
     now = services.clock()
     days = REPORT_DAYS

@@ -10,8 +10,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import blocks
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.slack.blocks import commitments as blocks
 from storage import repositories as repo
 
 logger = logging.getLogger(__name__)

@@ -16,11 +16,18 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import charts, ids, indicators
-from bot.help import help_text
-from bot.indicator_blocks import answer_fallback, build_answer, build_catalog, catalog_fallback
-from bot.indicators import IndicatorError
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.core import charts
+from bot.slack import ids
+from bot.slack.blocks.indicators import (
+    answer_fallback,
+    build_answer,
+    build_catalog,
+    catalog_fallback,
+)
+from bot.slack.help import help_text
+from bot.usecases import indicators
+from bot.usecases.indicators import IndicatorError
 from handlers import replies
 from handlers.commit import actor_for
 

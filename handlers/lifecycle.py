@@ -13,8 +13,8 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.oauth import forget_team
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.slack.oauth import forget_team
 
 logger = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
+from bot.core.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
 from storage.importer import slugify
 from storage.models import Direction, Indicator
 from storage.repositories import ensure_team

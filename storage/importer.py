@@ -30,7 +30,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.periods import (
+from bot.core.periods import (
     Period,
     PeriodError,
     explain,

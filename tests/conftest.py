@@ -17,11 +17,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
+from bot.bootstrap import Services, bootstrap
 from bot.config import Settings, load_settings
-from bot.fake_slack import FakeSlack
-from bot.server import make_server, make_wsgi_app, run_until_closed
-from bot.services import Services, bootstrap
-from bot.slack_driver import SlackDriver
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_driver import SlackDriver
+from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
 from storage.db import make_engine, upgrade
 
 PG_ENV = "COMMSTAT_TEST_POSTGRES_URL"

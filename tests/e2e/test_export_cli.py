@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 
-from bot import commitments
 from bot.cli import main
-from bot.commitments import Actor
-from bot.dates import Due
-from bot.export import COLUMNS, Filters, export_rows
+from bot.core.dates import Due
+from bot.usecases import commitments
+from bot.usecases.commitments import Actor
+from bot.usecases.export import COLUMNS, Filters, export_rows
 from storage import repositories as repo
 from storage.db import make_engine, make_session_factory
 from storage.models import Indicator

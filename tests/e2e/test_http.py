@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select
 
-from bot.server import make_wsgi_app
-from bot.slack_driver import post, sign
+from bot.sandbox.slack_driver import post, sign
+from bot.slack.http_server import make_wsgi_app
 from storage.db import make_engine
 from storage.models import Commitment, Team
 from tests.conftest import SIGNING_SECRET
@@ -21,7 +21,7 @@ def _get(url):
 
 
 def _nothing_stored(bot):
-    with bot.services.sessions() as session:
+    with bot.bootstrap.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Commitment)) == 0
         assert session.scalar(select(func.count()).select_from(Team)) == 0
 

@@ -19,13 +19,13 @@ import yaml
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.bootstrap import NotInstalled, Services, bootstrap
 from bot.config import ConfigError, load_settings
-from bot.fake_slack import FakeSlack
-from bot.oauth import DEFAULT_BOT_SCOPES
-from bot.scheduler import run_pass
-from bot.server import make_server, make_wsgi_app, run_until_closed
-from bot.services import NotInstalled, Services, bootstrap
-from bot.slack_driver import SlackDriver
+from bot.followup.scheduler import run_pass
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_driver import SlackDriver
+from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
+from bot.slack.oauth import DEFAULT_BOT_SCOPES
 from storage.models import Commitment
 from tests.conftest import SIGNING_SECRET, Clock
 from tests.helpers import wait_for
@@ -189,16 +189,16 @@ def test_a_coalition_installs_and_its_own_token_answers_its_commands_and_nudges(
     assert "Tue, Nov 24, 2026" in posted[0]["text"]
     post = bot.slack.calls_to("chat.postMessage")[0]
     assert bearer(post) == OTHER_TOKEN
-    with bot.services.sessions() as session:
+    with bot.bootstrap.sessions() as session:
         commitment = session.scalars(select(Commitment)).one()
     assert commitment.team_id == OTHER_TEAM
 
     # Scheduled work has no request to borrow a token from: it looks the team's token up.
-    assert bot.services.client_for(OTHER_TEAM).token == OTHER_TOKEN
+    assert bot.bootstrap.client_for(OTHER_TEAM).token == OTHER_TOKEN
     with pytest.raises(NotInstalled):
-        bot.services.client_for("T0NEVERINSTALLED")
+        bot.bootstrap.client_for("T0NEVERINSTALLED")
     bot.slack.clear()
-    report = run_pass(bot.services, now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # 9:00 NY
+    report = run_pass(bot.bootstrap, now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # 9:00 NY
     assert report.nudges >= 1, report.summary()
     nudge = wait_for(lambda: bot.slack.messages("U0DANA"))
     assert "Open the Saturday naloxone clinic" in str(nudge[-1])

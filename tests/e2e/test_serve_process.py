@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.slack_driver import SlackDriver
+from bot.sandbox.slack_driver import SlackDriver
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEAM_ID
 
 COMMSTAT = [sys.executable, "-m", "bot.cli"]

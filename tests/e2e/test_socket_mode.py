@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.app import create_app
+from bot.bootstrap import bootstrap
 from bot.config import ConfigError, load_settings
-from bot.fake_socket import FakeSocketMode
-from bot.services import bootstrap
-from bot.socket import APP_TOKEN_MISSING, connect
+from bot.sandbox.fake_socket import FakeSocketMode
+from bot.slack.socket_mode import APP_TOKEN_MISSING, connect
 from storage.models import Commitment
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.helpers import wait_for
@@ -41,12 +42,16 @@ def socket_env(database_url: str, api_url: str, app_token: str) -> dict[str, str
     }
 
 
+def _connect(services):
+    return connect(create_app(services, socket_mode=True), services.settings)
+
+
 @pytest.fixture
 def socket_bot(db_url, fake_slack, socket_mode, clock):
     services = bootstrap(
         load_settings(socket_env(db_url, fake_slack.api_url, socket_mode.app_token)), clock=clock
     )
-    handler = connect(services)
+    handler = _connect(services)
     socket_mode.wait_connected()
     yield services
     handler.close()
@@ -90,7 +95,7 @@ def test_the_app_reconnects_when_slack_drops_the_connection(sqlite_url, fake_sla
     services = bootstrap(
         load_settings(socket_env(sqlite_url, fake_slack.api_url, socket_mode.app_token))
     )
-    handler = connect(services)
+    handler = _connect(services)
     try:
         socket_mode.wait_connected()
         socket_mode.disconnect_all()  # Slack refreshes connections every few hours
@@ -107,7 +112,7 @@ def test_a_bot_token_in_place_of_the_app_token_is_refused_in_one_line(sqlite_url
     settings = load_settings(socket_env(sqlite_url, fake_slack.api_url, BOT_TOKEN))
     services = bootstrap(settings)
     with pytest.raises(ConfigError) as error:
-        connect(services)
+        _connect(services)
     assert str(error.value).startswith("SLACK_APP_TOKEN must be an app-level token starting with")
     assert BOT_TOKEN not in str(error.value)
     services.engine.dispose()
@@ -119,7 +124,7 @@ def test_an_app_token_slack_does_not_know_is_refused_in_one_line(
     settings = load_settings(socket_env(sqlite_url, fake_slack.api_url, "xapp-1-unknown-token"))
     services = bootstrap(settings)
     with pytest.raises(ConfigError) as error:
-        connect(services)
+        _connect(services)
     assert str(error.value).startswith(
         "SLACK_APP_TOKEN was not accepted: Slack did not recognise it"
     )

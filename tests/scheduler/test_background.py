@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from bot.scheduler import BackgroundScheduler, PassReport
+from bot.followup.scheduler import BackgroundScheduler, PassReport
 
 
 def test_a_failing_pass_is_logged_and_the_next_one_still_runs(caplog):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.scheduler import run_pass
+from bot.followup.scheduler import run_pass
 from storage.models import Commitment
 from tests.helpers import wait_for
 
@@ -23,7 +23,7 @@ def ny(day, hour, minute=0, month=11):
 
 def tick(bot, at):
     bot.clock.now = at
-    report = run_pass(bot.services, now=at, per_channel_interval=0)
+    report = run_pass(bot.bootstrap, now=at, per_channel_interval=0)
     assert not report.errors, report.summary()
     return report
 
@@ -48,7 +48,7 @@ def command(bot, command_name, text, *, user="U0MARIA", channel=MEETING_CHANNEL)
 
 
 def stored(bot):
-    with bot.services.sessions() as session:
+    with bot.bootstrap.sessions() as session:
         return session.scalars(select(Commitment).order_by(Commitment.id)).all()
 
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import outbox
-from bot.fake_slack import FakeSlack
-from bot.services import Services, bootstrap
+from bot.bootstrap import Services, bootstrap
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import outbox
 from storage.models import OutboxMessage, OutboxStatus
 from tests.conftest import BOT_TOKEN, TEAM_ID, make_settings
 
@@ -162,8 +162,8 @@ def test_a_pass_killed_half_way_is_finished_by_the_next_one_exactly_once(
     script = (
         "from datetime import datetime\n"
         "from bot.config import load_settings\n"
-        "from bot.outbox import deliver\n"
-        "from bot.services import bootstrap\n"
+        "from bot.slack.outbox import deliver\n"
+        "from bot.bootstrap import bootstrap\n"
         "services = bootstrap(load_settings(), migrate=False)\n"
         f"deliver(services, now=datetime.fromisoformat({NOW.isoformat()!r}),"
         " per_channel_interval=0, timeout=0.5, lease_seconds=4)\n"

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.rrule import rrulestr
 
-from bot import commitments as core
-from bot.commitments import Actor
-from bot.dates import Due
-from bot.recurrence import parse_meeting, parse_weekly
-from bot.scheduler import run_pass
-from bot.services import bootstrap
+from bot.bootstrap import bootstrap
+from bot.core.dates import Due
+from bot.core.recurrence import parse_meeting, parse_weekly
+from bot.followup.scheduler import run_pass
+from bot.usecases import commitments as core
+from bot.usecases.commitments import Actor
 from storage import repositories as repo
 from storage.models import Person, Schedule
 from tests.conftest import TEAM_ID, make_settings

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bundled
+from bot.sandbox import bundled
 from storage.catalog import CatalogError, load_catalog
 from storage.db import make_engine, make_session_factory
 from storage.importer import import_file

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import bundled
+from bot.sandbox import bundled
 from storage.db import make_engine, make_session_factory
 from storage.importer import ImportError_, ImportMapping, import_file
 from storage.models import Direction, Indicator, IndicatorValue, Team

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import blocks
-from bot.commitments import Actor, CommitError, defuse_mentions, may_change, parse_id
+from bot.slack.blocks import commitments as blocks
+from bot.usecases.commitments import Actor, CommitError, defuse_mentions, may_change, parse_id
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
-from bot import charts
-from bot.charts import (
+from bot.core import charts
+from bot.core.charts import (
     ChartSpec,
     Marker,
     Series,
@@ -28,7 +28,12 @@ from bot.charts import (
     render_indicator_chart,
 )
 
-CDC = Path(charts.__file__).parent / "data" / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+CDC = (
+    Path(__file__).resolve().parents[2]
+    / "bot"
+    / "data"
+    / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
+)
 DEATHS = "Number of Drug Overdose Deaths"
 OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
 

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commit_text import (
+from bot.core.commit_parser import (
     CommitDraft,
     CommitTextError,
     ParsedCommit,
     parse_commit,
     split_commit,
 )
-from bot.dates import DateError
+from bot.core.dates import DateError
 
 NY = "America/New_York"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(NY))  # Monday

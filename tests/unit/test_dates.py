@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.dates import END_OF_DAY, DateError, Due, format_due, parse_due, warm_up
+from bot.core.dates import END_OF_DAY, DateError, Due, format_due, parse_due, warm_up
 
 NY = "America/New_York"
 LA = "America/Los_Angeles"

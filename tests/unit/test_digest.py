@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from bot.digest import (
+from bot.followup.digest import (
     DigestData,
     Item,
     Listing,

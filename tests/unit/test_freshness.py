@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.freshness import steward_payload
-from bot.periods import expected_next, month_period, parse_period
+from bot.core.periods import expected_next, month_period, parse_period
+from bot.followup.freshness import steward_payload
 from storage.models import Indicator
 
 

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from bot import periods
-from bot.indicator_blocks import build_answer, build_catalog, comparison_line, target_line
-from bot.indicators import (
+from bot.core import periods
+from bot.slack.blocks.indicators import build_answer, build_catalog, comparison_line, target_line
+from bot.usecases.indicators import (
     Answer,
     CatalogEntry,
     Comparison,

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from bot import periods
-from bot.indicators import (
+from bot.core import periods
+from bot.usecases.indicators import (
     IndicatorError,
     Point,
     Query,

@@ -10,10 +10,11 @@ import yaml
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot import blocks, ids
 from bot.app import create_app
-from bot.help import help_text
-from bot.services import bootstrap
+from bot.bootstrap import bootstrap
+from bot.slack import ids
+from bot.slack.blocks import commitments as blocks
+from bot.slack.help import help_text
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus
 
 MANIFEST = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text())

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.nudges import (
+from bot.followup.nudges import (
     Rules,
     Slot,
     creator_notice_time,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import outbox
-from bot.fake_slack import FakeSlack
-from bot.services import Services, bootstrap
+from bot.bootstrap import Services, bootstrap
+from bot.sandbox.fake_slack import FakeSlack
+from bot.slack import outbox
 from storage.models import OutboxMessage, OutboxStatus
 from tests.conftest import TEAM_ID, make_settings
 

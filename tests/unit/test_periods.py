@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 import pytest
 
-from bot.periods import (
+from bot.core.periods import (
     Period,
     PeriodError,
     expected_next,

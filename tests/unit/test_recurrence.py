@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.recurrence import (
+from bot.core.recurrence import (
     RecurrenceError,
     describe_lead,
     next_after,

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from slack_sdk.models.blocks import SectionBlock
 
-from bot import commitments, report
-from bot.commitments import Actor
-from bot.dates import Due
+from bot.core.dates import Due
+from bot.usecases import commitments, report
+from bot.usecases.commitments import Actor
 from storage import repositories as repo
 from storage.db import make_engine, make_session_factory
 

@@ -56,7 +56,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.services import NotInstalled, Services, system_clock
+from bot.bootstrap import NotInstalled, Services, system_clock
 from storage.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.dates import Due, format_due
+from bot.core.dates import Due, format_due
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person
 from storage.repositories import add_event, find_by_request, get_commitment
 

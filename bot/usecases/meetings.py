@@ -48,7 +48,7 @@ def occurrence_after(
     schedule: Schedule, after: datetime, *, inclusive: bool = False
 ) -> datetime | None:
     """The schedule's first occurrence after the instant `after`, aware in its own zone."""
-    from bot.recurrence import next_after
+    from bot.core.recurrence import next_after
 
     return next_after(
         schedule.rrule, schedule.dtstart, schedule.time_zone, after, inclusive=inclusive
@@ -59,7 +59,7 @@ def occurrence_before(
     schedule: Schedule, before: datetime, *, inclusive: bool = False
 ) -> datetime | None:
     """The schedule's last occurrence before the instant `before` (None before the first)."""
-    from bot.recurrence import previous_before
+    from bot.core.recurrence import previous_before
 
     return previous_before(
         schedule.rrule, schedule.dtstart, schedule.time_zone, before, inclusive=inclusive

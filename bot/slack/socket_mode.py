@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 from bot.config import ConfigError, Settings
-from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -41,16 +41,12 @@ def app_token(settings: Settings) -> str:
     return token
 
 
-def connect(services: Services, *, workers: int = 8) -> SocketModeHandler:
-    """Build the app and open the Socket Mode connection; `close()` the result to disconnect.
+def connect(app: App, settings: Settings) -> SocketModeHandler:
+    """Open the Socket Mode connection for an app built with `socket_mode=True`; `close()` the result to disconnect.
 
     Raises ConfigError (one line, no secret) when a setting is missing or Slack refuses a token.
     """
-    from bot.app import create_app
-
-    settings = services.settings
     token = app_token(settings)
-    app = create_app(services, workers=workers, socket_mode=True)
     handler = SocketModeHandler(app, app_token=token, logger=logging.getLogger("commstat.socket"))
     try:
         handler.connect()

@@ -36,7 +36,7 @@ How the real ``slack_sdk.WebClient`` (3.4x) talks to it, and what this server th
 * Bolt's ``respond()`` is a ``WebhookClient`` that POSTs JSON to the ``response_url``; Slack answers
   ``200 ok``. Each response URL takes at most 5 posts (then HTTP 404 ``used_url``).
 
-Run ``python -m bot.fake_slack`` to serve one standalone on a fixed port.
+Run ``python -m bot.sandbox.fake_slack`` to serve one standalone on a fixed port.
 """
 
 from __future__ import annotations
@@ -1884,7 +1884,7 @@ def _client_credentials(call: Call) -> tuple[str | None, str | None]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve a FakeSlack standalone: ``python -m bot.fake_slack --port 3999``."""
+    """Serve a FakeSlack standalone: ``python -m bot.sandbox.fake_slack --port 3999``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Local Slack Web API stand-in")

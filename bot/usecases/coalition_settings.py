@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rapidfuzz import process
 
-from bot.dates import format_due
+from bot.core.dates import format_due
 from storage.models import Person, Team
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from bot.dates import DateError, DateErrorReason, Due, parse_due
+from bot.core.dates import DateError, DateErrorReason, Due, parse_due
 
 MAX_TEXT_CHARS = 2000
 

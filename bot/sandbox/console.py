@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dateparser
 
-from bot import ids
-from bot.demo import CHANNEL, NEW_YORK, PEOPLE, Demo, load_data, started
+from bot.sandbox.demo import CHANNEL, NEW_YORK, PEOPLE, Demo, load_data, started
+from bot.slack import ids
 
 COMMANDS = {"/commit": ids.COMMIT, "/indicator": ids.INDICATOR, "/commstat": ids.COMMSTAT}
 UNITS = {"minute": 1 / 60, "hour": 1, "day": 24, "week": 24 * 7}

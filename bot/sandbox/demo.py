@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import bundled, ids
 from bot.app import create_app
+from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
-from bot.fake_slack import FakeSlack
-from bot.scheduler import PassReport, run_pass
-from bot.server import make_server, make_wsgi_app, run_until_closed
-from bot.services import Services, bootstrap
-from bot.slack_driver import SlackDriver
-from bot.transcript import Transcript
+from bot.followup.scheduler import PassReport, run_pass
+from bot.sandbox import bundled
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.slack_driver import SlackDriver
+from bot.sandbox.transcript import Transcript
+from bot.slack import ids
+from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def _track_listeners(app: Any) -> set[Future[Any]]:
 
 
 def _ack_entry(at: datetime, where: str, body: dict[str, Any]) -> Any:
-    from bot.transcript import Entry
+    from bot.sandbox.transcript import Entry
 
     kind = "message" if body.get("response_type") == "in_channel" else "ephemeral"
     return Entry(at, where, "CommStat", kind, body.get("text", ""), body.get("blocks") or [])

@@ -19,9 +19,10 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import outbox, people, periods
-from bot.dates import format_due
-from bot.nudges import Rules, Slot, decide, due_datetime, slots, zone_of
+from bot.core import periods
+from bot.core.dates import format_due
+from bot.followup.nudges import Rules, Slot, decide, due_datetime, slots, zone_of
+from bot.slack import outbox, people
 from storage.models import Indicator, IndicatorValue, Person, Team
 
 logger = logging.getLogger(__name__)

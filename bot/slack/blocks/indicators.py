@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot import periods
-from bot.dates import format_due
-from bot.indicators import (
+from bot.core import periods
+from bot.core.dates import format_due
+from bot.usecases.indicators import (
     Answer,
     CatalogEntry,
     Comparison,

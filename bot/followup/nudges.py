@@ -35,8 +35,9 @@ from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import blocks, outbox
-from bot.dates import format_due
+from bot.core.dates import format_due
+from bot.slack import outbox
+from bot.slack.blocks import commitments as blocks
 from storage.models import (
     Commitment,
     CommitmentEvent,
@@ -380,7 +381,7 @@ class BatchResult:
 def plan(session: Session, *, now: datetime, batch: int = 500) -> int:
     """Plan every commitment due for a look at `now`, in batches, in this one transaction.
 
-    Returns how many messages were newly enqueued. `bot.scheduler.run_pass` commits after each
+    Returns how many messages were newly enqueued. `bot.followup.scheduler.run_pass` commits after each
     batch instead (`plan_batch`), so a big backlog is not one long transaction.
     """
     total = 0

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.fake_slack import Call, FakeSlack
+from bot.sandbox.fake_slack import Call, FakeSlack
 
 
 @dataclass

@@ -35,7 +35,7 @@ from matplotlib.ticker import Formatter, Locator, MaxNLocator
 from matplotlib.transforms import Bbox, ScaledTranslation
 from PIL import Image as PILImage
 
-from bot import periods as _periods
+from bot.core import periods as _periods
 
 __all__ = [
     "Baseline",
@@ -1036,7 +1036,7 @@ def _fmt(v: float) -> str:
 
 
 def _period(d: date, grain: str | None = None) -> str:
-    """A period as bot.periods labels it: "2023", "Q1 2023", "Apr 2025", "Mar 3, 2025"."""
+    """A period as bot.core.periods labels it: "2023", "Q1 2023", "Apr 2025", "Mar 3, 2025"."""
     if grain is None:  # unknown: a month when it starts on the 1st, else a day
         grain = "month" if d.day == 1 else "day"
     if grain == "year":

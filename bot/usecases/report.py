@@ -36,7 +36,7 @@ from slack_sdk.models.blocks import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.dates import format_due
+from bot.core.dates import format_due
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person, Team
 
 NO_ORGANISATION = "No organisation set — /commstat org @person <name>"

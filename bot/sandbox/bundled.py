@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.catalog import load_catalog
 from storage.importer import ImportMapping, ImportReport, import_file
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 OVERDOSES = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
 NALOXONE = DATA / "cdc_naloxone_dispensing_rates_by_state.csv"
 CATALOG = DATA / "catalog.yml"

@@ -30,9 +30,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot import ids
-from bot.dates import format_due
-from bot.recurrence import zone_words
+from bot.core.dates import format_due
+from bot.core.recurrence import zone_words
+from bot.slack import ids
 from storage.models import Commitment, CommitmentStatus
 
 SECTION_LIMIT = 3000

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot import digest, freshness, nudges, outbox
-from bot.services import Services
+from bot.bootstrap import Services
+from bot.followup import digest, freshness, nudges
+from bot.slack import outbox
 
 logger = logging.getLogger(__name__)
 

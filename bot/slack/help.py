@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import ids
+from bot.slack import ids
 
 _HELP = {
     ids.COMMIT: (

@@ -43,7 +43,7 @@ class Services:
 
     def client_for(self, team_id: str) -> WebClient:
         """The outbound Slack client for one team; raises NotInstalled when there is no token."""
-        from bot.slack_client import make_client
+        from bot.slack.web_client import make_client
 
         if self.token_for is not None:
             token = self.token_for(team_id)
@@ -67,7 +67,7 @@ def bootstrap(settings: Settings, *, clock: Clock = system_clock, migrate: bool 
         settings=settings, engine=engine, sessions=make_session_factory(engine), clock=clock
     )
     if settings.oauth_enabled:
-        from bot.oauth import bot_token_lookup, installation_store
+        from bot.slack.oauth import bot_token_lookup, installation_store
 
         services.installation_store = installation_store(settings, engine)
         services.token_for = bot_token_lookup(services.installation_store)

@@ -7,7 +7,7 @@ receives a ``hello``, and then Slack pushes *envelopes* (``{"envelope_id", "type
 ``{"envelope_id": …}``, with a ``payload`` for a slash command's immediate answer.
 
 :class:`FakeSocketMode` plays Slack's side: a plain ``ws://`` server (slack_sdk's built-in client
-uses a plain socket for any port but 443) registered with a :class:`~bot.fake_slack.FakeSlack`,
+uses a plain socket for any port but 443) registered with a :class:`~bot.sandbox.fake_slack.FakeSlack`,
 so the real ``SocketModeHandler`` connects exactly as it would to Slack. Tests push envelopes and
 read the acks::
 
@@ -30,7 +30,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
-from bot.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import FakeSlack
 
 __all__ = ["Ack", "FakeSocketMode"]
 

@@ -32,14 +32,14 @@ from slack_sdk.models.blocks import (
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bot import periods
-from bot.blocks import days_late, due_text, local_due
-from bot.charts import ChartSpec, Series, render_digest_chart
-from bot.charts import describe as describe_chart
-from bot.dates import format_due
-from bot.indicators import target_for
-from bot.meetings import occurrence_after, occurrence_before
-from bot.recurrence import format_time
+from bot.core import periods
+from bot.core.charts import ChartSpec, Series, render_digest_chart
+from bot.core.charts import describe as describe_chart
+from bot.core.dates import format_due
+from bot.core.recurrence import format_time
+from bot.slack.blocks.commitments import days_late, due_text, local_due
+from bot.usecases.indicators import target_for
+from bot.usecases.meetings import occurrence_after, occurrence_before
 from storage import repositories as repo
 from storage.models import (
     Commitment,
@@ -637,7 +637,7 @@ def digest_window(
     session: Session, team_id: str, channel_id: str, *, now: datetime
 ) -> tuple[datetime, datetime | None, str]:
     """(since, next meeting, title) for a digest of this channel right now (`digest now`)."""
-    from bot.meetings import schedule_for
+    from bot.usecases.meetings import schedule_for
 
     meeting = schedule_for(session, team_id, channel_id)
     if meeting is None:
@@ -667,7 +667,7 @@ def digest_key(schedule_id: int, occurrence: datetime, part: str) -> str:
 def _enqueue(
     session: Session, schedule: Schedule, occurrence: datetime, digest: Digest, now: datetime
 ) -> int:
-    from bot.outbox import enqueue
+    from bot.slack.outbox import enqueue
 
     sent = 0
     if enqueue(

@@ -21,9 +21,9 @@ from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import charts, periods
-from bot.dates import format_due
-from bot.periods import Period, PeriodError
+from bot.core import charts, periods
+from bot.core.dates import format_due
+from bot.core.periods import Period, PeriodError
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -40,7 +40,7 @@ ALSO_WITHIN = 4.0  # others this close to the best are mentioned as "also"
 MAX_NAME_WORDS = 20  # a 4,000-character paste is not a name; compare its first words only
 DEFAULT_YEARS = 15  # chart history without `since`/`last`: the whole curve, to see it turn
 MAX_SUMMARY_GEOGRAPHIES = 10
-MAX_CHART_SERIES = 24  # bot.charts draws small multiples beyond six lines, up to 24 panels
+MAX_CHART_SERIES = 24  # bot.core.charts draws small multiples beyond six lines, up to 24 panels
 SUPPRESSED = frozenset({"*", "§", "¶", "na", "n/a", "suppressed", "<10", "missing", "blank"})
 _STOPWORDS = frozenset({"of", "the", "a", "an", "and"})
 # Words that say how something is counted, not what: "overdose deaths" is exactly

@@ -1,0 +1,1 @@
+"""Pure rules and formatting: no database, no Slack, no clock (`now` is an argument)."""
