@@ -28,12 +28,12 @@ def channel_messages(bot, channel=CHANNEL):
 
 
 def stored(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalars(select(Commitment).order_by(Commitment.id)).all()
 
 
 def events(bot, kind=None):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         query = select(CommitmentEvent).order_by(CommitmentEvent.id)
         if kind:
             query = query.where(CommitmentEvent.kind == kind)
@@ -161,7 +161,7 @@ def test_a_weekday_said_on_that_weekday_means_next_week(bot):  # the clock is Mo
 
 
 def test_a_tag_links_a_known_indicator_and_an_unknown_one_is_refused(bot):
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         from storage.repositories import ensure_team
 
         ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
@@ -618,7 +618,7 @@ def test_hostile_input_gets_a_clear_private_answer_and_stores_nothing(bot, text)
     assert said["response_type"] == "ephemeral"
     assert "went wrong" not in said["text"]
     assert len(said["text"]) < 1500
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Commitment)) == 0
     assert channel_messages(bot) == []
 
@@ -648,5 +648,5 @@ def test_odd_but_valid_commitments_are_stored_exactly_and_never_ping_everyone(bo
     commitment, message = make(bot, text)
     assert commitment.text == kept
     assert "<!" not in all_text(message)
-    with bot.bootstrap.sessions() as session:  # the table is still there, with one row
+    with bot.services.sessions() as session:  # the table is still there, with one row
         assert session.scalar(select(func.count()).select_from(Commitment)) == 1

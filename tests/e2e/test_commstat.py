@@ -54,12 +54,12 @@ def announce(bot, text, user="U0MARIA", channel=CHANNEL):
 
 
 def schedules(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalars(select(Schedule).order_by(Schedule.id)).all()
 
 
 def team(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.get(Team, TEAM)
 
 
@@ -224,7 +224,7 @@ def test_weekly_digest_refusals_store_nothing(sqlite_bot):
 
 def make_commitments(bot):
     now = bot.clock()
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         ensure_team(session, TEAM, time_zone="America/New_York", now=now)
         for text, owner, due in [
             ("Open the Saturday clinic", "U0LEE", now - timedelta(days=9)),
@@ -260,7 +260,7 @@ def test_digest_now_posts_the_digest_here_once(bot):
     assert bot.driver.send_form(payload, retry_num=1).status == 200  # Slack retries the command
     quiet(bot, 0.5)
     assert len(bot.slack.messages(CHANNEL)) == 1
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         rows = session.scalars(select(OutboxMessage)).all()
     assert [(r.kind, r.status) for r in rows] == [("digest", OutboxStatus.SENT)]
 
@@ -312,7 +312,7 @@ def test_a_non_admin_cannot_change_settings_and_nothing_changes(bot):
 
 def test_a_slack_admin_changes_settings_and_each_is_confirmed_in_words(bot):
     announce(bot, "meeting every Thursday at 10am")
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         session.get(Schedule, schedules(bot)[0].id).next_run_at = bot.clock()
     admin = "U0ADMIN"
     assert ask(bot, "settings nudge hour 8", user=admin).startswith(

@@ -21,7 +21,7 @@ def _get(url):
 
 
 def _nothing_stored(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Commitment)) == 0
         assert session.scalar(select(func.count()).select_from(Team)) == 0
 

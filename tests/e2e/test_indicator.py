@@ -52,13 +52,13 @@ def load_cdc(bot):
     (set here rather than from bot/data/catalog.yml, whose example target and default place
     would change what these tests read)."""
     import_file(
-        bot.bootstrap.sessions,
+        bot.services.sessions,
         team_id=TEAM_ID,
         path=bundled.OVERDOSES,
         mapping=bundled.OVERDOSE_MAPPING,
         now=bot.clock(),
     )
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         for indicator in session.scalars(select(Indicator)):
             indicator.period_kind = "12-month-ending"
             indicator.unit = "deaths"
@@ -69,7 +69,7 @@ def load_cdc(bot):
 
 
 def value_of(bot, name, period, geography):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalars(
             select(IndicatorValue.value)
             .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
@@ -82,7 +82,7 @@ def value_of(bot, name, period, geography):
 
 
 def count_values(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalar(select(func.count()).select_from(IndicatorValue))
 
 
@@ -199,7 +199,7 @@ def test_without_a_place_every_place_is_summarised_or_the_default_shown(sqlite_b
 
 def test_by_state_puts_every_place_side_by_side_in_text_and_chart(bot):
     load_cdc(bot)
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         session.get(Team, TEAM_ID).default_geography = "MD"
     seen = all_text(ask(bot, "overdose deaths by state").answer())
     for place in ("MD", "NC", "US", "VT"):
@@ -299,7 +299,7 @@ def test_list_puts_the_coalitions_own_place_first(sqlite_bot):
 def test_a_target_is_the_coalitions_own_place_and_not_every_place(bot):
     """Maryland's target of 1,200 deaths says nothing about Vermont's 180 or the US's 73,690."""
     load_cdc(bot)
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         session.get(Team, TEAM_ID).default_geography = "MD"
         deaths = session.scalars(select(Indicator).where(Indicator.name == DEATHS)).one()
         deaths.target = 1200

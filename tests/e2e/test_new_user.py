@@ -34,7 +34,7 @@ def _charts_finish_before_slack_stops(request):
 
 def load_demo_data(bot):
     """What the data analyst does once, exactly as `commstat demo` does it."""
-    bundled.load_all(bot.bootstrap.sessions, team_id=TEAM_ID, now=bot.clock())
+    bundled.load_all(bot.services.sessions, team_id=TEAM_ID, now=bot.clock())
 
 
 def ask(bot, command, text, user="U0MARIA"):
@@ -50,7 +50,7 @@ def ask(bot, command, text, user="U0MARIA"):
 
 
 def geographies(bot, name):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return set(
             session.scalars(
                 select(IndicatorValue.geography)
@@ -62,7 +62,7 @@ def geographies(bot, name):
 
 
 def value_of(bot, name, period, geography):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalars(
             select(IndicatorValue.value)
             .join(Indicator, Indicator.id == IndicatorValue.indicator_id)

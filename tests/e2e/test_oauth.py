@@ -189,16 +189,16 @@ def test_a_coalition_installs_and_its_own_token_answers_its_commands_and_nudges(
     assert "Tue, Nov 24, 2026" in posted[0]["text"]
     post = bot.slack.calls_to("chat.postMessage")[0]
     assert bearer(post) == OTHER_TOKEN
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         commitment = session.scalars(select(Commitment)).one()
     assert commitment.team_id == OTHER_TEAM
 
     # Scheduled work has no request to borrow a token from: it looks the team's token up.
-    assert bot.bootstrap.client_for(OTHER_TEAM).token == OTHER_TOKEN
+    assert bot.services.client_for(OTHER_TEAM).token == OTHER_TOKEN
     with pytest.raises(NotInstalled):
-        bot.bootstrap.client_for("T0NEVERINSTALLED")
+        bot.services.client_for("T0NEVERINSTALLED")
     bot.slack.clear()
-    report = run_pass(bot.bootstrap, now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # 9:00 NY
+    report = run_pass(bot.services, now=datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # 9:00 NY
     assert report.nudges >= 1, report.summary()
     nudge = wait_for(lambda: bot.slack.messages("U0DANA"))
     assert "Open the Saturday naloxone clinic" in str(nudge[-1])

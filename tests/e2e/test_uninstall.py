@@ -134,7 +134,7 @@ def two_coalitions(db_url, fake_slack, clock):
     fake_slack.allow_install("code-third", team_id=THIRD_TEAM, bot_token=THIRD_TOKEN)
     assert bot.install(OTHER_CODE).status == 200
     assert bot.install("code-third").status == 200
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         seed(session, OTHER_TEAM)
         seed(session, THIRD_TEAM)
     yield bot
@@ -155,45 +155,45 @@ def everything(counts: dict[str, int]) -> bool:
 )
 def test_removing_the_app_deletes_that_workspaces_data_and_nothing_else(two_coalitions, event):
     bot = two_coalitions
-    before = rows_by_table(bot.bootstrap, OTHER_TEAM)
+    before = rows_by_table(bot.services, OTHER_TEAM)
     assert everything(before), before  # the seed really covers every table
-    assert installed_teams(bot.bootstrap) == [OTHER_TEAM, OTHER_TEAM, THIRD_TEAM, THIRD_TEAM]
+    assert installed_teams(bot.services) == [OTHER_TEAM, OTHER_TEAM, THIRD_TEAM, THIRD_TEAM]
 
     answer = bot.driver(OTHER_TEAM).event(event)
     assert answer.status == 200
     assert answer.seconds < 3
 
-    wait_until(lambda: not any(rows_by_table(bot.bootstrap, OTHER_TEAM).values()))
-    wait_until(lambda: installed_teams(bot.bootstrap) == [THIRD_TEAM, THIRD_TEAM])
+    wait_until(lambda: not any(rows_by_table(bot.services, OTHER_TEAM).values()))
+    wait_until(lambda: installed_teams(bot.services) == [THIRD_TEAM, THIRD_TEAM])
     with pytest.raises(NotInstalled):
-        bot.bootstrap.client_for(OTHER_TEAM)
+        bot.services.client_for(OTHER_TEAM)
     # The other coalition keeps everything, and can still be reached.
-    assert rows_by_table(bot.bootstrap, THIRD_TEAM) == before
-    assert bot.bootstrap.client_for(THIRD_TEAM).token == THIRD_TOKEN
+    assert rows_by_table(bot.services, THIRD_TEAM) == before
+    assert bot.services.client_for(THIRD_TEAM).token == THIRD_TOKEN
     # Slack may deliver the event again: a second delete finds nothing and fails nothing.
     assert bot.driver(OTHER_TEAM).event(event).status == 200
-    assert rows_by_table(bot.bootstrap, THIRD_TEAM) == before
+    assert rows_by_table(bot.services, THIRD_TEAM) == before
 
 
 def test_revoking_only_user_tokens_keeps_the_workspace(two_coalitions):
     bot = two_coalitions
-    before = rows_by_table(bot.bootstrap, OTHER_TEAM)
+    before = rows_by_table(bot.services, OTHER_TEAM)
     event = {"type": "tokens_revoked", "tokens": {"oauth": ["U0DANA"], "bot": []}}
     assert bot.driver(OTHER_TEAM).event(event).status == 200
     time.sleep(0.3)  # give a (wrong) delete the time to happen
-    assert rows_by_table(bot.bootstrap, OTHER_TEAM) == before
-    assert bot.bootstrap.client_for(OTHER_TEAM).token.startswith("xoxb-other")
+    assert rows_by_table(bot.services, OTHER_TEAM) == before
+    assert bot.services.client_for(OTHER_TEAM).token.startswith("xoxb-other")
 
 
 def test_token_mode_forgets_the_workspace_on_uninstall(sqlite_bot):
     bot = sqlite_bot
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         seed(session, TEAM_ID)
         seed(session, "T0SOMEONEELSE")
     assert bot.driver.event({"type": "app_uninstalled"}).status == 200
-    wait_until(lambda: not any(rows_by_table(bot.bootstrap, TEAM_ID).values()))
-    kept = rows_by_table(bot.bootstrap, "T0SOMEONEELSE")
+    wait_until(lambda: not any(rows_by_table(bot.services, TEAM_ID).values()))
+    kept = rows_by_table(bot.services, "T0SOMEONEELSE")
     # Token mode keeps no installations; every table of our own still has the other team's rows.
     assert everything({t: n for t, n in kept.items() if not t.startswith("slack_")}), kept
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         assert session.scalars(select(Team.id)).all() == ["T0SOMEONEELSE"]

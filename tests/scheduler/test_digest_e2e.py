@@ -23,7 +23,7 @@ def ny(day, hour, minute=0, month=11):
 
 def tick(bot, at):
     bot.clock.now = at
-    report = run_pass(bot.bootstrap, now=at, per_channel_interval=0)
+    report = run_pass(bot.services, now=at, per_channel_interval=0)
     assert not report.errors, report.summary()
     return report
 
@@ -48,7 +48,7 @@ def command(bot, command_name, text, *, user="U0MARIA", channel=MEETING_CHANNEL)
 
 
 def stored(bot):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.scalars(select(Commitment).order_by(Commitment.id)).all()
 
 

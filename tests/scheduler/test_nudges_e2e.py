@@ -24,7 +24,7 @@ def ny(day, hour, minute=0, month=11):
 def tick(bot, at):
     """One scheduler pass at `at` (the business clock moves there too, as in production)."""
     bot.clock.now = at
-    report = run_pass(bot.bootstrap, now=at, per_channel_interval=0)
+    report = run_pass(bot.services, now=at, per_channel_interval=0)
     assert not report.errors, report.summary()
     return report
 
@@ -41,7 +41,7 @@ def make(bot, text, user="U0MARIA"):
 
     def newest_confirmed() -> Commitment | None:
         # A fresh session each time: one open read transaction would keep an old snapshot.
-        with bot.bootstrap.sessions() as session:
+        with bot.services.sessions() as session:
             return session.scalars(
                 select(Commitment)
                 .where(Commitment.message_ts.is_not(None))
@@ -52,7 +52,7 @@ def make(bot, text, user="U0MARIA"):
 
 
 def stored(bot, commitment_id):
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         return session.get(Commitment, commitment_id)
 
 
@@ -185,14 +185,14 @@ def test_each_owner_is_reminded_at_nine_in_their_own_zone_and_the_creator_is_tol
     [notice] = dms(bot, "U0MARIA")
     assert "which you logged, is 7 days overdue" in all_text(notice)
     assert "<@U0LEE>, <@U0KIM>" in all_text(notice)
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         keys = session.scalars(select(OutboxMessage.idempotency_key)).all()
     assert f"creator:{commitment.id}:1" in keys
 
 
 def test_team_quiet_hours_and_holidays_hold_reminders(bot):
     commitment = make(bot, "Send the naloxone report by Wednesday")
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         from storage.models import Team
 
         team = session.get(Team, commitment.team_id)
@@ -209,7 +209,7 @@ def test_team_quiet_hours_and_holidays_hold_reminders(bot):
 
 
 def test_a_late_data_steward_is_nudged(bot):
-    with bot.bootstrap.sessions.begin() as session:
+    with bot.services.sessions.begin() as session:
         from storage.models import IndicatorValue, Team
         from storage.repositories import ensure_team
 
@@ -244,7 +244,7 @@ def test_a_late_data_steward_is_nudged(bot):
     assert dms(bot, "U0LEE") == []
     tick(bot, ny(1, 10, 30, month=12))  # 07:30 in Los Angeles: too early
     assert dms(bot, "U0LEE") == []
-    with bot.bootstrap.sessions() as session:
+    with bot.services.sessions() as session:
         assert session.get(Person, ("T0COALITION", "U0LEE")).time_zone == "America/Los_Angeles"
     tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles
     [nudge] = dms(bot, "U0LEE")
