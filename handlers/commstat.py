@@ -31,7 +31,7 @@ from bot.core.recurrence import (
     zone_words,
 )
 from bot.followup import digest as digests
-from bot.slack import ids
+from bot.slack import errors, ids
 from bot.slack.help import help_text, not_understood
 from bot.slack.people import UnknownPerson, lookup
 from bot.usecases.coalition_settings import (
@@ -65,12 +65,6 @@ logger = logging.getLogger(__name__)
 MEETING, WEEKLY = "meeting", "weekly_digest"
 REPORT_DAYS = 30
 DELIVER_SECONDS = 20.0  # `digest now` sends in the request thread; the scheduler does the rest
-# Outbox errors that mean the bot cannot post in the channel, with what to do about it.
-CANNOT_POST = {
-    "not_in_channel": "I'm not a member of this channel: add me with `/invite @CommStat`, then try again.",
-    "channel_not_found": "I can't see this channel (private channels need `/invite @CommStat`).",
-    "is_archived": "This channel is archived.",
-}
 
 
 class CommstatError(Exception):
@@ -426,7 +420,10 @@ def digest_now(
     if status == OutboxStatus.SENT:
         return None
     if status == OutboxStatus.FAILED:
-        reason = next((t for code, t in CANNOT_POST.items() if code in error), None)
+        reason = next(
+            (errors.for_the_channel(code) for code in errors.CANNOT_POST_HERE if code in error),
+            None,
+        )
         return {"text": "I couldn't post the digest here. " + (reason or f"Slack said: {error}.")}
     return {"text": "Slack is busy right now; the digest will be posted here in a moment."}
 

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
 from bot.core import charts
-from bot.slack import ids
+from bot.slack import errors, ids
 from bot.slack.blocks.indicators import (
     answer_fallback,
     build_answer,
@@ -34,7 +34,6 @@ from handlers.commit import actor_for
 logger = logging.getLogger(__name__)
 
 # Upload refusals that mean "not here", so the chart goes to the asker's DM instead.
-NOT_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
 def register(app: App, services: Services) -> None:
@@ -122,7 +121,7 @@ def send_chart(
         return
     except SlackApiError as error:
         reason = str(error.response.get("error"))
-        if reason not in NOT_HERE:
+        if reason not in errors.CANNOT_POST_HERE:
             logger.warning("chart upload to %s failed: %s", channel, reason)
             _tell(
                 respond,

@@ -57,6 +57,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import NotInstalled, Services, system_clock
+from bot.slack import errors
 from storage.models import OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -79,39 +80,6 @@ _CLAIM_LOCK = 0x0C0_5747  # pg_advisory_xact_lock key: serialises claims, not se
 
 _UNKNOWN = "outcome unknown since"
 _UNKNOWN_RE = re.compile(_UNKNOWN + r" (\d+(?:\.\d+)?)")
-# Slack error codes that mean "try again later" rather than "this will never work".
-_TRANSIENT_CODES = frozenset(
-    {
-        "ratelimited",
-        "rate_limited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-    }
-)
-_EXPLAIN = {
-    "channel_not_found": "the channel no longer exists, or it is private and CommStat is not in "
-    "it. Invite @CommStat to the channel, or set the meeting up in another one.",
-    "not_in_channel": "CommStat is not a member of the channel. Invite @CommStat to it.",
-    "is_archived": "the channel is archived. Set the meeting up in a channel that is in use.",
-    "user_not_found": "this person's Slack account no longer exists. Reassign their commitments.",
-    "user_disabled": "this person's Slack account was deactivated. Reassign their commitments.",
-    "account_inactive": "the Slack account is deactivated. Reassign the commitments, or "
-    "reinstall CommStat if its own token was revoked.",
-    "cannot_dm_bot": "the owner is a bot, which cannot receive reminders.",
-    "invalid_auth": "CommStat's Slack token no longer works. Reinstall the app.",
-    "not_authed": "CommStat has no Slack token. Reinstall the app.",
-    "token_revoked": "CommStat's Slack token was revoked. Reinstall the app.",
-    "missing_scope": "CommStat lacks a Slack permission. Reinstall it from manifest.yml.",
-    "not_installed": "CommStat is not installed in this workspace any more. Reinstall the app.",
-    "restricted_action": "a workspace setting stops CommStat from posting there.",
-    "invalid_blocks": "Slack rejected the message's layout (a CommStat bug: please report it).",
-    "msg_too_long": "the message was too long for Slack (a CommStat bug: please report it).",
-    "bad_payload": "the message was malformed (a CommStat bug: please report it).",
-}
-
-
 # --- enqueue ----------------------------------------------------------------------------------
 
 
@@ -618,7 +586,7 @@ def _look_for(state: _Pass, client: WebClient, row: _Claimed) -> str | None:
             )
         except SlackApiError as exc:
             code = str(exc.response.get("error", ""))
-            if exc.response.status_code == 200 and code not in _TRANSIENT_CODES:
+            if exc.response.status_code == 200 and code not in errors.TRANSIENT:
                 # We cannot look (not in the channel, scope missing): send rather than lose it.
                 logger.warning(
                     "outbox row %s: cannot check for an earlier copy (%s); sending, a duplicate "
@@ -667,7 +635,7 @@ def _classify(exc: Exception, row: _Claimed) -> _Outcome:
                 delay=delay,
                 uncertain=True,
             )
-        if code in _TRANSIENT_CODES:
+        if code in errors.TRANSIENT:
             return _Outcome("retry", error=f"{code}: Slack was busy", delay=delay)
         return _Outcome("failed", error=_explain(code))
     if isinstance(exc, SlackRequestError):  # the upload step refused: nothing was shared
@@ -707,7 +675,7 @@ def _backoff(attempt: int) -> float:
 
 
 def _explain(code: str) -> str:
-    reason = _EXPLAIN.get(code, "Slack refused the message.")
+    reason = errors.for_admins(code)
     return f"{code}: {reason}"
 
 
