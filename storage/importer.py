@@ -43,6 +43,7 @@ from bot.core.periods import (
     quarter_period,
     year_period,
 )
+from bot.core.text import clip
 from storage.models import Direction, Indicator, IndicatorValue
 from storage.repositories import ensure_team
 
@@ -725,7 +726,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         if bad_period.all():
             problems.headline.append(
                 f"  No value in column '{columns.period}' is a period (the first is "
-                f"'{_clip(period_texts.text(0))}'). Name the column that holds dates, months, "
+                f"'{clip(period_texts.text(0), 40)}'). Name the column that holds dates, months, "
                 "quarters or years with --period-column."
             )
             problems.limit = 3
@@ -757,7 +758,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         problems.add_rows(
             rows[bad_value],
             lambda r: (
-                f"{columns.value} '{_clip(raw_values.text(at(r)))}' is not a number "
+                f"{columns.value} '{clip(raw_values.text(at(r)), 40)}' is not a number "
                 f"(missing values may be written as: {markers})"
             ),
         )
@@ -853,10 +854,6 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         kind_hint=kind_hint,
         kind_hint_column=hint_column,
     )
-
-
-def _clip(text: str, size: int = 40) -> str:
-    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 GRAIN_ORDER = ("day", "month", "quarter", "year")

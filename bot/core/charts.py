@@ -36,6 +36,7 @@ from matplotlib.transforms import Bbox, ScaledTranslation
 from PIL import Image as PILImage
 
 from bot.core import periods as _periods
+from bot.core.text import format_number
 
 __all__ = [
     "Baseline",
@@ -217,9 +218,7 @@ def describe(spec: ChartSpec) -> str:
         s = drawn[0]
         when, value = _latest(s) or (date.min, 0.0)
         where = f" in {s.label}" if s.label and s.label not in title else ""
-        sentence = (
-            f"Chart of {title}: latest value {_fmt(value)}{unit}{where} for {_period(when, grain)}"
-        )
+        sentence = f"Chart of {title}: latest value {format_number(value)}{unit}{where} for {_period(when, grain)}"
         change = _year_change(s)
         if change is not None:
             sentence += f", {change}"
@@ -228,7 +227,7 @@ def describe(spec: ChartSpec) -> str:
         latest = []
         for s in drawn[:8]:
             when, value = _latest(s) or (date.min, 0.0)
-            latest.append(f"{s.label or 'total'} {_fmt(value)} ({_period(when, grain)})")
+            latest.append(f"{s.label or 'total'} {format_number(value)} ({_period(when, grain)})")
         more = f" and {len(drawn) - 8} more" if len(drawn) > 8 else ""
         parts.append(
             f"Chart of {title} for {len(drawn)} places; latest{unit and ' ' + unit.strip()}: "
@@ -238,7 +237,7 @@ def describe(spec: ChartSpec) -> str:
         )
     if spec.target is not None:
         better = "lower" if spec.direction != "higher" else "higher"
-        parts.append(f"Target {_fmt(spec.target)}{unit} ({better} is better).")
+        parts.append(f"Target {format_number(spec.target)}{unit} ({better} is better).")
     if spec.baseline and len(drawn) == 1:
         s = drawn[0]
         base = baseline_forecast(s.periods, s.values, horizon=_horizon(s.periods))
@@ -253,7 +252,7 @@ def describe(spec: ChartSpec) -> str:
                 else "flat"
             )
             parts.append(
-                f"If nothing changes, the recent trend points {way}, to about {_fmt(end)}"
+                f"If nothing changes, the recent trend points {way}, to about {format_number(end)}"
                 f" by {_period(base.periods[-1], grain)}."
             )
     if any(_num(v) is None for s in spec.series for v in s.values):
@@ -371,7 +370,7 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
         plotted = _plot_series(ax, s, PALETTE[0], label=s.label)
         gaps = gaps or plotted.gaps
         latest = _latest(s)
-        value = f" · {_fmt(latest[1])}" if latest else ""
+        value = f" · {format_number(latest[1])}" if latest else ""
         ax.set_title(_ellipsis(s.label or "—", 14) + value, loc="left", fontsize=SMALL_PT)
         if spec.baseline:
             _plot_baseline(ax, s, PALETTE[0])
@@ -384,7 +383,7 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
     kind = (spec.period_label or "").strip().rstrip(".")
     notes = [kind[:1].upper() + kind[1:] + "."] if kind else []
     if spec.target is not None:
-        notes.append(f"Black dash-dot line: target {_fmt(spec.target)}.")
+        notes.append(f"Black dash-dot line: target {format_number(spec.target)}.")
     if spec.baseline:
         notes.append("Dashed: recent trend (Theil–Sen).")
     if spec.unit:
@@ -469,7 +468,7 @@ def _plot_target(ax: Axes, target: float, direction: str, unit: str | None) -> L
         color=TARGET_COLOUR,
         lw=1.8,
         linestyle=(0, (6, 2, 1, 2)),
-        label=f"Target {_fmt(target)}{unit_text} ({better} is better)",
+        label=f"Target {format_number(target)}{unit_text} ({better} is better)",
     )
 
 
@@ -558,7 +557,7 @@ def _mark_latest(ax: Axes, drawn: Sequence[Series], grain: str | None) -> str:
     if latest is None:
         return ""
     where = f"{drawn[0].label} " if len(drawn) > 1 and drawn[0].label else ""
-    return f"Latest {where}{_fmt(latest[1])} ({_period(latest[0], grain)})"
+    return f"Latest {where}{format_number(latest[1])} ({_period(latest[0], grain)})"
 
 
 def _style_axes(
@@ -1016,23 +1015,15 @@ def _year_change(s: Series) -> str | None:
         return None
     if before == 0:
         return (
-            f"{_fmt(value - before)} more than a year earlier"
+            f"{format_number(value - before)} more than a year earlier"
             if value
             else "same as a year earlier"
         )
     pct = (value - before) / abs(before) * 100
     if abs(pct) < 0.5:
-        return f"about the same as a year earlier ({_fmt(before)})"
+        return f"about the same as a year earlier ({format_number(before)})"
     way = "up" if pct > 0 else "down"
-    return f"{way} {abs(pct):.0f}% from {_fmt(before)} a year earlier"
-
-
-def _fmt(v: float) -> str:
-    if float(v).is_integer() or abs(v) >= 100:
-        return f"{v:,.0f}"
-    if abs(v) >= 10:
-        return f"{v:,.1f}"
-    return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) >= 0.01 else f"{v:.3g}"
+    return f"{way} {abs(pct):.0f}% from {format_number(before)} a year earlier"
 
 
 def _period(d: date, grain: str | None = None) -> str:

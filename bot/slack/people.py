@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Services
+from bot.core.text import valid_zone
 from bot.usecases.commitments import Actor
 from storage.models import Person
 from storage.repositories import ensure_team, get_person, save_person
@@ -27,16 +27,6 @@ class UnknownPerson(Exception):
     def __init__(self, user_id: str) -> None:
         super().__init__(user_id)
         self.user_id = user_id
-
-
-def _valid_zone(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
 
 
 def lookup(
@@ -94,7 +84,7 @@ def _ask(client: WebClient, user_id: str) -> _Answer:
     return _Answer(
         user_id,
         display_name=profile.get("display_name") or user.get("real_name") or user.get("name"),
-        time_zone=_valid_zone(user.get("tz")),
+        time_zone=valid_zone(user.get("tz")),
         is_slack_admin=bool(user.get("is_admin") or user.get("is_owner")),
         asked=True,
     )
