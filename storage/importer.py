@@ -1,6 +1,6 @@
 """`commstat import FILE`: indicator values from CSV or Excel into the database.
 
-The contract (PRODUCT.md, "Indicator data files"): long format, one row per value
+The contract (the README, "Indicator data"): long format, one row per value
 (``indicator,period,value[,geography][,unit]``), or any publisher's shape named with a column
 mapping. Blank cells and suppression markers are *missing* values, never zero. A file with any bad
 row is refused whole, with spreadsheet row numbers (the header is row 1), and nothing is written.

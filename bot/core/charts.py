@@ -5,7 +5,7 @@ the Agg canvas and never `pyplot` (pyplot keeps every figure alive and its state
 threads). Rendering is serialised by a module lock because matplotlib's text and font caches are not
 thread-safe; nothing here keeps a reference to a figure after it is saved.
 
-What a chart shows (PRODUCT.md, `/indicator`): the history, the target as a labelled line, the
+What a chart shows (the README, `/indicator`): the history, the target as a labelled line, the
 "turn the curve" baseline (where the line goes if nothing changes) as a dashed continuation, and
 markers where linked commitments were completed. Missing or suppressed values are gaps, never zero.
 A spec with no values at all renders a clear "No data yet for ..." image (never a blank axes).

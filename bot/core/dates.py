@@ -1,8 +1,8 @@
 """Due dates in natural language, read in the owner's time zone.
 
 Partners type deadlines the way they speak ("Friday", "end of month", "the 15th", "before the next
-meeting"). dateparser 1.5 misses or misreads many of these (docs/PITFALLS.md), so our own rules run
-first and dateparser only reads the few formats they leave (see `_dateparser_shape`), so that
+meeting"). dateparser 1.5 misses or misreads many of these, so our own rules run first and
+dateparser only reads the few formats they leave (see `_dateparser_shape`), so that
 action words ("monitor", "march on", "the plan") never become dates.
 
 The module is pure: the current instant is always the `now` argument, never a clock read, so the
