@@ -144,12 +144,6 @@ class Demo:
                 return str(response["channel"]), str(response["ts"])
         raise LookupError(f"no DM to {user}")
 
-    def last_in_channel(self, text: str, channel: str = CHANNEL) -> str:
-        for message in reversed(self.fake.messages(channel)):
-            if text in str(message.get("text", "")):
-                return str(message["ts"])
-        raise LookupError(text)
-
 
 def _track_listeners(app: Any) -> set[Future[Any]]:
     """The listener work Bolt runs after acking, so the demo knows when an answer is complete."""

@@ -540,11 +540,6 @@ class FakeSlack:
             self._triggers[trigger] = time.monotonic()
         return trigger
 
-    def add_token(self, token: str) -> None:
-        """Accept another bearer token (e.g. a user token)."""
-        with self._lock:
-            self._tokens.add(token)
-
     # ------------------------------------------------------------------ recorded state
 
     def calls_to(self, method: str) -> list[Call]:

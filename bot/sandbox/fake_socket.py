@@ -159,26 +159,6 @@ class FakeSocketMode:
             },
         )
 
-    def push_event(self, event: dict[str, Any], *, team_id: str | None = None) -> str:
-        """An Events API event (``app_home_opened``, ``app_uninstalled``…)."""
-        team = team_id or self.slack.team_id
-        return self.push(
-            "events_api",
-            {
-                "token": "legacy-unused",
-                "team_id": team,
-                "api_app_id": self.slack.app_id,
-                "event": event,
-                "type": "event_callback",
-                "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
-                "event_time": int(time.time()),
-                "authorizations": [
-                    {"team_id": team, "user_id": self.slack.bot_user_id, "is_bot": True}
-                ],
-            },
-            accepts_response_payload=False,
-        )
-
     def wait_for_ack(self, envelope_id: str, timeout: float = 5) -> Ack:
         """The app's acknowledgement of one envelope (Slack gives up after 3 seconds)."""
         with self._changed:
