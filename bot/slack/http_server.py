@@ -6,16 +6,20 @@ thread pool, request size limits and clean shutdown, and needs no C compiler or 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import select
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
-from waitress.server import create_server
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
 
 from storage.db import ping
 
@@ -50,10 +54,95 @@ def make_wsgi_app(app: App, engine: Engine) -> WSGIApp:
     return wsgi
 
 
-def make_server(wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threads: int = 8) -> Any:  # noqa: S104
-    """A waitress server, not yet running: call `.run()`; `.close()` stops it."""
-    return create_server(
+class Server:
+    """A waitress server whose `close()` is safe from a signal handler or any other thread, and
+    quick: it wakes the running loop instead of waiting out its select timeout (1 s).
+
+    Stopping happens on the thread that runs `run()`, in order: stop accepting; finish the
+    requests in flight (at most `drain_seconds`), closing idle keep-alive connections; stop the
+    worker threads; and only then close the sockets and the trigger pipe. Nothing is closed under
+    a running select() or while a worker can still pull the trigger (which made waitress's own
+    `close()` end in `OSError: [Errno 9] Bad file descriptor`, or write to a reused fd).
+    """
+
+    def __init__(self, socket_map: dict[int, Any], waitress: Any, drain_seconds: float) -> None:
+        self._map = socket_map
+        self._adj = waitress.adj
+        self._workers = waitress.task_dispatcher
+        self._listeners = [d for d in socket_map.values() if isinstance(d, BaseWSGIServer)]
+        # One listener is returned as itself, several (e.g. IPv4 and IPv6) as a MultiSocketServer.
+        listening = getattr(waitress, "effective_listen", None) or [
+            (waitress.effective_host, waitress.effective_port)
+        ]
+        self.effective_port = int(listening[0][1])
+        self._drain_seconds = drain_seconds
+        # Reentrant: close() may run in a signal handler on the thread that holds it in run().
+        self._lock = threading.RLock()
+        self._stopping = False
+        self._stopped = False
+
+    def run(self) -> None:
+        """Serve until `close()`; returns once everything is stopped and closed."""
+        use_poll = self._adj.asyncore_use_poll and hasattr(select, "poll")
+        poll = wasyncore.poll2 if use_poll else wasyncore.poll
+        timeout = self._adj.asyncore_loop_timeout
+        try:
+            while not self._stopping:
+                poll(timeout, self._map)
+        finally:
+            self._stop(poll, timeout)
+
+    def close(self) -> None:
+        """Ask the server to stop; returns at once (join the thread that runs `run()`)."""
+        with self._lock:
+            self._stopping = True
+            if not self._stopped:
+                self._listeners[0].pull_trigger()  # wakes the loop's select() now
+
+    def _stop(self, poll: Callable[[float, dict[int, Any]], None], timeout: float) -> None:
+        with self._lock:
+            self._stopping = True
+        for listener in self._listeners:
+            # The listening socket only: its trigger stays open while workers may pull it.
+            wasyncore.dispatcher.close(listener)
+        deadline = time.monotonic() + self._drain_seconds
+        while self._close_idle_channels() and time.monotonic() < deadline:
+            poll(timeout, self._map)  # a worker that finishes pulls the trigger: no waiting
+        self._workers.shutdown(cancel_pending=True)
+        with self._lock:
+            self._stopped = True
+        for channel in list(self._map.values()):
+            if isinstance(channel, HTTPChannel):
+                channel.handle_close()
+        wasyncore.close_all(self._map)  # the trigger pipes
+
+    def _close_idle_channels(self) -> bool:
+        """Close connections with no request in flight; True while some request still is."""
+        busy = False
+        for channel in list(self._map.values()):
+            if not isinstance(channel, HTTPChannel):
+                continue
+            if channel.requests or channel.request is not None or channel.total_outbufs_len:
+                busy = True
+            else:
+                channel.handle_close()
+        return busy
+
+
+def make_server(
+    wsgi: WSGIApp,
+    *,
+    host: str = "0.0.0.0",  # noqa: S104
+    port: int = 3000,
+    threads: int = 8,
+    drain_seconds: float = 30.0,
+) -> Server:
+    """A waitress server, not yet running: `run_until_closed(server)`; `server.close()` stops it,
+    letting requests in flight finish (for up to `drain_seconds`)."""
+    socket_map: dict[int, Any] = {}
+    waitress = create_server(
         wsgi,
+        map=socket_map,
         host=host,
         port=port,
         threads=threads,
@@ -61,13 +150,10 @@ def make_server(wsgi: WSGIApp, *, host: str = "0.0.0.0", port: int = 3000, threa
         ident="commstat",
         clear_untrusted_proxy_headers=True,
     )
+    return Server(socket_map, waitress, drain_seconds)
 
 
-def run_until_closed(server: Any) -> None:
-    """Serve until `server.close()` is called (from a signal handler or another thread).
-
-    close() waits for the requests being answered, then closes the sockets under the running
-    loop, which makes the loop's last select() fail; that failure is the normal way out.
-    """
-    with contextlib.suppress(OSError, ValueError):
-        server.run()
+def run_until_closed(server: Server) -> None:
+    """Serve until `server.close()` is called (from a signal handler or another thread), then
+    finish the requests in flight and return."""
+    server.run()
