@@ -1,227 +1,124 @@
-"""`/commstat settings …`: reading a change the way admins type it, and saying it back in words.
+"""The coalition's settings: who may change them, making a change, and each person's organisation.
 
-Pure parsing (`parse_change`) is separate from applying (`apply_change`, which edits the Team row
-and people) so refusals happen before anything is touched: nothing is stored on error.
+Changes are read by `bot.core.settings_parser` before anything is touched; here they are applied
+to the Team row inside the caller's transaction, so a refusal leaves everything as it was.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from datetime import datetime
 
-from rapidfuzz import process
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from bot.core.dates import format_due
-from storage.models import Person, Team
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
-
-EXAMPLES = (
-    "`/commstat settings nudge every 3 days` — overdue reminders every 3 working days",
-    "`/commstat settings nudge hour 8` — reminders at 8:00 AM in each person's time zone",
-    "`/commstat settings quiet hours 19-7` · `quiet hours off`",
-    "`/commstat settings working days mon-fri` · `working days sun-thu`",
-    "`/commstat settings time zone America/Chicago`",
-    "`/commstat settings holidays add 2026-12-25` · `holidays remove 2026-12-25`",
-    "`/commstat settings admin add @lee` · `admin remove @lee`",
-    "`/commstat settings default geography MD` · `default geography off`",
+from bot.core.settings_parser import (
+    Change,
+    Organisation,
+    SettingsError,
+    day_text,
+    days_text,
+    holidays_text,
+    hour_text,
+    in_quiet,
+    quiet_text,
 )
-
-
-class SettingsError(ValueError):
-    """A settings change we will not make; `str(error)` is safe to show to the user."""
+from bot.core.text import escape, mention
+from bot.usecases.commitments import Actor
+from bot.usecases.meetings import ScheduleTimes, schedule_times
+from storage.models import Commitment, CommitmentStatus, Indicator, Person, Schedule, Team
+from storage.repositories import get_person
 
 
 @dataclass(frozen=True)
-class Change:
-    """One parsed change. `affects_schedule`: nudge and digest times must be worked out again."""
+class SettingsView:
+    """Everything `/commstat settings` shows, read in one session."""
 
-    name: str  # nudge_every | nudge_hour | quiet | working_days | time_zone | holidays_add | ...
-    value: Any
-    affects_schedule: bool = True
+    team: Team
+    admins: list[str]
+    schedules: list[ScheduleTimes]
 
 
-def _help(detail: str) -> SettingsError:
-    return SettingsError(
-        f"{detail}\nSettings I can change:\n" + "\n".join(f"• {e}" for e in EXAMPLES)
+def admins(session: Session, team_id: str) -> list[str]:
+    """The coalition's own admins (Slack workspace admins have the right without being listed)."""
+    return list(
+        session.scalars(
+            select(Person.user_id)
+            .where(Person.team_id == team_id, Person.is_admin.is_(True))
+            .order_by(Person.user_id)
+        ).all()
     )
 
 
-def hour_text(hour: int) -> str:
-    return f"{hour % 12 or 12}:00 {'AM' if hour < 12 else 'PM'}"
-
-
-def _hour(text: str) -> int:
-    """`8`, `8am`, `19`, `7pm`, `19:00` → hour of day."""
-    m = re.fullmatch(r"(\d{1,2})(?::00)?\s*([ap]\.?m\.?)?", text.strip().lower())
-    if not m:
-        raise ValueError(text)
-    hour, half = int(m[1]), m[2]
-    if half:
-        if not 1 <= hour <= 12:
-            raise ValueError(text)
-        return hour % 12 + (12 if half.startswith("p") else 0)
-    if hour > 23:
-        raise ValueError(text)
-    return hour
-
-
-def _days(text: str) -> list[str]:
-    """`mon-fri`, `sun-thu`, `mon,tue,thu`, `monday to friday` → day codes in week order."""
-    words = re.sub(r"\s*(?:-|–|to|through|thru)\s*", "-", text.strip().lower())
-    chosen: list[str] = []
-    for part in re.split(r"[\s,/&]+|\band\b", words):
-        if not part:
-            continue
-        ends = part.split("-")
-        if len(ends) > 2 or not all(e[:3] in DAYS for e in ends):
-            raise ValueError(part)
-        first, last = DAYS.index(ends[0][:3]), DAYS.index(ends[-1][:3])
-        span = (last - first) % 7
-        chosen += [DAYS[(first + i) % 7] for i in range(span + 1)]
-    if not chosen:
-        raise ValueError(text)
-    return sorted(set(chosen), key=DAYS.index)
-
-
-def days_text(days: list[str]) -> str:
-    """`Mon–Fri`, `Sun–Thu`, or `Mon, Wed, Fri`."""
-    if not days:
-        return "none"
-    idx = [DAYS.index(d) for d in days]
-    for start in idx:  # a run that may wrap around the week (Sun–Thu)
-        run = [(start + i) % 7 for i in range(len(idx))]
-        if sorted(run) == sorted(idx) and len(idx) > 2:
-            return f"{DAY_NAMES[run[0]]}–{DAY_NAMES[run[-1]]}"
-    return ", ".join(DAY_NAMES[i] for i in sorted(idx))
-
-
-_US_ZONES = {
-    **dict.fromkeys(["est", "edt", "et", "eastern"], "America/New_York"),
-    **dict.fromkeys(["cst", "cdt", "ct", "central"], "America/Chicago"),
-    **dict.fromkeys(["mst", "mdt", "mt", "mountain"], "America/Denver"),
-    **dict.fromkeys(["pst", "pdt", "pt", "pacific"], "America/Los_Angeles"),
-    **dict.fromkeys(["akst", "akdt", "alaska"], "America/Anchorage"),
-    **dict.fromkeys(["hst", "hawaii"], "Pacific/Honolulu"),
-}
-
-
-def _zone(text: str) -> str:
-    name = text.strip()
-    # "EST" is a fixed offset with no daylight saving: a New York coalition would be an hour off
-    # all summer. People who say EST or Eastern mean New York's clock.
-    if (city := _US_ZONES.get(name.lower().removesuffix(" time"))) is not None:
-        return city
-    try:
-        ZoneInfo(name)
-        if "/" in name or name == "UTC":
-            return name
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-    known = sorted(z for z in available_timezones() if "/" in z or z == "UTC")
-    lowered = {z.lower(): z for z in known}
-    if name.lower() in lowered:
-        return lowered[name.lower()]
-    close = [z for z, _, _ in process.extract(name, known, limit=3)]
+def require_admin(session: Session, actor: Actor) -> None:
+    """Settings and organisations change what everyone gets: only admins change them."""
+    if actor.is_admin:
+        return
+    who = ", ".join(mention(a) for a in admins(session, actor.team_id))
+    if who:
+        raise SettingsError(
+            f"Only coalition admins ({who}) and Slack workspace admins can change CommStat "
+            "settings. Ask one of them. Nothing was changed."
+        )
     raise SettingsError(
-        f"I don't know the time zone `{name[:60]}`. Use a name like `America/Chicago` or "
-        f"`Europe/London`. Closest: {', '.join(close)}."
+        "Only coalition admins and Slack workspace admins can change CommStat settings, and "
+        "there are no coalition admins yet: a Slack workspace admin can add one with "
+        "`/commstat settings admin add @someone`. Nothing was changed."
     )
 
 
-def _dates(text: str) -> list[str]:
-    found: list[str] = []
-    for part in re.split(r"[\s,]+", text.strip()):
-        if not part:
-            continue
-        try:
-            found.append(date.fromisoformat(part).isoformat())
-        except ValueError:
-            raise SettingsError(
-                f"`{part[:30]}` is not a date I can read. Write holidays as YYYY-MM-DD, e.g. "
-                "`/commstat settings holidays add 2026-12-25 2027-01-01`."
-            ) from None
-    if not found:
-        raise SettingsError("Which dates? e.g. `/commstat settings holidays add 2026-12-25`.")
-    return found
+def view(session: Session, team_id: str, *, now: datetime) -> SettingsView:
+    team = session.get(Team, team_id)
+    assert team is not None  # the caller looked up the person asking, which creates the team
+    rows = session.scalars(
+        select(Schedule).where(Schedule.team_id == team_id).order_by(Schedule.channel_id)
+    ).all()
+    return SettingsView(team, admins(session, team_id), [schedule_times(s, now) for s in rows])
 
 
-def parse_change(text: str) -> Change:
-    """Read the words after `/commstat settings`."""
-    t = " ".join(text.strip().split())
-    low = t.lower()
-    if m := re.fullmatch(r"nudge(?:s)? (?:every|cadence) (\d+)(?: (?:working )?days?)?", low):
-        days = int(m[1])
-        if not 1 <= days <= 5:
-            raise SettingsError(
-                "Overdue reminders can repeat every 1 to 5 working days (at least weekly), "
-                "e.g. `/commstat settings nudge every 3 days`."
-            )
-        return Change("nudge_every", days)
-    if m := re.fullmatch(r"nudge(?:s)? (?:hour|time|at) (.+)", low):
-        try:
-            return Change("nudge_hour", _hour(m[1]))
-        except ValueError:
-            raise SettingsError(
-                f"`{m[1][:20]}` is not an hour. e.g. `/commstat settings nudge hour 8` "
-                "(8:00 AM) or `nudge hour 14`."
-            ) from None
-    if m := re.fullmatch(r"quiet(?: hours)? (.+)", low):
-        if m[1] in ("off", "none", "no"):
-            return Change("quiet", None)
-        parts = re.split(r"\s*(?:-|–|to)\s*", m[1])
-        try:
-            start, end = (_hour(p) for p in parts) if len(parts) == 2 else (None, None)
-        except ValueError:
-            start = end = None
-        if start is None or end is None or start == end:
-            raise SettingsError(
-                f"I couldn't read `{m[1][:30]}` as quiet hours. Give a start and end hour, e.g. "
-                "`/commstat settings quiet hours 19-7` (7 PM to 7 AM), or `quiet hours off`."
-            )
-        return Change("quiet", (start, end))
-    if m := re.fullmatch(r"(?:working|work) ?days? (.+)", low):
-        try:
-            chosen = _days(m[1])
-        except ValueError:
-            raise SettingsError(
-                f"I couldn't read `{m[1][:30]}` as days of the week. e.g. "
-                "`/commstat settings working days mon-fri` or `working days sun-thu`."
-            ) from None
-        return Change("working_days", chosen)
-    if m := re.fullmatch(r"(?:time ?zone|tz) (.+)", low):
-        return Change(
-            "time_zone", _zone(t.split(None, 2 if low.startswith("time zone") else 1)[-1])
+def change_settings(session: Session, actor: Actor, change: Change, *, now: datetime) -> str:
+    """Make the change (people named in it must already be stored); return it in words."""
+    require_admin(session, actor)
+    team = session.get(Team, actor.team_id)
+    assert team is not None
+    people: dict[str, Person] = {}
+    if change.name in ("admin_add", "admin_remove"):
+        for user_id in change.value:
+            person = get_person(session, actor.team_id, user_id)
+            if person is None:
+                raise SettingsError(
+                    f"I can't find {mention(user_id)} in this workspace. Nothing was changed."
+                )
+            people[user_id] = person
+    said = apply_change(team, change, people)
+    if change.affects_schedule:
+        _reschedule(session, team.id, now)
+    return said
+
+
+def _reschedule(session: Session, team_id: str, now: datetime) -> None:
+    """Times depend on the settings: have the next pass work every nudge and digest out again."""
+    session.execute(update(Schedule).where(Schedule.team_id == team_id).values(next_run_at=None))
+    session.execute(
+        update(Commitment)
+        .where(Commitment.team_id == team_id, Commitment.status == CommitmentStatus.OPEN)
+        .values(next_check_at=now)
+    )
+    session.execute(
+        update(Indicator).where(Indicator.team_id == team_id).values(next_check_at=None)
+    )
+
+
+def set_organisation(session: Session, actor: Actor, choice: Organisation) -> Person:
+    """The organisation a person reports under (the person must already be stored)."""
+    require_admin(session, actor)
+    person = get_person(session, actor.team_id, choice.user_id)
+    if person is None:
+        raise SettingsError(
+            f"I can't find {mention(choice.user_id)} in this workspace. Nothing was changed."
         )
-    if m := re.fullmatch(r"holidays? (add|remove|delete) (.+)", low):
-        return Change("holidays_" + ("add" if m[1] == "add" else "remove"), _dates(m[2]))
-    if m := re.fullmatch(r"admins? (add|remove|delete) (.+)", t, flags=re.IGNORECASE):
-        users = MENTION.findall(m[2])
-        if not users:
-            raise SettingsError(unescaped_mention(m[2]))
-        kind = "admin_add" if m[1].lower() == "add" else "admin_remove"
-        return Change(kind, users, affects_schedule=False)
-    if m := re.fullmatch(r"default (?:geography|place|geo) (.+)", t, flags=re.IGNORECASE):
-        value = None if m[1].lower() in ("off", "none") else m[1].strip()[:100]
-        return Change("default_geography", value, affects_schedule=False)
-    raise _help(f"I don't know the setting `{t[:60]}`.")
-
-
-def unescaped_mention(text: str) -> str:
-    """What to say when no user id came with a name (Slack sends ids only for escaped mentions)."""
-    if "@" in text:
-        return (
-            f"I couldn't tell who `{text.strip()[:40]}` is: Slack sent the name without the "
-            "person's id. Pick them from the @-mention list as you type, and if that still "
-            "fails, ask whoever manages the app to turn on “Escape channels, users, and links” "
-            "for /commstat. Nothing was changed."
-        )
-    return "Who? Mention them, e.g. `/commstat settings admin add @lee`."
+    person.organisation = choice.name
+    return person
 
 
 def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
@@ -231,9 +128,10 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
         return f"Overdue commitments are now nudged every {change.value} working day{'s' if change.value != 1 else ''}."
     if change.name == "nudge_hour":
         hour = change.value
-        if _in_quiet(team, hour):
+        if in_quiet(team.quiet_start, team.quiet_end, hour):
             raise SettingsError(
-                f"{hour_text(hour)} is inside quiet hours ({quiet_text(team)}); pick another hour "
+                f"{hour_text(hour)} is inside quiet hours "
+                f"({quiet_text(team.quiet_start, team.quiet_end)}); pick another hour "
                 "or change quiet hours first."
             )
         team.nudge_hour = hour
@@ -243,14 +141,15 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
             team.quiet_start = team.quiet_end = None
             return "Quiet hours are off."
         start, end = change.value
-        probe = Team(quiet_start=start, quiet_end=end)
-        if _in_quiet(probe, team.nudge_hour):
+        if in_quiet(start, end, team.nudge_hour):
             raise SettingsError(
                 f"Those quiet hours would cover the nudge hour ({hour_text(team.nudge_hour)}); "
                 "change the nudge hour first, e.g. `/commstat settings nudge hour 9`."
             )
         team.quiet_start, team.quiet_end = start, end
-        return f"Quiet hours are now {quiet_text(team)}: no nudges then, in anyone's time zone."
+        return (
+            f"Quiet hours are now {quiet_text(start, end)}: no nudges then, in anyone's time zone."
+        )
     if change.name == "working_days":
         team.working_days = list(change.value)
         return f"Working days are now {days_text(team.working_days)}: nudges only go out on those days."
@@ -270,53 +169,33 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
             if missing:
                 raise SettingsError(
                     f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the "
-                    f"holidays ({holidays_text(team) or 'none'})."
+                    f"holidays ({holidays_text(team.holidays) or 'none'})."
                 )
             current -= set(change.value)
         team.holidays = sorted(current)
         verb = "Added" if change.name == "holidays_add" else "Removed"
-        listed = ", ".join(_day(d) for d in change.value)
+        listed = ", ".join(day_text(d) for d in change.value)
         return (
-            f"{verb} {listed}. Holidays: {holidays_text(team) or 'none'} (no nudges on holidays)."
+            f"{verb} {listed}. Holidays: {holidays_text(team.holidays) or 'none'} "
+            "(no nudges on holidays)."
         )
     if change.name in ("admin_add", "admin_remove"):
         adding = change.name == "admin_add"
         for user_id in change.value:
             people[user_id].is_admin = adding
-        who = ", ".join(f"<@{u}>" for u in change.value)
+        who = ", ".join(mention(u) for u in change.value)
         if adding:
             return f"{who} can now change CommStat settings."
         # A Slack workspace admin or owner keeps the right whatever the coalition's list says.
         still = [u for u in change.value if people[u].is_slack_admin]
         text = f"{who} {'is' if len(change.value) == 1 else 'are'} no longer on the coalition's admin list."
         if still:
-            kept = ", ".join(f"<@{u}>" for u in still)
+            kept = ", ".join(mention(u) for u in still)
             return text + f" {kept} can still change settings as a Slack workspace admin."
         return text + " They can no longer change CommStat settings."
     if change.name == "default_geography":
         team.default_geography = change.value
         if change.value is None:
             return "No default place: indicators with several places show all of them."
-        return f"Indicators with several places now show {change.value} unless asked otherwise."
+        return f"Indicators with several places now show {escape(change.value)} unless asked otherwise."
     raise AssertionError(change.name)
-
-
-def _in_quiet(team: Team, hour: int) -> bool:
-    start, end = team.quiet_start, team.quiet_end
-    if start is None or end is None:
-        return False
-    return start <= hour < end if start < end else hour >= start or hour < end
-
-
-def quiet_text(team: Team) -> str:
-    if team.quiet_start is None or team.quiet_end is None:
-        return "off"
-    return f"{hour_text(team.quiet_start)} to {hour_text(team.quiet_end)}"
-
-
-def _day(iso: str) -> str:
-    return format_due(datetime.combine(date.fromisoformat(iso), time()))
-
-
-def holidays_text(team: Team) -> str:
-    return ", ".join(_day(d) for d in sorted(team.holidays or []))

@@ -23,43 +23,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.dates import format_due
+from bot.core.text import zone
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person, Team
 
 NO_ORGANISATION = "No organisation set — /commstat org @person <name>"
-SECTION_LIMIT = 3000
-MAX_BLOCKS = 50
-
-
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def deadline(due_at: datetime, *, has_time: bool, time_zone: str) -> datetime:
     """The last instant that still counts as on time (see the module docstring)."""
     if has_time:
         return due_at
-    return _day_end(due_at.astimezone(_zone(time_zone)).date(), time_zone)
+    return _day_end(due_at.astimezone(zone(time_zone)).date(), time_zone)
 
 
 @lru_cache(maxsize=8192)
 def _day_end(day: date, time_zone: str) -> datetime:
-    zone = _zone(time_zone)
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone) - timedelta(
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(time_zone)) - timedelta(
         microseconds=1
     )
 
@@ -102,7 +86,7 @@ class Report:
     total: OrgStats = field(default_factory=lambda: OrgStats("Coalition"))
 
     def window_text(self) -> str:
-        return f"since {format_due(self.since.astimezone(_zone(self.time_zone)))}"
+        return f"since {format_due(self.since.astimezone(zone(self.time_zone)))}"
 
 
 def _outcome(row: Any, end: datetime, now: datetime) -> str | None:
@@ -195,91 +179,3 @@ def report_rows(session: Session, *, team_id: str, since: datetime, now: datetim
     )
     report.organisations = named + ([stats[None]] if None in stats else [])
     return report
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _line(stats: OrgStats) -> str:
-    parts = [f"*{_escape(stats.label)}* — on time: *{stats.rate_text()}*"]
-    details = [f"{stats.late} done late", f"{stats.overdue} still open and overdue"]
-    if stats.dropped:
-        details.append(f"{stats.dropped} dropped")
-    return parts[0] + "\n" + " · ".join(details)
-
-
-def _pack(lines: list[str], room: int) -> list[Block]:
-    """One section per organisation while they fit; beyond that several to a section, and a
-    closing count rather than a list cut off mid-way."""
-    if len(lines) <= room:
-        return [SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])) for line in lines]
-    blocks: list[Block] = []
-    current = ""
-    shown = 0
-    for line in lines:
-        line = line[: SECTION_LIMIT // 4]
-        candidate = f"{current}\n\n{line}" if current else line
-        if len(candidate) <= SECTION_LIMIT:
-            current = candidate
-            shown += 1
-            continue
-        if len(blocks) == room - 2:
-            break
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=current)))
-        current = line
-        shown += 1
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=current)))
-    if shown < len(lines):
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=f"…and {len(lines) - shown} more organisations — "
-                        "`commstat export commitments` has every row."
-                    )
-                ]
-            )
-        )
-    return blocks
-
-
-def build_report_blocks(report: Report) -> list[Block]:
-    head: list[Block] = [
-        HeaderBlock(text="On-time report"),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Commitments due {report.window_text()}. On time = done by the end of "
-                    "the due date (or by its time, if it has one), in the owner's time zone."
-                )
-            ]
-        ),
-    ]
-    if not report.total.due and not report.total.dropped:
-        return [
-            *head,
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=f"No commitments came due {report.window_text()}, so there is nothing "
-                    "to report yet."
-                )
-            ),
-        ]
-    total = report.total
-    total_text = (
-        f"*Coalition total* — on time: *{total.rate_text()}*\n"
-        f"{total.late} done late · {total.overdue} still open and overdue"
-        + (f" · {total.dropped} dropped" if total.dropped else "")
-    )
-    tail: list[Block] = [DividerBlock(), SectionBlock(text=MarkdownTextObject(text=total_text))]
-    body = _pack([_line(s) for s in report.organisations], MAX_BLOCKS - len(head) - len(tail) - 1)
-    return [*head, DividerBlock(), *body, *tail]
-
-
-def build_report(
-    session: Session, *, team_id: str, since: datetime, now: datetime
-) -> list[dict[str, Any]]:
-    """Block Kit for `/commstat report` (≤ 50 blocks, sections ≤ 3000 characters)."""
-    report = report_rows(session, team_id=team_id, since=since, now=now)
-    return [block.to_dict() for block in build_report_blocks(report)]

@@ -9,6 +9,7 @@ import pytest
 from slack_sdk.models.blocks import SectionBlock
 
 from bot.core.dates import Due
+from bot.slack.blocks.report import build_report_blocks, report_blocks
 from bot.usecases import commitments, report
 from bot.usecases.commitments import Actor
 from storage import repositories as repo
@@ -101,7 +102,7 @@ def test_each_organisation_gets_its_on_time_numbers(coalition):
 
 def test_the_report_message_shows_rates_window_and_total(coalition):
     with coalition() as session:
-        blocks = report.build_report(session, team_id=TEAM, since=SINCE, now=NOW)
+        blocks = report_blocks(report.report_rows(session, team_id=TEAM, since=SINCE, now=NOW))
     text = "\n".join(
         element["text"]
         for block in blocks
@@ -133,7 +134,7 @@ def test_a_later_now_judges_todays_commitment_and_a_close_after_now_is_ignored(c
 
 def test_nothing_due_says_so(sessions):
     with sessions() as session:
-        blocks = report.build_report(session, team_id=TEAM, since=SINCE, now=NOW)
+        blocks = report_blocks(report.report_rows(session, team_id=TEAM, since=SINCE, now=NOW))
     assert "No commitments came due since Mon, Oct 26, 2026" in blocks[-1]["text"]["text"]
 
 
@@ -161,7 +162,7 @@ def test_many_organisations_stay_within_slacks_limits():
         result.organisations.append(stats)
         result.total.due += 10
         result.total.on_time += i % 11
-    blocks = report.build_report_blocks(result)
+    blocks = build_report_blocks(result)
     assert len(blocks) <= 50
     for block in blocks:
         if isinstance(block, SectionBlock):
@@ -184,6 +185,6 @@ def test_organisation_names_cannot_inject_mentions(sessions):
         repo.save_person(session, TEAM, "U0LEE", organisation="<!channel> Police")
         add(session, ["U0LEE"], ny(11, 2), done=ny(11, 2, 9))
     with sessions() as session:
-        blocks = report.build_report(session, team_id=TEAM, since=SINCE, now=NOW)
+        blocks = report_blocks(report.report_rows(session, team_id=TEAM, since=SINCE, now=NOW))
     assert "&lt;!channel&gt; Police" in str(blocks)
     assert "<!channel>" not in str(blocks)
