@@ -15,7 +15,6 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select  # digest_now only (being reworked separately)
 
 from bot.bootstrap import Services
 from bot.core.recurrence import RecurrenceError, parse_lead
@@ -32,12 +31,11 @@ from bot.usecases.commitments import Actor
 from bot.usecases.meetings import MEETING, WEEKLY, ScheduleRefused
 from bot.usecases.report import report_rows
 from handlers import replies
-from storage.models import OutboxMessage, OutboxStatus  # digest_now only
 
 logger = logging.getLogger(__name__)
 
 REPORT_DAYS = 30
-DELIVER_SECONDS = 20.0  # `digest now` sends in the request thread; the scheduler does the rest
+DELIVER_SECONDS = 20.0  # `digest now` tries this long to send its digest; then the scheduler does
 
 
 class CommstatError(Exception):
@@ -106,14 +104,6 @@ def dispatch(
 def _actor(services: Services, client: WebClient, command: dict[str, Any]) -> Actor:
     """Who is asking (the team row is created on a workspace's first use)."""
     return actor_for(services, client, command["team_id"], command["user_id"])
-
-
-def _team(
-    services: Services, client: WebClient, _session: object, command: dict[str, Any]
-) -> Actor:
-    """`digest_now`'s way in, kept while its owner reworks it: the session it is handed has not
-    touched the database yet, so asking Slack here holds no lock."""
-    return _actor(services, client, command)
 
 
 def _refresh(services: Services, client: WebClient, team_id: str, user_ids: list[str]) -> None:
@@ -211,58 +201,22 @@ def digest_now(
     services: Services, client: WebClient, command: dict[str, Any]
 ) -> dict[str, Any] | None:
     """Through the outbox, keyed by the request: a Slack retry of the command posts nothing twice,
-    and the post gets the outbox's retries and rate limiting."""
-    from bot.slack import outbox
-
+    and the post gets the outbox's retries and rate limiting. Only this digest is delivered here;
+    other messages waiting in the outbox are left to the scheduler."""
     now = services.clock()
-    team_id, channel_id = command["team_id"], command["channel_id"]
-    with services.sessions.begin() as session:
-        _team(services, client, session, command)
-    with services.sessions() as session:
-        since, upcoming, title = digests.digest_window(session, team_id, channel_id, now=now)
-        digest = digests.build_digest(
-            session,
-            team_id=team_id,
-            channel_id=channel_id,
-            since=since,
-            now=now,
-            next_meeting=upcoming,
-            title=title,
-        )
-    key = f"digest-now:{team_id}:{channel_id}:{command.get('trigger_id') or now.isoformat()}"
-    with services.sessions.begin() as session:
-        is_new = outbox.enqueue(
-            session,
-            team_id=team_id,
-            key=f"{key}:1-message",
-            kind="digest",
-            channel=channel_id,
-            payload={"text": digest.text, "blocks": digest.blocks},
-            now=now,
-            not_before=now,
-        )
-        if is_new and digest.chart_png is not None:
-            outbox.enqueue(
-                session,
-                team_id=team_id,
-                key=f"{key}:2-chart",
-                kind="digest_chart",
-                channel=channel_id,
-                payload=digests.chart_payload(digest),
-                now=now,
-                not_before=now,
-            )
-    if not is_new:
-        return None  # a retry of a request already being answered
-    outbox.deliver(services, now=now, max_seconds=DELIVER_SECONDS)
-    with services.sessions() as session:
-        row = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key == f"{key}:1-message")
-        ).one()
-        status, error = row.status, row.last_error or ""
-    if status == OutboxStatus.SENT:
-        return None
-    if status == OutboxStatus.FAILED:
+    _actor(services, client, command)  # the team row, on a workspace's first use
+    posted = digests.post_now(
+        services,
+        team_id=command["team_id"],
+        channel_id=command["channel_id"],
+        request=command.get("trigger_id") or now.isoformat(),
+        now=now,
+        max_seconds=DELIVER_SECONDS,
+    )
+    if not posted.new or posted.status == "sent":
+        return None  # posted, or a retry of a request already being answered
+    if posted.status == "failed":
+        error = posted.error
         reason = next(
             (errors.for_the_channel(code) for code in errors.CANNOT_POST_HERE if code in error),
             None,

@@ -1,10 +1,12 @@
 """CommStat digests: what the meeting channel reads before each meeting, and weekly.
 
-Three layers, so each can be tested on its own:
-- `gather` queries the database into plain `DigestData` (no Slack),
-- `build_blocks` turns it into Block Kit within Slack's limits (pure: no I/O, no clock),
-- `plan` (called by the scheduler's pass) decides which schedule is due and puts the digest in
-  the outbox, keyed by schedule + meeting occurrence so it is posted exactly once.
+Three steps, so that no transaction is open while a chart is drawn:
+- `draft` reads the database into a plain `Draft` (the lists, the chart specs) inside the
+  caller's transaction,
+- `render` turns a draft into the message and its chart image, with no transaction open
+  (the words come from `bot.core.digest`, the blocks from `bot.slack.blocks.digest`),
+- `plan` (the scheduler's pass) and `post_now` (`/commstat digest now`) put the result in the
+  outbox in a short transaction, keyed so that it is posted exactly once.
 
 Scope: a CommStat meeting is the coalition's meeting, so the digest covers the commitments of the
 whole team (every channel) and says so; lists are ordered by due date (or completion/creation
@@ -13,33 +15,39 @@ time), ties by number, so the same data always gives the same digest.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.bootstrap import Services
 from bot.core import periods
 from bot.core.charts import ChartSpec, Series, render_digest_chart
 from bot.core.charts import describe as describe_chart
 from bot.core.dates import format_due
-from bot.core.recurrence import format_time
+from bot.core.digest import (
+    ITEMS_PER_SECTION,
+    DigestData,
+    Item,
+    Listing,
+    Move,
+    Stale,
+    dated_title,
+    meeting_title,
+    verdict,
+    weekly_title,
+)
+from bot.core.text import zone as zone_of
+from bot.slack import outbox
 from bot.slack.blocks.commitments import days_late, due_text, local_due
-from bot.usecases.indicators import target_for
-from bot.usecases.meetings import occurrence_after, occurrence_before
+from bot.slack.blocks.digest import build_blocks
+from bot.usecases.indicators import target_for, visible_indicators
+from bot.usecases.meetings import occurrence_after, occurrence_before, schedule_for
 from storage import repositories as repo
 from storage.models import (
     Commitment,
@@ -53,15 +61,24 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-SECTION_LIMIT = 3000
-MAX_BLOCKS = 50
-HEADER_LIMIT = 150
-ITEMS_PER_SECTION = 10  # a digest is read in a minute before a meeting, not scrolled
-TEXT_CLIP = 140  # a commitment's words in a digest line
-FLAG_AFTER_DAYS = 7  # "after a week overdue: flagged in the next digest"
 WEEKLY_GRACE = timedelta(hours=6)  # a weekly digest missed by more than this waits a week
 NO_MEETING_LOOKBACK = timedelta(days=7)
 MAX_CHART_INDICATORS = 4
+CHART_PERIODS = 36  # three years of monthly data: enough to see a trend in a small panel
+RETRY_AFTER = timedelta(minutes=15)  # a schedule whose digest could not be made
+CHART_ALT_LIMIT = 1000  # Slack's limit for a file's alt text
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything a digest will say, as plain values read in one transaction."""
+
+    title: str
+    since: datetime
+    next_meeting: datetime | None
+    zone: ZoneInfo  # the meeting's own zone when there is one, else the team's
+    data: DigestData
+    charts: list[ChartSpec]
 
 
 @dataclass(frozen=True)
@@ -74,237 +91,8 @@ class Digest:
     chart_alt: str = ""
 
 
-@dataclass(frozen=True)
-class Item:
-    """One commitment as a digest line shows it."""
-
-    id: int
-    text: str
-    owners: tuple[str, ...]
-    due: str  # "Wed, Dec 2, 2026" in the zone the date was set in
-    days_late: int = 0
-    closed: str | None = None  # "Tue, Nov 24, 2026" when done
-
-
-@dataclass(frozen=True)
-class Move:
-    """An indicator with a new value: latest vs the period before."""
-
-    name: str
-    slug: str
-    geography: str
-    period: str  # "Apr 2025"
-    value: float
-    unit: str | None
-    previous_period: str | None = None
-    change: float | None = None
-    verdict: str | None = None  # "good" | "bad" | None (no change, or no direction)
-
-
-@dataclass(frozen=True)
-class Stale:
-    name: str
-    latest_period: str
-    expected_by: date
-    steward_id: str | None
-
-
-@dataclass
-class Listing:
-    items: list[Any] = field(default_factory=list)
-    total: int = 0
-
-
-@dataclass
-class DigestData:
-    done: Listing = field(default_factory=Listing)
-    overdue: Listing = field(default_factory=Listing)
-    upcoming: Listing = field(default_factory=Listing)
-    new: Listing = field(default_factory=Listing)
-    moves: Listing = field(default_factory=Listing)
-    stale: Listing = field(default_factory=Listing)
-
-
 # --------------------------------------------------------------------------------------------
-# Words
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return (cut or text[: limit - 1]) + "…"
-
-
-def _owners(owners: Sequence[str]) -> str:
-    return ", ".join(f"<@{o}>" for o in owners) or "no owner"
-
-
-def _number(value: float) -> str:
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 100 else f"{value:,.1f}"
-
-
-def short_when(at: datetime) -> str:
-    """`Thu, Dec 3, 10:00 AM` for headers, where the year is obvious."""
-    return f"{format_due(at).rsplit(',', 1)[0]}, {format_time(at)}"
-
-
-def item_line(item: Item, kind: str) -> str:
-    head = f"• *#{item.id}* {_clip(item.text, TEXT_CLIP)} — {_owners(item.owners)}"
-    if kind == "done":
-        return f"{head} · done {item.closed}"
-    if kind == "overdue":
-        late = f"*{item.days_late} day{'s' if item.days_late != 1 else ''} late*"
-        if not item.days_late:
-            late = "*due earlier today*"
-        flag = " · ⚑ *flagged: over a week late*" if item.days_late > FLAG_AFTER_DAYS else ""
-        return f"{head} · due {item.due} · {late}{flag}"
-    return f"{head} · due {item.due}"
-
-
-def move_line(move: Move) -> str:
-    where = f" ({move.geography})" if move.geography else ""
-    unit = f" {move.unit}" if move.unit else ""
-    line = f"• *{move.name}*{where}: *{_number(move.value)}*{unit} for {move.period}"
-    if move.change is None or move.previous_period is None:
-        return line + " (first value)"
-    if move.change == 0:
-        return line + f" ▶ no change vs {move.previous_period}"
-    arrow = "▲" if move.change > 0 else "▼"
-    sign = "+" if move.change > 0 else "−"
-    line += f" {arrow} {sign}{_number(abs(move.change))}"
-    base = move.value - move.change
-    if base:
-        line += f" ({sign}{abs(move.change) / abs(base) * 100:.1f}%)"
-    line += f" vs {move.previous_period}"
-    if move.verdict == "good":
-        line += " — 🟢 good"
-    elif move.verdict == "bad":
-        line += " — 🔴 bad"
-    return line
-
-
-def stale_line(stale: Stale) -> str:
-    steward = f" — steward <@{stale.steward_id}>" if stale.steward_id else " — no steward set"
-    expected = format_due(datetime.combine(stale.expected_by, datetime.min.time()))
-    return (
-        f"• *{stale.name}*: latest {stale.latest_period}; the next value was expected by "
-        f"{expected}{steward}"
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Block building (pure)
-
-
-def section_text(
-    title: str, lines: Sequence[str], total: int, *, empty: str, more_hint: str | None
-) -> str:
-    """A titled list that fits one section: whole lines only, then "…and N more"."""
-    text = f"*{title}* ({total})" if total else f"*{title}*"
-    if not lines:
-        return f"{text}\n{empty}"
-    reserve = 120  # room for the "…and N more" line
-    shown = 0
-    for line in lines[:ITEMS_PER_SECTION]:
-        if len(text) + 1 + len(line) > SECTION_LIMIT - reserve:
-            break
-        text += "\n" + line
-        shown += 1
-    if total > shown:
-        text += f"\n_…and {total - shown} more_" + (f" — {more_hint}" if more_hint else "")
-    return text
-
-
-def build_blocks(
-    data: DigestData,
-    *,
-    title: str,
-    since: datetime,
-    next_meeting: datetime | None,
-    zone: ZoneInfo,
-    chart: bool = False,
-) -> tuple[str, list[dict[str, Any]]]:
-    """The digest message: fallback text and blocks (≤ 50 blocks, ≤ 3000 chars a section)."""
-    since_local = since.astimezone(zone)
-    scope = f"Since {format_due(since_local)} · commitments from all channels"
-    if next_meeting is not None:
-        scope += f" · next meeting {short_when(next_meeting.astimezone(zone))}"
-    until = "before the next meeting" if next_meeting is not None else "in the next 7 days"
-    sections = [
-        (
-            "✅ Done since the last meeting",
-            [item_line(i, "done") for i in data.done.items],
-            data.done.total,
-            "Nothing completed yet.",
-            None,
-        ),
-        (
-            "⚠️ Overdue",
-            [item_line(i, "overdue") for i in data.overdue.items],
-            data.overdue.total,
-            "Nothing overdue. 🎉",
-            "`/commit list overdue`",
-        ),
-        (
-            f"📅 Due {until}",
-            [item_line(i, "upcoming") for i in data.upcoming.items],
-            data.upcoming.total,
-            "Nothing due.",
-            "`/commit list all`",
-        ),
-        (
-            "🆕 New since the last meeting",
-            [item_line(i, "new") for i in data.new.items],
-            data.new.total,
-            "No new commitments.",
-            "`/commit list all`",
-        ),
-        (
-            "📈 Indicators with new data",
-            [move_line(m) for m in data.moves.items],
-            data.moves.total,
-            "No new indicator values.",
-            "`/indicator list`",
-        ),
-        (
-            "⏳ Late data",
-            [stale_line(s) for s in data.stale.items],
-            data.stale.total,
-            "All indicators are up to date.",
-            "`/indicator list`",
-        ),
-    ]
-    blocks: list[Block] = [
-        HeaderBlock(text=_clip(title, HEADER_LIMIT)),
-        ContextBlock(elements=[MarkdownTextObject(text=scope)]),
-    ]
-    for name, lines, total, empty, hint in sections:
-        blocks.append(DividerBlock())
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=section_text(name, lines, total, empty=empty, more_hint=hint)
-                )
-            )
-        )
-    if chart:
-        blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text="Chart of key indicators below.")])
-        )
-    assert len(blocks) <= MAX_BLOCKS
-    counts = (
-        f"{data.overdue.total} overdue, {data.upcoming.total} due {until}, "
-        f"{data.done.total} done, {data.new.total} new"
-    )
-    return f"{title}: {counts}", [b.to_dict() for b in blocks]
-
-
-# --------------------------------------------------------------------------------------------
-# Queries
+# Reading the database (inside the caller's transaction)
 
 
 def _item(commitment: Commitment, now: datetime) -> Item:
@@ -387,15 +175,6 @@ def _commitments(
     }
 
 
-def visible_indicators(session: Session, team_id: str, channel_id: str) -> list[Indicator]:
-    """Indicators this channel may see: public ones, and those restricted to it."""
-    return [
-        i
-        for i in repo.indicators(session, team_id)
-        if not i.restricted_to or channel_id in i.restricted_to
-    ]
-
-
 def _geography(session: Session, indicator: Indicator, default: str | None) -> str | None:
     places = set(
         session.scalars(
@@ -436,10 +215,6 @@ def _indicator_news(
     assert latest.value is not None
     previous = rows[1] if len(rows) > 1 else None
     change = None if previous is None or previous.value is None else latest.value - previous.value
-    verdict = None
-    if change:
-        better = change < 0 if indicator.direction == Direction.LOWER_IS_BETTER else change > 0
-        verdict = "good" if better else "bad"
     return Move(
         name=indicator.name,
         slug=indicator.slug,
@@ -449,7 +224,7 @@ def _indicator_news(
         unit=indicator.unit,
         previous_period=_label(previous.period, indicator.period_kind) if previous else None,
         change=change,
-        verdict=verdict,
+        verdict=verdict(change, lower_is_better=indicator.direction == Direction.LOWER_IS_BETTER),
     )
 
 
@@ -482,7 +257,7 @@ def _indicators(
 ) -> tuple[Listing, Listing]:
     moves: list[Move] = []
     stale: list[Stale] = []
-    today = now.astimezone(ZoneInfo(team.time_zone)).date()
+    today = now.astimezone(zone_of(team.time_zone)).date()
     for indicator in visible_indicators(session, team.id, channel_id):
         geography = _geography(session, indicator, team.default_geography)
         if geography is None:
@@ -524,9 +299,6 @@ def gather(
     )
 
 
-CHART_PERIODS = 36  # three years of monthly data: enough to see a trend in a small panel
-
-
 def chart_specs(session: Session, moves: Sequence[Move], team: Team) -> list[ChartSpec]:
     """Chart specs for the indicators that moved (at most four), in the geography the text used."""
     specs: list[ChartSpec] = []
@@ -564,9 +336,48 @@ def chart_specs(session: Session, moves: Sequence[Move], team: Team) -> list[Cha
     return specs
 
 
-def _chart(session: Session, moves: Sequence[Move], team: Team) -> tuple[bytes, str] | None:
+def _meeting_zone(at: datetime | None) -> ZoneInfo | None:
+    """The meeting's own zone, so the digest speaks of it the way the meeting was set."""
+    return at.tzinfo if at is not None and isinstance(at.tzinfo, ZoneInfo) else None
+
+
+def draft(
+    session: Session,
+    *,
+    team_id: str,
+    channel_id: str,
+    since: datetime,
+    now: datetime,
+    next_meeting: datetime | None,
+    title: str,
+) -> Draft:
+    """Everything a channel's digest says at `now`, read from the database as plain values."""
+    team = session.get(Team, team_id)
+    assert team is not None, f"unknown team {team_id}"
+    data = gather(
+        session,
+        team_id=team_id,
+        channel_id=channel_id,
+        since=since,
+        now=now,
+        next_meeting=next_meeting,
+    )
+    return Draft(
+        title=title,
+        since=since,
+        next_meeting=next_meeting,
+        zone=_meeting_zone(next_meeting) or zone_of(team.time_zone),
+        data=data,
+        charts=chart_specs(session, data.moves.items, team),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering (no transaction open)
+
+
+def _chart(specs: Sequence[ChartSpec]) -> tuple[bytes, str] | None:
     """One image of the key indicators that moved; a digest without it is still useful."""
-    specs = chart_specs(session, moves, team)
     if not specs:
         return None
     try:
@@ -577,40 +388,15 @@ def _chart(session: Session, moves: Sequence[Move], team: Team) -> tuple[bytes, 
     return png, " ".join(describe_chart(s) for s in specs)
 
 
-def _zone_of(at: datetime | None) -> ZoneInfo | None:
-    """The meeting's own zone, so the digest speaks of it the way the meeting was set."""
-    return at.tzinfo if at is not None and isinstance(at.tzinfo, ZoneInfo) else None
-
-
-def build_digest(
-    session: Session,
-    *,
-    team_id: str,
-    channel_id: str,
-    since: datetime,
-    now: datetime,
-    next_meeting: datetime | None,
-    title: str,
-) -> Digest:
-    """Everything a channel's digest says, read from the database at `now`."""
-    team = session.get(Team, team_id)
-    assert team is not None, f"unknown team {team_id}"
-    zone = ZoneInfo(team.time_zone)
-    data = gather(
-        session,
-        team_id=team_id,
-        channel_id=channel_id,
-        since=since,
-        now=now,
-        next_meeting=next_meeting,
-    )
-    chart = _chart(session, data.moves.items, team)
+def render(drafted: Draft) -> Digest:
+    """The message and its chart. Draws with matplotlib: call it with no transaction open."""
+    chart = _chart(drafted.charts)
     text, blocks = build_blocks(
-        data,
-        title=title,
-        since=since,
-        next_meeting=next_meeting,
-        zone=_zone_of(next_meeting) or zone,
+        drafted.data,
+        title=drafted.title,
+        since=drafted.since,
+        next_meeting=drafted.next_meeting,
+        zone=drafted.zone,
         chart=chart is not None,
     )
     return Digest(
@@ -622,32 +408,18 @@ def build_digest(
 
 
 # --------------------------------------------------------------------------------------------
-# Titles and the channel's "what would the digest say now"
-
-
-def meeting_title(meeting: datetime) -> str:
-    return f"CommStat digest — meeting {short_when(meeting)}"
-
-
-def weekly_title(at: datetime) -> str:
-    return f"Weekly CommStat digest — {format_due(at)}"
+# The channel's "what would the digest say now"
 
 
 def digest_window(
     session: Session, team_id: str, channel_id: str, *, now: datetime
 ) -> tuple[datetime, datetime | None, str]:
     """(since, next meeting, title) for a digest of this channel right now (`digest now`)."""
-    from bot.usecases.meetings import schedule_for
-
     meeting = schedule_for(session, team_id, channel_id)
     if meeting is None:
         team = session.get(Team, team_id)
-        zone = ZoneInfo(team.time_zone if team else "UTC")
-        return (
-            now - NO_MEETING_LOOKBACK,
-            None,
-            f"CommStat digest — {format_due(now.astimezone(zone))}",
-        )
+        zone = zone_of(team.time_zone if team else None)
+        return now - NO_MEETING_LOOKBACK, None, dated_title(now.astimezone(zone))
     upcoming = occurrence_after(meeting, now)
     previous = occurrence_before(meeting, now, inclusive=True)
     # Before the first meeting, the same window as that meeting's scheduled digest.
@@ -657,135 +429,300 @@ def digest_window(
 
 
 # --------------------------------------------------------------------------------------------
-# Planning (the scheduler's pass)
+# The outbox
 
 
 def digest_key(schedule_id: int, occurrence: datetime, part: str) -> str:
-    return f"digest:{schedule_id}:{occurrence.astimezone(ZoneInfo('UTC')).isoformat()}:{part}"
-
-
-def _enqueue(
-    session: Session, schedule: Schedule, occurrence: datetime, digest: Digest, now: datetime
-) -> int:
-    from bot.slack.outbox import enqueue
-
-    sent = 0
-    if enqueue(
-        session,
-        team_id=schedule.team_id,
-        key=digest_key(schedule.id, occurrence, "1-message"),
-        kind="digest",
-        channel=schedule.channel_id,
-        payload={"text": digest.text, "blocks": digest.blocks},
-        now=now,
-        not_before=now,
-    ):
-        sent += 1
-    if digest.chart_png is not None and enqueue(
-        session,
-        team_id=schedule.team_id,
-        key=digest_key(schedule.id, occurrence, "2-chart"),
-        kind="digest_chart",
-        channel=schedule.channel_id,
-        payload=chart_payload(digest),
-        now=now,
-        not_before=now,
-    ):
-        sent += 1
-    return sent
+    return f"digest:{schedule_id}:{occurrence.astimezone(UTC).isoformat()}:{part}"
 
 
 def chart_payload(digest: Digest) -> dict[str, Any]:
     assert digest.chart_png is not None
-    return {
-        "file": {
-            "png_b64": base64.b64encode(digest.chart_png).decode("ascii"),
-            "filename": "commstat-key-indicators.png",
-            "title": "Key indicators",
-            "alt_text": _clip(digest.chart_alt or "Chart of the key indicators", 1000),
-            "initial_comment": None,
-        }
-    }
+    return outbox.upload_payload(
+        digest.chart_png,
+        filename="commstat-key-indicators.png",
+        title="Key indicators",
+        alt_text=digest.chart_alt or "Chart of the key indicators",
+    )
 
 
-def _plan_meeting(session: Session, schedule: Schedule, now: datetime) -> int:
-    """Post the digest of the next meeting once its time has come, never after it started."""
+def _enqueue(
+    session: Session,
+    *,
+    team_id: str,
+    channel_id: str,
+    keys: tuple[str, str],
+    digest: Digest,
+    now: datetime,
+    chart_only_with_message: bool = False,
+) -> int:
+    """The message, then its chart, under `keys` (message key, chart key); returns rows added.
+
+    `chart_only_with_message`: no chart for a message already queued (a retried `digest now`)."""
+    message_key, chart_key = keys
+    added = 0
+    if outbox.enqueue(
+        session,
+        team_id=team_id,
+        key=message_key,
+        kind="digest",
+        channel=channel_id,
+        payload={"text": digest.text, "blocks": digest.blocks},
+        now=now,
+        not_before=now,
+    ):
+        added += 1
+    elif chart_only_with_message:
+        return 0
+    if digest.chart_png is not None and outbox.enqueue(
+        session,
+        team_id=team_id,
+        key=chart_key,
+        kind="digest_chart",
+        channel=channel_id,
+        payload=chart_payload(digest),
+        now=now,
+        not_before=now,
+    ):
+        added += 1
+    return added
+
+
+# --------------------------------------------------------------------------------------------
+# Planning (the scheduler's pass)
+
+
+@dataclass(frozen=True)
+class _Due:
+    """A schedule's decision at `now`: the occurrence whose digest is due (if any), when to look
+    again, and what the digest covers."""
+
+    occurrence: datetime | None
+    next_run_at: datetime | None
+    since: datetime | None = None
+    next_meeting: datetime | None = None
+    title: str = ""
+
+
+def _meeting_due(schedule: Schedule, now: datetime) -> _Due:
+    """The digest of the next meeting once its time has come, never after the meeting started."""
     lead = timedelta(minutes=schedule.digest_lead_minutes)
     meeting = occurrence_after(schedule, now)  # strictly after: a started meeting is past
     if meeting is None:
-        schedule.next_run_at = None
-        return 0
+        return _Due(None, None)
     digest_at = meeting - lead
     if digest_at > now:
-        schedule.next_run_at = digest_at
-        return 0
+        return _Due(None, digest_at)
     previous = occurrence_before(schedule, meeting)
-    since = previous if previous is not None else meeting - NO_MEETING_LOOKBACK
-    digest = build_digest(
-        session,
-        team_id=schedule.team_id,
-        channel_id=schedule.channel_id,
-        since=since,
-        now=now,
+    following = occurrence_after(schedule, meeting)
+    return _Due(
+        occurrence=meeting,
+        # Look again when this meeting starts at the earliest: one digest per meeting.
+        next_run_at=max(following - lead, meeting) if following else None,
+        since=previous if previous is not None else meeting - NO_MEETING_LOOKBACK,
         next_meeting=meeting,
         title=meeting_title(meeting),
     )
-    enqueued = _enqueue(session, schedule, meeting, digest, now)
-    following = occurrence_after(schedule, meeting)
-    # Look again when this meeting starts at the earliest: one digest per meeting.
-    schedule.next_run_at = max(following - lead, meeting) if following else None
-    return enqueued
 
 
-def _plan_weekly(session: Session, schedule: Schedule, now: datetime) -> int:
-    """Post the weekly digest at its time, or within 6 hours of it after downtime; else skip."""
+def _weekly_due(session: Session, schedule: Schedule, now: datetime) -> _Due:
+    """The weekly digest at its time, or within 6 hours of it after downtime; else skipped."""
     occurrence = occurrence_before(schedule, now, inclusive=True)
     following = occurrence_after(schedule, now)
-    schedule.next_run_at = following
     if occurrence is None or now - occurrence >= WEEKLY_GRACE:
-        return 0
-    meeting_schedule = session.scalars(
-        select(Schedule).where(
-            Schedule.team_id == schedule.team_id,
-            Schedule.channel_id == schedule.channel_id,
-            Schedule.kind == "meeting",
-        )
-    ).one_or_none()
-    meeting = occurrence_after(meeting_schedule, now) if meeting_schedule else None
-    digest = build_digest(
-        session,
-        team_id=schedule.team_id,
-        channel_id=schedule.channel_id,
+        return _Due(None, following)
+    meeting_schedule = schedule_for(session, schedule.team_id, schedule.channel_id)
+    return _Due(
+        occurrence=occurrence,
+        next_run_at=following,
         since=occurrence - timedelta(days=7),
-        now=now,
-        next_meeting=meeting,
+        next_meeting=occurrence_after(meeting_schedule, now) if meeting_schedule else None,
         title=weekly_title(occurrence),
     )
-    return _enqueue(session, schedule, occurrence, digest, now)
 
 
-def plan(session: Session, *, now: datetime) -> int:
-    """Enqueue every digest due at `now`; returns how many outbox rows were new.
+def _due(session: Session, schedule: Schedule, now: datetime) -> _Due:
+    if schedule.kind == "meeting":
+        return _meeting_due(schedule, now)
+    return _weekly_due(session, schedule, now)
+
+
+@dataclass(frozen=True)
+class _Job:
+    schedule_id: int
+    occurrence: datetime
+    draft: Draft
+
+
+def _gather_due(session: Session, now: datetime) -> list[_Job]:
+    """Drafts of the digests due at `now`. Schedules with nothing due get their next look time
+    here; a due one keeps it until its digest is in the outbox (`_enqueue_due`).
 
     Reads only schedules whose `next_run_at` has come (or was reset to NULL by a change), so a
-    pass costs what is due, not the number of schedules. Safe to run at any `now`, repeatedly,
-    in several processes: the outbox key makes a second enqueue a no-op.
+    pass costs what is due, not the number of schedules.
     """
-    due = session.scalars(
+    schedules = session.scalars(
         select(Schedule)
         .where(or_(Schedule.next_run_at.is_(None), Schedule.next_run_at <= now))
         .order_by(Schedule.id)
         .with_for_update(skip_locked=True)
     ).all()
-    enqueued = 0
-    for schedule in due:
+    jobs: list[_Job] = []
+    for schedule in schedules:
         try:
             with session.begin_nested():
-                if schedule.kind == "meeting":
-                    enqueued += _plan_meeting(session, schedule, now)
-                else:
-                    enqueued += _plan_weekly(session, schedule, now)
+                due = _due(session, schedule, now)
+                if due.occurrence is None:
+                    schedule.next_run_at = due.next_run_at
+                    continue
+                assert due.since is not None
+                drafted = draft(
+                    session,
+                    team_id=schedule.team_id,
+                    channel_id=schedule.channel_id,
+                    since=due.since,
+                    now=now,
+                    next_meeting=due.next_meeting,
+                    title=due.title,
+                )
+                jobs.append(_Job(schedule.id, due.occurrence, drafted))
         except Exception:
             logger.exception("digest planning failed for schedule %s", schedule.id)
-            schedule.next_run_at = now + timedelta(minutes=15)
-    return enqueued
+            schedule.next_run_at = now + RETRY_AFTER
+    return jobs
+
+
+def _enqueue_due(
+    session: Session, rendered: Sequence[tuple[_Job, Digest | None]], now: datetime
+) -> int:
+    """Put each rendered digest in the outbox and move its schedule on, if the schedule still
+    wants that occurrence's digest (it may have been changed or removed while we drew)."""
+    added = 0
+    for job, digest in rendered:
+        try:
+            with session.begin_nested():
+                schedule = session.get(
+                    Schedule, job.schedule_id, with_for_update={"skip_locked": True}
+                )
+                if schedule is None:  # removed, or another process is planning it right now
+                    continue
+                due = _due(session, schedule, now)
+                if due.occurrence != job.occurrence:  # changed meanwhile: the next pass decides
+                    continue
+                if digest is None:
+                    schedule.next_run_at = now + RETRY_AFTER
+                    continue
+                added += _enqueue(
+                    session,
+                    team_id=schedule.team_id,
+                    channel_id=schedule.channel_id,
+                    keys=(
+                        digest_key(schedule.id, job.occurrence, "1-message"),
+                        digest_key(schedule.id, job.occurrence, "2-chart"),
+                    ),
+                    digest=digest,
+                    now=now,
+                )
+                schedule.next_run_at = due.next_run_at
+        except Exception:
+            logger.exception("digest planning failed for schedule %s", job.schedule_id)
+    return added
+
+
+def plan(services: Services, *, now: datetime) -> int:
+    """Enqueue every digest due at `now`; returns how many outbox rows were new.
+
+    Three steps: the drafts are read in one transaction, drawn after it is closed, and enqueued in
+    a short one. Safe to run at any `now`, repeatedly, in several processes: a schedule moves on
+    only once its digest is in the outbox, and the outbox key makes a second enqueue a no-op.
+    """
+    with services.sessions.begin() as session:
+        jobs = _gather_due(session, now)
+    if not jobs:
+        return 0
+    rendered: list[tuple[_Job, Digest | None]] = []
+    for job in jobs:
+        try:
+            rendered.append((job, render(job.draft)))
+        except Exception:
+            logger.exception("digest rendering failed for schedule %s", job.schedule_id)
+            rendered.append((job, None))
+    with services.sessions.begin() as session:
+        return _enqueue_due(session, rendered, now)
+
+
+# --------------------------------------------------------------------------------------------
+# `/commstat digest now`
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What became of a `digest now`: a retried request adds nothing; otherwise the message's
+    outbox status ("sent", "failed" or "pending") and, when failed, why."""
+
+    new: bool
+    status: str = ""
+    error: str = ""
+
+
+def post_now(
+    services: Services,
+    *,
+    team_id: str,
+    channel_id: str,
+    request: str,
+    now: datetime,
+    max_seconds: float,
+) -> Posted:
+    """This channel's digest, posted through the outbox and delivered right away, alone.
+
+    Keyed by the request (`digest-now:{team}:{channel}:{request}`): a Slack retry of the command
+    posts nothing twice, and the post gets the outbox's retries and rate limiting. Only this
+    digest's own rows are delivered here; anything else waiting is the scheduler's.
+    """
+    with services.sessions() as session:
+        since, upcoming, title = digest_window(session, team_id, channel_id, now=now)
+        drafted = draft(
+            session,
+            team_id=team_id,
+            channel_id=channel_id,
+            since=since,
+            now=now,
+            next_meeting=upcoming,
+            title=title,
+        )
+    digest = render(drafted)
+    key = f"digest-now:{team_id}:{channel_id}:{request}"
+    keys = (f"{key}:1-message", f"{key}:2-chart")
+    with services.sessions.begin() as session:
+        added = _enqueue(
+            session,
+            team_id=team_id,
+            channel_id=channel_id,
+            keys=keys,
+            digest=digest,
+            now=now,
+            chart_only_with_message=True,
+        )
+    if not added:
+        return Posted(new=False)
+    outbox.deliver(services, now=now, max_seconds=max_seconds, keys=keys)
+    with services.sessions() as session:
+        status, error = outbox.status_of(session, keys[0])
+    return Posted(new=True, status=status, error=error)
+
+
+__all__ = [
+    "Digest",
+    "Draft",
+    "Posted",
+    "chart_payload",
+    "chart_specs",
+    "digest_key",
+    "digest_window",
+    "draft",
+    "gather",
+    "plan",
+    "post_now",
+    "render",
+]

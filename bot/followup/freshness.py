@@ -10,36 +10,30 @@ Indicators without a steward or without any values are looked at again a day lat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.core import periods
-from bot.core.dates import format_due
-from bot.followup.nudges import Rules, Slot, decide, due_datetime, slots, zone_of
+from bot.bootstrap import Services
+from bot.core import periods, text
+from bot.core.nudge_rules import Rules, Slot, decide, slots
 from bot.slack import outbox, people
+from bot.slack.blocks.nudges import steward_payload
 from storage.models import Indicator, IndicatorValue, Person, Team
 
 logger = logging.getLogger(__name__)
 
 RECHECK = timedelta(days=1)  # no steward, no data, or an unreadable period
-
-
 MAX_LOOKUPS = 20  # stewards whose time zone is learnt in one pass
 
 
-def learn_stewards(
-    session: Session, client_for: Callable[[str], WebClient], *, now: datetime
-) -> int:
-    """Ask Slack where stewards we have never seen live, so their nudges come at 9:00 their time
-    and not the coalition's (a steward named in the catalog may never have used the bot).
-    One query when everyone is known; returns how many people were looked up."""
-    unknown = session.execute(
+def unknown_stewards(session: Session, *, limit: int = MAX_LOOKUPS) -> list[tuple[str, str]]:
+    """(team, user) of stewards never looked up in Slack; one query when everyone is known."""
+    rows = session.execute(
         select(Indicator.team_id, Indicator.steward_id)
         .outerjoin(
             Person,
@@ -48,18 +42,34 @@ def learn_stewards(
         .where(Indicator.steward_id.is_not(None))
         .where(or_(Person.user_id.is_(None), Person.refreshed_at.is_(None)))
         .distinct()
-        .limit(MAX_LOOKUPS)
+        .limit(limit)
     ).all()
+    return [(str(team_id), str(steward_id)) for team_id, steward_id in rows]
+
+
+def learn_stewards(services: Services) -> int:
+    """Ask Slack where stewards we have never seen live, so their nudges come at 9:00 their time
+    and not the coalition's (a steward named in the catalog may never have used the bot).
+
+    The stewards are read in a transaction that is closed before Slack is asked
+    (`people.refresh_people`), so a slow `users.info` never holds the database. Returns how many
+    people were looked up.
+    """
+    with services.sessions() as session:
+        wanted = unknown_stewards(session)
+    by_team: dict[str, list[str]] = defaultdict(list)
+    for team_id, steward_id in wanted:
+        by_team[team_id].append(steward_id)
     looked = 0
-    for team_id, steward_id in unknown:
+    for team_id, stewards in by_team.items():
         try:
-            people.lookup(session, client_for(team_id), team_id, str(steward_id), now=now)
-        except people.UnknownPerson:
-            logger.warning("steward %s of team %s is not in Slack", steward_id, team_id)
+            people.refresh_people(services, services.client_for(team_id), team_id, stewards)
+        except people.UnknownPerson as unknown:
+            logger.warning("steward %s of team %s is not in Slack", unknown.user_id, team_id)
         except Exception:  # NotInstalled, Slack down: the team's zone will do until next pass
-            logger.warning("could not look up steward %s of team %s", steward_id, team_id)
+            logger.warning("could not look up the stewards of team %s", team_id)
             continue
-        looked += 1
+        looked += len(stewards)
     return looked
 
 
@@ -84,7 +94,7 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
             for t in session.scalars(select(Team).where(Team.id.in_({i.team_id for i in due})))
         }
         stewards = {i.steward_id for i in due if i.steward_id}
-        people = (
+        persons = (
             {
                 (p.team_id, p.user_id): p
                 for p in session.scalars(
@@ -99,7 +109,7 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
         updates: list[dict[str, Any]] = []
         for indicator in due:
             team = teams.get(indicator.team_id)
-            wake, sent = _plan_one(session, indicator, team, people, latest, now=now)
+            wake, sent = _plan_one(session, indicator, team, persons, latest, now=now)
             total += sent
             if wake is None or wake <= now:
                 wake = now + RECHECK
@@ -142,24 +152,24 @@ def _plan_one(
     session: Session,
     indicator: Indicator,
     team: Team | None,
-    people: dict[tuple[str, str], Person],
+    persons: dict[tuple[str, str], Person],
     latest: dict[int, str],
     *,
     now: datetime,
 ) -> tuple[datetime | None, int]:
-    text = latest.get(indicator.id)
-    if team is None or not indicator.steward_id or text is None:
+    newest = latest.get(indicator.id)
+    if team is None or not indicator.steward_id or newest is None:
         return None, 0
     try:
-        last = periods.parse_period(text)
+        last = periods.parse_period(newest)
         following = periods.shift(last, indicator.period_kind, 1)
         expected = periods.expected_next(last, indicator.period_kind, indicator.update_frequency)
     except periods.PeriodError as error:
         logger.warning("indicator %s: cannot tell when data is due: %s", indicator.slug, error)
         return None, 0
     rules = Rules.of(team)
-    person = people.get((team.id, indicator.steward_id))
-    zone = zone_of(person.time_zone if person else None, team.time_zone)
+    person = persons.get((team.id, indicator.steward_id))
+    zone = text.zone(person.time_zone if person else None, team.time_zone)
     decision = decide(
         slots(expected, rules, zone, overdue_only=True), now=now, rules=rules, zone=zone
     )
@@ -181,26 +191,4 @@ def steward_key(indicator: Indicator, following: periods.Period, slot: Slot) -> 
     return f"steward:{indicator.id}:{following.text}:{slot.day.isoformat()}"
 
 
-def steward_payload(
-    indicator: Indicator, following: periods.Period, expected: date
-) -> dict[str, Any]:
-    """'No value yet for Maryland overdose deaths, May 2025: it was expected by …; add it with …'."""
-    when = periods.label(following, indicator.period_kind)
-    by = format_due(due_datetime(expected))
-    text = (
-        f"📊 No value yet for *{indicator.name}*, {when}: it was expected by {by}. Add it with "
-        f"`/indicator set {indicator.slug} <value> for {following.text}` or `commstat import`."
-    )
-    why = (
-        f"You're getting this because you are the data steward for {indicator.name}. "
-        "Once the value is in, I'll stop."
-    )
-    section = SectionBlock(text=MarkdownTextObject(text=text))
-    context = ContextBlock(elements=[MarkdownTextObject(text=why)])
-    return {
-        "text": f"No value yet for {indicator.name}, {when}: it was expected by {by}.",
-        "blocks": [section.to_dict(), context.to_dict()],
-    }
-
-
-__all__ = ["plan", "steward_key", "steward_payload"]
+__all__ = ["learn_stewards", "plan", "steward_key", "unknown_stewards"]

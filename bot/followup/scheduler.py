@@ -84,7 +84,9 @@ def run_pass(
 ) -> PassReport:
     """One pass at the instant `now`. Each planning step commits on its own (a batch at a time
     for nudges), so a failure in one step neither undoes nor blocks the others; delivery always
-    runs, also for messages planned by earlier passes."""
+    runs, also for messages planned by earlier passes. No Slack call and no chart is made while
+    a transaction is open: stewards are looked up before the freshness step, digest charts are
+    drawn between the digest step's transactions, and the outbox commits each claim first."""
     started = time.perf_counter()
     report = PassReport(now=now)
     try:
@@ -100,8 +102,7 @@ def run_pass(
         logger.exception("scheduler: planning nudges failed at %s", now.isoformat())
         report.errors.append("nudges")
     try:
-        with services.sessions.begin() as session:
-            freshness.learn_stewards(session, services.client_for, now=now)
+        freshness.learn_stewards(services)  # asks Slack with no transaction open
     except Exception:
         logger.exception("scheduler: looking up stewards' time zones failed")
     try:
@@ -111,8 +112,7 @@ def run_pass(
         logger.exception("scheduler: planning data-freshness nudges failed")
         report.errors.append("data freshness")
     try:
-        with services.sessions.begin() as session:
-            report.digests = digest.plan(session, now=now)
+        report.digests = digest.plan(services, now=now)  # charts drawn between transactions
     except Exception:
         logger.exception("scheduler: planning digests failed")
         report.errors.append("digests")

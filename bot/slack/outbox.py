@@ -28,12 +28,15 @@ key; `deliver` sends what is due. The rules, and why:
 * **Errors.** The WebClient used here has no retry handlers: a client-side retry after a timeout
   or a 5xx could post twice, and sleeping out a long `Retry-After` would stall the pass. Instead:
   429 → `not_before = now + Retry-After` and the team pauses for the rest of the pass; 5xx,
-  timeouts and dropped connections → exponential backoff with jitter (1 min doubling up to 1 h,
-  at most 8 attempts, about 2 h), then failed. Any other Slack error (channel_not_found,
+  timeouts and dropped connections → exponential backoff with jitter (1 min doubling up to 1 h),
+  until the message is a day old (GIVE_UP_AFTER) or has had MAX_ATTEMPTS tries, then failed.
+  Any other Slack error (channel_not_found,
   not_in_channel, is_archived, user_not_found, invalid_auth …) and NotInstalled → failed at
   once, with a plain-words reason that `problems()` lists for admins.
 * **Pace.** At most one message per `per_channel_interval` seconds per conversation (Slack's
   ~1/s per channel), measured in real time within one process.
+* **Only these.** `deliver(keys=…)` claims only the rows with those keys (`/commstat digest now`
+  sends its own digest, and nothing else, from the request's thread); the claim rules are the same.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import NotInstalled, Services, system_clock
+from bot.core.text import clip
 from bot.slack import errors
 from storage.models import OutboxMessage, OutboxStatus
 
@@ -77,6 +81,7 @@ CLOCK_SKEW = 300.0  # look this much further back in history than our own clock 
 HISTORY_PAGES = 10
 HISTORY_PAGE_SIZE = 200
 _CLAIM_LOCK = 0x0C0_5747  # pg_advisory_xact_lock key: serialises claims, not sends
+ALT_TEXT_LIMIT = 1000  # Slack's limit for a file's alt text
 
 _UNKNOWN = "outcome unknown since"
 _UNKNOWN_RE = re.compile(_UNKNOWN + r" (\d+(?:\.\d+)?)")
@@ -121,6 +126,38 @@ def enqueue(
         .returning(OutboxMessage.id)
     )
     return session.execute(statement).scalar() is not None
+
+
+def upload_payload(
+    content: bytes,
+    *,
+    filename: str,
+    title: str,
+    alt_text: str,
+    initial_comment: str | None = None,
+) -> dict[str, Any]:
+    """The payload of a file upload (a chart), as `deliver` reads it back."""
+    return {
+        "file": {
+            "png_b64": base64.b64encode(content).decode("ascii"),
+            "filename": filename,
+            "title": title,
+            "alt_text": clip(alt_text, ALT_TEXT_LIMIT),
+            "initial_comment": initial_comment,
+        }
+    }
+
+
+def status_of(session: Session, key: str) -> tuple[str, str]:
+    """(status, last error) of the message queued under `key`; ("", "") when there is none."""
+    row = session.execute(
+        select(OutboxMessage.status, OutboxMessage.last_error).where(
+            OutboxMessage.idempotency_key == key
+        )
+    ).one_or_none()
+    if row is None:
+        return "", ""
+    return str(row.status), row.last_error or ""
 
 
 def problems(session: Session, team_id: str, *, limit: int = 20) -> list[OutboxMessage]:
@@ -195,6 +232,7 @@ class _Pass:
     timeout: float
     real_clock: Callable[[], datetime]
     report: DeliveryReport
+    keys: frozenset[str] | None = None  # only these rows (None: every due row)
     clients: dict[str, WebClient] = field(default_factory=dict)
     ims: dict[tuple[str, str], str] = field(default_factory=dict)
     last_post: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -215,11 +253,13 @@ def deliver(
     lease_seconds: float = LEASE_SECONDS,
     timeout: float = SLACK_TIMEOUT,
     real_clock: Callable[[], datetime] = system_clock,
+    keys: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """Send every due pending message once; see the module docstring for the guarantees.
 
-    `max_seconds` bounds the pass (what is left waits for the next one). `lease_seconds` and
-    `timeout` are for tests that kill a pass or make Slack slow; the defaults suit production.
+    `max_seconds` bounds the pass (what is left waits for the next one). `keys` restricts it to
+    the messages queued under those idempotency keys. `lease_seconds` and `timeout` are for tests
+    that kill a pass or make Slack slow; the defaults suit production.
     """
     state = _Pass(
         services=services,
@@ -229,6 +269,7 @@ def deliver(
         timeout=timeout,
         real_clock=real_clock,
         report=DeliveryReport(),
+        keys=frozenset(keys) if keys is not None else None,
     )
     if lease_seconds <= state.row_budget:
         raise ValueError(f"lease_seconds must exceed {state.row_budget:.1f} s for this timeout")
@@ -275,6 +316,8 @@ def _claim(state: _Pass) -> list[_Claimed]:
             OutboxMessage.not_before <= state.now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= real_now),
         ]
+        if state.keys is not None:
+            due.append(OutboxMessage.idempotency_key.in_(sorted(state.keys)))
         if state.paused_teams:
             due.append(OutboxMessage.team_id.not_in(sorted(state.paused_teams)))
         if busy:
@@ -695,4 +738,11 @@ def _marked_filename(filename: str, key: str) -> str:
     return f"{path.stem}-{digest}{path.suffix or '.png'}"
 
 
-__all__ = ["DeliveryReport", "deliver", "enqueue", "problems"]
+__all__ = [
+    "DeliveryReport",
+    "deliver",
+    "enqueue",
+    "problems",
+    "status_of",
+    "upload_payload",
+]

@@ -7,16 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from bot.followup.digest import (
-    DigestData,
-    Item,
-    Listing,
-    Move,
-    Stale,
-    build_blocks,
-    build_digest,
-    move_line,
-)
+from bot.core.digest import DigestData, Item, Listing, Move, Stale, move_line
+from bot.followup.digest import draft, render
+from bot.slack.blocks.digest import build_blocks
 from storage.db import make_engine
 from storage.models import (
     Commitment,
@@ -84,6 +77,11 @@ def data_with(n, *, late=9):
             [Stale("Naloxone dispensing rate", "2023", date(2025, 3, 31), "U0KIM")] * min(n, 10), n
         ),
     )
+
+
+def build_digest(session, **window):
+    """Read in the test's transaction, then drawn (the scheduler draws after it closes)."""
+    return render(draft(session, **window))
 
 
 def check_limits(blocks):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.core.periods import expected_next, month_period, parse_period
-from bot.followup.freshness import steward_payload
+from bot.slack.blocks.nudges import steward_payload
 from storage.models import Indicator
 
 

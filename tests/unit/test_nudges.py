@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.followup.nudges import (
+from bot.core.nudge_rules import (
     Rules,
     Slot,
     creator_notice_time,
