@@ -1,4 +1,5 @@
-"""Slack listeners only: each module parses, calls the core or storage, and answers."""
+"""Slack listeners only: each module acks, parses, calls a use case in one transaction, builds
+Block Kit and answers. No SQL here, and no handler imports another (only `replies`)."""
 
 from __future__ import annotations
 

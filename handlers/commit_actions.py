@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
-from bot.core.dates import DateError, Due, parse_due
+from bot.core.commit_parser import CommitDraft, CommitTextError
+from bot.core.dates import DateError
+from bot.core.text import mention
 from bot.slack import ids
 from bot.slack.blocks import commitments as blocks
-from bot.slack.people import UnknownPerson, lookup
+from bot.slack.commitment_messages import (
+    post_confirmation,
+    refresh_message,
+    thread_note,
+    update_in_place,
+)
+from bot.slack.home import publish_home
+from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
-from bot.usecases.commitments import CommitError
-from handlers.commit import actor_for, apply_change, post_confirmation, refresh_message
-from handlers.home import publish_home
-from storage import repositories as repo
-from storage.models import Commitment
+from bot.usecases.commitments import CommitError, UnknownIndicator
 
-logger = logging.getLogger(__name__)
+FIELD_ERROR_CHARS = 150  # Slack shows at most this much under a form field
 
 
 def register(app: App, services: Services) -> None:
@@ -63,9 +66,8 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        team_id = _team_of(body)
         with services.sessions() as session:
-            commitment = repo.get_commitment(session, team_id, _id(action.get("value")))
+            commitment = commitments.find(session, _team_of(body), _id(action.get("value")))
             view = blocks.build_note_modal(commitment) if commitment is not None else None
         if view is None:
             _tell(client, body, respond, "That commitment no longer exists.")
@@ -81,18 +83,18 @@ def register(app: App, services: Services) -> None:
             ack(response_action="errors", errors={"note": "Write a note, or press Cancel."})
             return
         commitment_id = _id(view.get("private_metadata", "").partition("|")[0])
-        team_id = _team_of(body)
+        user_id = body["user"]["id"]
+        actor = actor_for(services, client, _team_of(body), user_id)
         try:
             with services.sessions.begin() as session:
-                actor = actor_for(services, client, session, team_id, body["user"]["id"])
-                _, commitment = apply_change(
+                changed = commitments.apply_change(
                     session, actor, "note", commitment_id, note, now=services.clock()
                 )
         except CommitError as error:
-            ack(response_action="errors", errors={"note": str(error)[:150]})
+            ack(response_action="errors", errors={"note": str(error)[:FIELD_ERROR_CHARS]})
             return
         ack()
-        _thread_note(client, commitment, body["user"]["id"], note)
+        thread_note(client, changed.commitment, user_id, changed.note)
 
     @app.view(ids.NEW_COMMITMENT_VIEW)
     def on_new_commitment(
@@ -129,15 +131,16 @@ def clicked(
 ) -> None:
     team_id = _team_of(body)
     user_id = body["user"]["id"]
+    actor = actor_for(services, client, team_id, user_id)
     try:
         with services.sessions.begin() as session:
-            actor = actor_for(services, client, session, team_id, user_id)
-            answer, commitment = apply_change(
+            changed = commitments.apply_change(
                 session, actor, verb, commitment_id, rest, now=services.clock()
             )
     except (CommitError, DateError) as error:
         _tell(client, body, respond, str(error))
         return
+    commitment = changed.commitment
     refresh_message(services, client, commitment)
     container = body.get("container") or {}
     if container.get("type") == "view":
@@ -145,44 +148,17 @@ def clicked(
         return
     message_ts = container.get("message_ts")
     if container.get("is_ephemeral") or message_ts is None:
-        _tell(client, body, respond, answer)
+        _tell(client, body, respond, changed.answer)
     elif message_ts != commitment.message_ts:
         # Another message showing this commitment (a reminder DM): update it in place too.
-        _update_in_place(services, client, container.get("channel_id"), message_ts, commitment)
-
-
-def _update_in_place(
-    services: Services, client: WebClient, channel: str | None, ts: str, commitment: Commitment
-) -> None:
-    try:
-        client.chat_update(
-            channel=channel or "",
-            ts=ts,
-            text=blocks.message_fallback(commitment),
-            blocks=blocks.build_commitment_message(commitment, now=services.clock()),
-        )
-    except SlackApiError as error:
-        logger.warning("could not update message %s: %s", ts, error.response.get("error"))
-
-
-def _thread_note(client: WebClient, commitment: Commitment, author: str, note: str) -> None:
-    if commitment.channel_id and commitment.message_ts:
-        try:
-            client.chat_postMessage(
-                channel=commitment.channel_id,
-                thread_ts=commitment.message_ts,
-                text=f"📝 <@{author}>: {note}",
-            )
-        except SlackApiError as error:
-            logger.warning(
-                "could not post the note on #%s: %s", commitment.id, error.response.get("error")
-            )
+        update_in_place(services, client, container.get("channel_id"), message_ts, commitment)
 
 
 def submit_new_commitment(
     services: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
 ) -> None:
-    """Validate the form; errors appear next to the field, and nothing is stored."""
+    """The form makes a commitment exactly as `/commit` does (same zone, same indicators);
+    mistakes appear next to their field, and nothing is stored."""
     values = view["state"]["values"]
     what = " ".join((values["what"]["value"].get("value") or "").split())
     owners = list(values["owners"]["value"].get("selected_users") or [])
@@ -193,7 +169,6 @@ def submit_new_commitment(
     channel = values["channel"]["value"].get("selected_conversation")
     team_id = _team_of(body)
     user_id = body["user"]["id"]
-    now = services.clock()
     errors: dict[str, str] = {}
     if not what:
         errors["what"] = "Say what will be done."
@@ -201,47 +176,45 @@ def submit_new_commitment(
         errors["owners"] = "Pick at least one owner."
     if not channel:
         errors["channel"] = "Pick where to post it."
-    with services.sessions.begin() as session:
-        actor = actor_for(services, client, session, team_id, user_id)
-        zone = services.settings.timezone
-        for owner in owners:
-            try:
-                person = lookup(session, client, team_id, owner, now=now)
-            except UnknownPerson:
-                errors["owners"] = f"I can't find <@{owner}> in this workspace."
-                continue
-            if owner == owners[0] and person.time_zone:
-                zone = person.time_zone
-        due: Due | None = None
-        if not picked:
+    if not picked:
+        errors["due"] = "Pick a due date."
+    else:
+        try:
+            picked = date.fromisoformat(picked).isoformat()
+        except ValueError:
             errors["due"] = "Pick a due date."
-        else:
-            try:
-                due = parse_due(date.fromisoformat(picked).isoformat(), now=now, tz=zone)
-            except (DateError, ValueError) as error:
-                errors["due"] = str(error)
-        indicator = repo.find_indicator(session, team_id, slug) if slug else None
-        if errors or due is None:
-            ack(response_action="errors", errors={k: v[:150] for k, v in errors.items()})
-            session.rollback()
-            return
-        commitment, is_new = commitments.create(
-            session,
-            actor=actor,
-            owners=owners,
-            what=what[:2000],
-            due=due,
-            indicator_id=indicator.id if indicator else None,
-            channel_id=channel,
-            request_key=f"view:{view['id']}",
-            now=now,
+    actor = actor_for(services, client, team_id, user_id)
+    if owners:
+        try:
+            refresh_people(services, client, team_id, owners)
+        except UnknownPerson as unknown:
+            errors["owners"] = f"I can't find {mention(unknown.user_id)} in this workspace."
+    if not errors:
+        reading = CommitDraft(tuple(owners), what[:2000], picked, slug)
+        try:
+            with services.sessions.begin() as session:
+                created = commitments.create_commitment(
+                    session,
+                    actor=actor,
+                    readings=[reading],
+                    channel_id=channel,
+                    request_key=f"view:{view['id']}",
+                    default_zone=services.settings.timezone,
+                    now=services.clock(),
+                )
+        except UnknownIndicator as error:
+            errors["indicator"] = str(error)
+        except (CommitError, CommitTextError, DateError) as error:
+            errors["due"] = str(error)
+    if errors:
+        ack(
+            response_action="errors",
+            errors={field: text[:FIELD_ERROR_CHARS] for field, text in errors.items()},
         )
-        indicator_slug = indicator.slug if indicator else None
+        return
     ack()
-    if is_new:
-        answer = post_confirmation(
-            services, client, {"channel_id": channel}, commitment, indicator_slug
-        )
+    if created.is_new:
+        answer = post_confirmation(services, client, channel, created.commitment, created.indicator)
         if answer is not None:  # could not post there: tell the author by DM instead
             client.chat_postMessage(
                 channel=user_id,

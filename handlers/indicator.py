@@ -26,14 +26,12 @@ from bot.slack.blocks.indicators import (
     catalog_fallback,
 )
 from bot.slack.help import help_text
+from bot.slack.people import actor_for
 from bot.usecases import indicators
 from bot.usecases.indicators import IndicatorError
 from handlers import replies
-from handlers.commit import actor_for
 
 logger = logging.getLogger(__name__)
-
-# Upload refusals that mean "not here", so the chart goes to the asker's DM instead.
 
 
 def register(app: App, services: Services) -> None:
@@ -174,8 +172,8 @@ def set_value(
 ) -> None:
     """Data entry: checked and stored in one transaction; any refusal leaves the database as it was."""
     now = services.clock()
+    actor = actor_for(services, client, command["team_id"], command["user_id"])
     with services.sessions.begin() as session:
-        actor = actor_for(services, client, session, command["team_id"], command["user_id"])
         result = indicators.set_value(
             session,
             team_id=command["team_id"],

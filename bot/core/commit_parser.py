@@ -1,4 +1,5 @@
-"""Splitting the text of a `/commit` command into owners, action, due date and indicator tag.
+"""Reading what people type after `/commit`: a new commitment's owners, action, due date and
+indicator tag; which commitments `list` asks for; how long `snooze` means.
 
 The date is whatever follows the LAST date separator (` by `, ` due `, ` before `, ...) outside
 quotes, so words in the action ("Monitor overdoses in ward 5", "Read 'The 5th Wave'") never become
@@ -9,21 +10,26 @@ date parses, but never reaches back past a real date that is refused (past, too 
 
 `what` keeps Slack's own escaping (`&amp;`, `&lt;`, `<@U123>`), so it can be posted back as
 mrkdwn unchanged and mentions stay live.
+
+Everything here is pure: `now` and the time zone are arguments, refusals are CommitTextError.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from bot.core.dates import DateError, DateErrorReason, Due, parse_due
+from bot.core.text import USER_MENTION, clip
 
 MAX_TEXT_CHARS = 2000
 
 CommitErrorReason = (
-    Literal["empty", "no_what", "no_date", "too_long", "unknown_mention"] | DateErrorReason
+    Literal["empty", "no_what", "no_date", "too_long", "unknown_mention", "list", "snooze"]
+    | DateErrorReason
 )
 
 EXAMPLES = (
@@ -165,7 +171,17 @@ def parse_commit(
     text: str, *, now: datetime, tz: str, next_meeting: datetime | None = None
 ) -> ParsedCommit:
     """Read a `/commit` line into a commitment, or explain to the user what is missing."""
-    drafts = split_commit(text)
+    return read_commit(split_commit(text), now=now, tz=tz, next_meeting=next_meeting)
+
+
+def read_commit(
+    drafts: Sequence[CommitDraft], *, now: datetime, tz: str, next_meeting: datetime | None = None
+) -> ParsedCommit:
+    """The first reading whose date parses in `tz`; the form gives exactly one reading.
+
+    Never reaches back past a real date that is refused (past, too far, no meeting): the person
+    meant that date, and an earlier "by" would silently pick another.
+    """
     best = drafts[0]
     if not best.what:
         raise CommitTextError(
@@ -193,6 +209,132 @@ def parse_commit(
     if first_error is None:  # unreachable: the best draft has both, so it was tried
         raise CommitTextError("When is it due?", reason="no_date")
     raise CommitTextError(str(first_error), reason=first_error.reason) from first_error
+
+
+# --- the words after the command ------------------------------------------------------------
+
+FOLLOW_UP_VERBS = ("done", "drop", "move", "note", "snooze")
+_NUMBER_RE = re.compile(r"^#?\d+$")
+
+
+def is_commitment_number(word: str) -> bool:
+    """`12` or `#12`: the commitment a follow-up verb is about."""
+    return _NUMBER_RE.match(word) is not None
+
+
+def looks_like_a_number(word: str) -> bool:
+    """`#`, `##3`, `#1;`: meant as a commitment number, never the start of an action."""
+    return word.startswith("#") and not any(ch.isalpha() for ch in word)
+
+
+def which_commitment_message(verb: str, *, new_hint: bool) -> str:
+    """A follow-up verb without a usable number; `new_hint` when it may be a new commitment."""
+    example = {"move": "12 next Friday", "drop": "12 <reason>", "note": "12 <text>"}.get(verb, "12")
+    message = (
+        f"Which commitment? Give its number, e.g. `/commit {verb} {example}` "
+        "(numbers are in the confirmation and in `/commit list`)."
+    )
+    if new_hint:
+        message += " To make a new commitment, say when it's due, e.g. `/commit <what> by Friday`."
+    return message
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What `/commit list ...` asks for; no person and not `everyone` means my own."""
+
+    person: str | None = None
+    everyone: bool = False
+    overdue: bool = False
+
+
+_LIST_WORDS = {
+    "all": "everyone", "everyone": "everyone", "everybody": "everyone",
+    "mine": "mine", "me": "mine", "my": "mine",
+    "overdue": "overdue", "late": "overdue",
+}  # fmt: skip
+# a name typed without picking it from Slack's list: plain text, not <@U...>
+_PLAIN_NAME_RE = re.compile(r"^@\w")
+
+
+def read_list_filter(words: Sequence[str]) -> ListFilter | None:
+    """The filter words after `list`, or None when some word is not one (then it may be a new
+    commitment, "List the shelters by Friday"). A person typed as plain `@name` is refused."""
+    person: str | None = None
+    everyone = mine = overdue = False
+    for word in words:
+        mention = USER_MENTION.fullmatch(word)
+        kind = _LIST_WORDS.get(word.lower())
+        if mention:
+            if person is not None and person != mention.group(1):
+                raise CommitTextError(
+                    "I can list one person's commitments at a time, e.g. `/commit list @lee`.",
+                    reason="list",
+                )
+            person = mention.group(1)
+        elif _PLAIN_NAME_RE.match(word):
+            raise CommitTextError(
+                unknown_mention_message(word.rstrip(".,;:!?")), reason="unknown_mention"
+            )
+        elif kind == "everyone":
+            everyone = True
+        elif kind == "mine":
+            mine = True
+        elif kind == "overdue":
+            overdue = True
+        else:
+            return None
+    if person is None and mine:
+        everyone = False
+    elif person is None and overdue:
+        everyone = True  # `/commit list overdue` is everyone's overdue commitments
+    return ListFilter(person=person, everyone=everyone and person is None, overdue=overdue)
+
+
+def list_usage_message(words: Sequence[str]) -> str:
+    """Why the words after `list` are neither a filter nor a new commitment with a date."""
+    for word in words:
+        if _PLAIN_NAME_RE.match(word):
+            return unknown_mention_message(word.rstrip(".,;:!?"))
+    unknown = next(
+        (w for w in words if not USER_MENTION.fullmatch(w) and w.lower() not in _LIST_WORDS),
+        words[0],
+    )
+    return (
+        f"I don't know how to list `{_quoted(unknown, 30)}`. Try `/commit list` (yours), "
+        "`/commit list @someone`, `/commit list all` or `/commit list overdue`. "
+        "To make a new commitment, say when it's due, e.g. `/commit <what> by Friday`."
+    )
+
+
+SNOOZE_DEFAULT_DAYS = 3
+_SNOOZE_RE = re.compile(
+    r"(?:for )?(?P<n>\d{1,4}|an?|one)(?: ?(?P<unit>d|days?|w|wks?|weeks?))?", re.IGNORECASE
+)
+
+
+def snooze_days(text: str, commitment_id: int) -> int:
+    """`5`, `5 days`, `1 week`, `for 2 weeks` (nothing: the default); anything else is refused
+    rather than silently snoozed for the default. The 1-30 day range is the use case's rule."""
+    text = " ".join(text.split())
+    if not text:
+        return SNOOZE_DEFAULT_DAYS
+    match = _SNOOZE_RE.fullmatch(text)
+    if match is None or (not match["n"].isdigit() and not match["unit"]):
+        raise CommitTextError(
+            f"I can't read “{_quoted(text, 30)}” as how long to snooze. Give days or weeks, "
+            f"1 to 30 days, e.g. `/commit snooze {commitment_id} 3 days` or "
+            f"`/commit snooze {commitment_id} 1 week`.",
+            reason="snooze",
+        )
+    count = int(match["n"]) if match["n"].isdigit() else 1
+    weeks = (match["unit"] or "d").lower().startswith("w")
+    return count * 7 if weeks else count
+
+
+def _quoted(word: str, limit: int) -> str:
+    """A word the person typed, short enough to quote back inside backticks."""
+    return clip(word.replace("`", ""), limit)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,36 +1,52 @@
-"""What can happen to a commitment, who may do it, and the trail it leaves.
+"""What people can do with commitments: make one, change it, list them, and the trail it leaves.
 
-Every change writes one event to the append-only log; nothing here commits the transaction.
+Every change writes one event to the append-only log. The caller opens the session and owns the
+transaction; nothing here commits it, and nothing here speaks to Slack (people are looked up
+before the transaction opens).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.core.dates import Due, format_due
-from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person
-from storage.repositories import add_event, find_by_request, get_commitment
-
-MAX_NOTE_CHARS = 2000
-# <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>: posting these would notify everyone.
-_BROADCAST = re.compile(
-    r"<!(here|channel|everyone)(?:\|[^>]*)?>|<!subteam\^[A-Z0-9]+(?:\|@?([^>]*))?>"
+from bot.core.commit_parser import (
+    CommitDraft,
+    CommitTextError,
+    ListFilter,
+    read_commit,
+    snooze_days,
+)
+from bot.core.dates import Due, format_due, parse_due
+from bot.core.text import defuse_broadcasts, zone_name
+from bot.usecases.indicators import visible_indicators
+from bot.usecases.meetings import next_meeting
+from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
+from storage.repositories import (
+    add_event,
+    count_closed_since,
+    count_open,
+    ensure_team,
+    find_by_request,
+    get_commitment,
+    get_person,
+    open_commitments,
 )
 
-
-def defuse_mentions(text: str) -> str:
-    """Keep what people wrote, but never let a commitment ping a whole channel or group."""
-    return _BROADCAST.sub(lambda m: "@" + (m.group(1) or m.group(2) or "group"), text)
+MAX_NOTE_CHARS = 2000
 
 
 class CommitError(Exception):
     """A refusal to show the user, as is."""
+
+
+class UnknownIndicator(CommitError):
+    """A `#tag` (or the form's choice) that names no indicator visible where it would be posted."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,7 @@ def create(
             return existing, False
     commitment = Commitment(
         team_id=actor.team_id,
-        text=defuse_mentions(what),
+        text=defuse_broadcasts(what),
         due_at=due.at,
         due_has_time=due.has_time,
         time_zone=str(due.at.tzinfo),
@@ -140,7 +156,7 @@ def _require_open(commitment: Commitment) -> None:
 
 
 def _clean_note(text: str, *, required: str | None = None) -> str:
-    note = defuse_mentions(" ".join(text.split()))
+    note = defuse_broadcasts(" ".join(text.split()))
     if not note and required:
         raise CommitError(required)
     if len(note) > MAX_NOTE_CHARS:
@@ -233,3 +249,214 @@ def snooze(
         session, commitment, actor=actor.user_id, kind="snoozed", at=now, until=until.isoformat()
     )
     return until
+
+
+# --- making one: the slash command and the form share this path -------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    commitment: Commitment
+    is_new: bool  # False: a retry of a request already handled
+    indicator: str | None  # the linked indicator's slug
+
+
+def create_commitment(
+    session: Session,
+    *,
+    actor: Actor,
+    readings: Sequence[CommitDraft],
+    channel_id: str | None,
+    request_key: str | None,
+    default_zone: str,
+    now: datetime,
+) -> Created:
+    """Make a commitment from what someone asked for: a `/commit` line's readings (best first)
+    or the form's one. Dates are read in the first owner's zone, else the coalition's, else the
+    configured default, so the same words give the same due date from either door.
+
+    Owners (default: the actor) must already be known: look them up before the transaction.
+    """
+    owners = list(readings[0].owners) or [actor.user_id]
+    zone = owner_zone(session, actor.team_id, owners[0], default=default_zone)
+    parsed = read_commit(
+        readings,
+        now=now,
+        tz=zone,
+        next_meeting=next_meeting(session, actor.team_id, channel_id, now=now),
+    )
+    indicator = (
+        resolve_indicator(session, actor.team_id, channel_id, parsed.indicator)
+        if parsed.indicator
+        else None
+    )
+    commitment, is_new = create(
+        session,
+        actor=actor,
+        owners=owners,
+        what=parsed.what,
+        due=parsed.due,
+        indicator_id=indicator.id if indicator else None,
+        channel_id=channel_id,
+        request_key=request_key,
+        now=now,
+    )
+    return Created(commitment, is_new, indicator.slug if indicator else None)
+
+
+def owner_zone(session: Session, team_id: str, user_id: str, *, default: str) -> str:
+    """The zone a commitment's dates are read in: the owner's, the coalition's, the default."""
+    person = get_person(session, team_id, user_id)
+    team = session.get(Team, team_id)
+    return zone_name(
+        person.time_zone if person else None, team.time_zone if team else None, default
+    )
+
+
+def resolve_indicator(
+    session: Session, team_id: str, channel_id: str | None, tag: str
+) -> Indicator:
+    """The indicator a `#tag` names: its slug or an alias, else the one slug it starts. An
+    indicator restricted to other channels does not exist here, as for `/indicator`."""
+    wanted = tag.lower().replace("_", "-")
+    known = visible_indicators(session, team_id, channel_id)
+    for indicator in known:
+        names = [indicator.slug, *(a.lower().replace(" ", "-") for a in indicator.aliases or [])]
+        if wanted in names:
+            return indicator
+    starts = [i for i in known if i.slug.startswith(wanted)]
+    if len(starts) == 1:
+        return starts[0]
+    choices = ", ".join(f"#{i.slug}" for i in known[:10]) or "none yet (`/indicator list`)"
+    raise UnknownIndicator(
+        f"I don't know the indicator #{tag}. Known indicators: {choices}. Nothing was saved."
+    )
+
+
+def indicator_choices(
+    session: Session, team_id: str, channel_id: str | None
+) -> list[tuple[str, str]]:
+    """(slug, name) of the indicators the form may link, those visible in this channel."""
+    return [(i.slug, i.name) for i in visible_indicators(session, team_id, channel_id)]
+
+
+# --- changing one -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    answer: str  # what the person who changed it is told
+    commitment: Commitment
+    note: str = ""  # the note or reason as stored (cleaned), "" without one
+
+
+def apply_change(
+    session: Session, actor: Actor, verb: str, commitment_id: int, rest: str, *, now: datetime
+) -> Change:
+    """One change by one person, with its answer; shared by commands, buttons and forms."""
+    commitment = load_for_change(session, actor, commitment_id)
+    if verb == "done":
+        note = complete(session, commitment, actor=actor, now=now, note=rest)
+        with_note = f", with the note “{note}”" if note else ""
+        return Change(f"✅ #{commitment.id} is done{with_note}. Thank you!", commitment, note)
+    if verb == "drop":
+        reason = drop(session, commitment, actor=actor, now=now, reason=rest)
+        return Change(f"✖️ #{commitment.id} was dropped: “{reason}”.", commitment, reason)
+    if verb == "move":
+        if not rest.strip():
+            raise CommitError(f"To when? e.g. `/commit move {commitment.id} next Friday`.")
+        due = parse_due(rest, now=now, tz=commitment.time_zone)
+        move(session, commitment, actor=actor, now=now, due=due)
+        when = format_due(due.at, has_time=due.has_time)
+        return Change(f"📅 #{commitment.id} is now due {when}.", commitment)
+    if verb == "note":
+        note = add_note(session, commitment, actor=actor, now=now, text=rest)
+        return Change(f"📝 Note added to #{commitment.id}: “{note}”.", commitment, note)
+    if verb == "snooze":
+        try:
+            days = snooze_days(rest, commitment.id)
+        except CommitTextError as error:
+            raise CommitError(str(error)) from error
+        until = snooze(session, commitment, actor=actor, now=now, days=days)
+        local = until.astimezone(ZoneInfo(commitment.time_zone))
+        return Change(
+            f"💤 Reminders for #{commitment.id} are paused until {format_due(local)}.", commitment
+        )
+    raise CommitError(f"I don't know how to `{verb}` a commitment.")
+
+
+# --- reading them -------------------------------------------------------------------------------
+
+
+def find(session: Session, team_id: str, commitment_id: int) -> Commitment | None:
+    """A commitment of this team only: another workspace's number is simply not found."""
+    return get_commitment(session, team_id, commitment_id)
+
+
+def indicator_slug(session: Session, commitment: Commitment) -> str | None:
+    """The `#tag` its messages show, if it is linked to an indicator."""
+    if not commitment.indicator_id:
+        return None
+    found = session.get(Indicator, commitment.indicator_id)
+    return found.slug if found else None
+
+
+def record_message(session: Session, commitment: Commitment, ts: str) -> None:
+    """Remember the channel message, so later changes update it in place."""
+    stored = get_commitment(session, commitment.team_id, commitment.id)
+    if stored is not None:
+        stored.message_ts = ts
+
+
+@dataclass(frozen=True)
+class Listed:
+    items: Sequence[Commitment]  # at most the limit asked for, soonest due first
+    total: int
+
+
+def list_open(
+    session: Session,
+    *,
+    team_id: str,
+    user_id: str,
+    wanted: ListFilter,
+    limit: int,
+    default_zone: str,
+    now: datetime,
+) -> Listed:
+    """What `/commit list …` shows: mine, someone's or everyone's open (or overdue) ones."""
+    ensure_team(session, team_id, time_zone=default_zone, now=now)
+    owner: str | None = wanted.person or (None if wanted.everyone else user_id)
+    overdue_at = now if wanted.overdue else None
+    items = open_commitments(session, team_id, owner=owner, overdue_at=overdue_at, limit=limit)
+    return Listed(items, count_open(session, team_id, owner=owner, overdue_at=overdue_at))
+
+
+@dataclass(frozen=True)
+class Home:
+    """What App Home shows one person: their open commitments, and how the coalition is doing."""
+
+    mine: Sequence[Commitment]  # soonest due first, so overdue ones lead
+    my_total: int
+    team_open: int
+    team_overdue: int
+    team_done_week: int
+
+
+def home(
+    session: Session,
+    *,
+    team_id: str,
+    user_id: str,
+    limit: int,
+    default_zone: str,
+    now: datetime,
+) -> Home:
+    ensure_team(session, team_id, time_zone=default_zone, now=now)
+    return Home(
+        mine=open_commitments(session, team_id, owner=user_id, limit=limit),
+        my_total=count_open(session, team_id, owner=user_id),
+        team_open=count_open(session, team_id),
+        team_overdue=count_open(session, team_id, overdue_at=now),
+        team_done_week=count_closed_since(session, team_id, now - timedelta(days=7)),
+    )

@@ -53,7 +53,6 @@ COLUMNS = (
 )
 WIDTHS = (7, 60, 30, 28, 22, 13, 12, 12, 9, 9, 12, 8, 9, 10, 60, 22)
 DATE_COLUMNS = frozenset({"created", "due", "closed"})
-STATUSES = ("open", "done", "dropped", "all")
 NOTES_SHOWN = 3
 BATCH = 1000
 NOT_APPLICABLE = "—"

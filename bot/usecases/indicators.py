@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.core import charts, periods
 from bot.core.dates import format_due
 from bot.core.periods import Period, PeriodError
+from bot.core.text import format_number, shown, zone
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -66,25 +66,6 @@ class IndicatorError(Exception):
     """A refusal or an explanation for the person who asked, shown as is (ephemeral)."""
 
 
-# --- showing what people typed -----------------------------------------------------------------
-
-
-def shown(text: str, limit: int = 60) -> str:
-    """User text safe to echo: short, and with `<`/`>`/`&` escaped so `<!channel>` pings nobody."""
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def format_number(value: float) -> str:
-    """1562 -> "1,562"; 12.5 -> "12.5"; 0.8 -> "0.8" (at most two decimals, no trailing zeros)."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    text = f"{value:,.2f}".rstrip("0").rstrip(".")
-    return text
-
-
 def format_value(value: float, unit: str | None) -> str:
     number = format_number(value)
     if not unit:
@@ -106,12 +87,6 @@ class Query:
     last: tuple[int, str] | None = None  # (12, "months")
     geography: str | None = None
     by: str | None = None  # "state", "ward", ...: every geography side by side
-
-
-def _modifier_spans(words: Sequence[str], keywords: Iterable[str]) -> list[tuple[int, str]]:
-    """(position, keyword) of each modifier keyword after the first word."""
-    wanted = set(keywords)
-    return [(i, w.lower()) for i, w in enumerate(words) if i > 0 and w.lower() in wanted]
 
 
 def parse_query(text: str) -> Query:
@@ -263,6 +238,8 @@ def find(candidates: Sequence[Indicator], name: str) -> Found:
 
 
 def visible_indicators(session: Session, team_id: str, channel_id: str | None) -> list[Indicator]:
+    """The team's indicators that exist in this channel, by name: the one visibility rule for
+    `/indicator`, `/commit #tag`, the new-commitment form and the digest."""
     found = session.scalars(
         select(Indicator).where(Indicator.team_id == team_id).order_by(Indicator.name)
     ).all()
@@ -687,20 +664,13 @@ def _late(
         following = periods.shift(newest, indicator.period_kind, 1)
     except PeriodError:
         return None
-    today = now.astimezone(_zone(team.time_zone if team else None)).date()
+    today = now.astimezone(zone(team.time_zone if team else None)).date()
     if expected >= today:
         return None
     label = periods.label(
         following, indicator.period_kind if _known_kind(indicator.period_kind) else None
     )
     return f"{label} was expected by {format_due(datetime.combine(expected, time()))}"
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _known_kind(kind: str | None) -> bool:
@@ -1094,12 +1064,10 @@ __all__ = [
     "answer",
     "catalog",
     "find",
-    "format_number",
     "format_value",
     "parse_query",
     "parse_set",
     "parse_value",
     "set_value",
-    "shown",
     "summarise",
 ]

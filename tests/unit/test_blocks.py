@@ -4,8 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.text import defuse_broadcasts
 from bot.slack.blocks import commitments as blocks
-from bot.usecases.commitments import Actor, CommitError, defuse_mentions, may_change, parse_id
+from bot.slack.blocks.home import build_home
+from bot.usecases.commitments import Actor, CommitError, may_change, parse_id
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -94,7 +96,7 @@ def test_a_long_list_stays_within_slacks_50_blocks_and_says_how_many_more():
 
 
 def test_app_home_stays_within_100_blocks():
-    view = blocks.build_home(
+    view = build_home(
         [make(i) for i in range(1, 41)],
         my_total=40,
         now=NOW,
@@ -146,4 +148,4 @@ def test_who_may_change_a_commitment():
     ],
 )
 def test_broadcast_mentions_are_defused(text, safe):
-    assert defuse_mentions(text) == safe
+    assert defuse_broadcasts(text) == safe

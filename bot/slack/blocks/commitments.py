@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -17,8 +18,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     ConversationSelectElement,
     DatePickerElement,
-    DividerBlock,
-    HeaderBlock,
     InputBlock,
     MarkdownTextObject,
     Option,
@@ -30,14 +29,16 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.core.commit_parser import ListFilter
 from bot.core.dates import format_due
 from bot.core.recurrence import zone_words
+from bot.core.text import clip, mention
 from bot.slack import ids
 from storage.models import Commitment, CommitmentStatus
 
 SECTION_LIMIT = 3000
+OWNERS_LIMIT = 1000  # with the 400-character action, a summary stays far below SECTION_LIMIT
 MAX_LIST_ITEMS = 40  # a message holds 50 blocks; keep room for the header and the summary
-MAX_HOME_ITEMS = 30  # App Home: 100 blocks, three per commitment
 
 SNOOZE_CHOICES = ((1, "1 day"), (3, "3 days"), (7, "1 week"))
 
@@ -63,11 +64,7 @@ def days_late(commitment: Commitment, now: datetime) -> int:
 
 
 def owners_text(commitment: Commitment) -> str:
-    return ", ".join(f"<@{owner}>" for owner in commitment.owner_ids)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return ", ".join(mention(owner) for owner in commitment.owner_ids)
 
 
 def status_line(commitment: Commitment, now: datetime) -> str:
@@ -90,10 +87,10 @@ def status_line(commitment: Commitment, now: datetime) -> str:
 
 
 def summary_line(commitment: Commitment, now: datetime, *, indicator: str | None = None) -> str:
-    """One mrkdwn line: `*#12* What — owners · due · status`."""
+    """Two mrkdwn lines, `*#12* What` then `owners · due · status`, well within a section."""
     parts = [
-        f"*#{commitment.id}* {_clip(commitment.text, 400)}",
-        f"{owners_text(commitment)} · due *{due_text(commitment)}*",
+        f"*#{commitment.id}* {clip(commitment.text, 400)}",
+        f"{clip(owners_text(commitment), OWNERS_LIMIT)} · due *{due_text(commitment)}*",
     ]
     if indicator:
         parts[-1] += f" · #{indicator}"
@@ -139,9 +136,7 @@ def build_commitment_message(
     """The message in the channel: what, who, when; buttons while it is open."""
     blocks: list[Block] = [
         SectionBlock(
-            text=MarkdownTextObject(
-                text=_clip(summary_line(commitment, now, indicator=indicator), SECTION_LIMIT)
-            )
+            text=MarkdownTextObject(text=summary_line(commitment, now, indicator=indicator))
         ),
         ContextBlock(
             elements=[MarkdownTextObject(text=headline or f"Logged by <@{commitment.creator_id}>")]
@@ -154,7 +149,20 @@ def build_commitment_message(
 
 def message_fallback(commitment: Commitment) -> str:
     """Plain text for notifications and screen readers."""
-    return f"#{commitment.id} {_clip(commitment.text, 200)} — {owners_text(commitment)}, due {due_text(commitment)}"
+    return f"#{commitment.id} {clip(commitment.text, 200)} — {owners_text(commitment)}, due {due_text(commitment)}"
+
+
+LIST_MORE_HINT = "ask for a narrower list: `/commit list @someone` or `/commit list overdue`."
+
+
+def list_title(wanted: ListFilter) -> str:
+    """`Your open commitments`, `Overdue commitments of <@U1>`, `All open commitments`, …"""
+    kind = "overdue" if wanted.overdue else "open"
+    if wanted.person:
+        return f"{kind.capitalize()} commitments of {mention(wanted.person)}"
+    if wanted.everyone:
+        return "Overdue commitments" if wanted.overdue else "All open commitments"
+    return f"Your {kind} commitments"
 
 
 def build_commitment_list(
@@ -168,7 +176,7 @@ def build_commitment_list(
         blocks.append(
             SectionBlock(
                 block_id=f"item-{commitment.id}",
-                text=MarkdownTextObject(text=_clip(summary_line(commitment, now), SECTION_LIMIT)),
+                text=MarkdownTextObject(text=summary_line(commitment, now)),
                 accessory=ButtonElement(
                     text="Done", action_id=ids.COMMIT_DONE, value=str(commitment.id)
                 ),
@@ -184,53 +192,12 @@ def build_commitment_list(
     return blocks
 
 
-def build_home(
-    mine: Sequence[Commitment],
-    *,
-    my_total: int,
-    now: datetime,
-    team_open: int,
-    team_overdue: int,
-    team_done_week: int,
-) -> View:
-    """App Home: my open commitments (overdue first, as the list is sorted by due date), team counts."""
-    blocks: list[Block] = [
-        HeaderBlock(text="Your commitments"),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=f"Coalition: *{team_open}* open · *{team_overdue}* overdue · *{team_done_week}* done in the last 7 days"
-                )
-            ]
-        ),
-        DividerBlock(),
-    ]
-    if not mine:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text="You have no open commitments. Make one with `/commit <what> by <when>`."
-                )
-            )
-        )
-    for commitment in mine[:MAX_HOME_ITEMS]:
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=_clip(summary_line(commitment, now), SECTION_LIMIT))
-            )
-        )
-        blocks.append(commitment_actions(commitment, with_snooze_and_note=False))
-    if my_total > min(len(mine), MAX_HOME_ITEMS):
-        blocks.append(
-            ContextBlock(
-                elements=[
-                    MarkdownTextObject(
-                        text=f"…and {my_total - MAX_HOME_ITEMS} more — `/commit list` shows them all."
-                    )
-                ]
-            )
-        )
-    return View(type="home", blocks=blocks)
+def build_home(*args: Any, **kwargs: Any) -> View:
+    """Moved to `bot.slack.blocks.home`; this name stays until tests/unit/test_manifest.py
+    imports it from there."""
+    from bot.slack.blocks import home
+
+    return home.build_home(*args, **kwargs)
 
 
 def build_note_modal(commitment: Commitment, *, context: str = "") -> View:
@@ -242,7 +209,7 @@ def build_note_modal(commitment: Commitment, *, context: str = "") -> View:
         submit=PlainTextObject(text="Add note"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=_clip(commitment.text, SECTION_LIMIT))),
+            SectionBlock(text=MarkdownTextObject(text=clip(commitment.text, SECTION_LIMIT))),
             InputBlock(
                 block_id="note",
                 label="Note",
@@ -283,7 +250,7 @@ def build_new_commitment_modal(
                     action_id="value",
                     placeholder="None",
                     options=[
-                        Option(value=slug, label=_clip(name, 75))
+                        Option(value=slug, label=clip(name, 75))
                         for slug, name in indicator_options[:100]
                     ],
                 ),

@@ -18,14 +18,8 @@ from slack_sdk.models.blocks import (
 
 from bot.core import periods
 from bot.core.dates import format_due
-from bot.usecases.indicators import (
-    Answer,
-    CatalogEntry,
-    Comparison,
-    Summary,
-    format_number,
-    format_value,
-)
+from bot.core.text import clip, escape, format_number
+from bot.usecases.indicators import Answer, CatalogEntry, Comparison, Summary, format_value
 from storage.models import Indicator
 
 SECTION_LIMIT = 3000
@@ -35,16 +29,6 @@ TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (ms
 MAX_CATALOG_GEOGRAPHIES = 4
 
 ARROWS = {"up": "▲", "down": "▼", "flat": "■"}
-VERDICT_MARK = {"better": "✅", "worse": "⚠️", "no change": "", "not reported": ""}
-
-
-def esc(text: str) -> str:
-    """Slack mrkdwn control characters, escaped so stored names cannot ping or link anything."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _label(indicator: Indicator, period: periods.Period) -> str:
@@ -126,7 +110,7 @@ def detail_lines(indicator: Indicator, summary: Summary) -> list[str]:
 
 def summary_line(indicator: Indicator, summary: Summary) -> str:
     """One geography in a side-by-side answer."""
-    place = esc(summary.geography) or "Total"
+    place = escape(summary.geography) or "Total"
     reported = summary.reported
     if reported is None or reported.value is None:
         return f"*{place}*: not reported ({_label(indicator, summary.latest.period)})"
@@ -155,11 +139,11 @@ def answer_fallback(answer: Answer) -> str:
         summary = answer.summaries[0]
         where = f" — {summary.geography}" if summary.geography else ""
         period = summary.reported.period if summary.reported else summary.latest.period
-        return _clip(
+        return clip(
             f"{indicator.name}{where}: {_value_of(indicator, summary)} ({_label(indicator, period)})",
             300,
         )
-    return _clip(f"{indicator.name}: {len(answer.summaries) + answer.more} places", 300)
+    return clip(f"{indicator.name}: {len(answer.summaries) + answer.more} places", 300)
 
 
 def build_answer(answer: Answer) -> list[Block]:
@@ -168,14 +152,14 @@ def build_answer(answer: Answer) -> list[Block]:
     title = indicator.name
     if answer.detailed and answer.summaries and answer.summaries[0].geography:
         title = f"{indicator.name} — {answer.summaries[0].geography}"
-    blocks: list[Block] = [HeaderBlock(text=_clip(title, HEADER_LIMIT))]
+    blocks: list[Block] = [HeaderBlock(text=clip(title, HEADER_LIMIT))]
     if answer.detailed and answer.summaries:
         lines = detail_lines(indicator, answer.summaries[0])
     else:
         lines = [summary_line(indicator, s) for s in answer.summaries]
         if answer.more:
             lines.append(f"…and {answer.more} more places — ask for one with `in <place>`.")
-        place = f" for {esc(answer.target_place)}" if answer.target_place else ""
+        place = f" for {escape(answer.target_place)}" if answer.target_place else ""
         target = (
             f"🎯 Target{place}: {format_value(indicator.target, indicator.unit)} "
             f"({'lower' if str(indicator.direction) == 'lower' else 'higher'} is better)"
@@ -187,14 +171,14 @@ def build_answer(answer: Answer) -> list[Block]:
     if answer.late:
         lines.append(f"⏳ Late data: {answer.late}.")
     if answer.also:
-        lines.append("_(also: " + "; ".join(esc(n) for n in answer.also) + ")_")
+        lines.append("_(also: " + "; ".join(escape(n) for n in answer.also) + ")_")
     if answer.geography_note:
-        lines.append(f"_{esc(answer.geography_note)}_")
+        lines.append(f"_{escape(answer.geography_note)}_")
     blocks.extend(_sections(lines))
     context: list[str] = []
     if answer.explanation:
         context.append(answer.explanation)
-    source = f"Source: {esc(indicator.source)} · " if indicator.source else ""
+    source = f"Source: {escape(indicator.source)} · " if indicator.source else ""
     updated = f" · updated {format_due(answer.updated)}" if answer.updated else ""
     context.append(f"{source}Data through {answer.data_through}{updated}")
     marked = len(answer.markers)
@@ -205,7 +189,7 @@ def build_answer(answer: Answer) -> list[Block]:
         chart += f" · {answer.chart_more} more places not drawn"
     context.append(chart)
     blocks.append(
-        ContextBlock(elements=[MarkdownTextObject(text=_clip(t, 2000)) for t in context[:10]])
+        ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)) for t in context[:10]])
     )
     return blocks
 
@@ -216,7 +200,7 @@ def _sections(lines: Sequence[str], *, limit: int = SECTION_LIMIT) -> list[Block
     current: list[str] = []
     size = 0
     for line in lines:
-        line = _clip(line, limit)
+        line = clip(line, limit)
         if current and size + len(line) + 1 > limit:
             sections.append(SectionBlock(text=MarkdownTextObject(text="\n".join(current))))
             current, size = [], 0
@@ -232,8 +216,10 @@ def _sections(lines: Sequence[str], *, limit: int = SECTION_LIMIT) -> list[Block
 
 def catalog_line(entry: CatalogEntry) -> str:
     indicator = entry.indicator
-    unit = f" ({esc(indicator.unit)})" if indicator.unit and indicator.unit.strip() != "%" else ""
-    name = f"*{esc(indicator.name)}*{unit}"
+    unit = (
+        f" ({escape(indicator.unit)})" if indicator.unit and indicator.unit.strip() != "%" else ""
+    )
+    name = f"*{escape(indicator.name)}*{unit}"
     if not entry.latest:
         return f"{name} — no values yet"
     items = list(entry.latest.items())
@@ -244,7 +230,7 @@ def catalog_line(entry: CatalogEntry) -> str:
         percent = "%" if indicator.unit and indicator.unit.strip() == "%" else ""
         # A place whose newest value is older than the others says which period it is for.
         shown = [
-            f"{esc(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
+            f"{escape(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
             + ("" if p.period == newest_reported else f" ({_label(indicator, p.period)})")
             for g, p in items[:MAX_CATALOG_GEOGRAPHIES]
         ]
@@ -274,7 +260,7 @@ def build_catalog(entries: Sequence[CatalogEntry]) -> list[Block]:
     lines: list[str] = []
     total = 0
     for entry in entries:
-        line = _clip(catalog_line(entry), 1000)
+        line = clip(catalog_line(entry), 1000)
         if total + len(line) > TOTAL_TEXT_LIMIT:
             break  # ~11k characters fit in about four sections: far below the 50-block limit
         lines.append(line)
@@ -296,7 +282,6 @@ __all__ = [
     "catalog_line",
     "comparison_line",
     "detail_lines",
-    "esc",
     "summary_line",
     "target_line",
 ]
