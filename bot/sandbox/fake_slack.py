@@ -52,13 +52,15 @@ import logging
 import mimetypes
 import random
 import re
+import selectors
+import socket
 import struct
 import sys
 import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -334,9 +336,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        fake = self.server.fake
+        with fake._answering():
+            self._answer(fake)
+
+    def _answer(self, fake: FakeSlack) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        fake = self.server.fake
         answer = fake._handle_http(
             self.command, self.path, {k: v for k, v in self.headers.items()}, body
         )
@@ -358,10 +364,33 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    timeout = 0  # handle_request() never blocks: it is called when a connection is waiting
 
     def __init__(self, address: tuple[str, int], fake: FakeSlack) -> None:
         self.fake = fake
         super().__init__(address, _Handler)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closing = False
+
+    def serve_until_closed(self) -> None:
+        """Accept connections until `close_soon()`; unlike `serve_forever()` (which notices a
+        `shutdown()` only at its next poll), it stops the moment it is told to."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._closing:
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._closing:
+                        self.handle_request()  # ready: accepts without waiting
+
+    def close_soon(self) -> None:
+        self._closing = True
+        self._wake_w.send(b"x")
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -408,36 +437,10 @@ class FakeSlack:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-
+        self._ts_start = ts_start
         self._lock = threading.RLock()
-        self.calls: list[Call] = []
-        self.errors: list[str] = []  # tracebacks of bugs in the stand-in itself
-        self._tokens: set[str] = {token}
-        # Message ts are real epoch times on Slack; code that asks conversations.history for
-        # messages "since" a wall-clock instant (the outbox's crash check) relies on that.
-        self._ts_base_us = round((time.time() if ts_start is None else ts_start) * 1_000_000)
-        self._ts_counter = 0
-        self._id_counter = 0
-
-        self._users: dict[str, dict[str, Any]] = {}
-        self._channels: dict[str, dict[str, Any]] = {}
-        self._messages: dict[str, list[dict[str, Any]]] = {}
-        self._ephemeral: dict[str, list[dict[str, Any]]] = {}
-        self._files: dict[str, dict[str, Any]] = {}
-        self._uploads: dict[str, bytes] = {}
-        self._views: dict[str, dict[str, Any]] = {}
-        self._view_records: list[dict[str, Any]] = []
-        self._home_view_ids: dict[str, str] = {}
-        self._triggers: dict[str, float] = {}
-        self._response_urls: dict[str, dict[str, Any]] = {}
-        self._responses: dict[str, list[dict[str, Any]]] = {}
-
-        self._fail_next: dict[str, deque[_Fault]] = {}
-        self._random: _RandomFaults | None = None
-        self._delays: dict[str, float] = {}
-        self._errors: dict[tuple[str, str | None], str] = {}
-        self._apps = _AppSide()  # OAuth installs and Socket Mode (see that section below)
-
+        self._in_flight = 0  # requests being answered (see reset_all)
+        self._idle = threading.Condition(self._lock)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -466,7 +469,43 @@ class FakeSlack:
             "oauth.v2.access": self._oauth_v2_access,  # see "OAuth and Socket Mode" below
             "apps.connections.open": self._apps_connections_open,
         }
-        self.add_user(bot_user_id, name=bot_name, real_name=bot_name, is_bot=True)
+        self._new_state()
+
+    def _new_state(self) -> None:
+        """Everything a new stand-in starts with: no calls, no messages, only the bot user."""
+        with self._lock:
+            self.calls: list[Call] = []
+            self.errors: list[str] = []  # tracebacks of bugs in the stand-in itself
+            self._tokens: set[str] = {self.token}
+            # Message ts are real epoch times on Slack; code that asks conversations.history for
+            # messages "since" a wall-clock instant (the outbox's crash check) relies on that.
+            start = time.time() if self._ts_start is None else self._ts_start
+            self._ts_base_us = round(start * 1_000_000)
+            self._ts_counter = 0
+            self._id_counter = 0
+
+            self._users: dict[str, dict[str, Any]] = {}
+            self._channels: dict[str, dict[str, Any]] = {}
+            self._messages: dict[str, list[dict[str, Any]]] = {}
+            self._ephemeral: dict[str, list[dict[str, Any]]] = {}
+            self._files: dict[str, dict[str, Any]] = {}
+            self._uploads: dict[str, bytes] = {}
+            self._views: dict[str, dict[str, Any]] = {}
+            self._view_records: list[dict[str, Any]] = []
+            self._home_view_ids: dict[str, str] = {}
+            self._triggers: dict[str, float] = {}
+            self._response_urls: dict[str, dict[str, Any]] = {}
+            self._responses: dict[str, list[dict[str, Any]]] = {}
+
+            self._fail_next: dict[str, deque[_Fault]] = {}
+            self._random: _RandomFaults | None = None
+            self._delays: dict[str, float] = {}
+            self._errors: dict[tuple[str, str | None], str] = {}
+            self._apps = _AppSide()  # OAuth installs and Socket Mode (see that section below)
+
+            self.add_user(
+                self.bot_user_id, name=self.bot_name, real_name=self.bot_name, is_bot=True
+            )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -477,10 +516,7 @@ class FakeSlack:
         self._server = _Server((self.host, self._port), self)
         self._port = int(self._server.server_address[1])
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"FakeSlack:{self._port}",
-            daemon=True,
+            target=self._server.serve_until_closed, name=f"FakeSlack:{self._port}", daemon=True
         )
         self._thread.start()
         return self
@@ -490,11 +526,37 @@ class FakeSlack:
         if server is None:
             return
         self._stopping.set()  # wakes handlers sleeping in delay()/slow answers
-        server.shutdown()
-        server.server_close()
+        server.close_soon()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        server.server_close()
+
+    def reset_all(self, timeout: float = 10.0) -> None:
+        """Back to the state of a new stand-in, on the same address: only the bot user, its own
+        token, no calls, messages, files, views, channels or fault injection.
+
+        Requests being answered finish first (those sleeping in `delay()` or a slow fault are
+        woken), so nothing from before lands in the new state. Tests share one server this way.
+        """
+        with self._idle:
+            self._stopping.set()
+            if not self._idle.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(f"FakeSlack: {self._in_flight} request(s) still being answered")
+            if self._server is not None:
+                self._stopping.clear()
+            self._new_state()
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
