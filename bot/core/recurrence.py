@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
+
+from bot.core.text import shown, valid_zone
 
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -72,13 +74,10 @@ class Recurrence:
 
 
 def _help(phrase: str, detail: str) -> RecurrenceError:
-    shown = " ".join(phrase.split())
-    if len(shown) > 60:
-        shown = shown[:59] + "…"
     examples = "\n".join(f"• `/commstat meeting {e}`" for e in EXAMPLES)
     return RecurrenceError(
-        f"I couldn't read `{shown}` as a meeting time: {detail}\nSay it like one of these:\n"
-        f"{examples}"
+        f"I couldn't read `{shown(phrase)}` as a meeting time: {detail}\n"
+        f"Say it like one of these:\n{examples}"
     )
 
 
@@ -115,10 +114,10 @@ def parse_time(text: str) -> time:
 
 
 def _zone(tz: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}") from None
+    """The zone a rule was set in; an unknown one is a bug, never a silent fallback."""
+    if valid_zone(tz) is None:
+        raise ValueError(f"unknown time zone {tz!r}")
+    return ZoneInfo(tz)
 
 
 def _normalise(phrase: str) -> str:
@@ -148,7 +147,7 @@ def parse_meeting(phrase: str, *, now: datetime, tz: str) -> Recurrence:
     try:
         at = parse_time(time_match["time"])
     except ValueError:
-        raise _help(phrase, f"`{time_match['time']}` is not a time of day.") from None
+        raise _help(phrase, f"`{shown(time_match['time'])}` is not a time of day.") from None
     body = text[: time_match.start()].strip()
     body = re.sub(r"\b(?:on|at)$", "", body).strip()
     body = re.sub(r"^(?:on )?(?:the )?", "", body)
@@ -167,7 +166,7 @@ def parse_weekly(phrase: str, *, now: datetime, tz: str) -> Recurrence:
         found = parse_meeting(text, now=now, tz=tz)
     except RecurrenceError:
         raise RecurrenceError(
-            f"I couldn't read `{phrase.strip()}` as a day and time. Say it like "
+            f"I couldn't read `{shown(phrase)}` as a day and time. Say it like "
             "`/commstat weekly digest Monday 9am` or `/commstat weekly digest Friday at 2pm`."
         ) from None
     fields = _fields(found.rule)
@@ -400,7 +399,7 @@ def parse_lead(phrase: str) -> int:
     m = re.fullmatch(r"(?P<n>\d+(?:\.\d+)?|an?|one|two|three|half an?) ?(?P<unit>[a-z]+)", text)
     if not m or m["unit"] not in _UNITS:
         raise RecurrenceError(
-            f"I couldn't read `{phrase.strip()}` as a time before the meeting. Say it like "
+            f"I couldn't read `{shown(phrase)}` as a time before the meeting. Say it like "
             "`/commstat digest 2 hours before`, `/commstat digest 30 minutes before` or "
             "`/commstat digest 1 day before`."
         )
@@ -411,6 +410,6 @@ def parse_lead(phrase: str) -> int:
     if not MIN_LEAD <= timedelta(minutes=minutes) <= MAX_LEAD:
         raise RecurrenceError(
             "The digest can be posted between 10 minutes and 7 days before the meeting; "
-            f"`{phrase.strip()}` is outside that. e.g. `/commstat digest 2 hours before`."
+            f"`{shown(phrase)}` is outside that. e.g. `/commstat digest 2 hours before`."
         )
     return minutes

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from storage.models import (
     Commitment,
@@ -459,3 +459,33 @@ def test_a_name_that_arrives_without_its_user_id_is_explained(sqlite_bot):
     assert "I couldn't tell who `@lee` is" in said
     with sqlite_bot.services.sessions() as session:
         assert session.scalars(select(Person).where(Person.is_admin.is_(True))).all() == []
+
+
+def test_slack_is_asked_about_people_before_any_transaction_opens(sqlite_bot):
+    """On SQLite a transaction holds the only write lock: a slow `users.info` inside one would
+    hold back every other command and the scheduler."""
+    engine = sqlite_bot.services.engine
+    opened: dict[int, float] = {}
+    spans: list[tuple[float, float]] = []
+
+    def began(conn):
+        opened[id(conn)] = time.monotonic()
+
+    def ended(conn):
+        spans.append((opened.pop(id(conn), time.monotonic()), time.monotonic()))
+
+    listeners = [("begin", began), ("commit", ended), ("rollback", ended)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        ask(sqlite_bot, "settings admin add <@U0LEE|lee>", user="U0ADMIN")
+        ask(sqlite_bot, "org <@U0SAM|sam> Police", user="U0LEE")
+        announce(sqlite_bot, "meeting every Thursday at 10am", user="U0KIM")
+        ask(sqlite_bot, "settings", user="U0MARIA")
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    asked = [call.at for call in sqlite_bot.slack.calls_to("users.info")]
+    assert len(asked) == 5  # each person once: the admin, lee, sam, kim, maria
+    assert spans
+    assert [at for at in asked for start, end in spans if start < at < end] == []
