@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -247,6 +248,65 @@ def test_three_tick_processes_at_once_send_each_message_once(
         assert len(fake_slack.calls_to("chat.postMessage")) == 300
     finally:
         services.engine.dispose()
+
+
+def test_digest_planning_in_four_threads_at_once_posts_the_meetings_digest_once(
+    services: Services, fake_slack: FakeSlack
+):
+    """Drafted in one transaction, drawn outside it, enqueued in another: four planners at the
+    same instant may all draw it, but the outbox gets one message and one chart."""
+    from bot.core.recurrence import parse_meeting
+    from bot.followup import digest
+    from bot.followup.scheduler import run_pass
+    from bot.sandbox import bundled
+    from storage.models import Schedule
+
+    monday = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Mon 10:00 New York
+    bundled.load_all(services.sessions, team_id=TEAM_ID, now=monday)  # indicators: a chart
+    meeting = parse_meeting("every Tuesday at 10am", now=monday, tz="America/New_York")
+    with services.sessions.begin() as session:
+        session.add(
+            Schedule(
+                team_id=TEAM_ID,
+                channel_id="C0MEETING",
+                kind="meeting",
+                rrule=meeting.rule,
+                dtstart=meeting.dtstart,
+                time_zone="America/New_York",
+                digest_lead_minutes=24 * 60,
+                description="every Tuesday at 10am",
+                created_by="U0MARIA",
+                created_at=monday,
+            )
+        )
+    now = monday + timedelta(minutes=30)  # the digest of Tuesday's meeting is due
+    start = threading.Barrier(4)
+    added: list[int] = []
+
+    def planner() -> None:
+        start.wait()
+        added.append(digest.plan(services, now=now))
+
+    threads = [threading.Thread(target=planner) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(added)[-1] == 2 and sum(added) == 2
+    for at in (now, now + timedelta(minutes=1)):  # later passes: nothing new
+        assert run_pass(services, now=at, per_channel_interval=0).digests == 0
+    with services.sessions() as session:
+        keys = session.scalars(
+            select(OutboxMessage.idempotency_key).where(OutboxMessage.kind.like("digest%"))
+        ).all()
+    assert sorted(k.rsplit(":", 1)[1] for k in keys) == ["1-message", "2-chart"]
+    [message_key] = [k for k in keys if k.endswith(":1-message")]
+    assert arrivals(fake_slack, {message_key})[message_key] == 1
+    assert len([c for c in fake_slack.calls_to("files.completeUploadExternal") if c.ok]) == 1
+    headers = [
+        m["blocks"][0]["text"]["text"] for m in fake_slack.messages("C0MEETING") if m.get("blocks")
+    ]
+    assert headers == ["CommStat digest — meeting Tue, Nov 24, 10:00 AM"]
 
 
 if __name__ == "__main__":  # pragma: no cover
