@@ -1,11 +1,14 @@
 """/commit end to end: signed requests in, what partners see in Slack out, and the database."""
 
+import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from slack_sdk.web.base_client import BaseClient
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy import event, func, select
 
 from storage.models import Commitment, CommitmentEvent, Indicator
 from tests.helpers import all_text, wait_for
@@ -61,6 +64,15 @@ def make(bot, text, user="U0MARIA"):
     message = wait_for(lambda: len(channel_messages(bot)) > before and channel_messages(bot)[-1])
     wait_for(lambda: stored(bot) and stored(bot)[-1].message_ts)
     return stored(bot)[-1], message
+
+
+def make_in(bot, text, *, channel):
+    """Make a commitment in another channel and return it once its confirmation is posted."""
+    before = len(stored(bot))
+    commit(bot, text, channel=channel)
+    return wait_for(
+        lambda: len(stored(bot)) > before and stored(bot)[-1].message_ts and stored(bot)[-1]
+    )
 
 
 # --- making a commitment ------------------------------------------------------------------------
@@ -506,13 +518,24 @@ def test_note_button_opens_a_form_whose_note_is_logged_and_threaded(bot):
 # --- the form -------------------------------------------------------------------------------------
 
 
-def _form(what="Open the warming center", owners=("U0LEE",), date="2026-12-04", channel=CHANNEL):
-    return {
+def _form(
+    what="Open the warming center",
+    owners=("U0LEE",),
+    date="2026-12-04",
+    channel=CHANNEL,
+    indicator=None,
+):
+    values = {
         "what": {"value": {"type": "plain_text_input", "value": what}},
         "owners": {"value": {"type": "multi_users_select", "selected_users": list(owners)}},
         "due": {"value": {"type": "datepicker", "selected_date": date}},
         "channel": {"value": {"type": "conversations_select", "selected_conversation": channel}},
     }
+    if indicator:
+        values["indicator"] = {
+            "value": {"type": "static_select", "selected_option": {"value": indicator}}
+        }
+    return values
 
 
 def test_empty_commit_opens_the_form_and_a_valid_form_is_stored_and_posted(bot):
@@ -549,6 +572,70 @@ def test_form_mistakes_are_shown_next_to_the_field_and_nothing_is_stored(bot, fo
     assert body["response_action"] == "errors"
     assert field in body["errors"]
     assert stored(bot) == []
+
+
+def _add_indicator(bot, slug, name, *, aliases=(), restricted_to=()):
+    with bot.services.sessions.begin() as session:
+        from storage.repositories import ensure_team
+
+        ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
+        session.add(
+            Indicator(
+                team_id="T0COALITION",
+                slug=slug,
+                name=name,
+                aliases=list(aliases),
+                restricted_to=list(restricted_to),
+                created_at=bot.clock(),
+                updated_at=bot.clock(),
+            )
+        )
+
+
+def _submit(bot, form, view_id=None):
+    """Submit the new-commitment form; the field errors, or {} once it is accepted."""
+    answer = bot.driver.submit_view("new_commitment", form, user="U0MARIA", view_id=view_id)
+    assert answer.status == 200
+    return answer.json().get("errors", {}) if answer.body else {}
+
+
+def test_the_form_makes_a_commitment_exactly_as_the_command_does(bot):
+    """One create path: the coalition's zone from settings when the owner's is unknown, and the
+    same indicators, visible only in their channels."""
+    chicago = ZoneInfo("America/Chicago")
+    admin = bot.driver.command(
+        "/commstat", "settings time zone America/Chicago", user="U0ADMIN", channel=CHANNEL
+    )
+    assert admin.status == 200
+    assert "now America/Chicago" in last_reply(bot)["text"]
+    _add_indicator(bot, "naloxone", "Naloxone kits distributed", aliases=["kits"])
+    _add_indicator(bot, "ward-5", "Ward 5 overdoses", restricted_to=["C0WARD5"])
+    bot.slack.set_error("users.info", "fatal_error")  # Slack can't tell us anyone's zone now
+
+    commit(bot, "")  # the form offers the indicators that exist in this channel only
+    opened = wait_for(lambda: bot.slack.calls_to("views.open"))[-1].params["view"]
+    picker = next(b for b in opened["blocks"] if b["block_id"] == "indicator")
+    assert [o["value"] for o in picker["element"]["options"]] == ["naloxone"]
+
+    assert _submit(bot, _form(what="Restock kits", indicator="naloxone"), "VFORM1") == {}
+    by_form = wait_for(lambda: [c for c in stored(bot) if c.message_ts])[-1]
+    by_command, _ = make(bot, "<@U0LEE|lee> Restock kits again by Dec 4 #kits")
+    for commitment in (by_form, by_command):
+        assert commitment.due_at.astimezone(chicago) == datetime(2026, 12, 4, 17, 0, tzinfo=chicago)
+        assert commitment.time_zone == "America/Chicago"
+        assert commitment.owner_ids == ["U0LEE"]
+    assert by_form.indicator_id is not None and by_form.indicator_id == by_command.indicator_id
+
+    refused = _submit(bot, _form(what="Count ward 5", indicator="ward-5"))
+    assert "I don't know the indicator #ward-5" in refused["indicator"]
+    said = ask(bot, "Count ward 5 by Dec 4 #ward-5")["text"]
+    assert "I don't know the indicator #ward-5" in said
+    assert len(stored(bot)) == 2
+    assert _submit(bot, _form(what="Count ward 5", indicator="ward-5", channel="C0WARD5")) == {}
+    in_ward = make_in(bot, "Count ward 5 again by Dec 4 #ward-5", channel="C0WARD5")
+    ward_ids = {c.indicator_id for c in stored(bot) if c.channel_id == "C0WARD5"}
+    assert len(ward_ids) == 1 and None not in ward_ids
+    assert in_ward.indicator_id in ward_ids
 
 
 # --- App Home -------------------------------------------------------------------------------------
@@ -650,3 +737,64 @@ def test_odd_but_valid_commitments_are_stored_exactly_and_never_ping_everyone(bo
     assert "<!" not in all_text(message)
     with bot.services.sessions() as session:  # the table is still there, with one row
         assert session.scalar(select(func.count()).select_from(Commitment)) == 1
+
+
+# --- Slack is never asked while the database is held ----------------------------------------------
+
+
+@pytest.fixture
+def slack_calls_in_transactions(sqlite_bot, monkeypatch):
+    """Every Slack call (Web API or response URL) made while the same thread had a database
+    transaction open. On SQLite every transaction takes the one write lock (BEGIN IMMEDIATE), so
+    a slow Slack inside one would hold back every other command."""
+    depth: dict[int, int] = {}
+    caught: list[str] = []
+
+    def began(_conn):
+        depth[threading.get_ident()] = depth.get(threading.get_ident(), 0) + 1
+
+    def ended(_conn):
+        depth[threading.get_ident()] = depth.get(threading.get_ident(), 1) - 1
+
+    engine = sqlite_bot.services.engine
+    listeners = [("begin", began), ("commit", ended), ("rollback", ended)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+
+    def watched(original, name_of):
+        def call(self, *args, **kwargs):
+            if depth.get(threading.get_ident(), 0) > 0:
+                caught.append(name_of(args))
+            return original(self, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(BaseClient, "api_call", watched(BaseClient.api_call, lambda a: a[0]))
+    monkeypatch.setattr(
+        WebhookClient, "send_dict", watched(WebhookClient.send_dict, lambda a: "response_url")
+    )
+    yield caught
+    for name, listener in listeners:
+        event.remove(engine, name, listener)
+
+
+def test_no_slack_call_while_a_transaction_is_open(sqlite_bot, slack_calls_in_transactions):
+    bot = sqlite_bot
+    commitment, message = make(bot, "<@U0LEE|lee> Call the shelter by Friday")
+    ask(bot, "list all")
+    ask(bot, f"note {commitment.id} Director says yes")
+    bot.driver.click(
+        "commit_move",
+        user="U0MARIA",
+        block_id=f"commitment-{commitment.id}",
+        selected_date="2026-12-09",
+        channel=CHANNEL,
+        message_ts=message["ts"],
+    )
+    wait_for(lambda: stored(bot)[0].due_version == 2)
+    assert _submit(bot, _form(what="Open the warming center")) == {}
+    wait_for(lambda: len(stored(bot)) == 2 and stored(bot)[-1].message_ts)
+    bot.driver.click("commit_done", user="U0MARIA", value=str(commitment.id), home=True)
+    wait_for(lambda: bot.slack.calls_to("views.publish"))
+    assert stored(bot)[0].status == "done"
+    assert slack_calls_in_transactions == []

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.commit_parser import ListFilter
 from bot.core.text import defuse_broadcasts
 from bot.slack.blocks import commitments as blocks
 from bot.slack.blocks.home import build_home
@@ -93,6 +94,29 @@ def test_a_long_list_stays_within_slacks_50_blocks_and_says_how_many_more():
     assert len(message) <= 50
     assert message[-1]["elements"][0]["text"] == "…and 20 more — narrow it"
     assert all(len(b["text"]["text"]) <= 3000 for b in message if b["type"] == "section")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "title"),
+    [
+        (ListFilter(), "Your open commitments"),
+        (ListFilter(overdue=True), "Your overdue commitments"),
+        (ListFilter(everyone=True), "All open commitments"),
+        (ListFilter(everyone=True, overdue=True), "Overdue commitments"),
+        (ListFilter(person="U0LEE"), "Open commitments of <@U0LEE>"),
+        (ListFilter(person="U0LEE", overdue=True), "Overdue commitments of <@U0LEE>"),
+    ],
+)
+def test_a_list_says_whose_commitments_it_shows(wanted, title):
+    assert blocks.list_title(wanted) == title
+
+
+def test_a_long_action_and_many_owners_fit_one_section():
+    commitment = make(text="word " * 400, owners=tuple(f"U{i:08d}" for i in range(150)))
+    text = as_dicts(blocks.build_commitment_message(commitment, now=NOW))[0]["text"]["text"]
+    assert len(text) <= 3000
+    assert text.count("\n") == 1  # the action, then owners · due
+    assert "…" in text.splitlines()[0] and "…" in text.splitlines()[1]
 
 
 def test_app_home_stays_within_100_blocks():

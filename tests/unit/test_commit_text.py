@@ -1,4 +1,5 @@
-"""Reading `/commit` lines: owners, action, due date and indicator, and refusing the rest."""
+"""Reading `/commit` lines: owners, action, due date and indicator, and refusing the rest; the
+words after `list` and `snooze`."""
 
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ from hypothesis import strategies as st
 from bot.core.commit_parser import (
     CommitDraft,
     CommitTextError,
+    ListFilter,
     ParsedCommit,
+    list_usage_message,
     parse_commit,
+    read_commit,
+    read_list_filter,
+    snooze_days,
     split_commit,
 )
 from bot.core.dates import DateError
@@ -273,3 +279,70 @@ def test_words_in_the_action_never_move_the_date(action: str) -> None:
         assert exc.reason == "no_what"  # the quotes held only spaces
         return
     assert parsed.due.at.date() == NOW.date() + timedelta(days=4)
+
+
+def test_the_forms_one_reading_is_read_like_a_line() -> None:
+    """The form gives a date picked from the calendar; it is read in the zone it is given."""
+    form = CommitDraft(("U0LEE",), "Open the warming center", "2026-12-04", "naloxone")
+    parsed = read_commit([form], now=NOW, tz="America/Chicago")
+    assert parsed == ParsedCommit(("U0LEE",), "Open the warming center", parsed.due, "naloxone")
+    chicago = ZoneInfo("America/Chicago")
+    assert parsed.due.at.astimezone(chicago).date() == date(2026, 12, 4)
+    assert not parsed.due.has_time
+
+
+# --- /commit list ... -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "wanted"),
+    [
+        ("", ListFilter()),
+        ("mine", ListFilter()),
+        ("all", ListFilter(everyone=True)),
+        ("overdue", ListFilter(everyone=True, overdue=True)),
+        ("overdue mine", ListFilter(overdue=True)),
+        ("<@U0LEE|lee>", ListFilter(person="U0LEE")),
+        ("all <@U0LEE|lee>", ListFilter(person="U0LEE")),
+        ("LATE <@U0LEE>", ListFilter(person="U0LEE", overdue=True)),
+    ],
+)
+def test_list_filters_combine(words: str, wanted: ListFilter) -> None:
+    assert read_list_filter(words.split()) == wanted
+
+
+def test_list_words_that_are_no_filter_may_be_a_new_commitment() -> None:
+    assert read_list_filter(["the", "shelters", "by", "Friday"]) is None
+    message = list_usage_message(["banana"])
+    assert "I don't know how to list `banana`" in message and "/commit list all" in message
+
+
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        ("@lee", "I couldn't tell who `@lee` is"),
+        ("<@U0LEE> <@U0SAM>", "one person's commitments at a time"),
+    ],
+)
+def test_list_refuses_a_typed_name_and_two_people(words: str, says: str) -> None:
+    with pytest.raises(CommitTextError, match=says):
+        read_list_filter(words.split())
+
+
+# --- /commit snooze N ... ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "days"),
+    [("", 3), ("5", 5), ("5 days", 5), ("1 day", 1), ("2d", 2), ("1 week", 7), ("2 weeks", 14),
+     ("for a week", 7), ("an 3", None), ("a fortnight", None), ("until Friday", None),
+     ("3 dayz", None), ("a", None)],
+)  # fmt: skip
+def test_snooze_reads_days_and_weeks_and_refuses_the_rest(words: str, days: int | None) -> None:
+    if days is not None:
+        assert snooze_days(words, 12) == days
+        return
+    with pytest.raises(CommitTextError, match="how long to snooze") as caught:
+        snooze_days(words, 12)
+    assert caught.value.reason == "snooze"
+    assert "/commit snooze 12 3 days" in str(caught.value)

@@ -1,4 +1,4 @@
-"""Block Kit for /indicator: pure `build_*` functions over the core's answers.
+"""Block Kit for /indicator: pure `build_*` functions over what `bot.usecases.indicators` answers.
 
 Every text stays inside Slack's limits (≤ 50 blocks, ≤ 3,000 characters a section, header ≤ 150)
 by summarising ("…and 12 more") rather than cutting a line in half.
