@@ -21,11 +21,11 @@ from bot.core.commit_parser import (
 )
 from bot.core.dates import DateError
 from bot.core.text import mention
-from bot.slack import ids, people
+from bot.slack import ids
 from bot.slack.blocks import commitments as blocks
 from bot.slack.commitment_messages import post_confirmation, refresh_message
 from bot.slack.help import help_text
-from bot.slack.people import UnknownPerson, refresh_people
+from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError
 from handlers import replies
@@ -88,7 +88,7 @@ def create(services: Services, client: WebClient, command: dict[str, Any]) -> di
     """A new commitment from one line; Slack is asked about people before the transaction."""
     team_id, channel_id = command["team_id"], command.get("channel_id")
     readings = split_commit(command.get("text") or "")
-    actor = people.actor_for(services, client, team_id, command["user_id"])
+    actor = actor_for(services, client, team_id, command["user_id"])
     try:
         if readings[0].owners:
             refresh_people(services, client, team_id, readings[0].owners)
@@ -143,7 +143,7 @@ def change(
     commitment_id: int,
     rest: str,
 ) -> dict[str, Any]:
-    actor = people.actor_for(services, client, command["team_id"], command["user_id"])
+    actor = actor_for(services, client, command["team_id"], command["user_id"])
     with services.sessions.begin() as session:
         changed = commitments.apply_change(
             session, actor, verb, commitment_id, rest, now=services.clock()

@@ -162,55 +162,41 @@ def submit_new_commitment(
     values = view["state"]["values"]
     what = " ".join((values["what"]["value"].get("value") or "").split())
     owners = list(values["owners"]["value"].get("selected_users") or [])
-    picked = values["due"]["value"].get("selected_date")
+    picked = values["due"]["value"].get("selected_date") or ""
     slug = ((values.get("indicator") or {}).get("value", {}).get("selected_option") or {}).get(
         "value"
     )
     channel = values["channel"]["value"].get("selected_conversation")
     team_id = _team_of(body)
     user_id = body["user"]["id"]
-    errors: dict[str, str] = {}
-    if not what:
-        errors["what"] = "Say what will be done."
-    if not owners:
-        errors["owners"] = "Pick at least one owner."
-    if not channel:
-        errors["channel"] = "Pick where to post it."
-    if not picked:
-        errors["due"] = "Pick a due date."
-    else:
-        try:
-            picked = date.fromisoformat(picked).isoformat()
-        except ValueError:
-            errors["due"] = "Pick a due date."
+    errors = _missing(what=what, owners=owners, picked=picked, channel=channel)
     actor = actor_for(services, client, team_id, user_id)
     if owners:
         try:
             refresh_people(services, client, team_id, owners)
         except UnknownPerson as unknown:
             errors["owners"] = f"I can't find {mention(unknown.user_id)} in this workspace."
-    if not errors:
-        reading = CommitDraft(tuple(owners), what[:2000], picked, slug)
-        try:
-            with services.sessions.begin() as session:
-                created = commitments.create_commitment(
-                    session,
-                    actor=actor,
-                    readings=[reading],
-                    channel_id=channel,
-                    request_key=f"view:{view['id']}",
-                    default_zone=services.settings.timezone,
-                    now=services.clock(),
-                )
-        except UnknownIndicator as error:
-            errors["indicator"] = str(error)
-        except (CommitError, CommitTextError, DateError) as error:
-            errors["due"] = str(error)
     if errors:
-        ack(
-            response_action="errors",
-            errors={field: text[:FIELD_ERROR_CHARS] for field, text in errors.items()},
-        )
+        _refuse(ack, errors)
+        return
+    when = date.fromisoformat(picked).isoformat()  # checked above; Slack sends YYYY-MM-DD
+    reading = CommitDraft(tuple(owners), what[:2000], when, slug)
+    try:
+        with services.sessions.begin() as session:
+            created = commitments.create_commitment(
+                session,
+                actor=actor,
+                readings=[reading],
+                channel_id=channel,
+                request_key=f"view:{view['id']}",
+                default_zone=services.settings.timezone,
+                now=services.clock(),
+            )
+    except UnknownIndicator as error:
+        _refuse(ack, {"indicator": str(error)})
+        return
+    except (CommitTextError, DateError) as error:
+        _refuse(ack, {"due": str(error)})
         return
     ack()
     if created.is_new:
@@ -221,3 +207,26 @@ def submit_new_commitment(
                 text=f"I couldn't post in <#{channel}>, so here it is:",
                 blocks=answer["blocks"],
             )
+
+
+def _missing(*, what: str, owners: list[str], picked: str, channel: str | None) -> dict[str, str]:
+    """Every empty field at once, so the form is fixed in one go."""
+    errors: dict[str, str] = {}
+    if not what:
+        errors["what"] = "Say what will be done."
+    if not owners:
+        errors["owners"] = "Pick at least one owner."
+    if not channel:
+        errors["channel"] = "Pick where to post it."
+    try:
+        date.fromisoformat(picked)
+    except ValueError:
+        errors["due"] = "Pick a due date."
+    return errors
+
+
+def _refuse(ack: Ack, errors: dict[str, str]) -> None:
+    ack(
+        response_action="errors",
+        errors={field: text[:FIELD_ERROR_CHARS] for field, text in errors.items()},
+    )
