@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Services
-from bot.core import periods
+from bot.core import periods, text
 from bot.core.charts import ChartSpec, Series, render_digest_chart
 from bot.core.charts import describe as describe_chart
 from bot.core.dates import format_due
@@ -42,7 +42,6 @@ from bot.core.digest import (
     verdict,
     weekly_title,
 )
-from bot.core.text import zone as zone_of
 from bot.slack import outbox
 from bot.slack.blocks.commitments import days_late, due_text, local_due
 from bot.slack.blocks.digest import build_blocks
@@ -66,7 +65,6 @@ NO_MEETING_LOOKBACK = timedelta(days=7)
 MAX_CHART_INDICATORS = 4
 CHART_PERIODS = 36  # three years of monthly data: enough to see a trend in a small panel
 RETRY_AFTER = timedelta(minutes=15)  # a schedule whose digest could not be made
-CHART_ALT_LIMIT = 1000  # Slack's limit for a file's alt text
 
 
 @dataclass(frozen=True)
@@ -257,7 +255,7 @@ def _indicators(
 ) -> tuple[Listing, Listing]:
     moves: list[Move] = []
     stale: list[Stale] = []
-    today = now.astimezone(zone_of(team.time_zone)).date()
+    today = now.astimezone(text.zone(team.time_zone)).date()
     for indicator in visible_indicators(session, team.id, channel_id):
         geography = _geography(session, indicator, team.default_geography)
         if geography is None:
@@ -366,7 +364,7 @@ def draft(
         title=title,
         since=since,
         next_meeting=next_meeting,
-        zone=_meeting_zone(next_meeting) or zone_of(team.time_zone),
+        zone=_meeting_zone(next_meeting) or text.zone(team.time_zone),
         data=data,
         charts=chart_specs(session, data.moves.items, team),
     )
@@ -391,7 +389,7 @@ def _chart(specs: Sequence[ChartSpec]) -> tuple[bytes, str] | None:
 def render(drafted: Draft) -> Digest:
     """The message and its chart. Draws with matplotlib: call it with no transaction open."""
     chart = _chart(drafted.charts)
-    text, blocks = build_blocks(
+    fallback, blocks = build_blocks(
         drafted.data,
         title=drafted.title,
         since=drafted.since,
@@ -400,7 +398,7 @@ def render(drafted: Draft) -> Digest:
         chart=chart is not None,
     )
     return Digest(
-        text=text,
+        text=fallback,
         blocks=blocks,
         chart_png=chart[0] if chart else None,
         chart_alt=chart[1] if chart else "",
@@ -418,7 +416,7 @@ def digest_window(
     meeting = schedule_for(session, team_id, channel_id)
     if meeting is None:
         team = session.get(Team, team_id)
-        zone = zone_of(team.time_zone if team else None)
+        zone = text.zone(team.time_zone if team else None)
         return now - NO_MEETING_LOOKBACK, None, dated_title(now.astimezone(zone))
     upcoming = occurrence_after(meeting, now)
     previous = occurrence_before(meeting, now, inclusive=True)

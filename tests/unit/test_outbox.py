@@ -307,3 +307,35 @@ def test_one_channel_gets_at_most_one_message_per_interval(
 def test_a_payload_without_text_or_file_is_refused_at_once(services: Services):
     with pytest.raises(ValueError, match="'text' or a 'file'"):
         queue(services, "bad", "C0MEET", {"blocks": []})
+
+
+def test_delivering_some_keys_sends_only_those_once_and_leaves_the_rest_untouched(
+    services: Services, fake_slack: FakeSlack
+):
+    for key, channel in [("now:1", "C0MEETING"), ("now:2", "C0MEETING"), ("other", "C0OTHER")]:
+        queue(services, key, channel, {"text": f"message {key}"})
+    report = deliver(services, keys=["now:1", "now:2", "never-queued"])
+    assert report.sent == 2
+    assert keys_in(fake_slack.messages("C0MEETING")) == ["now:1", "now:2"]  # in order
+    assert fake_slack.messages("C0OTHER") == []
+    other = row(services, "other")
+    assert (other.status, other.attempts, other.claimed_until) == (OutboxStatus.PENDING, 0, None)
+    assert deliver(services, keys=["now:1"]).sent == 0  # sent is sent
+    assert deliver(services).sent == 1  # the rest, by the next full delivery
+    assert keys_in(fake_slack.messages("C0OTHER")) == ["other"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
+
+
+def test_an_upload_payload_is_what_deliver_uploads(services: Services, fake_slack: FakeSlack):
+    payload = outbox.upload_payload(
+        PNG, filename="commstat-key-indicators.png", title="Key indicators", alt_text="x " * 800
+    )
+    assert len(payload["file"]["alt_text"]) <= outbox.ALT_TEXT_LIMIT
+    queue(services, "digest:1:2026-11-24:2-chart", "C0MEETING", payload, kind="digest_chart")
+    assert deliver(services).sent == 1
+    with services.sessions() as session:
+        assert outbox.status_of(session, "digest:1:2026-11-24:2-chart") == ("sent", "")
+        assert outbox.status_of(session, "never-queued") == ("", "")
+    [upload] = [c for c in fake_slack.calls_to("files.completeUploadExternal") if c.ok]
+    assert upload.params["files"][0]["title"] == "Key indicators"
+    assert list(fake_slack.uploads.values()) == [PNG]
