@@ -23,7 +23,7 @@ from bot.core.commit_parser import (
     snooze_days,
 )
 from bot.core.dates import Due, format_due, parse_due
-from bot.core.text import defuse_broadcasts, zone_name
+from bot.core.text import clip, defuse_broadcasts, mention, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
@@ -65,8 +65,9 @@ def parse_id(text: str) -> int:
     if raw.isdigit() and len(raw) > 9:
         raise CommitError(f"I can't find commitment #{raw[:12]}{'…' if len(raw) > 12 else ''}.")
     if not raw.isdigit():
-        shown = text if len(text) <= 20 else text[:19] + "…"
-        raise CommitError(f"`{shown}` is not a commitment number. Use the number shown as `#12`.")
+        raise CommitError(
+            f"`{clip(text, 20)}` is not a commitment number. Use the number shown as `#12`."
+        )
     return int(raw)
 
 
@@ -133,9 +134,9 @@ def load_for_change(session: Session, actor: Actor, commitment_id: int) -> Commi
             f"I can't find commitment #{commitment_id}. `/commit list all` shows the open ones."
         )
     if not may_change(commitment, actor):
-        owners = ", ".join(f"<@{o}>" for o in commitment.owner_ids)
+        owners = ", ".join(mention(o) for o in commitment.owner_ids)
         raise CommitError(
-            f"Only an owner ({owners}), whoever logged it (<@{commitment.creator_id}>) or a coalition "
+            f"Only an owner ({owners}), whoever logged it ({mention(commitment.creator_id)}) or a coalition "
             f"admin can change #{commitment.id}."
         )
     return commitment

@@ -139,7 +139,9 @@ def build_commitment_message(
             text=MarkdownTextObject(text=summary_line(commitment, now, indicator=indicator))
         ),
         ContextBlock(
-            elements=[MarkdownTextObject(text=headline or f"Logged by <@{commitment.creator_id}>")]
+            elements=[
+                MarkdownTextObject(text=headline or f"Logged by {mention(commitment.creator_id)}")
+            ]
         ),
     ]
     if commitment.status == CommitmentStatus.OPEN:
