@@ -174,7 +174,7 @@ def measure(services: Services, counter: SqlCounter, total: int, due: int) -> di
     with services.sessions.begin() as session:
         planned += nudges.plan(session, now=NOW)
         planned += freshness.plan(session, now=NOW)
-        planned += digest.plan(session, now=NOW)
+    planned += digest.plan(services, now=NOW)  # its own transactions: charts drawn between them
     plan_seconds = time.perf_counter() - started
     plan_statements = counter.count
     # The whole pass again from the same state, delivery included (to FakeSlack).
