@@ -30,20 +30,6 @@ OPIOIDS = "Opioids (T40.0-T40.4,T40.6)"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _charts_finish_before_slack_stops(request):
-    """Charts upload after the answer: let them finish before the Slack stand-in stops."""
-    served = [
-        request.getfixturevalue(n) for n in ("bot", "sqlite_bot") if n in request.fixturenames
-    ]
-    yield
-    for one in served:
-        deadline, seen = time.monotonic() + 5, -1
-        while time.monotonic() < deadline and len(one.slack.calls) != seen:
-            seen = len(one.slack.calls)
-            time.sleep(0.3)
-
-
 # --- data ------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,6 @@ NC and VT to Apr 2025; naloxone dispensing rates by state, yearly to 2023) and b
 (aliases, units, stewards: Maria for overdoses, Lee for naloxone; default place MD).
 """
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,18 +17,6 @@ from tests.helpers import all_text, wait_for
 TEAM_ID = "T0COALITION"
 CHANNEL = "C0MEETING"
 DEATHS = "Number of Drug Overdose Deaths"
-
-
-@pytest.fixture(autouse=True)
-def _charts_finish_before_slack_stops(request):
-    """Charts upload after the answer: let them finish before the Slack stand-in stops."""
-    bot = request.getfixturevalue("sqlite_bot") if "sqlite_bot" in request.fixturenames else None
-    yield
-    if bot is not None:
-        deadline, seen = time.monotonic() + 5, -1
-        while time.monotonic() < deadline and len(bot.slack.calls) != seen:
-            seen = len(bot.slack.calls)
-            time.sleep(0.3)
 
 
 def load_demo_data(bot):
