@@ -332,7 +332,9 @@ def test_twelve_geographies_become_small_multiples(cdc):
     assert [ax.get_title(loc="left").split(" · ")[0] for ax in panels] == [
         f"Ward {i}" for i in range(1, 13)
     ]
-    assert panels[0].get_title(loc="left") == "Ward 1 · 937.2"  # latest MD 1,562 x 0.6, as /indicator says it
+    assert (
+        panels[0].get_title(loc="left") == "Ward 1 · 937.2"
+    )  # latest MD 1,562 x 0.6, as /indicator says it
     assert_no_overlaps(fig)
     assert png_size(render_indicator_chart(ChartSpec("Wards", None, None, wards))) == (1200, 675)
 
