@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
+from bot.core.text import USER_ID as SLACK_USER_ID
 from storage.importer import slugify
 from storage.models import Direction, Indicator
 from storage.repositories import ensure_team
@@ -61,7 +62,7 @@ FIELDS = (
     "visibility",
 )
 TOP_LEVEL = ("indicators", "default_geography")
-USER_ID = re.compile(r"^<?@?([UW][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
+USER_ID = re.compile(rf"^<?@?({SLACK_USER_ID})(?:\|[^>]*)?>?$")
 CHANNEL_ID = re.compile(r"^<?#?([CG][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 MAX_FILE_BYTES = 2_000_000
 _ABSENT: Any = object()  # default_geography not mentioned: leave it as it is

@@ -36,7 +36,7 @@ from matplotlib.transforms import Bbox, ScaledTranslation
 from PIL import Image as PILImage
 
 from bot.core import periods as _periods
-from bot.core.text import format_number
+from bot.core.text import clip, format_number, format_percent
 
 __all__ = [
     "Baseline",
@@ -207,7 +207,7 @@ def baseline_forecast(
 
 def describe(spec: ChartSpec) -> str:
     """Alt text: what the chart shows, in a sentence or three (latest, trend, target, baseline)."""
-    title = _ellipsis(spec.title.strip() or "Indicator", 150)
+    title = clip(spec.title.strip() or "Indicator", 150)
     unit = f" {spec.unit}" if spec.unit else ""
     drawn = [s for s in spec.series if _latest(s) is not None]
     if not drawn:
@@ -251,14 +251,15 @@ def describe(spec: ChartSpec) -> str:
                 if end < latest_value * 0.98
                 else "flat"
             )
+            about = round(end) if abs(end) >= 100 else round(end, 1)  # a projection, not a count
             parts.append(
-                f"If nothing changes, the recent trend points {way}, to about {format_number(end)}"
+                f"If nothing changes, the recent trend points {way}, to about {format_number(about)}"
                 f" by {_period(base.periods[-1], grain)}."
             )
     if any(_num(v) is None for s in spec.series for v in s.values):
         parts.append("Gaps are suppressed or missing data.")
     text = " ".join(parts)
-    return _ellipsis(text, 1000)
+    return clip(text, 1000)
 
 
 # --- building figures (internal; tests inspect these) -------------------------------------------
@@ -371,7 +372,7 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
         gaps = gaps or plotted.gaps
         latest = _latest(s)
         value = f" · {format_number(latest[1])}" if latest else ""
-        ax.set_title(_ellipsis(s.label or "—", 14) + value, loc="left", fontsize=SMALL_PT)
+        ax.set_title(clip(s.label or "—", 14) + value, loc="left", fontsize=SMALL_PT)
         if spec.baseline:
             _plot_baseline(ax, s, PALETTE[0])
         if spec.target is not None:
@@ -399,7 +400,7 @@ def _no_data_figure(title: str) -> Figure:
     fig = _new_figure(WIDTH_IN, HEIGHT_IN)
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))  # nothing to lay out: the texts sit in the middle
     ax.set_axis_off()
-    name = _ellipsis(title.strip() or "this indicator", 60)
+    name = clip(title.strip() or "this indicator", 60)
     ax.text(
         0.5,
         0.55,
@@ -495,7 +496,7 @@ def _plot_markers(
             t = ax.text(
                 float(mdates.date2num(_day(m.when))),
                 0.99,
-                _ellipsis(m.label, 18),
+                clip(m.label, 18),
                 transform=ax.get_xaxis_transform(),
                 ha="left",
                 va="top",
@@ -592,7 +593,7 @@ def _style_axes(
         ax.xaxis.set_major_locator(_Once(locator))
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
     if unit:
-        ax.set_ylabel(_ellipsis(unit, 30), fontsize=TEXT_PT)
+        ax.set_ylabel(clip(unit, 30), fontsize=TEXT_PT)
     low, high = ax.get_ylim()
     if low > 0 and high > 0 and low < 0.35 * high:
         ax.set_ylim(bottom=0)  # counts that come near zero: start the axis at zero, honestly
@@ -689,7 +690,7 @@ class _Thousands(Formatter):
 
 def _titles(fig: Figure, title: str) -> None:
     text = fig.suptitle(
-        _ellipsis(title.strip() or "Indicator", TITLE_CHARS),
+        clip(title.strip() or "Indicator", TITLE_CHARS),
         x=0.01,
         ha="left",
         fontsize=TITLE_PT,
@@ -1023,7 +1024,7 @@ def _year_change(s: Series) -> str | None:
     if abs(pct) < 0.5:
         return f"about the same as a year earlier ({format_number(before)})"
     way = "up" if pct > 0 else "down"
-    return f"{way} {abs(pct):.0f}% from {format_number(before)} a year earlier"
+    return f"{way} {format_percent(pct)} from {format_number(before)} a year earlier"
 
 
 def _period(d: date, grain: str | None = None) -> str:
@@ -1082,8 +1083,3 @@ def _scales_differ(drawn: Sequence[Series]) -> bool:
         if values and max(values) > 0:
             sizes.append(max(values))
     return len(sizes) > 1 and max(sizes) > SCALE_SPLIT * min(sizes)
-
-
-def _ellipsis(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.core.dates import DateError, DateErrorReason, Due, parse_due
-from bot.core.text import USER_MENTION, clip
+from bot.core.text import USER_MENTION, clip, shown
 
 MAX_TEXT_CHARS = 2000
 
@@ -70,9 +70,7 @@ class CommitTextError(ValueError):
 
 def unknown_mention_message(word: str) -> str:
     """A plain-text `@name`: Slack only sends a person's id when they are picked from its list."""
-    word = word.replace("`", "")
-    if len(word) > 40:
-        word = word[:39] + "…"
+    word = shown(word.replace("`", ""), 40)
     return (
         f"I couldn't tell who `{word}` is — pick the person from Slack's list as you type @, "
         "so the mention turns blue."

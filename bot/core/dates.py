@@ -40,6 +40,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateparser.date import DateDataParser
 from dateutil.relativedelta import relativedelta
 
+from bot.core.text import shown as shown_text
+
 END_OF_DAY = time(17, 0)
 LATE_IN_DAY = time(23, 59)
 MAX_YEARS_AHEAD = 5
@@ -177,10 +179,7 @@ def _year(text: str) -> int:
 
 
 def _unrecognised(phrase: str, detail: str | None = None) -> DateError:
-    shown = "".join(ch if ch.isprintable() else " " for ch in phrase).strip()
-    shown = " ".join(shown.split())
-    if len(shown) > 40:
-        shown = shown[:39].rstrip() + "…"
+    shown = shown_text("".join(ch if ch.isprintable() else " " for ch in phrase), 40)
     examples = ", ".join(f'"{e}"' for e in EXAMPLES[:-1]) + f' or "{EXAMPLES[-1]}"'
     lead = f'I couldn\'t read "{shown}" as a date' + (f": {detail}" if detail else "")
     return DateError(f"{lead}. Try {examples}.", reason="unrecognised")

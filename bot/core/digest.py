@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.dates import format_due
 from bot.core.recurrence import format_time
-from bot.core.text import clip, format_number, mention
+from bot.core.text import ARROWS, arrow, clip, format_number, format_percent, mention, signed_number
 
 SECTION_LIMIT = 3000  # Slack's limit for a section's text
 MAX_BLOCKS = 50
@@ -139,13 +139,12 @@ def move_line(move: Move) -> str:
     if move.change is None or move.previous_period is None:
         return line + " (first value)"
     if move.change == 0:
-        return line + f" ▶ no change vs {move.previous_period}"
-    arrow = "▲" if move.change > 0 else "▼"
+        return line + f" {ARROWS['flat']} no change vs {move.previous_period}"
     sign = "+" if move.change > 0 else "−"
-    line += f" {arrow} {sign}{format_number(abs(move.change))}"
+    line += f" {arrow(move.change)} {signed_number(move.change)}"
     base = move.value - move.change
     if base:
-        line += f" ({sign}{abs(move.change) / abs(base) * 100:.1f}%)"
+        line += f" ({sign}{format_percent(move.change / base * 100)})"
     line += f" vs {move.previous_period}"
     if move.verdict == "good":
         line += " — 🟢 good"

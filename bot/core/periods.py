@@ -24,6 +24,8 @@ from datetime import date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
+from bot.core.text import clip
+
 PERIOD_KINDS = ("daily", "weekly", "monthly", "quarterly", "yearly", "12-month-ending")
 GRAINS = ("day", "month", "quarter", "year")
 
@@ -134,7 +136,7 @@ def parse_period(text: object) -> Period:
     if not text:
         raise PeriodError(f"the period is blank; {_FORMS_HINT}")
     if len(text) > 40:
-        raise PeriodError(f"'{text[:40]}…' is not a period; {_FORMS_HINT}")
+        raise PeriodError(f"'{clip(text, 40)}' is not a period; {_FORMS_HINT}")
 
     if m := _DAY_RE.match(text):
         year, month, day = _year(raw, int(m[1])), int(m[2]), int(m[3])

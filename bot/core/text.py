@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_ZONE = "UTC"
 
 # A Slack user id as it appears in a mention: `U…` (or `W…` on Enterprise Grid).
-USER_ID = r"[UW][A-Z0-9]{2,20}"
+USER_ID = r"[UW][A-Z0-9]{2,30}"
 # `<@U123>` or `<@U123|name>`, as Slack escapes a person picked from its list.
 USER_MENTION = re.compile(rf"<@({USER_ID})(?:\|[^<>]*)?>")
 # <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>: posting these would notify everyone.
@@ -94,3 +94,21 @@ def zone_name(*candidates: str | None) -> str:
 def zone(*candidates: str | None) -> ZoneInfo:
     """`zone_name` as a ZoneInfo: `zone(person.time_zone, team.time_zone, settings.timezone)`."""
     return ZoneInfo(zone_name(*candidates))
+
+
+# How a change is shown, the same in /indicator, the digest and a chart's alt text.
+ARROWS = {"up": "▲", "down": "▼", "flat": "■"}
+
+
+def arrow(change: float) -> str:
+    return ARROWS["up"] if change > 0 else ARROWS["down"] if change < 0 else ARROWS["flat"]
+
+
+def signed_number(value: float) -> str:
+    """+67, −67 (a real minus sign), ±0."""
+    return ("+" if value > 0 else "−" if value < 0 else "±") + format_number(abs(value))
+
+
+def format_percent(value: float) -> str:
+    """The size of a change in percent, one decimal: 4.1% (the arrow or word gives the sign)."""
+    return f"{abs(value):.1f}%"

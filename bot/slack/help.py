@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core.text import shown
 from bot.slack import ids
 
 _HELP = {
@@ -49,5 +50,4 @@ def help_text(command: str) -> str:
 
 
 def not_understood(command: str, text: str) -> str:
-    shown = text if len(text) <= 60 else text[:57] + "…"
-    return f"Sorry, I didn't understand `{command} {shown}`.\n\n{help_text(command)}"
+    return f"Sorry, I didn't understand `{command} {shown(text, 60)}`.\n\n{help_text(command)}"

@@ -23,7 +23,7 @@ from bot.core.commit_parser import (
     snooze_days,
 )
 from bot.core.dates import Due, format_due, parse_due
-from bot.core.text import clip, defuse_broadcasts, mention, zone_name
+from bot.core.text import clip, defuse_broadcasts, mention, shown, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
@@ -63,10 +63,10 @@ class Actor:
 def parse_id(text: str) -> int:
     raw = text.strip().removeprefix("#")
     if raw.isdigit() and len(raw) > 9:
-        raise CommitError(f"I can't find commitment #{raw[:12]}{'…' if len(raw) > 12 else ''}.")
+        raise CommitError(f"I can't find commitment #{clip(raw, 12)}.")
     if not raw.isdigit():
         raise CommitError(
-            f"`{clip(text, 20)}` is not a commitment number. Use the number shown as `#12`."
+            f"`{shown(text, 20)}` is not a commitment number. Use the number shown as `#12`."
         )
     return int(raw)
 

@@ -410,7 +410,7 @@ def test_describe_says_latest_value_change_target_and_baseline(cdc):
     text = describe(md_spec(cdc))
     assert "latest value 1,562 deaths" in text
     assert "Apr 2025" in text
-    assert "down 33% from 2,330 a year earlier" in text
+    assert "down 33.0% from 2,330 a year earlier" in text  # as /indicator says it
     assert "Target 1,500 deaths (lower is better)" in text
     assert "If nothing changes, the recent trend points down" in text
     assert len(text) <= 1000

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 
 from bot.core import periods
 from bot.core.dates import format_due
-from bot.core.text import clip, escape, format_number
+from bot.core.text import ARROWS, clip, escape, format_number, format_percent, signed_number
 from bot.usecases.indicators import Answer, CatalogEntry, Comparison, Summary, format_value
 from storage.models import Indicator
 
@@ -28,8 +28,6 @@ MAX_BLOCKS = 50
 TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)
 MAX_CATALOG_GEOGRAPHIES = 4
 
-ARROWS = {"up": "▲", "down": "▼", "flat": "■"}
-
 
 def _label(indicator: Indicator, period: periods.Period) -> str:
     try:
@@ -38,22 +36,14 @@ def _label(indicator: Indicator, period: periods.Period) -> str:
         return periods.label(period, None)
 
 
-def _pct(value: float) -> str:
-    return f"{abs(value):.1f}%"
-
-
-def _signed(value: float) -> str:
-    return ("+" if value > 0 else "−" if value < 0 else "±") + format_number(abs(value))
-
-
 def comparison_line(indicator: Indicator, c: Comparison, *, short: str | None = None) -> str:
     """ "▼ 4.1% (−67) vs 12 months ending Mar 2025 (1,629) — better"."""
     against = short or _label(indicator, c.period)
     if c.value is None or c.delta is None:
         return f"vs {against}: not reported, so no comparison"
     arrow = ARROWS["up" if c.delta > 0 else "down" if c.delta < 0 else "flat"]
-    size = _pct(c.pct) if c.pct is not None else _signed(c.delta)
-    detail = f" ({_signed(c.delta)})" if c.pct is not None else ""
+    size = format_percent(c.pct) if c.pct is not None else signed_number(c.delta)
+    detail = f" ({signed_number(c.delta)})" if c.pct is not None else ""
     reference = "" if short else f" ({format_number(c.value)})"
     if c.verdict == "no change":
         return f"{arrow} no change vs {against}{reference}"
