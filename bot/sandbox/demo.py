@@ -230,6 +230,9 @@ def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
     try:
         yield demo
     finally:
+        # Work the app still does after an ack (when the demo or console was interrupted) ends
+        # first; then the server finishes its requests and stops, and only then the Slack stand-in.
+        _wait(lambda: not demo.busy, timeout=10)
         server.close()
         thread.join(timeout=5)
         fake.stop()
