@@ -8,7 +8,9 @@ received, and wraps every `bot.core.charts.render_*`; a request or a render that
 open transaction is a violation, reported with the code that opened the transaction.
 
 It runs over a scheduler pass (owner nudges, a steward Slack has to be asked about, a digest with
-its chart) and over commands through the served app's signed HTTP path.
+its chart) and over every way a person changes something through the served app, each sent over
+the signed HTTP path as Slack sends it: slash commands, buttons and pickers (in the channel's
+message and in a reminder DM), forms, and App Home.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.sandbox import bundled
 from bot.slack import ids
 from storage.models import (
     Commitment,
+    CommitmentEvent,
     CommitmentOwner,
     Indicator,
     IndicatorValue,
@@ -43,8 +46,8 @@ from storage.models import (
     Schedule,
 )
 from storage.repositories import ensure_team
-from tests.conftest import TEAM_ID
-from tests.helpers import all_text, wait_for
+from tests.conftest import TEAM_ID, ServedBot
+from tests.helpers import all_text
 
 ROOT = Path(__file__).resolve().parents[2]
 NY = ZoneInfo("America/New_York")
@@ -322,47 +325,132 @@ def test_a_scheduler_pass_asks_slack_and_draws_charts_outside_transactions(bot, 
 
 
 # --- commands through the served app ---------------------------------------------------------
+#
+# Every way a person changes something through the served app, sent over the signed HTTP path
+# exactly as Slack sends it: slash commands, clicks in a message, in a reminder DM, forms (view
+# submissions) and App Home (an event). Each case first checks it did what it is for (what was
+# stored, what Slack was shown), then that nothing reached Slack and no chart was drawn while a
+# transaction was open.
 
 
-def _settle(bot: Any, before: int, *, quiet: float = 0.5, timeout: float = 15.0) -> None:
-    """Wait for the app to answer (a new Slack request) and then go quiet."""
-    wait_for(lambda: len(bot.slack.calls) > before, timeout=timeout)
-    deadline, seen, since = time.monotonic() + timeout, -1, time.monotonic()
-    while time.monotonic() < deadline:
-        count = len(bot.slack.calls)
-        if count != seen:
-            seen, since = count, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
-        time.sleep(0.05)
+@dataclass
+class Served(ServedBot):
+    """The served bot, and a way to wait for the work Bolt runs after each ack to end."""
+
+    listeners_done: Callable[[], None]
 
 
-def _command(bot: Any, name: str, text: str, user: str = "U0MARIA") -> None:
+@pytest.fixture
+def served(sqlite_bot: ServedBot, request: pytest.FixtureRequest, _served_apps: Any) -> Served:
+    """`sqlite_bot` (the module's one served app), with its listeners to wait for."""
+    app = _served_apps(request, "sqlite")  # the app `sqlite_bot` serves, not a new one
+    return Served(**vars(sqlite_bot), listeners_done=app.settle)
+
+
+def _settle(bot: Served, before: int) -> None:
+    """Wait for the app's answer: Bolt's listeners have ended, having asked Slack something."""
+    bot.listeners_done()
+    assert len(bot.slack.calls) > before, "the app sent Slack nothing"
+
+
+def _command(bot: Served, name: str, text: str, user: str = "U0MARIA") -> None:
     before = len(bot.slack.calls)
     answer = bot.driver.command(name, text, user=user, channel=CHANNEL)
     assert answer.status == 200
     _settle(bot, before)
 
 
-def _commitment(bot: Any, text: str) -> tuple[int, dict[str, Any]]:
+def _click(bot: Served, action_id: str, **kwargs: Any) -> None:
+    before = len(bot.slack.calls)
+    answer = bot.driver.click(action_id, user="U0MARIA", **kwargs)
+    assert answer.status == 200
+    _settle(bot, before)
+
+
+def _submit(bot: Served, callback_id: str, values: dict[str, Any], **kwargs: Any) -> None:
+    """Submit a form; it must be accepted (no field errors)."""
+    before = len(bot.slack.calls)
+    answer = bot.driver.submit_view(callback_id, values, user="U0MARIA", **kwargs)
+    assert answer.status == 200 and not answer.body, answer.text
+    _settle(bot, before)
+
+
+def _event(bot: Served, event: dict[str, Any]) -> None:
+    before = len(bot.slack.calls)
+    assert bot.driver.event(event).status == 200
+    _settle(bot, before)
+
+
+def _commitment(bot: Served, text: str, user: str = "U0MARIA") -> tuple[int, dict[str, Any]]:
     """A commitment made through `/commit` (outside the watch): its number and its message."""
-    _command(bot, "/commit", text)
+    _command(bot, "/commit", text, user=user)
     message = bot.slack.messages(CHANNEL)[-1]
     number = re.search(r"#(\d+)", all_text(message))
     assert number is not None, all_text(message)
     return int(number[1]), message
 
 
-def _responses(bot: Any) -> list[dict[str, Any]]:
+def _responses(bot: Served) -> list[dict[str, Any]]:
     return [c.params for c in bot.slack.calls_to("response_url")]
 
 
-def _commit(bot: Any, _prepared: Any) -> None:
+def _said(bot: Served) -> str:
+    """The text of the app's last private answer (through the response URL)."""
+    return str(_responses(bot)[-1]["text"])
+
+
+def _opened_view(bot: Served) -> dict[str, Any]:
+    view: dict[str, Any] = bot.slack.calls_to("views.open")[-1].params["view"]
+    return view
+
+
+def _stored(bot: Served, number: int) -> Commitment:
+    with bot.services.sessions() as session:
+        commitment = session.get(Commitment, number)
+        assert commitment is not None
+        return commitment
+
+
+def _events(bot: Served, number: int) -> list[tuple[str, dict[str, Any] | None]]:
+    with bot.services.sessions() as session:
+        found = session.scalars(
+            select(CommitmentEvent)
+            .where(CommitmentEvent.commitment_id == number)
+            .order_by(CommitmentEvent.id)
+        )
+        return [(e.kind, e.detail) for e in found]
+
+
+def _person(bot: Served, user_id: str) -> Person:
+    with bot.services.sessions() as session:
+        person = session.get(Person, (TEAM_ID, user_id))
+        assert person is not None
+        return person
+
+
+def _schedules(bot: Served) -> list[tuple[str, str]]:
+    with bot.services.sessions() as session:
+        return [(s.kind, s.channel_id) for s in session.scalars(select(Schedule))]
+
+
+def _charts_uploaded(bot: Served) -> list[Any]:
+    return [c for c in bot.slack.calls_to("files.completeUploadExternal") if c.ok]
+
+
+def _seen(message: dict[str, Any] | None) -> str:
+    assert message is not None
+    return all_text(message)
+
+
+# What each case does, and checks it did, while the watch is on.
+
+
+def _commit(bot: Served, _prepared: Any) -> None:
     _command(bot, "/commit", "Call the shelter by Friday")
     assert "Call the shelter" in all_text(bot.slack.messages(CHANNEL)[-1])
 
 
-def _commit_done(bot: Any, prepared: tuple[int, dict[str, Any]]) -> None:
+def _commit_done(bot: Served, prepared: tuple[int, dict[str, Any]]) -> None:
     number, message = prepared
     _command(bot, "/commit", f"done {number}")
     assert "✅ Done" in all_text(bot.slack.message(CHANNEL, message["ts"]) or {}) or any(
@@ -370,43 +458,243 @@ def _commit_done(bot: Any, prepared: tuple[int, dict[str, Any]]) -> None:
     )
 
 
-def _done_button(bot: Any, prepared: tuple[int, dict[str, Any]]) -> None:
+def _done_button(bot: Served, prepared: tuple[int, dict[str, Any]]) -> None:
     number, message = prepared
-    before = len(bot.slack.calls)
-    answer = bot.driver.click(
-        ids.COMMIT_DONE,
-        user="U0MARIA",
-        value=str(number),
-        channel=CHANNEL,
-        message_ts=message["ts"],
+    _click(bot, ids.COMMIT_DONE, value=str(number), channel=CHANNEL, message_ts=message["ts"])
+    assert "✅ Done" in _seen(bot.slack.message(CHANNEL, message["ts"]))
+
+
+def _form_values(what: str, owner: str, due: str) -> dict[str, Any]:
+    """The new-commitment form's state as Slack sends it ({block_id: {action_id: state}})."""
+    return {
+        "what": {"value": {"type": "plain_text_input", "value": what}},
+        "owners": {"value": {"type": "multi_users_select", "selected_users": [owner]}},
+        "due": {"value": {"type": "datepicker", "selected_date": due}},
+        "channel": {"value": {"type": "conversations_select", "selected_conversation": CHANNEL}},
+    }
+
+
+def _new_commitment_form(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commit", "")  # `/commit` alone opens the form
+    assert _opened_view(bot)["callback_id"] == ids.NEW_COMMITMENT_VIEW
+    values = _form_values("Open the warming center", "U0LEE", "2026-12-04")
+    _submit(bot, ids.NEW_COMMITMENT_VIEW, values, view_id="VFORM1")
+    message = bot.slack.messages(CHANNEL)[-1]
+    assert "Open the warming center" in all_text(message)
+    assert "Fri, Dec 4, 2026" in all_text(message)
+    number = re.search(r"#(\d+)", all_text(message))
+    assert number is not None
+    made = _stored(bot, int(number[1]))
+    assert (made.owner_ids, made.message_ts) == (["U0LEE"], message["ts"])
+
+
+def _note_form(bot: Served, prepared: tuple[int, dict[str, Any]]) -> None:
+    number, message = prepared
+    _click(bot, ids.COMMIT_NOTE, value=str(number), channel=CHANNEL, message_ts=message["ts"])
+    view = _opened_view(bot)
+    assert view["callback_id"] == ids.NOTE_VIEW
+    _submit(
+        bot,
+        ids.NOTE_VIEW,
+        {"note": {"text": {"type": "plain_text_input", "value": "Director says yes"}}},
+        private_metadata=view["private_metadata"],
     )
-    assert answer.status == 200
-    _settle(bot, before)
-    assert "✅ Done" in all_text(bot.slack.message(CHANNEL, message["ts"]) or {})
+    assert _events(bot, number)[-1] == ("noted", {"note": "Director says yes"})
+    [note] = [
+        m for m in bot.slack.messages(CHANNEL) if "Director says yes" in (m.get("text") or "")
+    ]
+    assert note.get("thread_ts") == message["ts"]
 
 
-def _indicator(bot: Any, _prepared: Any) -> None:
+def _dm_channel(bot: Served, message: dict[str, Any]) -> str:
+    """The DM conversation a message was posted in (as Slack puts it in a click's payload)."""
+    for call in bot.slack.calls_to("chat.postMessage"):
+        if isinstance(call.response, dict) and call.response.get("ts") == message["ts"]:
+            return str(call.response["channel"])
+    raise AssertionError("that message was not posted")
+
+
+def _a_reminder(bot: Served) -> tuple[int, dict[str, Any], str]:
+    """Maria's commitment due Wednesday, and Tuesday's "due tomorrow" DM with its buttons."""
+    number, _ = _commitment(bot, "Send the naloxone report by Wednesday")  # Mon Nov 23, 10:00
+    at = ny(24, 10, 30, month=11)  # what Slack said about Maria on Monday is no longer fresh
+    bot.clock.now = at
+    report = run_pass(bot.services, now=at, per_channel_interval=0)
+    assert report.nudges == 1 and report.delivery.sent == 1, report.summary()
+    [reminder] = bot.slack.messages("U0MARIA")
+    assert "is *due tomorrow*" in all_text(reminder)
+    return number, reminder, _dm_channel(bot, reminder)
+
+
+def _snooze_in_reminder(bot: Served, prepared: tuple[int, dict[str, Any], str]) -> None:
+    number, reminder, dm = prepared
+    _click(
+        bot,
+        ids.COMMIT_SNOOZE,
+        selected_option=f"{number}:3",
+        block_id=f"commitment-{number}",
+        channel=dm,
+        message_ts=reminder["ts"],
+    )
+    assert _stored(bot, number).snoozed_until == bot.clock() + timedelta(days=3)
+    assert "Reminders snoozed" in _seen(bot.slack.message("U0MARIA", reminder["ts"]))
+
+
+def _change_date_in_reminder(bot: Served, prepared: tuple[int, dict[str, Any], str]) -> None:
+    number, reminder, dm = prepared
+    _click(
+        bot,
+        ids.COMMIT_MOVE,
+        selected_date="2026-12-07",
+        block_id=f"commitment-{number}",
+        channel=dm,
+        message_ts=reminder["ts"],
+    )
+    moved = _stored(bot, number)
+    assert moved.due_version == 2
+    assert moved.due_at.astimezone(NY).date() == date(2026, 12, 7)
+    assert "Mon, Dec 7, 2026" in _seen(bot.slack.message("U0MARIA", reminder["ts"]))
+    assert moved.message_ts is not None
+    assert "Mon, Dec 7, 2026" in _seen(bot.slack.message(CHANNEL, moved.message_ts))
+
+
+def _commit_move(bot: Served, prepared: tuple[int, dict[str, Any]]) -> None:
+    number, message = prepared
+    _command(bot, "/commit", f"move {number} Dec 11")
+    assert "now due Fri, Dec 11, 2026" in _said(bot)
+    assert _stored(bot, number).due_version == 2
+    assert "Fri, Dec 11, 2026" in _seen(bot.slack.message(CHANNEL, message["ts"]))
+
+
+def _commit_snooze(bot: Served, prepared: tuple[int, dict[str, Any]]) -> None:
+    number, _message = prepared
+    _command(bot, "/commit", f"snooze {number} 1 week")
+    assert _said(bot).startswith(f"💤 Reminders for #{number} are paused until")
+    assert _stored(bot, number).snoozed_until == bot.clock() + timedelta(days=7)
+
+
+def _commitments_of_two(bot: Served) -> None:
+    _commitment(bot, "Open the Saturday clinic by Friday")
+    _commitment(bot, "Fix the housing list by Dec 4", user="U0LEE")
+    bot.clock.now += timedelta(hours=25)
+
+
+def _commit_list_all(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commit", "list all")
+    answer = _responses(bot)[-1]
+    assert answer["text"] == "All open commitments (2)"
+    assert "Open the Saturday clinic" in all_text(answer)
+    assert "Fix the housing list" in all_text(answer)
+
+
+def _app_home_opened(bot: Served, _prepared: Any) -> None:
+    _event(bot, {"type": "app_home_opened", "user": "U0MARIA", "channel": "D0MARIA", "tab": "home"})
+    published = bot.slack.calls_to("views.publish")[-1].params
+    assert published["user_id"] == "U0MARIA"
+    assert "Open the Saturday clinic" in all_text(published["view"])
+
+
+def _meeting(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commstat", "meeting every Thursday at 10am")
+    said = bot.slack.messages(CHANNEL)[-1]["text"]
+    assert said.startswith(
+        "CommStat meeting for <#C0MEETING>: every Thursday at 10:00 AM New York time."
+    )
+    assert _schedules(bot) == [("meeting", CHANNEL)]
+
+
+def _weekly_digest(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commstat", "weekly digest Monday 9am")
+    said = bot.slack.messages(CHANNEL)[-1]["text"]
+    assert said.startswith(
+        "Weekly CommStat digest for <#C0MEETING>: every Monday at 9:00 AM New York time."
+    )
+    assert _schedules(bot) == [("weekly_digest", CHANNEL)]
+
+
+def _admin_add(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commstat", "settings admin add <@U0LEE|lee>", user="U0ADMIN")
+    assert _said(bot).startswith("<@U0LEE> can now change CommStat settings.")
+    assert _person(bot, "U0LEE").is_admin
+    asked = {c.params.get("user") for c in bot.slack.calls_to("users.info")}
+    assert {"U0ADMIN", "U0LEE"} <= asked  # both looked up, while the watch was on
+
+
+def _org(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commstat", "org <@U0LEE|lee> Health Department", user="U0ADMIN")
+    assert _said(bot) == "<@U0LEE> is now with *Health Department* in on-time reports."
+    assert _person(bot, "U0LEE").organisation == "Health Department"
+
+
+def _a_late_and_a_done_commitment(bot: Served) -> None:
+    done, _ = _commitment(bot, "Call the shelter by Friday")
+    _command(bot, "/commit", f"done {done}")
+    _commitment(bot, "Open the Saturday clinic by Nov 24")
+    bot.clock.now += timedelta(days=3)  # Thursday: the clinic is late, Maria no longer fresh
+
+
+def _report(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/commstat", "report")
+    answer = _responses(bot)[-1]
+    assert answer["text"] == "On-time report, last 30 days"
+    assert answer["blocks"]
+
+
+def _indicator(bot: Served, _prepared: Any) -> None:
     _command(bot, "/indicator", "overdoses")
-    wait_for(lambda: [c for c in bot.slack.calls_to("files.completeUploadExternal") if c.ok])
+    assert any("Number of Drug Overdose Deaths" in all_text(r) for r in _responses(bot))
+    assert _charts_uploaded(bot)
 
 
-def _settings(bot: Any, _prepared: Any) -> None:
+def _indicator_by_state(bot: Served, _prepared: Any) -> None:
+    _command(bot, "/indicator", "overdoses by state")
+    [answer] = [r for r in _responses(bot) if r.get("response_type") == "in_channel"]
+    for place in ("MD", "NC", "US", "VT"):
+        assert f"*{place}* " in all_text(answer)
+    [upload] = _charts_uploaded(bot)
+    assert "4 places" in bot.slack.files[upload.params["files"][0]["id"]]["alt_txt"]
+
+
+def _overdose_value(bot: Served, period: str, geography: str) -> float | None:
+    with bot.services.sessions() as session:
+        return session.scalars(
+            select(IndicatorValue.value)
+            .join(Indicator, Indicator.id == IndicatorValue.indicator_id)
+            .where(
+                Indicator.name == "Number of Drug Overdose Deaths",
+                IndicatorValue.period == period,
+                IndicatorValue.geography == geography,
+            )
+        ).one()
+
+
+def _indicator_set(bot: Served, _prepared: Any) -> None:
+    assert _overdose_value(bot, "2025-04", "MD") == 1562
+    _command(bot, "/indicator", "set overdoses 1,600 for Apr 2025 in MD")  # Maria: its steward
+    assert "MD, 12 months ending Apr 2025: 1,562 → 1,600 deaths" in _said(bot)
+    assert _overdose_value(bot, "2025-04", "MD") == 1600
+
+
+def _settings(bot: Served, _prepared: Any) -> None:
     _command(bot, "/commstat", "settings")
     assert any("CommStat settings" in all_text(r) for r in _responses(bot))
 
 
-def _digest_now(bot: Any, _prepared: Any) -> None:
+def _digest_now(bot: Served, _prepared: Any) -> None:
     _command(bot, "/commstat", "digest now")
     digests = [m for m in bot.slack.messages(CHANNEL) if "CommStat digest" in all_text(m)]
     assert len(digests) == 1
-    wait_for(lambda: [c for c in bot.slack.calls_to("files.completeUploadExternal") if c.ok])
+    assert _charts_uploaded(bot)
 
 
-def _load_data(bot: Any) -> None:
+# What sets each scene, before the watch starts.
+
+
+def _load_data(bot: Served) -> None:
     bundled.load_all(bot.services.sessions, team_id=TEAM_ID, now=bot.clock())
 
 
-def _a_commitment(bot: Any) -> tuple[int, dict[str, Any]]:
+def _a_commitment(bot: Served) -> tuple[int, dict[str, Any]]:
     made = _commitment(bot, "Open the Saturday clinic by Friday")
     bot.clock.now += timedelta(hours=25)  # what Slack said about Maria is no longer fresh
     return made
@@ -414,26 +702,46 @@ def _a_commitment(bot: Any) -> tuple[int, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Case:
-    run: Callable[[Any, Any], None]
-    prepare: Callable[[Any], Any] | None = None  # sets the scene, before the watch starts
+    run: Callable[[Served, Any], None]
+    prepare: Callable[[Served], Any] | None = None  # sets the scene, before the watch starts
+    draws: tuple[str, ...] = ()  # the charts it renders, under the watch
 
 
+INDICATOR_CHART = ("render_indicator_chart",)
 CASES = {
     "/commit <text>": Case(_commit),
     "/commit done": Case(_commit_done, _a_commitment),
     "Done button": Case(_done_button, _a_commitment),
-    "/indicator overdoses (chart)": Case(_indicator, _load_data),
+    "/commit alone, then the new-commitment form": Case(_new_commitment_form),
+    "Add note button, then the note form": Case(_note_form, _a_commitment),
+    "Snooze in a reminder DM": Case(_snooze_in_reminder, _a_reminder),
+    "Change date in a reminder DM": Case(_change_date_in_reminder, _a_reminder),
+    "/commit move": Case(_commit_move, _a_commitment),
+    "/commit snooze": Case(_commit_snooze, _a_commitment),
+    "/commit list all": Case(_commit_list_all, _commitments_of_two),
+    "App Home opened": Case(_app_home_opened, _a_commitment),
+    "/indicator overdoses (chart)": Case(_indicator, _load_data, draws=INDICATOR_CHART),
+    "/indicator overdoses by state (chart)": Case(
+        _indicator_by_state, _load_data, draws=INDICATOR_CHART
+    ),
+    "/indicator set, by its steward": Case(_indicator_set, _load_data),
     "/commstat settings": Case(_settings),
-    "/commstat digest now (chart)": Case(_digest_now, _load_data),
+    "/commstat settings admin add": Case(_admin_add),
+    "/commstat org": Case(_org),
+    "/commstat meeting": Case(_meeting),
+    "/commstat weekly digest": Case(_weekly_digest),
+    "/commstat report": Case(_report, _a_late_and_a_done_commitment),
+    "/commstat digest now (chart)": Case(_digest_now, _load_data, draws=("render_digest_chart",)),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_commands_ask_slack_and_draw_charts_outside_transactions(
-    sqlite_bot, watch_app, monkeypatch, case
+    served, watch_app, monkeypatch, case
 ):
     what = CASES[case]
-    prepared = what.prepare(sqlite_bot) if what.prepare is not None else None
+    prepared = what.prepare(served) if what.prepare is not None else None
     watch_app.start(monkeypatch)
-    what.run(sqlite_bot, prepared)
-    assert watch_app.violations(sqlite_bot.slack.calls) == []
+    what.run(served, prepared)
+    assert [r.name for r in watch_app.renders] == list(what.draws)
+    assert watch_app.violations(served.slack.calls) == []
