@@ -114,11 +114,11 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 # --- Slack and the served bot ----------------------------------------------------------------
 #
-# Building the app costs ~0.1 s of CPU (Bolt, dateparser and matplotlib warm-ups), so each test
-# module shares one Slack stand-in, one clock and one served app per database kind; every test
-# still starts from scratch: a new stand-in's state, the clock at NEW_YORK_MONDAY and a database
-# fresh from the migrated template. A test's background work (Bolt's listeners) is waited for
-# when it ends, so nothing it started reaches the next one.
+# Building the app costs ~0.1 s of CPU (Bolt, dateparser and matplotlib warm-ups), so the tests of
+# a module that use `bot` or `sqlite_bot` share one served app per database kind, with its Slack
+# stand-in and clock; every test still starts from scratch: a new stand-in's state, the clock at
+# NEW_YORK_MONDAY and an empty migrated database. The app's background work (Bolt's listeners) is
+# waited for when a test ends, so nothing it started reaches the next one.
 
 PEOPLE = [
     ("U0MARIA", "maria", "America/New_York"),
@@ -135,15 +135,26 @@ def _module_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
+SERVED_BOTS = ("bot", "sqlite_bot")
+
+
 @pytest.fixture
-def fake_slack(_module_slack: FakeSlack) -> FakeSlack:
-    """The Slack stand-in with the coalition's people, as new for every test."""
-    fake = _module_slack
-    fake.reset_all()
+def fake_slack(request: pytest.FixtureRequest) -> Iterator[FakeSlack]:
+    """The Slack stand-in with the coalition's people, as new for every test: under a served bot
+    the module's own (the one the app talks to), reset; otherwise one for this test alone, so work
+    an app of the test's own leaves behind cannot reach the next test."""
+    shared = any(name in request.fixturenames for name in SERVED_BOTS)
+    if shared:
+        fake = request.getfixturevalue("_module_slack")
+        fake.reset_all()
+    else:
+        fake = FakeSlack(team_id=TEAM_ID, token=BOT_TOKEN).start()
     for user_id, name, tz in PEOPLE:
         fake.add_user(user_id, name=name, tz=tz)
     fake.add_user("U0ADMIN", name="pat", tz="America/New_York", is_admin=True)
-    return fake
+    yield fake
+    if not shared:
+        fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +198,7 @@ class _ServedApp:
         self, database_url: str, empty: Callable[[Engine], None], fake: FakeSlack, clock: Clock
     ) -> None:
         self._empty = empty
+        self.slack = fake
         self.services = bootstrap(make_settings(database_url, fake.api_url), clock=clock)
         app = create_app(self.services)
         self._listeners = _track_listeners(app)
@@ -320,6 +332,10 @@ def _serve(
     clock: Clock,
 ) -> Iterator[ServedBot]:
     served = served_apps(request, kind)
+    assert fake is served.slack, (
+        "ask for bot or sqlite_bot as a test's (or fixture's) argument, not with "
+        "request.getfixturevalue(), so that fake_slack is the stand-in the served app talks to"
+    )
     served.fresh_database()
     driver = SlackDriver(
         f"{served.url}/slack/events", SIGNING_SECRET, TEAM_ID, response_url_for=fake.response_url
