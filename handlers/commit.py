@@ -15,6 +15,7 @@ from bot.core.commit_parser import (
     is_commitment_number,
     list_usage_message,
     looks_like_a_number,
+    parse_id,
     read_list_filter,
     split_commit,
     which_commitment_message,
@@ -71,9 +72,7 @@ def dispatch(
         raise CommitError(list_usage_message(words[1:]))
     if head in FOLLOW_UP_VERBS:
         if len(words) >= 2 and is_commitment_number(words[1]):
-            return change(
-                services, client, command, head, commitments.parse_id(words[1]), " ".join(words[2:])
-            )
+            return change(services, client, command, head, parse_id(words[1]), " ".join(words[2:]))
         if len(words) == 1 or looks_like_a_number(words[1]) or not _has_date(command):
             raise CommitError(which_commitment_message(head, new_hint=len(words) > 2))
     return create(services, client, command)
@@ -118,20 +117,24 @@ def list_commitments(
     services: Services, command: dict[str, Any], wanted: ListFilter
 ) -> dict[str, Any]:
     now = services.clock()
-    title = blocks.list_title(wanted)
-    with services.sessions.begin() as session:
+    with services.sessions() as session:
         found = commitments.list_open(
             session,
             team_id=command["team_id"],
             user_id=command["user_id"],
             wanted=wanted,
             limit=blocks.MAX_LIST_ITEMS,
-            default_zone=services.settings.timezone,
             now=now,
         )
-        message = blocks.build_commitment_list(
-            found.items, title=title, total=found.total, now=now, more_hint=blocks.LIST_MORE_HINT
-        )
+    if not found.team_known:
+        with services.sessions.begin() as session:
+            commitments.register_team(
+                session, command["team_id"], default_zone=services.settings.timezone, now=now
+            )
+    title = blocks.list_title(wanted)
+    message = blocks.build_commitment_list(
+        found.items, title=title, total=found.total, now=now, more_hint=blocks.LIST_MORE_HINT
+    )
     return {"text": f"{title} ({found.total})", "blocks": message}
 
 

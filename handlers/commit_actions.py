@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.bootstrap import Services
-from bot.core.commit_parser import CommitDraft, CommitTextError
+from bot.core.commit_parser import CommitDraft, CommitTextError, parse_id
 from bot.core.dates import DateError
 from bot.core.text import mention
 from bot.slack import ids
@@ -104,7 +104,7 @@ def register(app: App, services: Services) -> None:
 
 
 def _id(value: Any) -> int:
-    return commitments.parse_id(str(value or ""))
+    return parse_id(str(value or ""))
 
 
 def _team_of(body: dict[str, Any]) -> str:

@@ -1,12 +1,15 @@
 """Engines, sessions and migrations.
 
-SQLite (the default) gets WAL, a busy timeout and `BEGIN IMMEDIATE`, so that the read-then-write
-transactions of several threads or processes queue up instead of failing with "database is locked".
+SQLite (the default) gets WAL, a busy timeout and `BEGIN IMMEDIATE` for writes, so that the
+read-then-write transactions of several threads or processes queue up instead of failing with
+"database is locked"; reads begin deferred and, under WAL, neither wait for nor hold that lock.
 PostgreSQL is used as-is; row claims there use `FOR UPDATE SKIP LOCKED`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "commstat_read_only"  # execution option of the connections `Sessions()` reads with
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -49,6 +53,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A read: under WAL it sees a snapshot and never needs the write lock.
+            conn.exec_driver_sql("BEGIN")
+            return
         # Take the write lock up front: a deferred transaction that reads and then writes can
         # fail with SQLITE_BUSY without waiting when another writer got there first.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -56,8 +64,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+class Sessions(sessionmaker[Session]):
+    """`with sessions() as session:` reads; `with sessions.begin() as session:` writes.
+
+    A read session is never committed (what it might change is rolled back when it closes), so on
+    SQLite it begins deferred and does not queue behind, or hold back, the one writer; a write
+    session begins `BEGIN IMMEDIATE` and commits when its block ends. PostgreSQL treats both alike.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self.writer = engine
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self(bind=self.writer) as session, session.begin():
+            yield session
+
+
+def make_session_factory(engine: Engine) -> Sessions:
+    return Sessions(engine)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -28,7 +28,9 @@ from bot.core.text import USER_MENTION, clip, shown
 MAX_TEXT_CHARS = 2000
 
 CommitErrorReason = (
-    Literal["empty", "no_what", "no_date", "too_long", "unknown_mention", "list", "snooze"]
+    Literal[
+        "empty", "no_what", "no_date", "too_long", "unknown_mention", "list", "snooze", "number"
+    ]
     | DateErrorReason
 )
 
@@ -223,6 +225,19 @@ def is_commitment_number(word: str) -> bool:
 def looks_like_a_number(word: str) -> bool:
     """`#`, `##3`, `#1;`: meant as a commitment number, never the start of an action."""
     return word.startswith("#") and not any(ch.isalpha() for ch in word)
+
+
+def parse_id(text: str) -> int:
+    """`12`, `#12` or ` #12 `: a commitment's number, from a command or a button's value."""
+    raw = text.strip().removeprefix("#")
+    if raw.isdigit() and len(raw) > 9:
+        raise CommitTextError(f"I can't find commitment #{clip(raw, 12)}.", reason="number")
+    if not raw.isdigit():
+        raise CommitTextError(
+            f"`{shown(text, 20)}` is not a commitment number. Use the number shown as `#12`.",
+            reason="number",
+        )
+    return int(raw)
 
 
 def which_commitment_message(verb: str, *, new_hint: bool) -> str:

@@ -1,4 +1,4 @@
-"""Publishing App Home: read what it shows in one short transaction, then ask Slack."""
+"""Publishing App Home: read what it shows (no write lock), then ask Slack."""
 
 from __future__ import annotations
 
@@ -17,23 +17,23 @@ logger = logging.getLogger(__name__)
 def publish_home(services: Services, client: WebClient, team_id: str, user_id: str) -> None:
     """Show this person their open commitments; a refusal from Slack is logged, not raised."""
     now = services.clock()
-    with services.sessions.begin() as session:
+    with services.sessions() as session:
         home = commitments.home(
-            session,
-            team_id=team_id,
-            user_id=user_id,
-            limit=MAX_HOME_ITEMS,
-            default_zone=services.settings.timezone,
-            now=now,
+            session, team_id=team_id, user_id=user_id, limit=MAX_HOME_ITEMS, now=now
         )
-        view = build_home(
-            home.mine,
-            my_total=home.my_total,
-            now=now,
-            team_open=home.team_open,
-            team_overdue=home.team_overdue,
-            team_done_week=home.team_done_week,
-        )
+    if not home.team_known:
+        with services.sessions.begin() as session:
+            commitments.register_team(
+                session, team_id, default_zone=services.settings.timezone, now=now
+            )
+    view = build_home(
+        home.mine,
+        my_total=home.my_total,
+        now=now,
+        team_open=home.team_open,
+        team_overdue=home.team_overdue,
+        team_done_week=home.team_done_week,
+    )
     try:
         client.views_publish(user_id=user_id, view=view)
     except SlackApiError as error:

@@ -23,7 +23,7 @@ from bot.core.commit_parser import (
     snooze_days,
 )
 from bot.core.dates import Due, format_due, parse_due
-from bot.core.text import clip, defuse_broadcasts, mention, shown, zone_name
+from bot.core.text import defuse_broadcasts, mention, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
@@ -60,18 +60,7 @@ class Actor:
         return cls(person.team_id, person.user_id, person.is_admin or person.is_slack_admin)
 
 
-def parse_id(text: str) -> int:
-    raw = text.strip().removeprefix("#")
-    if raw.isdigit() and len(raw) > 9:
-        raise CommitError(f"I can't find commitment #{clip(raw, 12)}.")
-    if not raw.isdigit():
-        raise CommitError(
-            f"`{shown(text, 20)}` is not a commitment number. Use the number shown as `#12`."
-        )
-    return int(raw)
-
-
-def create(
+def store_new(
     session: Session,
     *,
     actor: Actor,
@@ -291,7 +280,7 @@ def create_commitment(
         if parsed.indicator
         else None
     )
-    commitment, is_new = create(
+    commitment, is_new = store_new(
         session,
         actor=actor,
         owners=owners,
@@ -409,10 +398,16 @@ def record_message(session: Session, commitment: Commitment, ts: str) -> None:
         stored.message_ts = ts
 
 
+def register_team(session: Session, team_id: str, *, default_zone: str, now: datetime) -> None:
+    """A workspace's first use stores its row, in the configured zone until an admin sets one."""
+    ensure_team(session, team_id, time_zone=default_zone, now=now)
+
+
 @dataclass(frozen=True)
 class Listed:
     items: Sequence[Commitment]  # at most the limit asked for, soonest due first
     total: int
+    team_known: bool  # False: the workspace's first use (see `register_team`)
 
 
 def list_open(
@@ -422,15 +417,18 @@ def list_open(
     user_id: str,
     wanted: ListFilter,
     limit: int,
-    default_zone: str,
     now: datetime,
 ) -> Listed:
-    """What `/commit list …` shows: mine, someone's or everyone's open (or overdue) ones."""
-    ensure_team(session, team_id, time_zone=default_zone, now=now)
+    """What `/commit list …` shows: mine, someone's or everyone's open (or overdue) ones.
+    Reads only."""
     owner: str | None = wanted.person or (None if wanted.everyone else user_id)
     overdue_at = now if wanted.overdue else None
     items = open_commitments(session, team_id, owner=owner, overdue_at=overdue_at, limit=limit)
-    return Listed(items, count_open(session, team_id, owner=owner, overdue_at=overdue_at))
+    return Listed(
+        items,
+        count_open(session, team_id, owner=owner, overdue_at=overdue_at),
+        team_known=session.get(Team, team_id) is not None,
+    )
 
 
 @dataclass(frozen=True)
@@ -442,22 +440,16 @@ class Home:
     team_open: int
     team_overdue: int
     team_done_week: int
+    team_known: bool  # False: the workspace's first use (see `register_team`)
 
 
-def home(
-    session: Session,
-    *,
-    team_id: str,
-    user_id: str,
-    limit: int,
-    default_zone: str,
-    now: datetime,
-) -> Home:
-    ensure_team(session, team_id, time_zone=default_zone, now=now)
+def home(session: Session, *, team_id: str, user_id: str, limit: int, now: datetime) -> Home:
+    """Reads only."""
     return Home(
         mine=open_commitments(session, team_id, owner=user_id, limit=limit),
         my_total=count_open(session, team_id, owner=user_id),
         team_open=count_open(session, team_id),
         team_overdue=count_open(session, team_id, overdue_at=now),
         team_done_week=count_closed_since(session, team_id, now - timedelta(days=7)),
+        team_known=session.get(Team, team_id) is not None,
     )

@@ -10,7 +10,7 @@ from slack_sdk.web.base_client import BaseClient
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import event, func, select
 
-from storage.models import Commitment, CommitmentEvent, Indicator
+from storage.models import Commitment, CommitmentEvent, Indicator, Team
 from tests.helpers import all_text, wait_for
 
 CHANNEL = "C0MEETING"
@@ -258,6 +258,13 @@ def test_list_filters_combine_and_unknown_words_never_ask_for_a_date(bot):
         assert "When is it due?" not in said, text
         assert "/commit list" in said, text
     assert len(stored(bot)) == 2
+
+
+def test_a_workspaces_first_list_is_empty_and_remembers_the_workspace(bot):
+    assert all_text(ask(bot, "list")).endswith("Nothing here. 🎉")
+    with bot.services.sessions() as session:
+        team = session.get(Team, "T0COALITION")
+        assert team is not None and team.time_zone == bot.services.settings.timezone
 
 
 def test_a_new_commitment_may_start_with_list(bot):
@@ -656,6 +663,16 @@ def test_app_home_shows_my_commitments_overdue_first_with_buttons(bot):
     assert "Not mine" not in text
     assert "*3* open" in text and "*1* overdue" in text
     assert len(published["view"]["blocks"]) <= 100
+
+
+def test_a_workspaces_first_app_home_is_empty_and_remembers_the_workspace(bot):
+    bot.driver.event(
+        {"type": "app_home_opened", "user": "U0MARIA", "channel": "D0MARIA", "tab": "home"}
+    )
+    published = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params
+    assert "no open commitments" in all_text(published["view"])
+    with bot.services.sessions() as session:
+        assert session.get(Team, "T0COALITION") is not None
 
 
 def test_done_from_app_home_refreshes_the_home_tab(bot):

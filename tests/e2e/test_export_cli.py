@@ -38,7 +38,7 @@ def at(month, day, hour=17, minute=0):
 
 def make(session, owners, what, due, *, channel="C0MEETING", created=CREATED, indicator=None):
     actor = Actor(TEAM, owners[0])
-    commitment, _ = commitments.create(
+    commitment, _ = commitments.store_new(
         session,
         actor=actor,
         owners=owners,

@@ -381,7 +381,7 @@ def _apply(
     with services.sessions.begin() as session:
         if event.kind == "create":
             actor = Actor(TEAM_ID, plan["creator"])
-            commitment, _ = core.create(
+            commitment, _ = core.store_new(
                 session,
                 actor=actor,
                 owners=plan["owners"],

@@ -8,7 +8,7 @@ from bot.core.commit_parser import ListFilter
 from bot.core.text import defuse_broadcasts
 from bot.slack.blocks import commitments as blocks
 from bot.slack.blocks.home import build_home
-from bot.usecases.commitments import Actor, CommitError, may_change, parse_id
+from bot.usecases.commitments import Actor, may_change
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -141,17 +141,6 @@ def test_the_new_commitment_form_preselects_me_and_this_channel():
     assert view["blocks"][1]["element"]["initial_users"] == ["U1"]
     assert view["blocks"][4]["element"]["initial_conversation"] == "C1"
     assert len(view["title"]["text"]) <= 24
-
-
-@pytest.mark.parametrize(("text", "number"), [("12", 12), ("#12", 12), (" #7 ", 7)])
-def test_ids_with_or_without_hash(text, number):
-    assert parse_id(text) == number
-
-
-@pytest.mark.parametrize("text", ["twelve", "#", "-1", "1.5", ""])
-def test_bad_ids_are_refused_with_a_hint(text):
-    with pytest.raises(CommitError, match="not a commitment number"):
-        parse_id(text)
 
 
 def test_who_may_change_a_commitment():

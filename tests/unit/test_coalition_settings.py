@@ -80,7 +80,7 @@ def test_a_change_that_breaks_a_rule_changes_nothing(sessions):
 def test_moving_times_has_every_nudge_and_digest_worked_out_again(sessions):
     with sessions.begin() as session:
         meetings.set_meeting(session, ADMIN, CHANNEL, "every Thursday at 10am", now=NOW)
-        commitment, _ = commitments.create(
+        commitment, _ = commitments.store_new(
             session,
             actor=LEE,
             owners=["U0LEE"],

@@ -30,7 +30,7 @@ def ny(month, day, hour=17, minute=0, zone=NY):
 def add(session, owners, due, *, has_time=False, done=None, dropped=None, text="Distribute kits"):
     """A commitment made through the real core, then closed as it was in real life."""
     actor = Actor(TEAM, owners[0])
-    commitment, _ = commitments.create(
+    commitment, _ = commitments.store_new(
         session,
         actor=actor,
         owners=owners,

@@ -1,5 +1,5 @@
 """Reading `/commit` lines: owners, action, due date and indicator, and refusing the rest; the
-words after `list` and `snooze`."""
+words after `list` and `snooze`; commitment numbers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.core.commit_parser import (
     ParsedCommit,
     list_usage_message,
     parse_commit,
+    parse_id,
     read_commit,
     read_list_filter,
     snooze_days,
@@ -346,3 +347,19 @@ def test_snooze_reads_days_and_weeks_and_refuses_the_rest(words: str, days: int 
         snooze_days(words, 12)
     assert caught.value.reason == "snooze"
     assert "/commit snooze 12 3 days" in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "number"), [("12", 12), ("#12", 12), (" #7 ", 7)])
+def test_ids_with_or_without_hash(text, number):
+    assert parse_id(text) == number
+
+
+@pytest.mark.parametrize("text", ["twelve", "#", "-1", "1.5", ""])
+def test_bad_ids_are_refused_with_a_hint(text):
+    with pytest.raises(CommitTextError, match="not a commitment number"):
+        parse_id(text)
+
+
+def test_a_number_too_long_to_be_a_commitment_is_not_found():
+    with pytest.raises(CommitTextError, match="I can't find commitment #1234567890"):
+        parse_id("#12345678901234")
