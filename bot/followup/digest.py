@@ -30,6 +30,7 @@ from bot.core import periods, text
 from bot.core.charts import ChartSpec, Series, render_digest_chart
 from bot.core.charts import describe as describe_chart
 from bot.core.dates import format_due
+from bot.core.deadlines import days_late, due_text, local_due
 from bot.core.digest import (
     ITEMS_PER_SECTION,
     DigestData,
@@ -43,7 +44,6 @@ from bot.core.digest import (
     weekly_title,
 )
 from bot.slack import outbox
-from bot.slack.blocks.commitments import days_late, due_text, local_due
 from bot.slack.blocks.digest import build_blocks
 from bot.usecases.indicators import target_for, visible_indicators
 from bot.usecases.meetings import occurrence_after, occurrence_before, schedule_for

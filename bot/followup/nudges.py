@@ -22,9 +22,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.core import text
+from bot.core.deadlines import local_due
 from bot.core.nudge_rules import Rules, Slot, creator_notice_time, decide, slots, state_text
 from bot.slack import outbox
-from bot.slack.blocks.commitments import local_due
 from bot.slack.blocks.nudges import creator_payload, nudge_body, nudge_payload
 from storage.models import (
     Commitment,

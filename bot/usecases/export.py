@@ -23,7 +23,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot.usecases.report import deadline
+from bot.core.deadlines import deadline
 from storage.models import (
     Commitment,
     CommitmentEvent,

@@ -3,7 +3,7 @@
 Rules (the same numbers appear in `/commstat report` and in `commstat export`):
 
 - A commitment's *deadline* is the end of its due date in its own time zone (the zone the date was
-  agreed in), or, when the due date names a time of day, that time.
+  agreed in), or, when the due date names a time of day, that time (`bot.core.deadlines`).
 - *On time* means closed as done at or before the deadline; done after it is *late*.
 - A commitment counts in a window once its deadline has passed inside the window
   (`since <= deadline <= now`): by then it is either done on time, done late, or still open and
@@ -20,36 +20,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.dates import format_due
+from bot.core.deadlines import deadline
 from bot.core.text import zone
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person, Team
 
 NO_ORGANISATION = "No organisation set — /commstat org @person <name>"
-
-
-def deadline(due_at: datetime, *, has_time: bool, time_zone: str) -> datetime:
-    """The last instant that still counts as on time (see the module docstring)."""
-    if has_time:
-        return due_at
-    return _day_end(due_at.astimezone(zone(time_zone)).date(), time_zone)
-
-
-@lru_cache(maxsize=8192)
-def _day_end(day: date, time_zone: str) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(time_zone)) - timedelta(
-        microseconds=1
-    )
-
-
-def done_on_time(due_at: datetime, *, has_time: bool, time_zone: str, closed_at: datetime) -> bool:
-    return closed_at <= deadline(due_at, has_time=has_time, time_zone=time_zone)
 
 
 @dataclass

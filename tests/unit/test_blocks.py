@@ -65,27 +65,6 @@ def test_a_closed_commitment_has_no_buttons():
     assert "✅ Done" in message[0]["text"]["text"]
 
 
-def test_the_date_is_the_owners_local_date_even_when_utc_is_already_tomorrow():
-    late_evening_la = datetime(2026, 12, 5, 7, 30, tzinfo=UTC)  # Fri Dec 4, 23:30 in Los Angeles
-    assert (
-        blocks.due_text(make(due=late_evening_la, tz="America/Los_Angeles")) == "Fri, Dec 4, 2026"
-    )
-
-
-@pytest.mark.parametrize(
-    ("now", "late"),
-    [
-        (NOW, 0),
-        (NOW + timedelta(days=7, hours=1), 0),
-        (NOW + timedelta(days=8), 1),
-        (NOW + timedelta(days=21), 14),
-    ],
-)
-def test_days_late_counts_calendar_days_in_the_owners_zone(now, late):
-    commitment = make(due=datetime(2026, 11, 30, 22, 0, tzinfo=UTC))  # Mon Nov 30, 17:00 New York
-    assert blocks.days_late(commitment, now) == late
-
-
 def test_a_long_list_stays_within_slacks_50_blocks_and_says_how_many_more():
     items = [make(i, text="x" * 1900) for i in range(1, 61)]
     message = as_dicts(

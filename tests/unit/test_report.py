@@ -138,23 +138,6 @@ def test_nothing_due_says_so(sessions):
     assert "No commitments came due since Mon, Oct 26, 2026" in blocks[-1]["text"]["text"]
 
 
-@pytest.mark.parametrize(
-    ("due", "has_time", "closed", "expected"),
-    [
-        (ny(11, 2), False, ny(11, 2, 23, 59), True),
-        (ny(11, 2), False, ny(11, 3, 0, 0), False),
-        (ny(11, 2, 10), True, ny(11, 2, 10), True),
-        (ny(11, 2, 10), True, ny(11, 2, 10, 1), False),
-        # Due Nov 20 in Auckland; Nov 20 22:00 there is still Nov 20 morning in UTC.
-        (ny(11, 20, zone=AUCKLAND), False, ny(11, 20, 22, zone=AUCKLAND), True),
-        (ny(11, 20, zone=AUCKLAND), False, ny(11, 21, 0, 30, zone=AUCKLAND), False),
-    ],
-)
-def test_on_time_means_by_the_end_of_the_due_day_in_its_own_zone(due, has_time, closed, expected):
-    zone = str(due.tzinfo)
-    assert report.done_on_time(due, has_time=has_time, time_zone=zone, closed_at=closed) is expected
-
-
 def test_many_organisations_stay_within_slacks_limits():
     result = report.Report(since=SINCE, now=NOW, time_zone="America/New_York")
     for i in range(1000):

@@ -31,7 +31,7 @@ from slack_sdk.models.views import View
 
 from bot.core.commit_parser import ListFilter
 from bot.core.dates import format_due
-from bot.core.recurrence import zone_words
+from bot.core.deadlines import days_late, due_text, local_due
 from bot.core.text import clip, mention
 from bot.slack import ids
 from storage.models import Commitment, CommitmentStatus
@@ -41,26 +41,6 @@ OWNERS_LIMIT = 1000  # with the 400-character action, a summary stays far below 
 MAX_LIST_ITEMS = 40  # a message holds 50 blocks; keep room for the header and the summary
 
 SNOOZE_CHOICES = ((1, "1 day"), (3, "3 days"), (7, "1 week"))
-
-
-def local_due(commitment: Commitment) -> datetime:
-    return commitment.due_at.astimezone(ZoneInfo(commitment.time_zone))
-
-
-def due_text(commitment: Commitment) -> str:
-    """`Wed, Dec 2, 2026`, or with a time, whose clock it is: people in a shared channel live in
-    several zones (`Thu, Nov 26, 2026 at 7:00 AM Los Angeles time`)."""
-    text = format_due(local_due(commitment), has_time=commitment.due_has_time)
-    return f"{text} {zone_words(commitment.time_zone)}" if commitment.due_has_time else text
-
-
-def days_late(commitment: Commitment, now: datetime) -> int:
-    """Whole calendar days past the due date, in the zone the date was set in (0 = not late)."""
-    if commitment.status != CommitmentStatus.OPEN or now <= commitment.due_at:
-        return 0
-    zone = ZoneInfo(commitment.time_zone)
-    late = (now.astimezone(zone).date() - local_due(commitment).date()).days
-    return max(late, 0)
 
 
 def owners_text(commitment: Commitment) -> str:

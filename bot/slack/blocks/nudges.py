@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 
 from bot.core import periods
 from bot.core.dates import format_due
+from bot.core.deadlines import days_late, due_text
 from bot.core.nudge_rules import due_datetime
 from bot.core.text import clip
 from bot.slack.blocks import commitments as blocks
@@ -62,12 +63,12 @@ def creator_payload(
     commitment: Commitment, *, now: datetime, indicator: str | None = None
 ) -> dict[str, Any]:
     """Told once to whoever logged a commitment that is a week overdue."""
-    late = blocks.days_late(commitment, now)
+    late = days_late(commitment, now)
     header = SectionBlock(
         text=MarkdownTextObject(
             text=(
                 f"⚠️ *#{commitment.id}*, which you logged, is {late} days overdue "
-                f"(due {blocks.due_text(commitment)}). Its owners are still being reminded and it "
+                f"(due {due_text(commitment)}). Its owners are still being reminded and it "
                 "will be flagged in the next digest; I'm telling you once, in case you want to "
                 "follow up."
             )
