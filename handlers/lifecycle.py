@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot.bootstrap import Services
-from bot.slack.oauth import forget_team
+from bot.usecases.uninstall import forget_team
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _forget(services: Services, context: BoltContext, why: str) -> None:
         logger.warning("%s without a team id; nothing deleted", why)
         return
     with services.sessions.begin() as session:
-        deleted = forget_team(session, team_id, services.installation_store)
+        deleted = forget_team(session, team_id)
     logger.info(
         "%s: deleted team %s's data (%s)",
         why,

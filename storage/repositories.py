@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, Delete, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import (
+    Base,
     Commitment,
     CommitmentEvent,
     CommitmentOwner,
@@ -156,3 +157,23 @@ def indicators(session: Session, team_id: str) -> Sequence[Indicator]:
     return session.scalars(
         select(Indicator).where(Indicator.team_id == team_id).order_by(Indicator.name)
     ).all()
+
+
+def delete_team(session: Session, team_id: str) -> dict[str, int]:
+    """Delete everything we hold about one workspace: every row carrying its team id in every
+    table (slack_sdk's installations and bot tokens among them, in OAuth mode), then the team.
+
+    Works from the model metadata, so a table added later is covered as long as it has a
+    `team_id` column (a schema test insists on that). Returns rows deleted per table.
+    """
+    counts: dict[str, int] = {}
+    for table in reversed(Base.metadata.sorted_tables):  # children before parents
+        if table.name != "teams" and "team_id" in table.c:
+            counts[table.name] = _deleted(session, delete(table).where(table.c.team_id == team_id))
+    teams = Base.metadata.tables["teams"]
+    counts["teams"] = _deleted(session, delete(teams).where(teams.c.id == team_id))
+    return {name: n for name, n in counts.items() if n}
+
+
+def _deleted(session: Session, statement: Delete) -> int:
+    return cast(CursorResult[Any], session.execute(statement)).rowcount

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, cast
 
 from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -23,11 +22,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth import OAuthStateUtils
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import CursorResult, Delete, Engine, and_, delete, desc, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, and_, desc, select
 
 from bot.config import ConfigError, Settings
-from storage.models import Base
 
 logger = logging.getLogger(__name__)
 
@@ -197,33 +194,3 @@ def _failed_page(args: FailureArgs) -> BoltResponse:
         body=_page("CommStat was not installed", body),
         headers=_headers_clearing_state_cookie(),
     )
-
-
-# --- uninstall ---------------------------------------------------------------------------------
-
-
-def forget_team(
-    session: Session, team_id: str, store: SQLAlchemyInstallationStore | None = None
-) -> dict[str, int]:
-    """Delete everything we hold about one workspace: every row carrying its team id in every
-    table, the team itself, and (OAuth mode) its installations and bot tokens.
-
-    Used when Slack says the app was uninstalled or its bot token revoked. Works from the model
-    metadata, so a table added later is covered as long as it has a `team_id` column (a schema
-    test insists on that). Runs in the caller's transaction. Returns rows deleted per table.
-    """
-    counts: dict[str, int] = {}
-    for table in reversed(Base.metadata.sorted_tables):  # children before parents
-        if table.name != "teams" and "team_id" in table.c:
-            counts[table.name] = _delete(session, delete(table).where(table.c.team_id == team_id))
-    teams = Base.metadata.tables["teams"]
-    counts["teams"] = _delete(session, delete(teams).where(teams.c.id == team_id))
-    if store is not None:
-        for table in (store.installations, store.bots):
-            mine = and_(table.c.client_id == store.client_id, table.c.team_id == team_id)
-            counts[table.name] = _delete(session, delete(table).where(mine))
-    return {name: n for name, n in counts.items() if n}
-
-
-def _delete(session: Session, statement: Delete) -> int:
-    return cast(CursorResult[Any], session.execute(statement)).rowcount
