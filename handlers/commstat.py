@@ -7,21 +7,20 @@ up in Slack before a transaction opens, so a slow Slack never holds the database
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
 from bot.core.recurrence import RecurrenceError, parse_lead
 from bot.core.settings_parser import SettingsError, parse_change, parse_organisation
 from bot.core.text import mention
 from bot.followup import digest as digests
-from bot.slack import errors, ids
+from bot.slack import errors, ids, outbox
+from bot.slack.announce import announce
 from bot.slack.blocks import report as report_blocks
 from bot.slack.blocks import settings as words
 from bot.slack.help import help_text, not_understood
@@ -31,8 +30,6 @@ from bot.usecases.commitments import Actor
 from bot.usecases.meetings import MEETING, WEEKLY, ScheduleRefused
 from bot.usecases.report import report_rows
 from handlers import replies
-
-logger = logging.getLogger(__name__)
 
 REPORT_DAYS = 30
 DELIVER_SECONDS = 20.0  # `digest now` tries this long to send its digest; then the scheduler does
@@ -122,20 +119,6 @@ def _require_admin(services: Services, actor: Actor) -> None:
         coalition_settings.require_admin(session, actor)
 
 
-def _announce(client: WebClient, command: dict[str, Any], text: str) -> dict[str, Any] | None:
-    """Say it in the channel; where the bot can't post, answer in the conversation instead."""
-    try:
-        client.chat_postMessage(channel=command["channel_id"], text=text)
-    except SlackApiError as error:
-        logger.info(
-            "could not post to %s (%s); answering in place",
-            command.get("channel_id"),
-            error.response.get("error"),
-        )
-        return {"response_type": "in_channel", "text": text}
-    return None
-
-
 def _digest_key(schedule_id: int, meeting: datetime) -> str:
     return digests.digest_key(schedule_id, meeting, "1-message")
 
@@ -150,7 +133,7 @@ def set_meeting(
     now = services.clock()
     with services.sessions.begin() as session:
         saved = meetings.set_meeting(session, actor, command["channel_id"], phrase, now=now)
-    return _announce(client, command, words.meeting_set(saved, actor.user_id, now))
+    return announce(client, command["channel_id"], words.meeting_set(saved, actor.user_id, now))
 
 
 def show_meeting(services: Services, client: WebClient, command: dict[str, Any]) -> dict[str, Any]:
@@ -168,7 +151,7 @@ def remove_schedule(
     now = services.clock()
     with services.sessions.begin() as session:
         stopped = meetings.stop(session, actor, command["channel_id"], kind, now=now)
-    return _announce(client, command, words.stopped(stopped, actor.user_id))
+    return announce(client, command["channel_id"], words.stopped(stopped, actor.user_id))
 
 
 def set_lead(
@@ -191,7 +174,7 @@ def set_weekly(
     now = services.clock()
     with services.sessions.begin() as session:
         saved = meetings.set_weekly_digest(session, actor, command["channel_id"], phrase, now=now)
-    return _announce(client, command, words.weekly_digest_set(saved, actor.user_id))
+    return announce(client, command["channel_id"], words.weekly_digest_set(saved, actor.user_id))
 
 
 # --- digest now -----------------------------------------------------------------------------
@@ -216,12 +199,8 @@ def digest_now(
     if not posted.new or posted.status == "sent":
         return None  # posted, or a retry of a request already being answered
     if posted.status == "failed":
-        error = posted.error
-        reason = next(
-            (errors.for_the_channel(code) for code in errors.CANNOT_POST_HERE if code in error),
-            None,
-        )
-        return {"text": "I couldn't post the digest here. " + (reason or f"Slack said: {error}.")}
+        reason = errors.for_the_channel(posted.error_code) or f"Slack said: {posted.error}."
+        return {"text": "I couldn't post the digest here. " + reason}
     return {"text": "Slack is busy right now; the digest will be posted here in a moment."}
 
 
@@ -229,14 +208,12 @@ def digest_now(
 
 
 def show_settings(services: Services, client: WebClient, command: dict[str, Any]) -> dict[str, Any]:
-    from bot.slack import outbox
-
     actor = _actor(services, client, command)
     now = services.clock()
     with services.sessions() as session:
         view = coalition_settings.view(session, actor.team_id, now=now)
         problems = outbox.problems(session, actor.team_id, limit=5)
-        return {"text": words.settings_text(view, problems)}
+    return {"text": words.settings_text(view, problems)}
 
 
 def change_settings(

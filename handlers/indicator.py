@@ -2,36 +2,32 @@
 
 Answers go to the conversation with `respond(response_type="in_channel")`: the meeting sees the
 question and the answer together, and a response URL works in every conversation (private
-channels and DMs included) without the bot being a member. The chart follows as a file upload,
-which does need the bot in the channel; when it is not, the chart goes to the asker's DM instead.
+channels and DMs included) without the bot being a member. The chart follows as a file upload
+(`bot.slack.chart_upload`), which does need the bot in the channel; when it is not, the chart
+goes to the asker's DM instead.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
-from bot.core import charts
-from bot.slack import errors, ids
+from bot.slack import ids
 from bot.slack.blocks.indicators import (
     answer_fallback,
     build_answer,
     build_catalog,
     catalog_fallback,
 )
+from bot.slack.chart_upload import chart_filename, send_chart
 from bot.slack.help import help_text
 from bot.slack.people import actor_for
 from bot.usecases import indicators
 from bot.usecases.indicators import IndicatorError
 from handlers import replies
-
-logger = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
@@ -80,82 +76,20 @@ def ask(
             text=text,
             now=services.clock(),
         )
-        spec = indicators.chart_spec(answer)
-        fallback, blocks = answer_fallback(answer), build_answer(answer)
-        slug = answer.indicator.slug
-    respond(text=fallback, blocks=blocks, response_type="in_channel", replace_original=False)
-    send_chart(client, command, respond, spec, filename=f"{_safe(slug)}.png")
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:60] or "indicator"
-
-
-def send_chart(
-    client: WebClient,
-    command: dict[str, Any],
-    respond: Respond,
-    spec: charts.ChartSpec,
-    *,
-    filename: str,
-) -> None:
-    """Render and upload the chart; every failure ends in a line the asker can see."""
-    try:
-        png = charts.render_indicator_chart(spec)
-        alt = charts.describe(spec)
-    except Exception:
-        logger.exception("could not draw the chart for %s", spec.title)
-        _tell(respond, "The chart could not be drawn this time; the numbers above are complete.")
-        return
-    upload: dict[str, Any] = {
-        "file": png,
-        "filename": filename,
-        "title": spec.title,
-        "alt_txt": alt,
-    }
-    channel = command.get("channel_id")
-    try:
-        client.files_upload_v2(channel=channel, **upload)
-        return
-    except SlackApiError as error:
-        reason = str(error.response.get("error"))
-        if reason not in errors.CANNOT_POST_HERE:
-            logger.warning("chart upload to %s failed: %s", channel, reason)
-            _tell(
-                respond,
-                f"The chart could not be uploaded (Slack said `{reason}`). Please try again in a minute.",
-            )
-            return
-        logger.info("cannot post the chart in %s (%s); sending it by DM", channel, reason)
-    except Exception as error:  # timeouts, dropped connections, the upload URL refusing
-        logger.warning("chart upload to %s failed: %r", channel, error)
-        _tell(
-            respond,
-            "The chart could not be uploaded (Slack did not answer in time). Please try again in a minute.",
-        )
-        return
-    try:
-        dm = client.conversations_open(users=command["user_id"])["channel"]["id"]
-        client.files_upload_v2(channel=dm, **upload)
-    except Exception as error:
-        logger.warning("chart upload by DM failed: %r", error)
-        _tell(
-            respond,
-            "The chart could not be uploaded here or to your DMs. Please try again in a minute.",
-        )
-        return
-    _tell(
-        respond,
-        "I can't post files in this conversation, so I sent the chart to you in a direct message. "
-        "To get charts here, add me to the channel (`/invite @commstat`).",
+    respond(
+        text=answer_fallback(answer),
+        blocks=build_answer(answer),
+        response_type="in_channel",
+        replace_original=False,
     )
-
-
-def _tell(respond: Respond, text: str) -> None:
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    except Exception:
-        logger.exception("could not tell the user about the chart")
+    send_chart(
+        client,
+        respond,
+        indicators.chart_spec(answer),
+        channel_id=command.get("channel_id"),
+        user_id=command["user_id"],
+        filename=chart_filename(answer.indicator.slug),
+    )
 
 
 def list_catalog(services: Services, command: dict[str, Any], respond: Respond) -> None:
@@ -163,8 +97,12 @@ def list_catalog(services: Services, command: dict[str, Any], respond: Respond) 
         entries = indicators.catalog(
             session, team_id=command["team_id"], channel_id=command.get("channel_id")
         )
-        blocks, fallback = build_catalog(entries), catalog_fallback(entries)
-    respond(text=fallback, blocks=blocks, response_type="in_channel", replace_original=False)
+    respond(
+        text=catalog_fallback(entries),
+        blocks=build_catalog(entries),
+        response_type="in_channel",
+        replace_original=False,
+    )
 
 
 def set_value(

@@ -656,11 +656,13 @@ def plan(services: Services, *, now: datetime) -> int:
 @dataclass(frozen=True)
 class Posted:
     """What became of a `digest now`: a retried request adds nothing; otherwise the message's
-    outbox status ("sent", "failed" or "pending") and, when failed, why."""
+    outbox status ("sent", "failed" or "pending") and, when failed, why (and Slack's error code,
+    when Slack refused it)."""
 
     new: bool
     status: str = ""
     error: str = ""
+    error_code: str | None = None
 
 
 def post_now(
@@ -707,7 +709,7 @@ def post_now(
     outbox.deliver(services, now=now, max_seconds=max_seconds, keys=keys)
     with services.sessions() as session:
         status, error = outbox.status_of(session, keys[0])
-    return Posted(new=True, status=status, error=error)
+    return Posted(new=True, status=status, error=error, error_code=outbox.error_code(error))
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
 from bot.core.text import mention
+from bot.slack.announce import in_place, post_in_channel
 from bot.slack.blocks import commitments as blocks
 from bot.usecases import commitments
 from storage.models import Commitment
@@ -36,15 +37,11 @@ def post_confirmation(
         commitment, now=services.clock(), indicator=indicator
     )
     fallback = blocks.message_fallback(commitment)
-    try:
-        posted = client.chat_postMessage(channel=channel_id, text=fallback, blocks=message_blocks)
-    except SlackApiError as error:
-        logger.info(
-            "could not post to %s (%s); answering in place", channel_id, error.response.get("error")
-        )
-        return {"response_type": "in_channel", "text": fallback, "blocks": message_blocks}
+    ts = post_in_channel(client, channel_id, fallback, message_blocks)
+    if ts is None:
+        return in_place(fallback, message_blocks)
     with services.sessions.begin() as session:
-        commitments.record_message(session, commitment, posted["ts"])
+        commitments.record_message(session, commitment, ts)
     return None
 
 

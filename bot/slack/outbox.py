@@ -722,6 +722,16 @@ def _explain(code: str) -> str:
     return f"{code}: {reason}"
 
 
+_EXPLAINED = re.compile(r"([a-z0-9_]+): ")
+
+
+def error_code(last_error: str | None) -> str | None:
+    """The error code a message was refused with for good (`last_error` reads `not_in_channel:
+    CommStat is not a member…`); None when it failed otherwise (no answer, retries given up)."""
+    match = _EXPLAINED.match(last_error or "")
+    return match.group(1) if match else None
+
+
 def _unknown(since: float, detail: str) -> str:
     return f"{_UNKNOWN} {since:.6f}: {detail}"
 
@@ -742,6 +752,7 @@ __all__ = [
     "DeliveryReport",
     "deliver",
     "enqueue",
+    "error_code",
     "problems",
     "status_of",
     "upload_payload",

@@ -178,6 +178,7 @@ def test_a_permanent_error_fails_at_once_and_is_listed_for_admins(
     assert failed.last_error is not None
     assert failed.last_error.startswith("channel_not_found: ")
     assert "Invite @CommStat" in failed.last_error
+    assert outbox.error_code(failed.last_error) == "channel_not_found"
     with services.sessions() as session:
         listed = outbox.problems(session, TEAM_ID)
         assert [p.idempotency_key for p in listed] == ["digest:gone"]
@@ -288,6 +289,7 @@ def test_transient_errors_are_retried_for_a_day_then_given_up(
     assert failed.status == OutboxStatus.FAILED
     assert failed.last_error is not None
     assert failed.last_error.startswith(f"gave up after {failed.attempts} tries over 24 hours")
+    assert outbox.error_code(failed.last_error) is None  # no code that Slack refused it with
     assert len(fake_slack.calls_to("chat.postMessage")) == failed.attempts
     assert fake_slack.messages("U0LEE") == []
 
