@@ -15,14 +15,14 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.bootstrap import Services
+from bot.core.coalition_settings_parser import SettingsError, parse_change, parse_organisation
 from bot.core.recurrence import RecurrenceError, parse_lead
-from bot.core.settings_parser import SettingsError, parse_change, parse_organisation
 from bot.core.text import mention
 from bot.followup import digest as digests
 from bot.slack import errors, ids, outbox
 from bot.slack.announce import announce
+from bot.slack.blocks import coalition_settings as coalition_blocks
 from bot.slack.blocks import report as report_blocks
-from bot.slack.blocks import settings as words
 from bot.slack.help import help_text, not_understood
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import coalition_settings, meetings
@@ -133,7 +133,9 @@ def set_meeting(
     now = services.clock()
     with services.sessions.begin() as session:
         saved = meetings.set_meeting(session, actor, command["channel_id"], phrase, now=now)
-    return announce(client, command["channel_id"], words.meeting_set(saved, actor.user_id, now))
+    return announce(
+        client, command["channel_id"], coalition_blocks.meeting_set(saved, actor.user_id, now)
+    )
 
 
 def show_meeting(services: Services, client: WebClient, command: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +143,7 @@ def show_meeting(services: Services, client: WebClient, command: dict[str, Any])
     now = services.clock()
     with services.sessions() as session:
         times = meetings.meeting_of(session, actor.team_id, command["channel_id"], now=now)
-    return {"text": words.meeting_shown(times, command["channel_id"], now)}
+    return {"text": coalition_blocks.meeting_shown(times, command["channel_id"], now)}
 
 
 def remove_schedule(
@@ -151,7 +153,7 @@ def remove_schedule(
     now = services.clock()
     with services.sessions.begin() as session:
         stopped = meetings.stop(session, actor, command["channel_id"], kind, now=now)
-    return announce(client, command["channel_id"], words.stopped(stopped, actor.user_id))
+    return announce(client, command["channel_id"], coalition_blocks.stopped(stopped, actor.user_id))
 
 
 def set_lead(
@@ -164,7 +166,7 @@ def set_lead(
         moved = meetings.set_digest_lead(
             session, actor, command["channel_id"], minutes, now=now, digest_key=_digest_key
         )
-    return {"text": words.lead_moved(moved, now)}
+    return {"text": coalition_blocks.lead_moved(moved, now)}
 
 
 def set_weekly(
@@ -174,7 +176,9 @@ def set_weekly(
     now = services.clock()
     with services.sessions.begin() as session:
         saved = meetings.set_weekly_digest(session, actor, command["channel_id"], phrase, now=now)
-    return announce(client, command["channel_id"], words.weekly_digest_set(saved, actor.user_id))
+    return announce(
+        client, command["channel_id"], coalition_blocks.weekly_digest_set(saved, actor.user_id)
+    )
 
 
 # --- digest now -----------------------------------------------------------------------------
@@ -213,7 +217,7 @@ def show_settings(services: Services, client: WebClient, command: dict[str, Any]
     with services.sessions() as session:
         view = coalition_settings.view(session, actor.team_id, now=now)
         problems = outbox.problems(session, actor.team_id, limit=5)
-    return {"text": words.settings_text(view, problems)}
+    return {"text": coalition_blocks.settings_text(view, problems)}
 
 
 def change_settings(
@@ -227,7 +231,7 @@ def change_settings(
     now = services.clock()
     with services.sessions.begin() as session:
         said = coalition_settings.change_settings(session, actor, change, now=now)
-    return {"text": words.settings_changed(said, actor.user_id)}
+    return {"text": coalition_blocks.settings_changed(said, actor.user_id)}
 
 
 def set_organisation(
@@ -239,7 +243,7 @@ def set_organisation(
     _refresh(services, client, actor.team_id, [choice.user_id])
     with services.sessions.begin() as session:
         coalition_settings.set_organisation(session, actor, choice)
-    return {"text": words.organisation_set(choice)}
+    return {"text": coalition_blocks.organisation_set(choice)}
 
 
 def report(

@@ -1,6 +1,6 @@
 """The coalition's settings: who may change them, making a change, and each person's organisation.
 
-Changes are read by `bot.core.settings_parser` before anything is touched; here they are applied
+Changes are read by `bot.core.coalition_settings_parser` before anything is touched; here they are applied
 to the Team row inside the caller's transaction, so a refusal leaves everything as it was.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.core.settings_parser import (
+from bot.core.coalition_settings_parser import (
     Change,
     Organisation,
     SettingsError,

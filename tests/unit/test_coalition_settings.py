@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.coalition_settings_parser import Organisation, SettingsError, parse_change
 from bot.core.dates import Due
-from bot.core.settings_parser import Organisation, SettingsError, parse_change
-from bot.slack.blocks.settings import settings_text
+from bot.slack.blocks.coalition_settings import settings_text
 from bot.usecases import coalition_settings, commitments, meetings
 from bot.usecases.commitments import Actor
 from storage import repositories as repo

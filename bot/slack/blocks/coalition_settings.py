@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.recurrence import Recurrence, describe, describe_lead, format_when, zone_words
-from bot.core.settings_parser import (
+from bot.core.coalition_settings_parser import (
     Organisation,
     days_text,
     holidays_text,
     hour_text,
     quiet_text,
 )
+from bot.core.recurrence import Recurrence, describe, describe_lead, format_when, zone_words
 from bot.core.text import escape, mention, zone
 from bot.usecases.coalition_settings import SettingsView
 from bot.usecases.meetings import MEETING, LeadMoved, Saved, ScheduleTimes

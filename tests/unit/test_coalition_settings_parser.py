@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.settings_parser import (
+from bot.core.coalition_settings_parser import (
     Change,
     Organisation,
     SettingsError,
