@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.slack.web_client import make_client
 from storage.db import make_engine, make_session_factory, upgrade
 
 if TYPE_CHECKING:
@@ -37,14 +38,12 @@ class Services:
     # Scheduled work has no incoming request to borrow a token from: it asks for each team's
     # client here. Token mode: the one SLACK_BOT_TOKEN; OAuth mode replaces this lookup.
     token_for: Callable[[str], str | None] | None = None
-    # OAuth mode only: where Bolt keeps each workspace's installation (see bot/oauth.py).
+    # OAuth mode only: where Bolt keeps each workspace's installation (see bot/slack/oauth.py).
     installation_store: SQLAlchemyInstallationStore | None = None
     _clients: dict[str, WebClient] = field(default_factory=dict, repr=False)
 
     def client_for(self, team_id: str) -> WebClient:
         """The outbound Slack client for one team; raises NotInstalled when there is no token."""
-        from bot.slack.web_client import make_client
-
         if self.token_for is not None:
             token = self.token_for(team_id)
         elif self.settings.slack_bot_token is not None:

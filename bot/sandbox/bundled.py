@@ -1,4 +1,4 @@
-"""The real CDC data bundled with the bot (see `data/PROVENANCE.md`), and how it is read.
+"""The real CDC data bundled with the bot (see `bot/data/PROVENANCE.md`), and how it is read.
 
 The mappings are exactly the `commstat import` options a data analyst would type for these
 files; the demo, the console, the benchmarks and the tests all load the data through them.

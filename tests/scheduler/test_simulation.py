@@ -2,9 +2,10 @@
 in four time zones, a scheduler pass every simulated hour, and weekly and monthly meetings.
 
 The nudges and digests that should arrive are computed here by a brute-force, day-by-day model of
-the rules in docs/PRODUCT.md (not by calling the scheduler's code), then compared with what the
-Slack stand-in received: every expected message exactly once, at the expected pass, and nothing
-else — none on weekends, holidays or in quiet hours, every nudge between 09:00 and 10:00 local.
+the rules as the README ("What people can do in Slack") and bot/core/nudge_rules.py state them
+(not by calling the scheduler's code), then compared with what the Slack stand-in received: every
+expected message exactly once, at the expected pass, and nothing else — none on weekends,
+holidays or in quiet hours, every nudge between 09:00 and 10:00 local.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def first_pass_at_or_after(at: datetime) -> datetime:
     return PASSES[index] if index < len(PASSES) else END + timedelta(days=1)
 
 
-# --- the model of the rules (independent of bot/nudges.py) -----------------------------------
+# --- the model of the rules (independent of bot/core/nudge_rules.py and bot/followup/) --------
 
 
 def working(day: date) -> bool:

@@ -14,6 +14,7 @@ from bot.app import create_app
 from bot.bootstrap import bootstrap
 from bot.slack import ids
 from bot.slack.blocks import commitments as blocks
+from bot.slack.blocks.home import build_home
 from bot.slack.help import help_text
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus
 
@@ -188,7 +189,7 @@ def test_every_button_the_bot_sends_is_listed_and_every_form_it_opens_is_handled
         )
     )
     sent |= _interactive_ids(
-        blocks.build_home(
+        build_home(
             [commitment], my_total=1, now=now, team_open=1, team_overdue=0, team_done_week=0
         ).blocks
     )

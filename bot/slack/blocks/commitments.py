@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -172,14 +171,6 @@ def build_commitment_list(
             )
         )
     return blocks
-
-
-def build_home(*args: Any, **kwargs: Any) -> View:
-    """Moved to `bot.slack.blocks.home`; this name stays until tests/unit/test_manifest.py
-    imports it from there."""
-    from bot.slack.blocks import home
-
-    return home.build_home(*args, **kwargs)
 
 
 def build_note_modal(commitment: Commitment, *, context: str = "") -> View:
