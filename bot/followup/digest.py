@@ -43,9 +43,10 @@ from bot.core.digest import (
     verdict,
     weekly_title,
 )
+from bot.core.indicator_rules import target_for
 from bot.slack import outbox
 from bot.slack.blocks.digest import build_blocks
-from bot.usecases.indicators import target_for, visible_indicators
+from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import occurrence_after, occurrence_before, schedule_for
 from storage import repositories as repo
 from storage.models import (

@@ -1,27 +1,44 @@
-"""/indicator's core: read the question, find the indicator, and work out the answer.
+"""What people can do with indicators, over a session: ask `/indicator` a question (read the
+stored values, find the indicator, assemble the answer and its chart), list the catalog, and
+enter a value as a steward or an admin.
 
-Matching is forgiving on purpose (leaders type "overdoes" or "deaths overdose" in a meeting);
-numbers are worked out per geography from the stored values, and a missing value is always
-reported as missing, never as zero.
+The question and the value are read by `bot.core.indicator_parser`; matching names, comparing
+numbers and choosing places are `bot.core.indicator_rules`. Here: which indicators a channel
+sees, and what the database holds.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from rapidfuzz import fuzz
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import charts, periods
 from bot.core.dates import format_due
+from bot.core.indicator_parser import KEYWORDS, IndicatorError, SetRequest, parse_query, parse_set
+from bot.core.indicator_rules import (
+    Point,
+    Summary,
+    can_enter_data,
+    checked_value,
+    choose_geographies,
+    fill_gaps,
+    find,
+    format_value,
+    geographies_text,
+    is_visible,
+    match_geography,
+    place_key,
+    score,
+    summarise,
+    target_for,
+    window_start,
+)
 from bot.core.periods import Period, PeriodError
 from bot.core.text import format_number, shown, zone
 from storage.models import (
@@ -35,206 +52,11 @@ from storage.models import (
 
 logger = logging.getLogger(__name__)
 
-MATCH_AT = 70.0  # below this score a name is not that indicator
-ALSO_WITHIN = 4.0  # others this close to the best are mentioned as "also"
-MAX_NAME_WORDS = 20  # a 4,000-character paste is not a name; compare its first words only
-DEFAULT_YEARS = 15  # chart history without `since`/`last`: the whole curve, to see it turn
 MAX_SUMMARY_GEOGRAPHIES = 10
 MAX_CHART_SERIES = 24  # bot.core.charts draws small multiples beyond six lines, up to 24 panels
-SUPPRESSED = frozenset({"*", "§", "¶", "na", "n/a", "suppressed", "<10", "missing", "blank"})
-_STOPWORDS = frozenset({"of", "the", "a", "an", "and"})
-# Words that say how something is counted, not what: "overdose deaths" is exactly
-# "Number of Drug Overdose Deaths", and closer to it than to "opioid overdose deaths".
-_FILLER = frozenset({"number", "count", "total", "drug", "all"})
-_KEYWORDS = frozenset({"since", "last", "in", "by", "for"})
-_UNITS = {
-    "day": "days",
-    "days": "days",
-    "week": "weeks",
-    "weeks": "weeks",
-    "month": "months",
-    "months": "months",
-    "quarter": "quarters",
-    "quarters": "quarters",
-    "year": "years",
-    "years": "years",
-}
-_NUMBER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?$|^[+-]?\.\d+%?$")
 
 
-class IndicatorError(Exception):
-    """A refusal or an explanation for the person who asked, shown as is (ephemeral)."""
-
-
-def format_value(value: float, unit: str | None) -> str:
-    number = format_number(value)
-    if not unit:
-        return number
-    if unit.strip() == "%":
-        return f"{number}%"
-    return f"{number} {unit}"
-
-
-# --- the question --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Query:
-    """`/indicator <name> [since P] [last N units] [in GEO] [by WORD]`."""
-
-    name: str
-    since: Period | None = None
-    last: tuple[int, str] | None = None  # (12, "months")
-    geography: str | None = None
-    by: str | None = None  # "state", "ward", ...: every geography side by side
-
-
-def parse_query(text: str) -> Query:
-    """Split the name from the modifiers, which may come in any order after it."""
-    words = text.split()
-    if not words:
-        raise IndicatorError("Which indicator? e.g. `/indicator overdose deaths`.")
-    name_words: list[str] = []
-    since: Period | None = None
-    last: tuple[int, str] | None = None
-    geography: str | None = None
-    by: str | None = None
-    i = 0
-    while i < len(words):
-        word, low = words[i], words[i].lower()
-        rest = len(words) - i - 1
-        if i > 0 and low == "since" and rest >= 1:
-            since, used = _read_since(words[i + 1 : i + 3])
-            i += 1 + used
-            continue
-        if i > 0 and low == "last" and rest >= 1:
-            last, used = _read_last(words[i + 1 : i + 3])
-            i += 1 + used
-            continue
-        if i > 0 and low == "in" and rest >= 1:
-            end = i + 1
-            while end < len(words) and words[end].lower() not in _KEYWORDS:
-                end += 1
-            geography = " ".join(words[i + 1 : end])
-            if not geography:
-                raise IndicatorError("In which place? e.g. `/indicator overdose deaths in MD`.")
-            i = end
-            continue
-        if i > 0 and low == "by" and rest >= 1:
-            by = words[i + 1].lower()
-            i += 2
-            continue
-        name_words.append(word)
-        i += 1
-    if not name_words:
-        raise IndicatorError("Which indicator? e.g. `/indicator overdose deaths since 2022`.")
-    if geography is not None and by is not None:
-        raise IndicatorError(
-            f"Ask for one place (`in {shown(geography, 30)}`) or all of them (`by {shown(by, 20)}`), not both."
-        )
-    return Query(" ".join(name_words), since=since, last=last, geography=geography, by=by)
-
-
-def _read_since(words: Sequence[str]) -> tuple[Period, int]:
-    for used in (2, 1):
-        if len(words) >= used:
-            try:
-                return periods.parse_period(" ".join(words[:used])), used
-            except PeriodError:
-                continue
-    raise IndicatorError(
-        f"I can't read `since {shown(' '.join(words[:2]), 30)}` as a date. "
-        "Use a year (`since 2022`) or a month (`since Mar 2023`)."
-    )
-
-
-def _read_last(words: Sequence[str]) -> tuple[tuple[int, str], int]:
-    if len(words) >= 2 and words[0].isdigit() and words[1].lower() in _UNITS:
-        number = int(words[0])
-        if 1 <= number <= 1000:
-            return (number, _UNITS[words[1].lower()]), 2
-    if words and words[0].lower() in _UNITS:  # "last year", "last month"
-        return (1, _UNITS[words[0].lower()]), 1
-    raise IndicatorError(
-        f"I can't read `last {shown(' '.join(words[:2]), 30)}`. "
-        "Say how long, e.g. `last 12 months` or `last 3 years`."
-    )
-
-
-# --- finding the indicator -----------------------------------------------------------------------
-
-
-def _singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
-
-
-def tokens(text: str) -> list[str]:
-    """Words for comparing names: lower case, no accents or punctuation, singular."""
-    return list(_tokens(text[:1000]))
-
-
-@lru_cache(maxsize=4096)
-def _tokens(text: str) -> tuple[str, ...]:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    words = re.split(r"[^a-z0-9]+", plain)
-    return tuple(_singular(w) for w in words if w and w not in _STOPWORDS)
-
-
-def _score(query: Sequence[str], candidate: Sequence[str]) -> float:
-    """How well a name matches: every typed word should be found (allowing typos, any order);
-    extra words in the indicator's name cost a little, so the shorter, closer name wins ties.
-    100 means the same words, apart from counting words like "number of"."""
-    if not query or not candidate:
-        return 0.0
-    core_query = [w for w in query if w not in _FILLER] or list(query)
-    core = [w for w in candidate if w not in _FILLER] or list(candidate)
-    if sorted(core_query) == sorted(core):
-        return 100.0
-    coverage = sum(max(fuzz.ratio(q, c) for c in candidate) for q in query) / len(query)
-    closeness = fuzz.token_sort_ratio(" ".join(core_query), " ".join(core))
-    return 0.85 * coverage + 0.14 * closeness
-
-
-def names_of(indicator: Indicator) -> list[str]:
-    return [indicator.name, indicator.slug.replace("-", " "), *(indicator.aliases or [])]
-
-
-def score(indicator: Indicator, name: str) -> float:
-    query = tokens(name)[:MAX_NAME_WORDS]
-    return max(_score(query, tokens(candidate)) for candidate in names_of(indicator))
-
-
-@dataclass(frozen=True)
-class Found:
-    indicator: Indicator
-    also: tuple[Indicator, ...] = ()
-
-
-def is_visible(indicator: Indicator, channel_id: str | None) -> bool:
-    """A restricted indicator exists only in the channels it is restricted to."""
-    return not indicator.restricted_to or (channel_id or "") in indicator.restricted_to
-
-
-def find(candidates: Sequence[Indicator], name: str) -> Found:
-    """The indicator meant by `name`, among those the asker may see; IndicatorError otherwise."""
-    if not candidates:
-        raise IndicatorError("No indicators yet — load some with `commstat import`.")
-    ranked = sorted(((score(i, name), i) for i in candidates), key=lambda p: (-p[0], p[1].name))
-    best_score, best = ranked[0]
-    if best_score < MATCH_AT:
-        closest = ", ".join(i.name for _, i in ranked[:3])
-        raise IndicatorError(
-            f"I don't know an indicator called “{shown(name)}”. Closest: {closest}. "
-            "`/indicator list` shows them all."
-        )
-    # An exact name or alias settles it; otherwise close runners-up are worth a mention.
-    floor = 100.0 if best_score >= 100.0 else max(MATCH_AT, best_score - ALSO_WITHIN)
-    also = tuple(i for s, i in ranked[1:4] if s >= floor)
-    return Found(best, also)
+# --- which indicators a channel sees -------------------------------------------------------------
 
 
 def visible_indicators(session: Session, team_id: str, channel_id: str | None) -> list[Indicator]:
@@ -244,87 +66,6 @@ def visible_indicators(session: Session, team_id: str, channel_id: str | None) -
         select(Indicator).where(Indicator.team_id == team_id).order_by(Indicator.name)
     ).all()
     return [i for i in found if is_visible(i, channel_id)]
-
-
-# --- numbers for one geography -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Point:
-    period: Period
-    value: float | None  # None: missing or suppressed
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The latest reported value against an earlier period."""
-
-    period: Period
-    value: float | None  # None: that period was not reported
-    delta: float | None = None
-    pct: float | None = None  # None also when the earlier value is 0
-    verdict: str = "not reported"  # "better", "worse", "no change", "not reported"
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What one geography's series says, for the text answer."""
-
-    geography: str
-    latest: Point  # the newest period in the data (its value may be missing)
-    reported: Point | None  # the newest period with a value
-    prior: Comparison | None
-    year_ago: Comparison | None
-    target_gap: float | None  # reported value - target
-
-
-def verdict(delta: float, direction: Direction | str) -> str:
-    if delta == 0:
-        return "no change"
-    lower_is_better = Direction(direction) == Direction.LOWER_IS_BETTER
-    return "better" if (delta < 0) == lower_is_better else "worse"
-
-
-def compare(
-    value: float, earlier: Period, by_period: dict[date, float | None], direction: Direction | str
-) -> Comparison:
-    before = by_period.get(earlier.start)
-    if before is None:
-        return Comparison(earlier, None)
-    delta = value - before
-    pct = delta / abs(before) * 100 if before else None
-    return Comparison(earlier, before, delta, pct, verdict(delta, direction))
-
-
-def summarise(
-    geography: str,
-    points: Sequence[Point],
-    *,
-    kind: str | None,
-    direction: Direction | str,
-    target: float | None,
-) -> Summary | None:
-    """Latest value and its changes; None when the series is empty."""
-    if not points:
-        return None
-    ordered = sorted(points, key=lambda p: p.period.start)
-    latest = ordered[-1]
-    reported = next((p for p in reversed(ordered) if p.value is not None), None)
-    if reported is None or reported.value is None:
-        return Summary(geography, latest, None, None, None, None)
-    by_period = {p.period.start: p.value for p in ordered}
-    value = reported.value
-    before = periods.shift(reported.period, kind, -1)
-    prior = compare(value, before, by_period, direction)
-    year_before = periods.year_earlier(reported.period, kind)
-    # For yearly data the prior period is the year before: saying it twice reads like a mistake.
-    year = (
-        None
-        if year_before.start == before.start
-        else compare(value, year_before, by_period, direction)
-    )
-    gap = value - target if target is not None else None
-    return Summary(geography, latest, reported, prior, year, gap)
 
 
 # --- the whole answer ----------------------------------------------------------------------------
@@ -395,145 +136,6 @@ def load_points(session: Session, indicator: Indicator) -> dict[str, list[Point]
     return by_geo
 
 
-# People write places out in full ("in Maryland"); publishers often store the postal code ("MD").
-_STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
-    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
-    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
-    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
-    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
-    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
-    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
-    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
-    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
-    "WY": "Wyoming", "PR": "Puerto Rico", "GU": "Guam", "VI": "Virgin Islands",
-}  # fmt: skip
-_PLACE_CODES = {name.lower(): code.lower() for code, name in _STATES.items()} | {
-    "washington dc": "dc",
-    "washington d c": "dc",
-    "united states": "us",
-    "united states of america": "us",
-    "usa": "us",
-    "u s": "us",
-    "u s a": "us",
-    "national": "us",
-    "nationwide": "us",
-}
-
-
-def target_for(indicator: Indicator, geography: str, home: str | None) -> float | None:
-    """A catalog target is the coalition's own: with a default place set, it is that place's
-    target (Maryland's 1,200 deaths says nothing about Vermont or the US); without one, it applies
-    to every place."""
-    if indicator.target is None or not home or not geography:
-        return indicator.target
-    return indicator.target if _place_key(geography) == _place_key(home) else None
-
-
-def _place_key(text: str) -> str:
-    """'the United States' / 'U.S.' / 'us' -> 'us'; 'Maryland' / 'MD' -> 'md'."""
-    low = re.sub(r"[\s.,]+", " ", text.strip().lower()).strip()
-    low = re.sub(r"^the ", "", low)
-    return _PLACE_CODES.get(low, low)
-
-
-def match_geography(wanted: str, known: Iterable[str]) -> str | None:
-    """The stored place the asker means: exact (any case) first, then by state name or code."""
-    known = list(known)
-    low = wanted.strip().lower()
-    for geography in known:
-        if geography.lower() == low:
-            return geography
-    key = _place_key(wanted)
-    if not key:
-        return None
-    for geography in known:
-        if geography and _place_key(geography) == key:
-            return geography
-    return None
-
-
-def _geographies_text(known: Sequence[str]) -> str:
-    names = [g for g in known if g]
-    if len(names) > 20:
-        return ", ".join(names[:20]) + f" and {len(names) - 20} more"
-    return ", ".join(names)
-
-
-def choose_geographies(
-    query: Query, known: Sequence[str], default: str | None, indicator_name: str
-) -> tuple[list[str], bool, str | None]:
-    """(geographies to show, detailed?, note). `in X` one; `by X` all; else the default or all."""
-    if query.geography is not None:
-        found = match_geography(query.geography, known)
-        if found is None:
-            places = _geographies_text(known)
-            if places:
-                raise IndicatorError(
-                    f"{indicator_name} has no data for “{shown(query.geography, 40)}”. "
-                    f"Places with data: {places}."
-                )
-            raise IndicatorError(
-                f"{indicator_name} is not broken down by place, so `in {shown(query.geography, 40)}` "
-                "doesn't apply. Ask without it."
-            )
-        return [found], True, None
-    if query.by is not None or len(known) <= 1:
-        return list(known), len(known) <= 1, None
-    if default:
-        found = match_geography(default, known)
-        if found is not None:
-            return (
-                [found],
-                True,
-                f"Showing {found}, the coalition's default place. Add `by place` to compare all.",
-            )
-    return list(known), False, None
-
-
-def window_start(query: Query, latest: Period, kind: str | None) -> date:
-    """First period start the chart shows."""
-    if query.since is not None:
-        return query.since.start
-    if query.last is not None:
-        number, unit = query.last
-        step = {
-            "days": relativedelta(days=number),
-            "weeks": relativedelta(weeks=number),
-            "months": relativedelta(months=number),
-            "quarters": relativedelta(months=3 * number),
-            "years": relativedelta(years=number),
-        }[unit]
-        return latest.start - step + relativedelta(days=1)
-    return latest.start - relativedelta(years=DEFAULT_YEARS) + relativedelta(days=1)
-
-
-def fill_gaps(
-    points: Sequence[Point], kind: str | None, start: date, end: date
-) -> tuple[Point, ...]:
-    """Points from `start` to `end` with absent periods added as missing, so a chart shows a gap
-    rather than a line drawn across months nobody reported."""
-    inside = [p for p in points if start <= p.period.start <= end]
-    if not inside:
-        return ()
-    by_start = {p.period.start: p for p in inside}
-    filled: list[Point] = []
-    current = inside[0].period
-    guard = 0
-    while current.start <= end and guard < 5000:
-        filled.append(by_start.get(current.start, Point(current, None)))
-        following = periods.shift(current, kind, 1)
-        if following.start <= current.start:
-            break
-        current, guard = following, guard + 1
-    # Periods that do not fall on the stepping grid (irregular data) are kept as they are.
-    seen = {p.period.start for p in filled}
-    filled.extend(p for p in inside if p.period.start not in seen)
-    return tuple(sorted(filled, key=lambda p: p.period.start))
-
-
 def done_markers(
     session: Session, indicator: Indicator, start: date, end: date
 ) -> tuple[DoneMarker, ...]:
@@ -572,7 +174,7 @@ def answer(
         found = find(visible_indicators(session, team_id, channel_id), query.name)
     except IndicatorError:
         if (
-            query.name.split()[0].lower() in _KEYWORDS
+            query.name.split()[0].lower() in KEYWORDS
         ):  # `/indicator since 2022`: the name is missing, not unknown
             raise IndicatorError(
                 f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {shown(text, 40)}`."
@@ -775,11 +377,11 @@ def catalog(session: Session, *, team_id: str, channel_id: str | None) -> list[C
         grain = sample.period.grain if sample else "month"
         newest[indicator_id] = _period_at(start, grain)
     team = session.get(Team, team_id)
-    home = _place_key(team.default_geography) if team and team.default_geography else None
+    home = place_key(team.default_geography) if team and team.default_geography else None
 
     def order(item: tuple[str, Point]) -> tuple[bool, bool, str]:
         """The coalition's own place first, then A to Z, the unnamed total last."""
-        return (_place_key(item[0]) != home, item[0] == "", item[0].lower())
+        return (place_key(item[0]) != home, item[0] == "", item[0].lower())
 
     return [
         CatalogEntry(i, dict(sorted(latest.get(i.id, {}).items(), key=order)), newest.get(i.id))
@@ -798,88 +400,6 @@ def _period_at(start: date, grain: str) -> Period:
 
 
 # --- data entry ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SetRequest:
-    name: str
-    raw_value: str
-    period: str | None
-    geography: str | None
-
-
-def parse_set(text: str) -> SetRequest:
-    """`<name> <value> [for <period>] [in <place>]`, modifiers in either order."""
-    words = text.split()
-    rest: list[str] = []
-    period: str | None = None
-    geography: str | None = None
-    i = 0
-    while i < len(words):
-        low = words[i].lower()
-        if low in ("for", "in") and i > 0 and i + 1 < len(words):
-            end = i + 1
-            while end < len(words) and words[end].lower() not in ("for", "in"):
-                end += 1
-            value = " ".join(words[i + 1 : end])
-            if (period if low == "for" else geography) is not None:
-                raise IndicatorError(
-                    "One value at a time: give one period (`for …`) and one place (`in …`), e.g. "
-                    "`/indicator set overdose deaths 1,600 for Apr 2025 in MD`. Nothing was saved."
-                )
-            if low == "for":
-                period = value
-            else:
-                geography = value
-            i = end
-            continue
-        rest.append(words[i])
-        i += 1
-    if len(rest) < 2:
-        raise IndicatorError(
-            "Say which indicator and the value, e.g. "
-            "`/indicator set overdose deaths 1,600 for Apr 2025 in MD`. Nothing was saved."
-        )
-    return SetRequest(" ".join(rest[:-1]), rest[-1], period, geography)
-
-
-def parse_value(raw: str) -> float | None:
-    """A number as people type it ("1,600", "12.5", "12.5%"); suppression words mean missing."""
-    text = raw.strip()
-    if text.lower() in SUPPRESSED:
-        return None
-    if not _NUMBER.match(text):
-        raise IndicatorError(
-            f"“{shown(text, 30)}” is not a number. Write the value like `1600`, `1,600` or `12.5` "
-            "(or `suppressed` when it is not published). Nothing was saved."
-        )
-    return float(text.replace(",", "").rstrip("%"))
-
-
-LARGEST_VALUE = 1e12
-
-
-def _checked_value(raw: str, indicator: Indicator) -> float | None:
-    """The typed value, refused when it can't be a measure of this indicator."""
-    value = parse_value(raw)
-    if value is None:
-        return None
-    unit = indicator.unit or ""
-    if raw.strip().endswith("%") and not ("%" in unit or "percent" in unit.lower()):
-        raise IndicatorError(
-            f"{indicator.name} is counted in {unit or 'plain numbers'}, not percent; write the "
-            "number without `%`. Nothing was saved."
-        )
-    if value < 0:
-        raise IndicatorError(
-            f"{format_number(value)} is below zero; {indicator.name} can't be negative. "
-            "Nothing was saved."
-        )
-    if value >= LARGEST_VALUE:
-        raise IndicatorError(
-            f"{shown(raw, 30)} is far too large for an indicator value. Nothing was saved."
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -913,10 +433,6 @@ class SetResult:
         return periods.label(self.period, kind if _known_kind(kind) else None)
 
 
-def can_enter_data(indicator: Indicator, user_id: str, is_admin: bool) -> bool:
-    return is_admin or (indicator.steward_id is not None and indicator.steward_id == user_id)
-
-
 def set_value(
     session: Session,
     *,
@@ -948,7 +464,7 @@ def set_value(
         raise IndicatorError(
             f"Only {who} can enter values for {indicator.name}. Nothing was saved."
         )
-    value = _checked_value(request.raw_value, indicator)
+    value = checked_value(request.raw_value, indicator)
     by_geo = load_points(session, indicator)
     geography = _set_geography(request, indicator, by_geo, session, team_id)
     kind = indicator.period_kind
@@ -1028,7 +544,7 @@ def _set_geography(
             return request.geography.strip()[:100]  # the first value: any place
         found = match_geography(request.geography, by_geo)
         if found is None:
-            places = _geographies_text(known) or "none (it is not broken down by place)"
+            places = geographies_text(known) or "none (it is not broken down by place)"
             raise IndicatorError(
                 f"{indicator.name} has no place called “{shown(request.geography, 40)}”. "
                 f"Places: {places}. Nothing was saved."
@@ -1044,7 +560,7 @@ def _set_geography(
         if found is not None:
             return found
     raise IndicatorError(
-        f"For which place? Add `in <place>`, e.g. `in {known[0]}`. Places: {_geographies_text(known)}. "
+        f"For which place? Add `in <place>`, e.g. `in {known[0]}`. Places: {geographies_text(known)}. "
         "Nothing was saved."
     )
 
@@ -1052,22 +568,14 @@ def _set_geography(
 __all__ = [
     "Answer",
     "CatalogEntry",
-    "Comparison",
     "DoneMarker",
-    "Found",
     "IndicatorError",
-    "Point",
-    "Query",
     "Series",
     "SetResult",
-    "Summary",
     "answer",
     "catalog",
-    "find",
-    "format_value",
-    "parse_query",
-    "parse_set",
-    "parse_value",
+    "chart_spec",
+    "load_points",
     "set_value",
-    "summarise",
+    "visible_indicators",
 ]

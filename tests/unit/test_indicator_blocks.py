@@ -3,15 +3,9 @@
 from datetime import UTC, datetime
 
 from bot.core import periods
+from bot.core.indicator_rules import Comparison, Point, summarise
 from bot.slack.blocks.indicators import build_answer, build_catalog, comparison_line, target_line
-from bot.usecases.indicators import (
-    Answer,
-    CatalogEntry,
-    Comparison,
-    Point,
-    Series,
-    summarise,
-)
+from bot.usecases.indicators import Answer, CatalogEntry, Series
 from storage.models import Indicator
 
 

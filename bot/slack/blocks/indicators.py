@@ -18,8 +18,9 @@ from slack_sdk.models.blocks import (
 
 from bot.core import periods
 from bot.core.dates import format_due
+from bot.core.indicator_rules import Comparison, Summary, format_value
 from bot.core.text import ARROWS, clip, escape, format_number, format_percent, signed_number
-from bot.usecases.indicators import Answer, CatalogEntry, Comparison, Summary, format_value
+from bot.usecases.indicators import Answer, CatalogEntry
 from storage.models import Indicator
 
 SECTION_LIMIT = 3000
