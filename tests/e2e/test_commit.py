@@ -762,8 +762,9 @@ def test_odd_but_valid_commitments_are_stored_exactly_and_never_ping_everyone(bo
 @pytest.fixture
 def slack_calls_in_transactions(sqlite_bot, monkeypatch):
     """Every Slack call (Web API or response URL) made while the same thread had a database
-    transaction open. On SQLite every transaction takes the one write lock (BEGIN IMMEDIATE), so
-    a slow Slack inside one would hold back every other command."""
+    transaction open. On SQLite a write transaction takes the one write lock (BEGIN IMMEDIATE), so
+    a slow Slack inside one would hold back every other command; none is made inside a read
+    either."""
     depth: dict[int, int] = {}
     caught: list[str] = []
 

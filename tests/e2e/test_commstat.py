@@ -462,8 +462,8 @@ def test_a_name_that_arrives_without_its_user_id_is_explained(sqlite_bot):
 
 
 def test_slack_is_asked_about_people_before_any_transaction_opens(sqlite_bot):
-    """On SQLite a transaction holds the only write lock: a slow `users.info` inside one would
-    hold back every other command and the scheduler."""
+    """On SQLite a write transaction holds the only write lock: a slow `users.info` inside one
+    would hold back every other command and the scheduler (and none is asked inside a read)."""
     engine = sqlite_bot.services.engine
     opened: dict[int, float] = {}
     spans: list[tuple[float, float]] = []
