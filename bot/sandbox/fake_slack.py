@@ -1825,7 +1825,7 @@ class FakeSlack:
     # SDK sends them, or form fields) and trades a one-time code from allow_install() for that
     # workspace's bot token, which is accepted from then on. apps.connections.open takes an
     # app-level token (xapp-) and answers the WebSocket URL of a Socket Mode stand-in
-    # (bot/fake_socket.py registers it with enable_socket_mode()).
+    # (bot/sandbox/fake_socket.py registers it with enable_socket_mode()).
 
     def allow_oauth(self, client_id: str, client_secret: str) -> None:
         """Accept these app credentials at ``oauth.v2.access``."""

@@ -1,7 +1,7 @@
 """No Slack call and no chart rendering while a database transaction is open.
 
-On SQLite every transaction starts with `BEGIN IMMEDIATE` (storage/db.py) and holds the only write
-lock until it ends: a `users.info` that takes a second, or a chart that takes 300 ms, inside one
+On SQLite every write transaction starts with `BEGIN IMMEDIATE` (storage/db.py) and holds the only
+write lock until it ends: a `users.info` that takes a second, or a chart that takes 300 ms, inside one
 holds back every other command and the scheduler. The watch below listens to the engine's
 transaction events (begin, commit, rollback), reads the time of every request the Slack stand-in
 received, and wraps every `bot.core.charts.render_*`; a request or a render that falls inside an
