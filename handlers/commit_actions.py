@@ -1,4 +1,8 @@
-"""Buttons, pickers and forms on commitments: Done, Change date, Snooze, Add note, New commitment."""
+"""Buttons, pickers and forms on commitments: Done, Change date, Snooze, Add note, New commitment.
+
+A click or a form is read defensively: a value that is not what the bot put there (a button whose
+value is not a number, a form whose hidden commitment number was changed, a missing field) gets a
+private answer, or a message next to the form's field, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -9,10 +13,17 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.bootstrap import Services
-from bot.core.commit_parser import CommitDraft, CommitTextError, parse_id
+from bot.core.commit_parser import (
+    MAX_OWNERS,
+    CommitDraft,
+    CommitTextError,
+    parse_id,
+    too_many_owners_message,
+)
 from bot.core.dates import DateError
 from bot.core.text import mention
 from bot.slack import ids
+from bot.slack.app import is_channel_id, is_user_id
 from bot.slack.blocks import commitments as blocks
 from bot.slack.commitment_messages import (
     post_confirmation,
@@ -26,6 +37,7 @@ from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
 
 FIELD_ERROR_CHARS = 150  # Slack shows at most this much under a form field
+STALE_FORM = "This form is out of date: close it and press Add note again. Nothing was saved."
 
 
 def register(app: App, services: Services) -> None:
@@ -34,14 +46,15 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        clicked(services, client, body, respond, "done", _id(action.get("value")), "")
+        clicked(services, client, body, respond, "done", action.get("value"), "")
 
     @app.action(ids.COMMIT_MOVE)
     def on_move(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        commitment_id = _id(str(action.get("block_id", "")).removeprefix("commitment-"))
+        commitment_id = str(action.get("block_id") or "").removeprefix("commitment-")
+        picked = action.get("selected_date")
         clicked(
             services,
             client,
@@ -49,7 +62,7 @@ def register(app: App, services: Services) -> None:
             respond,
             "move",
             commitment_id,
-            str(action.get("selected_date") or ""),
+            picked if isinstance(picked, str) else "",
         )
 
     @app.action(ids.COMMIT_SNOOZE)
@@ -57,32 +70,40 @@ def register(app: App, services: Services) -> None:
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        value = str((action.get("selected_option") or {}).get("value", ""))
-        commitment_id, _, days = value.partition(":")
-        clicked(services, client, body, respond, "snooze", _id(commitment_id), days)
+        commitment_id, _, days = _text(action, "selected_option", "value").partition(":")
+        clicked(services, client, body, respond, "snooze", commitment_id, days)
 
     @app.action(ids.COMMIT_NOTE)
     def on_note_button(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
+        try:
+            commitment_id = _id(action.get("value"))
+        except CommitTextError as error:
+            _tell(client, body, respond, str(error))
+            return
         with services.sessions() as session:
-            commitment = commitments.find(session, _team_of(body), _id(action.get("value")))
+            commitment = commitments.find(session, _team_of(body), commitment_id)
             view = blocks.build_note_modal(commitment) if commitment is not None else None
         if view is None:
             _tell(client, body, respond, "That commitment no longer exists.")
             return
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
 
     @app.view(ids.NOTE_VIEW)
     def on_note_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        note = (view["state"]["values"]["note"]["text"].get("value") or "").strip()
+        note = _text(view["state"]["values"], "note", "text", "value").strip()
         if not note:
             ack(response_action="errors", errors={"note": "Write a note, or press Cancel."})
             return
-        commitment_id = _id(view.get("private_metadata", "").partition("|")[0])
+        try:
+            commitment_id = _id(_text(view, "private_metadata").partition("|")[0])
+        except CommitTextError:
+            _refuse(ack, {"note": STALE_FORM})
+            return
         user_id = body["user"]["id"]
         actor = actor_for(services, client, _team_of(body), user_id)
         try:
@@ -104,7 +125,21 @@ def register(app: App, services: Services) -> None:
 
 
 def _id(value: Any) -> int:
-    return parse_id(str(value or ""))
+    """A commitment's number from a button, a block id or a form; CommitTextError otherwise."""
+    return parse_id(value if isinstance(value, str) else "")
+
+
+def _node(node: Any, *path: str) -> Any:
+    """What is at `path` in a payload, or None when a step is missing or not an object."""
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _text(node: Any, *path: str) -> str:
+    """The text at `path` in a payload, or "" when it is missing or not text."""
+    found = _node(node, *path)
+    return found if isinstance(found, str) else ""
 
 
 def _team_of(body: dict[str, Any]) -> str:
@@ -126,11 +161,16 @@ def clicked(
     body: dict[str, Any],
     respond: Respond,
     verb: str,
-    commitment_id: int,
+    raw_id: Any,
     rest: str,
 ) -> None:
     team_id = _team_of(body)
     user_id = body["user"]["id"]
+    try:
+        commitment_id = _id(raw_id)
+    except CommitTextError as error:
+        _tell(client, body, respond, str(error))
+        return
     actor = actor_for(services, client, team_id, user_id)
     try:
         with services.sessions.begin() as session:
@@ -160,16 +200,26 @@ def submit_new_commitment(
     """The form makes a commitment exactly as `/commit` does (same zone, same indicators);
     mistakes appear next to their field, and nothing is stored."""
     values = view["state"]["values"]
-    what = " ".join((values["what"]["value"].get("value") or "").split())
-    owners = list(values["owners"]["value"].get("selected_users") or [])
-    picked = values["due"]["value"].get("selected_date") or ""
-    slug = ((values.get("indicator") or {}).get("value", {}).get("selected_option") or {}).get(
-        "value"
-    )
-    channel = values["channel"]["value"].get("selected_conversation")
+    what = " ".join(_text(values, "what", "value", "value").split())
+    picked_users = _node(values, "owners", "value", "selected_users") or []
+    if not isinstance(picked_users, list):
+        picked_users = [picked_users]
+    owners = list(dict.fromkeys(u for u in picked_users if is_user_id(u)))
+    picked = _text(values, "due", "value", "selected_date")
+    slug = _text(values, "indicator", "value", "selected_option", "value") or None
+    channel = _text(values, "channel", "value", "selected_conversation")
     team_id = _team_of(body)
     user_id = body["user"]["id"]
-    errors = _missing(what=what, owners=owners, picked=picked, channel=channel)
+    errors = _missing(what=what, owners=picked_users, picked=picked, channel=channel)
+    if "owners" not in errors and len(owners) != len(set(map(str, picked_users))):
+        errors["owners"] = "Pick the owners from the list."
+    elif len(owners) > MAX_OWNERS:
+        errors["owners"] = too_many_owners_message(len(owners))
+    if "channel" not in errors and not is_channel_id(channel):
+        errors["channel"] = "Pick the channel from the list."
+    if "owners" in errors:
+        _refuse(ack, errors)  # before asking Slack about anyone
+        return
     actor = actor_for(services, client, team_id, user_id)
     if owners:
         try:
@@ -188,7 +238,7 @@ def submit_new_commitment(
                 actor=actor,
                 readings=[reading],
                 channel_id=channel,
-                request_key=f"view:{view['id']}",
+                request_key=f"view:{view.get('id')}" if view.get("id") else None,
                 default_zone=services.settings.timezone,
                 now=services.clock(),
             )
@@ -209,7 +259,7 @@ def submit_new_commitment(
             )
 
 
-def _missing(*, what: str, owners: list[str], picked: str, channel: str | None) -> dict[str, str]:
+def _missing(*, what: str, owners: list[Any], picked: str, channel: str) -> dict[str, str]:
     """Every empty field at once, so the form is fixed in one go."""
     errors: dict[str, str] = {}
     if not what:

@@ -26,10 +26,19 @@ from bot.core.dates import DateError, DateErrorReason, Due, parse_due
 from bot.core.text import USER_MENTION, clip, shown
 
 MAX_TEXT_CHARS = 2000
+MAX_OWNERS = 10  # as the new-commitment form allows
 
 CommitErrorReason = (
     Literal[
-        "empty", "no_what", "no_date", "too_long", "unknown_mention", "list", "snooze", "number"
+        "empty",
+        "no_what",
+        "no_date",
+        "too_long",
+        "unknown_mention",
+        "too_many_owners",
+        "list",
+        "snooze",
+        "number",
     ]
     | DateErrorReason
 )
@@ -116,9 +125,9 @@ _TRIM_START = " ,;:-–—"
 def split_commit(text: str) -> list[CommitDraft]:
     """All plausible readings of a `/commit` line, best first (usually exactly one).
 
-    Raises CommitTextError only for empty or over-long text, or a plain-text `@name` where the
-    owners go (Slack did not resolve it to a person); judging the readings is `parse_commit`'s
-    job.
+    Raises CommitTextError only for empty or over-long text, a plain-text `@name` where the
+    owners go (Slack did not resolve it to a person), or more than MAX_OWNERS owners; judging the
+    readings is `parse_commit`'s job.
     """
     if len(text) > MAX_TEXT_CHARS:
         raise CommitTextError(
@@ -238,6 +247,22 @@ def parse_id(text: str) -> int:
             reason="number",
         )
     return int(raw)
+
+
+def too_many_owners_message(count: int) -> str:
+    return (
+        f"A commitment can have at most {MAX_OWNERS} owners, and this names {count}. Name the "
+        f"{MAX_OWNERS} people who will do it (or make one commitment per group). Nothing was saved."
+    )
+
+
+_MOVE_TO_RE = re.compile(r"^\s*(?:to|until|till)(?:\s+|$)", re.IGNORECASE)
+
+
+def move_phrase(text: str) -> str:
+    """The new date in `/commit move 12 to next Tuesday`: a leading `to` (`until`) is not part
+    of it."""
+    return _MOVE_TO_RE.sub("", text, count=1).strip()
 
 
 def which_commitment_message(verb: str, *, new_hint: bool) -> str:
@@ -362,6 +387,8 @@ def _leading_owners(text: str) -> tuple[tuple[str, ...], str]:
         if user_id not in owners:
             owners.append(user_id)
         position = match.end()
+    if len(owners) > MAX_OWNERS:
+        raise CommitTextError(too_many_owners_message(len(owners)), reason="too_many_owners")
     rest = text[position:].strip()
     # "<@U1> and @sam ...": the joiner only counts after a real mention
     joiner = _OWNER_JOINER_RE.match(rest) if owners else None

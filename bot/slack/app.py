@@ -1,27 +1,186 @@
 """The Bolt app: settings and services in, a ready `App` out, with the listeners it is given.
 
 The listeners (`handlers.register`) are passed in by the composition root, `bot.app`, so this
-package never imports `handlers` (the layers only import downward)."""
+package never imports `handlers` (the layers only import downward).
+
+Every request, over HTTP or Socket Mode, passes `RequestGate` first (after the signature, before
+Bolt looks for the workspace's token): one Slack would never send — no team, user or channel id
+where Slack always puts one, an id of the wrong shape, no type — is refused with 400 and reaches
+no listener, so nothing is stored for it. In token mode the bot serves the one workspace its token
+belongs to (learnt with auth.test at start): a request from any other is answered privately and
+goes no further. In OAuth mode Bolt finds the workspace's installation, and refuses, with the
+same words, a workspace that has none."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltError
+from slack_bolt.middleware import Middleware
+from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
 from bot.config import ConfigError
 from bot.core import charts
 from bot.core.dates import warm_up
+from bot.core.text import USER_ID
 from bot.slack.web_client import make_client
 
 logger = logging.getLogger(__name__)
 
+TEAM_ID = re.compile(r"[TE][A-Z0-9]{1,30}")
+CHANNEL_ID = re.compile(r"[CDG][A-Z0-9]{1,30}")
+USER = re.compile(USER_ID)
+NOT_SERVED = (
+    "CommStat isn't set up for this Slack workspace, so I can't do anything here. "
+    "Nothing was saved."
+)
+# Interactions whose acting person is `user.id` and whose workspace is `team.id`.
+_INTERACTIONS = frozenset(
+    {
+        "block_actions",
+        "block_suggestion",
+        "view_submission",
+        "view_closed",
+        "shortcut",
+        "message_action",
+        "interactive_message",
+        "dialog_submission",
+    }
+)
+
 Register = Callable[[App, Services], None]
 """Adds the listeners to a new app (`handlers.register`)."""
+
+
+def is_user_id(value: Any) -> bool:
+    return isinstance(value, str) and USER.fullmatch(value) is not None
+
+
+def is_channel_id(value: Any) -> bool:
+    return isinstance(value, str) and CHANNEL_ID.fullmatch(value) is not None
+
+
+def is_team_id(value: Any) -> bool:
+    return isinstance(value, str) and TEAM_ID.fullmatch(value) is not None
+
+
+def acting_team(body: dict[str, Any]) -> Any:
+    """The workspace a request acts in, read as the listeners read it: a command's and an
+    event's `team_id`; an interaction's `team.id`, else its user's `team_id`."""
+    if "command" in body or body.get("type") == "event_callback":
+        return body.get("team_id")
+    team = body.get("team")
+    if isinstance(team, dict) and team.get("id"):
+        return team.get("id")
+    user = body.get("user")
+    return user.get("team_id") if isinstance(user, dict) else None
+
+
+def malformed(body: dict[str, Any]) -> str | None:
+    """Why this (signed) request is not one Slack sends, or None. Only what the listeners rely
+    on is checked: the ids they store and answer to, and the shapes they read."""
+    kind = body.get("type")
+    if "command" in body:
+        if not isinstance(body.get("command"), str) or not isinstance(body.get("text", ""), str):
+            return "command"
+        if not is_team_id(body.get("team_id")):
+            return "team_id"
+        if not is_user_id(body.get("user_id")):
+            return "user_id"
+        if not is_channel_id(body.get("channel_id")):
+            return "channel_id"
+        return None
+    if not isinstance(kind, str):
+        return "type"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not is_team_id(body.get("team_id")):
+            return "team_id"
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            return "event"
+        if event["type"] == "app_home_opened" and not is_user_id(event.get("user")):
+            return "event.user"
+        return None
+    if kind in _INTERACTIONS:
+        user = body.get("user")
+        if not isinstance(user, dict) or not is_user_id(user.get("id")):
+            return "user.id"
+        if not is_team_id(acting_team(body)):
+            return "team.id"
+        if kind == "block_actions":
+            actions = body.get("actions")
+            if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+                return "actions"
+        if kind == "view_submission":
+            view = body.get("view")
+            state = view.get("state") if isinstance(view, dict) else None
+            if not isinstance(state, dict) or not isinstance(state.get("values"), dict):
+                return "view.state"
+        return None
+    return None  # another kind of request (url_verification, app_rate_limited…): Bolt decides
+
+
+class RequestGate(Middleware):
+    """Refuses what Slack would never send (400), and in token mode any workspace but the one
+    served (a private answer); runs before Bolt's authorization, over HTTP and Socket Mode."""
+
+    def __init__(self, served_team: str | None) -> None:
+        self.served_team = served_team
+
+    def process(
+        self,
+        *,
+        req: BoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], BoltResponse],
+    ) -> BoltResponse | None:
+        body = req.body
+        problem = malformed(body) if isinstance(body, dict) else "body"
+        if problem is not None:
+            logger.warning("refused a request Slack would not send (%s)", problem)
+            return BoltResponse(status=400, body={"error": f"bad request: {problem}"})
+        team = acting_team(body)
+        if self.served_team is not None and team is not None and team != self.served_team:
+            logger.warning("refused a request from workspace %s, not the one served", team)
+            return not_served(req)
+        return next()
+
+
+def not_served(req: BoltRequest, text: str = NOT_SERVED) -> BoltResponse:
+    """A private answer and nothing else: a command's is its ack, a form's replaces the form,
+    a click's goes to its response URL; an event is only acknowledged."""
+    body = req.body
+    if "command" in body:
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": text}),
+            headers={"content-type": "application/json"},
+        )
+    if body.get("type") == "view_submission":
+        view = {
+            "type": "modal",
+            "title": {"type": "plain_text", "text": "CommStat"},
+            "close": {"type": "plain_text", "text": "Close"},
+            "blocks": [{"type": "section", "text": {"type": "plain_text", "text": text}}],
+        }
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_action": "update", "view": view}),
+            headers={"content-type": "application/json"},
+        )
+    if req.context.respond is not None:
+        try:
+            req.context.respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception as error:  # the answer is a courtesy; the refusal stands without it
+            logger.warning("could not answer a refused request: %s", type(error).__name__)
+    return BoltResponse(status=200, body="")
 
 
 def build_app(
@@ -39,6 +198,7 @@ def build_app(
         return app
     settings.require("slack_bot_token", *(() if socket_mode else ("slack_signing_secret",)))
     signing_secret = settings.slack_signing_secret
+    gate = RequestGate(served_team=None)
     try:
         app = App(
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
@@ -48,10 +208,16 @@ def build_app(
             listener_executor=ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="listener"
             ),
+            before_authorize=gate,
+            user_facing_authorize_error_message=NOT_SERVED,
         )
-    except BoltError as exc:
-        # Bolt checks the token with auth.test on start; say which setting is wrong, not its value.
-        reason = "Slack could not be reached" if "auth.test" not in str(exc) else "Slack refused it"
+        # The one workspace this token serves: Bolt checked the token with auth.test just now,
+        # but keeps the answer to itself, so ask once more (once, at start).
+        gate.served_team = str(app.client.auth_test()["team_id"])
+    except (BoltError, SlackApiError) as exc:
+        # Say which setting is wrong, not its value.
+        refused = isinstance(exc, SlackApiError) or "auth.test" in str(exc)
+        reason = "Slack refused it" if refused else "Slack could not be reached"
         raise ConfigError(
             f"SLACK_BOT_TOKEN was not accepted: {reason} (SLACK_API_URL={settings.slack_api_url})"
         ) from None
@@ -83,4 +249,7 @@ def _oauth_app(services: Services, *, workers: int, socket_mode: bool) -> App:
         installation_store=store,
         oauth_settings=oauth_settings(settings, store, services.engine),
         listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="listener"),
+        # Each workspace is served through its installation: Bolt refuses one without any.
+        before_authorize=RequestGate(served_team=None),
+        user_facing_authorize_error_message=NOT_SERVED,
     )

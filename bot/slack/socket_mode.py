@@ -5,16 +5,26 @@ Good for a coalition that runs CommStat behind a firewall or on a laptop. Bolt's
 `apps.connections.open` for a WebSocket URL with the app-level token (SLACK_APP_TOKEN, `xapp-…`),
 then receives commands, clicks and events over it and acknowledges each one there. Everything
 else (listeners, database, outbound Web API calls) is the same app as in HTTP mode.
+
+Envelopes are not signed one by one (Slack authenticates the connection), so the app's
+`RequestGate` (bot.slack.app) is what stands between a payload and the listeners, as over
+HTTP. A payload it refuses (or one Bolt cannot read at all) is still acknowledged, with nothing
+done, so Slack does not send it again; it is logged.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.config import ConfigError, Settings
 
@@ -41,13 +51,35 @@ def app_token(settings: Settings) -> str:
     return token
 
 
+class GatedSocketModeHandler(SocketModeHandler):
+    """Bolt's handler, except that a payload refused or unreadable is acknowledged (nothing
+    done) instead of left for Slack to send again, and never raises in the SDK's thread."""
+
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        start = time.time()
+        try:
+            request = BoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
+        except Exception as error:  # a payload Bolt cannot read: not one Slack sends
+            logger.warning("refused a Socket Mode %s envelope: %s", req.type, type(error).__name__)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        response = self.app.dispatch(request)
+        if 400 <= response.status < 500:
+            logger.warning("refused a Socket Mode %s envelope (%s)", req.type, response.status)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        send_response(client, req, response, start)
+
+
 def connect(app: App, settings: Settings) -> SocketModeHandler:
     """Open the Socket Mode connection for an app built with `socket_mode=True`; `close()` the result to disconnect.
 
     Raises ConfigError (one line, no secret) when a setting is missing or Slack refuses a token.
     """
     token = app_token(settings)
-    handler = SocketModeHandler(app, app_token=token, logger=logging.getLogger("commstat.socket"))
+    handler = GatedSocketModeHandler(
+        app, app_token=token, logger=logging.getLogger("commstat.socket")
+    )
     try:
         handler.connect()
     except SlackApiError as exc:

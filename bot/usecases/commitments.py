@@ -16,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.core.commit_parser import (
+    MAX_OWNERS,
     CommitDraft,
     CommitTextError,
     ListFilter,
+    move_phrase,
     read_commit,
     snooze_days,
+    too_many_owners_message,
 )
 from bot.core.dates import Due, format_due, parse_due
 from bot.core.text import defuse_broadcasts, mention, zone_name
@@ -266,8 +269,11 @@ def create_commitment(
     configured default, so the same words give the same due date from either door.
 
     Owners (default: the actor) must already be known: look them up before the transaction.
+    At most MAX_OWNERS (the slash command and the form refuse more before asking Slack).
     """
-    owners = list(readings[0].owners) or [actor.user_id]
+    owners = list(dict.fromkeys(readings[0].owners)) or [actor.user_id]
+    if len(owners) > MAX_OWNERS:
+        raise CommitError(too_many_owners_message(len(owners)))
     zone = owner_zone(session, actor.team_id, owners[0], default=default_zone)
     parsed = read_commit(
         readings,
@@ -353,9 +359,10 @@ def apply_change(
         reason = drop(session, commitment, actor=actor, now=now, reason=rest)
         return Change(f"✖️ #{commitment.id} was dropped: “{reason}”.", commitment, reason)
     if verb == "move":
-        if not rest.strip():
+        phrase = move_phrase(rest)  # "to next Tuesday" is "next Tuesday"
+        if not phrase:
             raise CommitError(f"To when? e.g. `/commit move {commitment.id} next Friday`.")
-        due = parse_due(rest, now=now, tz=commitment.time_zone)
+        due = parse_due(phrase, now=now, tz=commitment.time_zone)
         move(session, commitment, actor=actor, now=now, due=due)
         when = format_due(due.at, has_time=due.has_time)
         return Change(f"📅 #{commitment.id} is now due {when}.", commitment)

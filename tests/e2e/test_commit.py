@@ -423,13 +423,17 @@ def test_only_owners_creators_and_admins_may_change_a_commitment(bot):
 
 
 def test_another_workspaces_commitment_cannot_be_seen_or_changed(bot):
+    """In token mode the bot serves its token's workspace only: another is answered privately,
+    in the ack, and goes no further (no team row, no lookup). OAuth mode: tests/e2e/test_oauth.py."""
     commitment, _ = make(bot, "Call the shelter by Friday")
-    assert (
-        f"can't find commitment #{commitment.id}"
-        in ask(bot, f"done {commitment.id}", team_id="T0OTHER")["text"]
-    )
-    assert "Call the shelter" not in all_text(ask(bot, "list all", team_id="T0OTHER"))
+    for text in (f"done {commitment.id}", "list all"):
+        answer = commit(bot, text, team_id="T0OTHER").json()
+        assert answer["response_type"] == "ephemeral"
+        assert "isn't set up for this Slack workspace" in answer["text"]
+        assert "Call the shelter" not in answer["text"]
     assert stored(bot)[0].status == "open"
+    with bot.services.sessions() as session:
+        assert session.scalars(select(Team.id)).all() == ["T0COALITION"]
 
 
 # --- buttons --------------------------------------------------------------------------------------
