@@ -3,6 +3,12 @@
 The demo uses it to write `transcript.html`: channel messages, ephemeral replies, direct messages,
 forms, App Home views and uploaded charts, in order, with the simulated time. Block Kit is rendered
 faithfully enough to judge layout (sections, fields, context, buttons, pickers, images).
+
+What people typed reaches the page too, so the page is built as if every word were hostile: text
+is escaped; every attribute value goes through `_attr` (`html.escape(…, quote=True)`), so a `"` in
+a link cannot open a new attribute; a link becomes an `href` only for http, https and mailto
+(`_safe_url`; an image only for http and https), and a link's address is set aside while `*bold*`
+and `_italics_` are applied, so formatting never reaches inside an attribute.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -160,8 +167,8 @@ class Transcript:
                     rows.append("</section>")
                 day = today
                 rows.append(
-                    f'<section id="{local:%Y-%m-%d}"><div class="day"><span>{html.escape(day)}'
-                    "</span></div>"
+                    f'<section id="{_attr(f"{local:%Y-%m-%d}")}"><div class="day">'
+                    f"<span>{html.escape(day)}</span></div>"
                 )
             rows.append(self._render_entry(entry, local))
         if day:
@@ -174,15 +181,16 @@ class Transcript:
         when = local.strftime("%-I:%M %p").lower()
         if entry.kind in ("note", "pass"):
             return (
-                f'<div class="entry {entry.kind}"><span class="time">{when}</span> '
+                f'<div class="entry {_attr(entry.kind)}"><span class="time">{when}</span> '
                 f"{self.mrkdwn(entry.text)}</div>"
             )
         if entry.kind == "image" and entry.image:
             data = base64.b64encode(entry.image).decode()
-            alt = html.escape(entry.alt or entry.text or "chart")
+            alt = _attr(entry.alt or entry.text or "chart")
+            src = _attr(f"data:image/png;base64,{data}")
             body = (
                 f'<div class="section">{self.mrkdwn(entry.text)}</div>' if entry.text else ""
-            ) + f'<img class="chart" src="data:image/png;base64,{data}" alt="{alt}" title="{alt}">'
+            ) + f'<img class="chart" src="{src}" alt="{alt}" title="{alt}">'
         elif entry.kind in ("typed", "did"):
             text = html.escape(entry.text)
             body = f'<div class="typed">{text}</div>' if entry.kind == "typed" else f"<i>{text}</i>"
@@ -198,7 +206,7 @@ class Transcript:
         avatar = "bot" if entry.who == "CommStat" else "person"
         initials = html.escape(entry.who[:1] or "?")
         return (
-            f'<div class="entry {entry.kind}"><div class="avatar {avatar}">{initials}</div>'
+            f'<div class="entry {_attr(entry.kind)}"><div class="avatar {avatar}">{initials}</div>'
             f'<div class="content"><div class="meta"><b>{html.escape(entry.who)}</b>'
             f"{' <span class=app>APP</span>' if avatar == 'bot' else ''} "
             f'<span class="time">{when}</span> {where}'
@@ -283,21 +291,33 @@ class Transcript:
     # --- Block Kit --------------------------------------------------------------------------------
 
     def mrkdwn(self, text: str) -> str:
-        out = html.escape(text, quote=False)
+        out = html.escape(text.replace("\x00", ""), quote=False)  # NUL marks a link, below
         out = re.sub(r"```(.+?)```", lambda m: f"<pre>{m[1]}</pre>", out, flags=re.S)
         out = _MENTION.sub(
             lambda m: f'<span class="mention">@{html.escape(self.names.get(m[1], m[1]))}</span>',
             out,
         )
         out = _CHANNEL.sub(
-            lambda m: (
-                f'<span class="mention">#{html.escape(m[2] or self.channels.get(m[1], m[1]))}</span>'
+            lambda m: (  # a label is already escaped, like all of `out`; a stored name is not
+                f'<span class="mention">#{m[2] or html.escape(self.channels.get(m[1], m[1]))}</span>'
             ),
             out,
         )
-        out = _LINK.sub(lambda m: f'<a href="{m[1]}">{m[2] or m[1]}</a>', out)
+        # Links: the opening tag (the address) is set aside until the inline formatting is done.
+        anchors: list[str] = []
+
+        def link(m: re.Match[str]) -> str:
+            label = m[2] or m[1]
+            url = _safe_url(html.unescape(m[1]))
+            if url is None:
+                return label
+            anchors.append(f'<a href="{_attr(url)}">')
+            return f"\x00{len(anchors) - 1}\x00{label}</a>"
+
+        out = _LINK.sub(link, out)
         for pattern, replacement in _INLINE:
             out = pattern.sub(replacement, out)
+        out = _ANCHOR.sub(lambda m: anchors[int(m[1])], out)
         lines = []
         for line in out.split("\n"):
             if line.startswith("&gt; "):
@@ -314,7 +334,7 @@ class Transcript:
     def _element(self, element: dict[str, Any]) -> str:
         kind = element.get("type")
         if kind == "button":
-            style = element.get("style", "")
+            style = _attr(element.get("style", ""))
             return f'<span class="button {style}">{self._text(element.get("text"))}</span>'
         if kind == "datepicker":
             return f'<span class="button picker">📅 {html.escape(element.get("initial_date", "Pick a date"))}</span>'
@@ -322,7 +342,11 @@ class Transcript:
             label = self._text(element.get("placeholder")) or "…"
             return f'<span class="button picker">{label} ▾</span>'
         if kind == "image":
-            return f'<img class="thumb" src="{html.escape(element.get("image_url", ""))}" alt="">'
+            src = _safe_url(str(element.get("image_url", "")), schemes=_IMAGE_SCHEMES)
+            alt = _attr(element.get("alt_text", ""))
+            if src is None:
+                return f'<span class="thumb">🖼 {alt}</span>'
+            return f'<img class="thumb" src="{_attr(src)}" alt="{alt}">'
         if kind in ("mrkdwn", "plain_text"):
             return self._text(element)
         return ""
@@ -369,9 +393,39 @@ def _text_of(obj: Any) -> str:
     return str(obj.get("text", "")) if isinstance(obj, dict) else str(obj or "")
 
 
+def _attr(value: Any) -> str:
+    """A value to write between an attribute's double quotes: `&`, `<`, `>`, `"` and `'`
+    escaped, so it can never end the attribute or the tag."""
+    return html.escape(str(value), quote=True)
+
+
+_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_IMAGE_SCHEMES = frozenset({"http", "https"})
+
+
+def _safe_url(url: str, *, schemes: frozenset[str] = _LINK_SCHEMES) -> str | None:
+    """`url` when a browser may follow it (one of `schemes`, no spaces or control characters,
+    which browsers strip and which hide a `javascript:`), else None. Escape it with `_attr`."""
+    url = url.strip()
+    if not url or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in schemes:
+        return None
+    if parts.scheme.lower() != "mailto" and not parts.netloc:
+        return None
+    return url
+
+
 _MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)(?:\|[^&]*)?&gt;")
 _CHANNEL = re.compile(r"&lt;#([CG][A-Z0-9]+)(?:\|([^&]*))?&gt;")
-_LINK = re.compile(r"&lt;(https?://[^|&]+)(?:\|([^&]*))?&gt;")
+# `<https://…|label>` as escaped text: the address runs to the `|` or the closing `&gt;` (it may
+# hold `&amp;`); the label, already escaped, to the first `&gt;`.
+_LINK = re.compile(r"&lt;((?:https?://|mailto:)[^|\s]*?)(?:\|([^\n]*?))?&gt;", re.IGNORECASE)
+_ANCHOR = re.compile("\x00(\\d+)\x00")
 _INLINE = [
     (re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])"), r"<b>\1</b>"),
     (re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])"), r"<i>\1</i>"),
