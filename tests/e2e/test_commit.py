@@ -436,6 +436,31 @@ def test_another_workspaces_commitment_cannot_be_seen_or_changed(bot):
         assert session.scalars(select(Team.id)).all() == ["T0COALITION"]
 
 
+@pytest.mark.parametrize(
+    ("words", "due"),
+    [
+        ("to next Tuesday", "Tue, Dec 1, 2026"),
+        ("to Dec 8", "Tue, Dec 8, 2026"),
+        ("to Friday", "Fri, Nov 27, 2026"),
+        ("To  friday", "Fri, Nov 27, 2026"),
+        ("until Dec 8", "Tue, Dec 8, 2026"),
+        ("next Tuesday", "Tue, Dec 1, 2026"),
+    ],
+)
+def test_move_reads_the_date_after_to(bot, words, due):
+    commitment, _ = make(bot, "Call the shelter by Dec 10")
+    said = ask(bot, f"move {commitment.id} {words}")["text"]
+    assert said == f"📅 #{commitment.id} is now due {due}."
+    assert [e.kind for e in events(bot)] == ["created", "moved"]
+    assert stored(bot)[0].due_at.astimezone(NY).strftime("%a, %b %-d, %Y") == due
+
+
+def test_move_to_nothing_asks_when(bot):
+    commitment, _ = make(bot, "Call the shelter by Dec 1")
+    assert "To when?" in ask(bot, f"move {commitment.id} to")["text"]
+    assert [e.kind for e in events(bot)] == ["created"]
+
+
 # --- buttons --------------------------------------------------------------------------------------
 
 
