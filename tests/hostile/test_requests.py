@@ -168,6 +168,12 @@ def test_garbage_signature_headers_are_401_not_500(sqlite_bot, headers):
     assert rows(sqlite_bot.services) == NOTHING
 
 
+def test_slacks_certificate_check_is_answered_as_bolt_answers_it(sqlite_bot):
+    answer = post(sqlite_bot.driver.events_url, b"ssl_check=1&token=legacy", {"Content-Type": FORM})
+    assert answer.status == 200 and answer.body == b""
+    assert rows(sqlite_bot.services) == NOTHING
+
+
 # --- requests without the ids Slack always sends ---------------------------------------------------
 
 
