@@ -213,7 +213,8 @@ def build_app(
         )
         # The one workspace this token serves: Bolt checked the token with auth.test just now,
         # but keeps the answer to itself, so ask once more (once, at start).
-        gate.served_team = str(app.client.auth_test()["team_id"])
+        served = app.client.auth_test().get("team_id")
+        gate.served_team = str(served) if served else None  # an org-wide token: not one team
     except (BoltError, SlackApiError) as exc:
         # Say which setting is wrong, not its value.
         refused = isinstance(exc, SlackApiError) or "auth.test" in str(exc)
