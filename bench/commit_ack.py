@@ -258,7 +258,10 @@ def serve(database_url: str, people: list[str]) -> Iterator[Served]:
         counter = SqlCounter(services.engine)
         app = create_app(services)
         server = make_server(
-            make_wsgi_app(app, services.engine), host="127.0.0.1", port=0, threads=4
+            make_wsgi_app(app, services.engine, signing_secret=SIGNING_SECRET),
+            host="127.0.0.1",
+            port=0,
+            threads=4,
         )
         thread = threading.Thread(target=server.run, name="bench-waitress", daemon=True)
         thread.start()

@@ -70,8 +70,14 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
         app = create_app(services)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    assert settings.slack_signing_secret is not None  # required just above
     server = make_server(
-        make_wsgi_app(app, services.engine), host=host, port=port or settings.port, threads=threads
+        make_wsgi_app(
+            app, services.engine, signing_secret=settings.slack_signing_secret.get_secret_value()
+        ),
+        host=host,
+        port=port or settings.port,
+        threads=threads,
     )
 
     def _stop(signum: int, _frame: Any) -> None:

@@ -203,7 +203,10 @@ class _ServedApp:
         app = create_app(self.services)
         self._listeners = _track_listeners(app)
         self._server = make_server(
-            make_wsgi_app(app, self.services.engine), host="127.0.0.1", port=0, threads=4
+            make_wsgi_app(app, self.services.engine, signing_secret=SIGNING_SECRET),
+            host="127.0.0.1",
+            port=0,
+            threads=4,
         )
         self._thread = threading.Thread(target=run_until_closed, args=(self._server,), daemon=True)
         self._thread.start()

@@ -215,7 +215,9 @@ def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
     holder: dict[str, Demo] = {}
     services = bootstrap(settings, clock=lambda: holder["demo"].clock())
     app = create_app(services)
-    server = make_server(make_wsgi_app(app, services.engine), host="127.0.0.1", port=0)
+    server = make_server(
+        make_wsgi_app(app, services.engine, signing_secret=secret), host="127.0.0.1", port=0
+    )
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     driver = SlackDriver(

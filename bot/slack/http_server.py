@@ -111,12 +111,12 @@ class _Door(SlackRequestHandler):
         return self.app.dispatch(bolt_request)
 
 
-def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None) -> WSGIApp:
+def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
     """The bot's WSGI app: /slack/events (and OAuth's pages) through Bolt, /healthz.
 
-    `signing_secret` defaults to the one the Bolt app verifies requests with."""
-    secret = signing_secret if signing_secret is not None else _signing_secret_of(app)
-    bolt = _Door(app, path=EVENTS_PATH, signing_secret=secret)
+    `signing_secret` is the one the Bolt app was built with (SLACK_SIGNING_SECRET): the door
+    checks it on the raw bytes before Bolt parses anything."""
+    bolt = _Door(app, path=EVENTS_PATH, signing_secret=signing_secret)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
@@ -135,11 +135,6 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str | None = None
         return bolt(environ, start_response)
 
     return wsgi
-
-
-def _signing_secret_of(app: App | None) -> str:
-    """The secret Bolt was built with (`App(signing_secret=...)`); Bolt keeps no public accessor."""
-    return str(getattr(app, "_signing_secret", "") or "")
 
 
 class Server:

@@ -36,7 +36,7 @@ def test_health_check_fails_when_the_database_is_unreachable():
     engine = make_engine(
         "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 1}
     )
-    wsgi = make_wsgi_app(app=None, engine=engine)  # type: ignore[arg-type]
+    wsgi = make_wsgi_app(app=None, engine=engine, signing_secret="")  # type: ignore[arg-type]
     seen = {}
     body = b"".join(
         wsgi({"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"}, lambda s, h: seen.update(status=s))

@@ -119,7 +119,12 @@ def serve_oauth(database_url: str, fake: FakeSlack, clock: Clock) -> Iterator[OA
     fake.add_user("U0DANA", name="dana", tz="America/New_York", team_id=OTHER_TEAM)
     services = bootstrap(load_settings(oauth_env(database_url, fake.api_url)), clock=clock)
     app = create_app(services)
-    server = make_server(make_wsgi_app(app, services.engine), host="127.0.0.1", port=0, threads=4)
+    server = make_server(
+        make_wsgi_app(app, services.engine, signing_secret=SIGNING_SECRET),
+        host="127.0.0.1",
+        port=0,
+        threads=4,
+    )
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     try:
