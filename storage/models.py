@@ -88,7 +88,8 @@ class Direction(enum.StrEnum):
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = "failed"  # Slack refused it, or retries were given up: never sent
+    DROPPED = "dropped"  # no longer true when its turn came (the commitment was done…): not sent
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Delete, delete, func, select
@@ -17,6 +17,7 @@ from storage.models import (
     CommitmentOwner,
     CommitmentStatus,
     Indicator,
+    IndicatorValue,
     Person,
     Team,
 )
@@ -151,6 +152,24 @@ def find_indicator(session: Session, team_id: str, slug: str) -> Indicator | Non
     return session.scalars(
         select(Indicator).where(Indicator.team_id == team_id, Indicator.slug == slug)
     ).one_or_none()
+
+
+def get_indicator(session: Session, team_id: str, indicator_id: int) -> Indicator | None:
+    """An indicator of this team only: another workspace's id is simply not found."""
+    return session.scalars(
+        select(Indicator).where(Indicator.team_id == team_id, Indicator.id == indicator_id)
+    ).one_or_none()
+
+
+def first_period_from(session: Session, indicator_id: int, start: date) -> str | None:
+    """The earliest stored period of an indicator that starts on or after `start` (any
+    geography; a suppressed value counts: the publisher did publish it), or None."""
+    return session.scalars(
+        select(IndicatorValue.period)
+        .where(IndicatorValue.indicator_id == indicator_id, IndicatorValue.period_start >= start)
+        .order_by(IndicatorValue.period_start, IndicatorValue.period)
+        .limit(1)
+    ).first()
 
 
 def indicators(session: Session, team_id: str) -> Sequence[Indicator]:

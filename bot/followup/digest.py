@@ -453,12 +453,16 @@ def _enqueue(
     keys: tuple[str, str],
     digest: Digest,
     now: datetime,
+    meeting: datetime | None,
     chart_only_with_message: bool = False,
 ) -> int:
     """The message, then its chart, under `keys` (message key, chart key); returns rows added.
 
-    `chart_only_with_message`: no chart for a message already queued (a retried `digest now`)."""
+    `chart_only_with_message`: no chart for a message already queued (a retried `digest now`).
+    A digest that speaks of a meeting is dropped, chart and all, if that meeting has started
+    by the time Slack takes it (it waited behind a 429 or a 5xx)."""
     message_key, chart_key = keys
+    holds = outbox.holds_meeting(meeting) if meeting is not None else None
     added = 0
     if outbox.enqueue(
         session,
@@ -469,6 +473,7 @@ def _enqueue(
         payload={"text": digest.text, "blocks": digest.blocks},
         now=now,
         not_before=now,
+        holds=holds,
     ):
         added += 1
     elif chart_only_with_message:
@@ -482,6 +487,7 @@ def _enqueue(
         payload=chart_payload(digest),
         now=now,
         not_before=now,
+        holds=holds,
     ):
         added += 1
     return added
@@ -621,6 +627,7 @@ def _enqueue_due(
                     ),
                     digest=digest,
                     now=now,
+                    meeting=job.draft.next_meeting,
                 )
                 schedule.next_run_at = due.next_run_at
         except Exception:
@@ -703,6 +710,7 @@ def post_now(
             keys=keys,
             digest=digest,
             now=now,
+            meeting=drafted.next_meeting,
             chart_only_with_message=True,
         )
     if not added:

@@ -182,6 +182,8 @@ def _plan_one(
         channel=indicator.steward_id,
         payload=steward_payload(indicator, following, expected),
         now=now,
+        # Dropped before sending if that period (or a later one) arrived meanwhile.
+        holds=outbox.holds_no_value(indicator, period=following.text, start=following.start),
     ):
         sent = 1
     return decision.wake, sent

@@ -6,7 +6,9 @@ each owner (in their own time zone) and to the creator, and puts the messages in
 
 Each message has an idempotency key (commitment, owner, due-date version, slot date), so planning
 twice, from several processes, or at an earlier instant than a previous pass never sends anything
-twice. No Slack call happens here: the owners' time zones were stored when they were met.
+twice, and carries what it was planned on (`outbox.holds_commitment`: open, due date, owners,
+snooze), which the outbox checks again right before sending. No Slack call happens here: the
+owners' time zones were stored when they were met.
 """
 
 from __future__ import annotations
@@ -184,6 +186,9 @@ def _plan_one(
     indicator = context.indicators.get(commitment.indicator_id or -1)
     wakes: list[datetime] = []
     body: list[dict[str, Any]] | None = None
+    # What the messages are planned on: checked again right before each is sent, so a reminder
+    # held back by Slack is dropped if the commitment was done, moved, reassigned or snoozed.
+    holds = outbox.holds_commitment(commitment)
     for owner in commitment.owner_ids:
         zone = context.zone(team, owner)
         decision = decide(
@@ -208,6 +213,7 @@ def _plan_one(
                 channel=owner,
                 payload=nudge_payload(commitment, state, now=now, body=body),
                 now=now,
+                holds=holds,
             ):
                 result.nudges += 1
     if needs_creator_notice(commitment):
@@ -226,6 +232,7 @@ def _plan_one(
                 channel=commitment.creator_id,
                 payload=creator_payload(commitment, now=now, indicator=indicator),
                 now=now,
+                holds=outbox.holds_commitment(commitment),
             ):
                 result.creator_notices += 1
     return min(wakes) if wakes else None

@@ -3,8 +3,10 @@
 A pass is `nudges → data freshness → digests → outbox delivery`. Planning only writes outbox
 rows with idempotency keys and moves each item's "next look" time forward, so a pass may run at
 any instant, in any order, in several processes at once, or be killed half-way: the outbox sends
-each message exactly once. `commstat tick` runs one pass; `commstat serve` runs one a minute in a
-BackgroundScheduler thread.
+each message exactly once. Each row also carries what it was planned on, checked again right
+before sending: a message no longer true by then (held back by Slack while its commitment was
+done, its data arrived, its meeting started) is dropped, not sent. `commstat tick` runs one pass;
+`commstat serve` runs one a minute in a BackgroundScheduler thread.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class PassReport:
             f"sent {self._delivered('sent')}, retrying {self._delivered('retrying')}, "
             f"failed {self._delivered('failed')}"
         )
+        if self._delivered("dropped"):
+            text += f", dropped {self._delivered('dropped')} no longer true"
         if self.errors:
             text += f"; {_plural(len(self.errors), 'step')} failed: {', '.join(self.errors)} (see the log)"
         return text
@@ -70,6 +74,7 @@ class PassReport:
             or self._delivered("sent")
             or self._delivered("retrying")
             or self._delivered("failed")
+            or self._delivered("dropped")
             or self.errors
         )
 
@@ -81,12 +86,15 @@ def run_pass(
     batch: int = 500,
     per_channel_interval: float = 1.0,
     max_seconds: float | None = None,
+    timeout: float = outbox.SLACK_TIMEOUT,
 ) -> PassReport:
     """One pass at the instant `now`. Each planning step commits on its own (a batch at a time
     for nudges), so a failure in one step neither undoes nor blocks the others; delivery always
     runs, also for messages planned by earlier passes. No Slack call and no chart is made while
     a transaction is open: stewards are looked up before the freshness step, digest charts are
-    drawn between the digest step's transactions, and the outbox commits each claim first."""
+    drawn between the digest step's transactions, and the outbox commits each claim first.
+    `timeout` is the outbox's per Slack call (tests shorten it; after a timeout or a 5xx a row
+    rests three times that before it is looked for and tried again)."""
     started = time.perf_counter()
     report = PassReport(now=now)
     try:
@@ -118,7 +126,11 @@ def run_pass(
         report.errors.append("digests")
     try:
         report.delivery = outbox.deliver(
-            services, now=now, per_channel_interval=per_channel_interval, max_seconds=max_seconds
+            services,
+            now=now,
+            per_channel_interval=per_channel_interval,
+            max_seconds=max_seconds,
+            timeout=timeout,
         )
     except Exception:
         logger.exception("scheduler: sending failed")

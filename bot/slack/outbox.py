@@ -37,6 +37,17 @@ key; `deliver` sends what is due. The rules, and why:
   ~1/s per channel), measured in real time within one process.
 * **Only these.** `deliver(keys=…)` claims only the rows with those keys (`/commstat digest now`
   sends its own digest, and nothing else, from the request's thread); the claim rules are the same.
+* **Nothing stale.** A message may wait hours behind a 429 or a 5xx; by then its commitment may be
+  done. A planner stores with each message the facts it was planned on (`enqueue(holds=…)`, kept
+  in the payload under "holds": `holds_commitment`, `holds_no_value`, `holds_meeting`), and right
+  before the message is sent (after looking for an interrupted earlier copy, which counts as
+  sent) `deliver` reads those facts again from storage, in a read with no write lock: the
+  commitment still open, with the same due date and owners, and not snoozed since; no value yet
+  for the period a steward is asked about, and the same steward; the digest's meeting not
+  started. When one no longer holds the row is `dropped`, with the reason in `last_error`
+  (listed by `problems()` next to the failed ones), and never tried again; its key stays taken,
+  so planning it again adds nothing. The outbox reads these plain facts itself, so it needs no
+  rule from the follow-up layer above it, and every caller of `deliver` gets the check.
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -60,9 +71,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import NotInstalled, Services, system_clock
+from bot.core import text
+from bot.core.dates import format_due
+from bot.core.deadlines import due_text
+from bot.core.recurrence import zone_words
 from bot.core.text import clip
 from bot.slack import errors
-from storage.models import OutboxMessage, OutboxStatus
+from storage import repositories as repo
+from storage.models import Commitment, CommitmentStatus, Indicator, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +114,22 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     not_before: datetime | None = None,
+    holds: dict[str, Any] | None = None,
 ) -> bool:
     """Queue one message unless its key is already queued; True when new. Never commits.
 
     The key is the whole exactly-once promise at planning time: plan twice, or in two
-    processes at once, and the second insert does nothing.
+    processes at once, and the second insert does nothing. `holds` is what the message was
+    planned on (see `holds_commitment`, `holds_no_value`, `holds_meeting`, merged with `|`):
+    checked again right before sending, and the message is dropped when it no longer holds.
     """
     if not isinstance(payload.get("text"), str) and not isinstance(payload.get("file"), dict):
         raise ValueError("an outbox payload needs a 'text' or a 'file'")
+    if holds:
+        unknown = set(holds) - set(_CHECKS)
+        if unknown:
+            raise ValueError(f"unknown outbox holds: {sorted(unknown)}")
+        payload = {**payload, HOLDS: holds}
     values = {
         "team_id": team_id,
         "idempotency_key": key,
@@ -148,6 +172,46 @@ def upload_payload(
     }
 
 
+# --- what a message was planned on -------------------------------------------------------------
+#
+# Plain facts, JSON in the payload, so that the outbox can check them itself through storage.
+
+HOLDS = "holds"  # the payload's key for them
+
+
+def holds_commitment(commitment: Commitment) -> dict[str, Any]:
+    """An owner's nudge or a creator's notice: the commitment is still open, due at the same
+    time, with the same owners, and no snooze (still running) was set or changed since."""
+    snoozed = commitment.snoozed_until
+    return {
+        "commitment": {
+            "id": commitment.id,
+            "due_at": commitment.due_at.astimezone(UTC).isoformat(),
+            "owners": sorted(commitment.owner_ids),
+            "snoozed_until": snoozed.astimezone(UTC).isoformat() if snoozed else None,
+        }
+    }
+
+
+def holds_no_value(indicator: Indicator, *, period: str, start: date) -> dict[str, Any]:
+    """A steward's nudge: still no value for `period` (starting on `start`) or a later one, and
+    the same steward."""
+    return {
+        "no_value": {
+            "indicator": indicator.id,
+            "period": period,
+            "from": start.isoformat(),
+            "steward": indicator.steward_id,
+        }
+    }
+
+
+def holds_meeting(starts_at: datetime) -> dict[str, Any]:
+    """A digest (and its chart) that speaks of a meeting: that meeting has not started."""
+    zone = getattr(starts_at.tzinfo, "key", None)
+    return {"meeting": {"starts_at": starts_at.astimezone(UTC).isoformat(), "zone": zone}}
+
+
 def status_of(session: Session, key: str) -> tuple[str, str]:
     """(status, last error) of the message queued under `key`; ("", "") when there is none."""
     row = session.execute(
@@ -161,14 +225,19 @@ def status_of(session: Session, key: str) -> tuple[str, str]:
 
 
 def problems(session: Session, team_id: str, *, limit: int = 20) -> list[OutboxMessage]:
-    """Messages that will never be sent, newest first, with `last_error` in plain words.
+    """Messages that will never be sent, newest first, with `last_error` in plain words: failed
+    (Slack refused them, or retries were given up) or dropped (no longer true when their turn
+    came, e.g. "no longer true, not sent: #12 was marked done").
 
-    For a failed row `not_before` is when we gave up.
+    For such a row `not_before` is when we gave up or dropped it.
     """
     return list(
         session.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.team_id == team_id, OutboxMessage.status == OutboxStatus.FAILED)
+            .where(
+                OutboxMessage.team_id == team_id,
+                OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.DROPPED]),
+            )
             .order_by(OutboxMessage.not_before.desc(), OutboxMessage.id.desc())
             .limit(limit)
         )
@@ -184,6 +253,7 @@ class DeliveryReport:
     retrying: int = 0  # will be tried again at a later pass
     failed: int = 0  # given up for good; see problems()
     found: int = 0  # an earlier, interrupted attempt had in fact arrived: marked sent, not re-sent
+    dropped: int = 0  # no longer true when their turn came: not sent; see problems()
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -194,6 +264,8 @@ class DeliveryReport:
             parts.append(f"{self.retrying} to retry later")
         if self.failed:
             parts.append(f"{self.failed} failed for good (see /commstat settings)")
+        if self.dropped:
+            parts.append(f"{self.dropped} dropped as no longer true (see /commstat settings)")
         return "Outbox: " + ", ".join(parts) + f" ({self.seconds:.1f} s)."
 
 
@@ -213,7 +285,7 @@ class _Claimed:
 
 @dataclass
 class _Outcome:
-    status: str  # "sent" | "retry" | "failed"
+    status: str  # "sent" | "retry" | "failed" | "dropped"
     result_ts: str | None = None
     error: str | None = None
     delay: float = 0.0  # business seconds until the retry
@@ -284,7 +356,7 @@ def deliver(
             break
         _send_batch(state, batch, out_of_time)
     state.report.seconds = time.monotonic() - started
-    if state.report.sent or state.report.retrying or state.report.failed:
+    if state.report.sent or state.report.retrying or state.report.failed or state.report.dropped:
         logger.info(state.report.summary())
     return state.report
 
@@ -374,8 +446,9 @@ def _send_batch(state: _Pass, batch: list[_Claimed], out_of_time: Callable[[], b
                 continue
         _pace(state, row)
         outcome = _attempt(state, row)
-        # Counted from the answer, so Slack sees the gap even if a request was slow to arrive.
-        state.last_post[where] = time.monotonic()
+        if outcome.status != "dropped":  # nothing was posted
+            # Counted from the answer, so Slack sees the gap even if a request was slow to arrive.
+            state.last_post[where] = time.monotonic()
         _record(state, row, outcome)
         if outcome.rate_limited:
             state.paused_teams.add(row.team_id)  # Slack's limits are per workspace
@@ -454,6 +527,13 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
             "claimed_until": None,
             "last_error": None,
         }
+    elif outcome.status == "dropped":
+        values = {
+            "status": OutboxStatus.DROPPED,
+            "not_before": state.now,
+            "claimed_until": None,
+            "last_error": outcome.error,
+        }
     elif (
         outcome.status == "retry"
         and row.attempts < MAX_ATTEMPTS
@@ -508,6 +588,9 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
     elif status == OutboxStatus.FAILED:
         report.failed += 1
         logger.warning("outbox row %s (%s) failed: %s", row.id, row.key, values["last_error"])
+    elif status == OutboxStatus.DROPPED:
+        report.dropped += 1
+        logger.info("outbox row %s (%s) dropped: %s", row.id, row.key, values["last_error"])
     else:
         report.retrying += 1
         logger.info("outbox row %s: retry in %.0f s: %s", row.id, outcome.delay, outcome.error)
@@ -526,6 +609,9 @@ def _attempt(state: _Pass, row: _Claimed) -> _Outcome:
                     "outbox row %s was already in Slack (ts %s): not sent again", row.id, found
                 )
                 return _Outcome("sent", result_ts=found, found=True)
+        stale = _still_holds(state, row)
+        if stale is not None:
+            return stale
         since = state.real_clock().timestamp()
         try:
             return _Outcome("sent", result_ts=_send(state, client, row))
@@ -539,6 +625,125 @@ def _attempt(state: _Pass, row: _Claimed) -> _Outcome:
         if outcome.status == "retry":
             outcome.uncertain_since = row.unknown_since  # the earlier uncertainty stays
         return outcome
+
+
+# --- still true? -------------------------------------------------------------------------------
+
+
+def _still_holds(state: _Pass, row: _Claimed) -> _Outcome | None:
+    """None when the row may be sent; otherwise the outcome: dropped with the reason, or (when
+    the facts cannot be read right now) retried later."""
+    holds = row.payload.get(HOLDS)
+    if not holds:
+        return None
+    try:
+        with state.services.sessions() as session:  # a read: no write lock, closed before Slack
+            why = no_longer_holds(session, row.team_id, holds, now=state.now)
+    except _BadPayload as exc:
+        logger.error("outbox row %s has malformed holds: %s", row.id, exc)
+        return _Outcome("failed", error=_explain("bad_payload"))
+    except Exception as exc:
+        logger.exception("outbox row %s: could not check that it still holds", row.id)
+        outcome = _Outcome(
+            "retry",
+            error=f"{type(exc).__name__}: could not check that it is still true",
+            delay=_backoff(row.attempts),
+        )
+        outcome.uncertain_since = row.unknown_since  # an earlier uncertainty stays
+        return outcome
+    if why is None:
+        return None
+    reason = f"no longer true, not sent: {why}"
+    waited = _detail(row.previous_error)
+    if waited:
+        reason += f" (it had been held back: {waited})"
+    return _Outcome("dropped", error=reason)
+
+
+def no_longer_holds(
+    session: Session, team_id: str, holds: dict[str, Any], *, now: datetime
+) -> str | None:
+    """Why a message planned on `holds` should no longer be sent at `now`, in plain words
+    ("#12 was marked done"); None while every fact still holds."""
+    if not isinstance(holds, dict):
+        raise _BadPayload("holds must be an object")
+    try:
+        for name, facts in holds.items():
+            check = _CHECKS.get(name)
+            if check is None:
+                raise _BadPayload(f"unknown holds {name!r}")
+            why = check(session, team_id, facts, now)
+            if why is not None:
+                return why
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _BadPayload(f"malformed holds ({type(exc).__name__}: {exc})") from None
+    return None
+
+
+def _at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    at = datetime.fromisoformat(str(value))
+    if at.tzinfo is None:
+        raise ValueError(f"naive time {value!r}")
+    return at
+
+
+def _commitment_holds(
+    session: Session, team_id: str, facts: dict[str, Any], now: datetime
+) -> str | None:
+    number = int(facts["id"])
+    commitment = repo.get_commitment(session, team_id, number)
+    if commitment is None:
+        return f"#{number} no longer exists"
+    if commitment.status == CommitmentStatus.DONE:
+        return f"#{number} was marked done"
+    if commitment.status != CommitmentStatus.OPEN:
+        return f"#{number} was dropped"
+    if commitment.due_at != _at(facts["due_at"]):
+        return f"#{number} is now due {due_text(commitment)}"
+    if sorted(commitment.owner_ids) != sorted(str(o) for o in facts["owners"]):
+        return f"the owners of #{number} changed"
+    snoozed = commitment.snoozed_until
+    if snoozed is not None and snoozed > now and snoozed != _at(facts.get("snoozed_until")):
+        local = snoozed.astimezone(text.zone(commitment.time_zone))
+        return f"#{number} was snoozed until {format_due(local, has_time=True)}"
+    return None
+
+
+def _no_value_holds(
+    session: Session, team_id: str, facts: dict[str, Any], now: datetime
+) -> str | None:
+    indicator = repo.get_indicator(session, team_id, int(facts["indicator"]))
+    period = str(facts["period"])
+    if indicator is None:
+        return f"the indicator it asks about ({period}) no longer exists"
+    steward = facts.get("steward")
+    if steward is not None and indicator.steward_id != steward:
+        return f"{indicator.slug} has another steward now"
+    arrived = repo.first_period_from(session, indicator.id, date.fromisoformat(facts["from"]))
+    if arrived is not None:
+        return f"a value for {indicator.slug} {arrived} arrived"
+    return None
+
+
+def _meeting_holds(
+    session: Session, team_id: str, facts: dict[str, Any], now: datetime
+) -> str | None:
+    starts = _at(facts["starts_at"])
+    assert starts is not None
+    if now < starts:
+        return None
+    zone = text.zone(facts.get("zone"))
+    local = format_due(starts.astimezone(zone), has_time=True)
+    return f"its meeting started at {local} {zone_words(zone.key)}"
+
+
+_CHECKS: dict[str, Callable[[Session, str, dict[str, Any], datetime], str | None]] = {
+    "commitment": _commitment_holds,
+    "no_value": _no_value_holds,
+    "meeting": _meeting_holds,
+}
 
 
 def _client(state: _Pass, team_id: str) -> WebClient:
@@ -736,6 +941,13 @@ def _unknown(since: float, detail: str) -> str:
     return f"{_UNKNOWN} {since:.6f}: {detail}"
 
 
+def _detail(last_error: str | None) -> str:
+    """A row's last error without the "outcome unknown since …" marker."""
+    error = last_error or ""
+    match = _UNKNOWN_RE.match(error)
+    return error[match.end() :].lstrip(": ") if match else error
+
+
 def _unknown_since(last_error: str | None) -> float | None:
     match = _UNKNOWN_RE.match(last_error or "")
     return float(match.group(1)) if match else None
@@ -749,10 +961,15 @@ def _marked_filename(filename: str, key: str) -> str:
 
 
 __all__ = [
+    "HOLDS",
     "DeliveryReport",
     "deliver",
     "enqueue",
     "error_code",
+    "holds_commitment",
+    "holds_meeting",
+    "holds_no_value",
+    "no_longer_holds",
     "problems",
     "status_of",
     "upload_payload",

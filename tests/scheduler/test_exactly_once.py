@@ -214,6 +214,81 @@ def test_a_pass_killed_half_way_is_finished_by_the_next_one_exactly_once(
     assert report.found == 1  # the message Slack took while the process died: not sent again
 
 
+def test_a_flaky_slack_and_commitments_done_meanwhile_send_each_one_once_or_not_at_all(
+    services: Services, fake_slack: FakeSlack
+):
+    """Holds leave exactly-once alone: under random 429/5xx/dropped connections, a nudge whose
+    commitment was done while it waited is dropped unless an interrupted try already put it in
+    Slack (then it is marked sent); every other one arrives exactly once."""
+    from storage.models import Commitment, CommitmentOwner, CommitmentStatus
+    from storage.repositories import ensure_team
+
+    users = [f"U0F{i:02d}" for i in range(40)]
+    keys: dict[str, int] = {}
+    with services.sessions.begin() as session:
+        ensure_team(session, TEAM_ID, time_zone="America/New_York", now=NOW)
+        for user in users:
+            commitment = Commitment(
+                team_id=TEAM_ID,
+                text=f"Call {user}",
+                due_at=NOW + timedelta(days=1),
+                time_zone="America/New_York",
+                created_at=NOW,
+                creator_id=user,
+                owners=[CommitmentOwner(user_id=user, team_id=TEAM_ID)],
+            )
+            session.add(commitment)
+            session.flush()
+            key = f"nudge:{commitment.id}:{user}:1:2026-12-01"
+            assert outbox.enqueue(
+                session,
+                team_id=TEAM_ID,
+                key=key,
+                kind="nudge",
+                channel=user,
+                payload={"text": f"#{commitment.id} is due tomorrow"},
+                now=NOW,
+                holds=outbox.holds_commitment(commitment),
+            )
+            keys[key] = commitment.id
+    fake_slack.fail_randomly(0.5, seed=20261206, statuses=(429, 500, 503, 0), slow_seconds=0.7)
+    outbox.deliver(services, now=NOW, per_channel_interval=0.01, timeout=0.3, lease_seconds=5)
+    done = {key for i, key in enumerate(sorted(keys)) if i % 2 == 0}
+    with services.sessions.begin() as session:
+        for key in done:
+            commitment = session.get(Commitment, keys[key])
+            assert commitment is not None
+            commitment.status, commitment.closed_at = CommitmentStatus.DONE, NOW
+    time.sleep(1.0)  # slow answers in flight land now: those count as arrived before Done
+    before_done = arrivals(fake_slack, set(keys))
+
+    started, now = time.monotonic(), NOW
+    while statuses(services).get(OutboxStatus.PENDING) and time.monotonic() - started < 60:
+        outbox.deliver(services, now=now, per_channel_interval=0.01, timeout=0.3, lease_seconds=5)
+        now += timedelta(minutes=10)
+        time.sleep(0.2)
+    fake_slack.fail_randomly(0, seed=0)
+    time.sleep(1.0)
+
+    seen = arrivals(fake_slack, set(keys))
+    with services.sessions() as session:
+        rows = {
+            r.idempotency_key: r.status
+            for r in session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))
+        }
+    print(
+        f"\n40 nudges, half done after the first pass: {len(before_done)} had arrived by then; "
+        f"{sum(1 for s in rows.values() if s == OutboxStatus.DROPPED)} dropped"
+    )
+    assert max(seen.values(), default=0) == 1  # zero duplicated
+    for key in keys:
+        if key in done and key not in before_done:
+            assert (rows[key], seen[key]) == (OutboxStatus.DROPPED, 0), key
+        else:
+            assert (rows[key], seen[key]) == (OutboxStatus.SENT, 1), key
+    assert any(rows[k] == OutboxStatus.DROPPED for k in done)
+
+
 @pytest.mark.postgres
 def test_three_tick_processes_at_once_send_each_message_once(
     postgres_url: str, fake_slack: FakeSlack

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -341,3 +342,281 @@ def test_an_upload_payload_is_what_deliver_uploads(services: Services, fake_slac
     [upload] = [c for c in fake_slack.calls_to("files.completeUploadExternal") if c.ok]
     assert upload.params["files"][0]["title"] == "Key indicators"
     assert list(fake_slack.uploads.values()) == [PNG]
+
+
+# --- nothing stale is sent ---------------------------------------------------------------------
+
+
+def stored_commitment(services: Services, **changes: Any) -> int:
+    """Commitment #1 of Maria, due Wed Nov 25 (5 PM New York), open; `changes` applied."""
+    from storage.models import Commitment, CommitmentOwner
+    from storage.repositories import ensure_team
+
+    with services.sessions.begin() as session:
+        ensure_team(session, TEAM_ID, time_zone="America/New_York", now=NOW)
+        commitment = Commitment(
+            team_id=TEAM_ID,
+            text="Send the naloxone report",
+            due_at=datetime(2026, 11, 25, 22, 0, tzinfo=UTC),
+            time_zone="America/New_York",
+            created_at=NOW,
+            creator_id="U0MARIA",
+            owners=[CommitmentOwner(user_id="U0MARIA", team_id=TEAM_ID)],
+        )
+        session.add(commitment)
+        session.flush()
+        for name, value in changes.items():
+            setattr(commitment, name, value)
+        return commitment.id
+
+
+def change_commitment(services: Services, commitment_id: int, **changes: Any) -> None:
+    from storage.models import Commitment
+
+    with services.sessions.begin() as session:
+        commitment = session.get(Commitment, commitment_id)
+        assert commitment is not None
+        for name, value in changes.items():
+            setattr(commitment, name, value)
+
+
+def queue_nudge(services: Services, commitment_id: int, key: str = "nudge:1") -> None:
+    from storage.models import Commitment
+
+    with services.sessions.begin() as session:
+        commitment = session.get(Commitment, commitment_id)
+        assert commitment is not None
+        assert outbox.enqueue(
+            session,
+            team_id=TEAM_ID,
+            key=key,
+            kind="nudge",
+            channel="U0MARIA",
+            payload={"text": "#1 is due tomorrow"},
+            now=NOW,
+            holds=outbox.holds_commitment(commitment),
+        )
+
+
+def test_a_message_held_back_by_a_429_is_dropped_once_its_commitment_is_done(
+    services: Services, fake_slack: FakeSlack
+):
+    number = stored_commitment(services)
+    queue_nudge(services, number)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert deliver(services).retrying == 1
+    change_commitment(services, number, status="done", closed_at=NOW)
+
+    report = deliver(services, NOW + timedelta(minutes=5))
+    again = deliver(services, NOW + timedelta(hours=2))
+
+    assert (report.sent, report.dropped, report.retrying, report.failed) == (0, 1, 0, 0)
+    assert "1 dropped as no longer true (see /commstat settings)" in report.summary()
+    assert (again.sent, again.dropped) == (0, 0)
+    assert fake_slack.messages("U0MARIA") == []
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1  # the refused try only
+    dropped = row(services, "nudge:1")
+    assert dropped.status == OutboxStatus.DROPPED
+    assert dropped.attempts == 2 and dropped.claimed_until is None
+    assert dropped.not_before == NOW + timedelta(minutes=5)
+    assert dropped.last_error is not None
+    assert dropped.last_error.startswith(f"no longer true, not sent: #{number} was marked done")
+    assert "(it had been held back: " in dropped.last_error and "slow down" in dropped.last_error
+    assert outbox.error_code(dropped.last_error) is None
+    with services.sessions() as session:
+        assert [p.idempotency_key for p in outbox.problems(session, TEAM_ID)] == ["nudge:1"]
+        assert outbox.status_of(session, "nudge:1") == ("dropped", dropped.last_error)
+    # Its key stays taken: planning it again adds nothing.
+    with services.sessions.begin() as session:
+        assert not outbox.enqueue(
+            session,
+            team_id=TEAM_ID,
+            key="nudge:1",
+            kind="nudge",
+            channel="U0MARIA",
+            payload={"text": "again"},
+            now=NOW,
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({}, None),
+        ({"status": "dropped"}, "#1 was dropped"),
+        (
+            {"due_at": datetime(2026, 11, 27, 22, 0, tzinfo=UTC), "due_version": 2},
+            "#1 is now due Fri, Nov 27, 2026",
+        ),
+        ({"snoozed_until": NOW + timedelta(days=2)}, "#1 was snoozed until Thu, Nov 26, 2026"),
+        ({"snoozed_until": NOW - timedelta(minutes=1)}, None),  # a snooze that has ended
+        ({"text": "Send the naloxone report to the state"}, None),  # words are not the facts
+    ],
+)
+def test_what_a_nudge_was_planned_on_is_read_again_right_before_it_is_sent(
+    services: Services, fake_slack: FakeSlack, changes: dict[str, Any], why: str | None
+):
+    number = stored_commitment(services)
+    queue_nudge(services, number)
+    change_commitment(services, number, **changes)
+
+    report = deliver(services)
+
+    if why is None:
+        assert (report.sent, report.dropped) == (1, 0)
+        assert [m["text"] for m in fake_slack.messages("U0MARIA")] == ["#1 is due tomorrow"]
+    else:
+        assert (report.sent, report.dropped) == (0, 1)
+        assert fake_slack.calls_to("chat.postMessage") == []
+        last_error = row(services, "nudge:1").last_error
+        assert last_error is not None and why in last_error
+
+
+def test_other_owners_or_a_deleted_commitment_drop_the_nudge(
+    services: Services, fake_slack: FakeSlack
+):
+    from storage.models import Commitment, CommitmentOwner
+
+    first, second = stored_commitment(services), stored_commitment(services)
+    queue_nudge(services, first, "nudge:a")
+    queue_nudge(services, second, "nudge:b")
+    with services.sessions.begin() as session:
+        commitment = session.get(Commitment, first)
+        assert commitment is not None
+        commitment.owners.append(CommitmentOwner(user_id="U0LEE", team_id=TEAM_ID, position=1))
+        session.delete(session.get(Commitment, second))
+
+    assert deliver(services).dropped == 2
+    assert f"the owners of #{first} changed" in str(row(services, "nudge:a").last_error)
+    assert f"#{second} no longer exists" in str(row(services, "nudge:b").last_error)
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_digest_and_its_chart_are_dropped_once_the_meeting_started(
+    services: Services, fake_slack: FakeSlack
+):
+    meeting = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("America/New_York"))
+    holds = outbox.holds_meeting(meeting)
+    assert holds == {
+        "meeting": {"starts_at": "2026-11-25T15:00:00+00:00", "zone": "America/New_York"}
+    }
+    image = outbox.upload_payload(PNG, filename="c.png", title="Key indicators", alt_text="chart")
+    queue(services, "d:1-message", "C0MEET", {"text": "Digest"}, kind="digest", holds=holds)
+    queue(services, "d:2-chart", "C0MEET", image, kind="digest_chart", holds=holds)
+    queue(services, "other", "C0MEET", {"text": "not about the meeting"})
+
+    report = deliver(services, meeting)  # the very minute it starts is too late
+
+    assert (report.sent, report.dropped) == (1, 2)
+    assert [m["text"] for m in fake_slack.messages("C0MEET")] == ["not about the meeting"]
+    assert fake_slack.calls_to("files.getUploadURLExternal") == []
+    for key in ("d:1-message", "d:2-chart"):
+        assert row(services, key).last_error == (
+            "no longer true, not sent: its meeting started at Wed, Nov 25, 2026 at 10:00 AM "
+            "New York time"
+        )
+    # A minute before it, it is sent.
+    queue(services, "d2", "C0MEET", {"text": "Digest 2"}, kind="digest", holds=holds)
+    assert deliver(services, meeting - timedelta(minutes=1)).sent == 1
+
+
+def test_a_steward_nudge_is_dropped_once_that_period_or_a_later_one_arrived(
+    services: Services, fake_slack: FakeSlack
+):
+    from datetime import date
+
+    from storage.models import Indicator, IndicatorValue
+    from storage.repositories import ensure_team
+
+    with services.sessions.begin() as session:
+        ensure_team(session, TEAM_ID, time_zone="America/New_York", now=NOW)
+        indicators = []
+        for slug in ("a", "b", "c", "d"):
+            indicator = Indicator(
+                team_id=TEAM_ID,
+                slug=f"deaths-{slug}",
+                name=f"Deaths {slug}",
+                period_kind="monthly",
+                steward_id="U0LEE",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            session.add(indicator)
+            indicators.append(indicator)
+        session.flush()
+        for indicator in indicators:
+            queue_holds = outbox.holds_no_value(indicator, period="2026-07", start=date(2026, 7, 1))
+            outbox.enqueue(
+                session,
+                team_id=TEAM_ID,
+                key=f"steward:{indicator.slug}",
+                kind="steward_nudge",
+                channel="U0LEE",
+                payload={"text": f"No value yet for {indicator.name}"},
+                now=NOW,
+                holds=queue_holds,
+            )
+        a, b, c, d = indicators
+        for indicator, period in ((a, "2026-07"), (b, "2026-08"), (d, "2026-06")):
+            session.add(
+                IndicatorValue(
+                    team_id=TEAM_ID,
+                    indicator_id=indicator.id,
+                    period=period,
+                    period_start=date.fromisoformat(f"{period}-01"),
+                    value=None,  # suppressed, but published
+                    updated_at=NOW,
+                )
+            )
+        c.steward_id = "U0SAM"
+
+    report = deliver(services)
+
+    assert (report.sent, report.dropped) == (1, 3)
+    assert [m["text"] for m in fake_slack.messages("U0LEE")] == ["No value yet for Deaths d"]
+    assert "a value for deaths-a 2026-07 arrived" in str(
+        row(services, "steward:deaths-a").last_error
+    )
+    assert "a value for deaths-b 2026-08 arrived" in str(
+        row(services, "steward:deaths-b").last_error
+    )
+    assert "deaths-c has another steward now" in str(row(services, "steward:deaths-c").last_error)
+
+
+def test_an_earlier_copy_found_in_slack_is_sent_even_if_no_longer_true(
+    services: Services, fake_slack: FakeSlack
+):
+    """What Slack already shows is recorded as sent, not dropped: the row tells the truth."""
+    clock = RealClock()
+    number = stored_commitment(services)
+    queue_nudge(services, number)
+    fake_slack.delay("chat.postMessage", 1.0)  # answers after the client gave up (0.4 s)
+    assert deliver(services, timeout=0.4, lease_seconds=10, real_clock=clock).retrying == 1
+    deadline = time.monotonic() + 5
+    while not fake_slack.messages("U0MARIA") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    fake_slack.delay("chat.postMessage", 0)
+    change_commitment(services, number, status="done", closed_at=NOW)
+
+    clock.skew = timedelta(seconds=2)
+    report = deliver(services, NOW + timedelta(hours=1), timeout=0.4, real_clock=clock)
+
+    assert (report.sent, report.found, report.dropped) == (1, 1, 0)
+    assert row(services, "nudge:1").status == OutboxStatus.SENT
+    assert len(fake_slack.messages("U0MARIA")) == 1
+
+
+def test_holds_are_checked_at_enqueue_and_malformed_ones_fail_the_row(
+    services: Services, fake_slack: FakeSlack
+):
+    with pytest.raises(ValueError, match="unknown outbox holds"):
+        queue(services, "x", "U0MARIA", {"text": "hi"}, holds={"weather": {"sunny": True}})
+    # Written by something else than enqueue: never sent, listed as a bad payload.
+    queue(services, "bad", "U0MARIA", {"text": "hi", outbox.HOLDS: {"commitment": {"id": "x"}}})
+    queue(services, "odd", "U0MARIA", {"text": "hi", outbox.HOLDS: ["commitment"]})
+
+    report = deliver(services)
+
+    assert (report.sent, report.failed) == (0, 2)
+    assert str(row(services, "bad").last_error).startswith("bad_payload: ")
+    assert fake_slack.calls_to("chat.postMessage") == []
