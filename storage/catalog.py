@@ -13,6 +13,8 @@ other documents:
         unit: deaths
         direction: lower             # lower | higher (is better)
         target: 1200                 # a number, in the indicator's unit
+        min: 0                       # optional: the lowest and highest plausible values; a value
+        max: 1000000                 #   outside is refused on import and on /indicator set
         period_kind: 12-month-ending # daily | weekly | monthly | quarterly | yearly | 12-month-ending
         update_frequency: monthly, 4-month lag   # daily/weekly/monthly/quarterly/yearly[, N-month lag]
         steward: U0MARIA             # Slack user id of who keeps the data up to date
@@ -27,10 +29,19 @@ stored by its name or slug, by one of its stored aliases, or — after a rename 
 new aliases being the old name; its slug never changes, so #tags keep working. The whole file is
 checked first and refused with every problem listed (naming the indicator and the field); nothing
 is written unless all of it is valid. Loading the same file twice changes nothing.
+
+Values are never below zero unless `min` says so, and never a trillion or more either way
+(`bot.core.indicator_rules.value_range`, the one rule for imported and typed values).
+
+The YAML is read with limits, so a small file cannot take the machine: at most
+MAX_YAML_DEPTH levels of nesting and MAX_YAML_NODES values once anchors and aliases
+(`&name`/`*name`) are expanded, and no recursive alias. A file over the limits is refused with
+one plain sentence before anything is built from it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,8 +53,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core.indicator_rules import LARGEST_VALUE
 from bot.core.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
 from bot.core.text import USER_ID as SLACK_USER_ID
+from bot.core.text import clip, format_number
 from storage.importer import slugify
 from storage.models import Direction, Indicator
 from storage.repositories import ensure_team
@@ -54,6 +67,8 @@ FIELDS = (
     "unit",
     "direction",
     "target",
+    "min",
+    "max",
     "period_kind",
     "update_frequency",
     "steward",
@@ -65,6 +80,14 @@ TOP_LEVEL = ("indicators", "default_geography")
 USER_ID = re.compile(rf"^<?@?({SLACK_USER_ID})(?:\|[^>]*)?>?$")
 CHANNEL_ID = re.compile(r"^<?#?([CG][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 MAX_FILE_BYTES = 2_000_000
+MAX_YAML_DEPTH = 20  # a catalog needs 5: document, indicators, an indicator, its aliases, one alias
+MAX_YAML_NODES = 100_000  # values once aliases are expanded; the bundled catalog has ~70
+COLUMNS = {
+    "steward": "steward_id",
+    "visibility": "restricted_to",
+    "min": "plausible_min",
+    "max": "plausible_max",
+}
 _ABSENT: Any = object()  # default_geography not mentioned: leave it as it is
 
 
@@ -155,7 +178,7 @@ def _read(path: Path) -> Any:
     except UnicodeDecodeError:
         raise CatalogError(f"{path.name} is not a UTF-8 text file; save it as UTF-8.") from None
     try:
-        document = yaml.safe_load(text)
+        document = _load_yaml(text, path.name)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -165,9 +188,128 @@ def _read(path: Path) -> Any:
         raise CatalogError(
             f"{path.name} is not valid YAML{where}: {problem}. Nothing was loaded."
         ) from None
+    except RecursionError:  # the limits below should make this impossible; never a traceback
+        raise CatalogError(
+            f"{path.name} is nested too deeply to read; a catalog needs only a few levels. "
+            "Nothing was loaded."
+        ) from None
+    except (ValueError, OverflowError) as exc:  # e.g. a date 2025-13-45, or 5,000 digits
+        reason = str(exc)
+        if "integer string conversion" in reason:
+            reason = "a number thousands of digits long"
+        raise CatalogError(
+            f"{path.name} has a value that cannot be read ({clip(reason, 120)}). "
+            "Nothing was loaded."
+        ) from None
     if document is None:
         raise CatalogError(f"{path.name} is empty; it needs an `indicators:` list.")
     return document
+
+
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark: Any) -> None:
+        super().__init__()
+        self.mark = mark
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a limit on nesting while it composes the node graph (the
+    composer recurses once per level: 50,000 levels would exhaust Python's stack)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+# YAML 1.1 (PyYAML) reads 1e6 and -1e308 as text: a number with an exponent is a number here.
+_LimitedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load_yaml(text: str, file: str) -> Any:
+    """The document, built only once its node graph is known to be small when expanded.
+
+    Anchors and aliases share one node, so composing `lol: &a [*b, *b, ...]` nine levels deep
+    costs nothing; it is whatever walks the built values (a message quoting them, a check of
+    every alias) that would expand them to billions. The expanded size and depth are counted on
+    the graph first, each shared node once."""
+    loader = _LimitedLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except _TooDeep as exc:
+            raise CatalogError(
+                f"{file} is nested more than {MAX_YAML_DEPTH} levels deep (at line "
+                f"{exc.mark.line + 1}); a catalog needs only a few levels. Nothing was loaded."
+            ) from None
+        if node is None:
+            return None
+        _check_expanded(node, file)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_expanded(root: yaml.Node, file: str) -> None:
+    """Refuse a graph whose expansion is larger or deeper than a catalog can be, or that
+    contains itself (an alias inside its own anchor). Iterative: no recursion on any input."""
+    expanded: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth) once expanded
+    open_: set[int] = set()  # nodes being expanded: the path from the root
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if children_done:
+            size = 1 + sum(expanded[id(c)][0] for c in children)
+            depth = 1 + max((expanded[id(c)][1] for c in children), default=0)
+            if size > MAX_YAML_NODES:
+                raise CatalogError(
+                    f"{file} expands to more than {MAX_YAML_NODES:,} values: its anchors and "
+                    "aliases (`&name`, `*name`) repeat each other. A catalog needs far fewer; "
+                    "write the values out. Nothing was loaded."
+                )
+            if depth > MAX_YAML_DEPTH:
+                raise CatalogError(
+                    f"{file} is nested more than {MAX_YAML_DEPTH} levels deep once its aliases "
+                    "(`*name`) are expanded; a catalog needs only a few levels. Nothing was "
+                    "loaded."
+                )
+            expanded[key] = (size, depth)
+            open_.discard(key)
+            continue
+        if key in expanded:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_:
+                raise CatalogError(
+                    f"{file} has an alias inside its own anchor (`*name` within `&name`), which "
+                    "never ends. Write the values out. Nothing was loaded."
+                )
+            if id(child) not in expanded:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _validate(document: Any, file: str) -> tuple[list[_Entry], Any]:
@@ -229,7 +371,8 @@ def _text(value: Any, *, limit: int | None) -> str | None:
 def _entry(position: int, item: Any, problems: list[str]) -> _Entry | None:
     if not isinstance(item, dict):
         problems.append(
-            f"indicator {position}: should be a set of `key: value` lines, not {item!r}"
+            f"indicator {position}: should be a set of `key: value` lines, not "
+            f"{clip(_shown(item), 60)}"
         )
         return None
     raw_name = item.get("name")
@@ -263,6 +406,9 @@ def _entry(position: int, item: Any, problems: list[str]) -> _Entry | None:
             entry.fields[key] = _field(key, value)
         except ValueError as exc:
             problems.append(f"{who}: {key} {exc}")
+    low, high = entry.fields.get("min"), entry.fields.get("max")
+    if low is not None and high is not None and low > high:
+        problems.append(f"{who}: min {format_number(low)} is above max {format_number(high)}")
     return entry
 
 
@@ -296,13 +442,9 @@ def _field(key: str, value: Any) -> Any:
             raise ValueError(f"'{value}' should be lower or higher (which is better)")
         return Direction(text)
     if key == "target":
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"'{value}' should be a number, e.g. 1200")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"'{value}' should be a number, e.g. 1200")
-        return float(value)
+        return _number(value, "1200")
+    if key in ("min", "max"):
+        return _number(value, "0" if key == "min" else "100")
     if key == "period_kind":
         if value is None:
             return None
@@ -352,6 +494,38 @@ def _field(key: str, value: Any) -> Any:
                 channels.append(found[1])
         return channels
     raise ValueError("is not a catalog field")  # pragma: no cover - filtered before
+
+
+def _number(value: Any, example: str) -> float | None:
+    """A number field (target, min, max): finite, and under a trillion either way."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{clip(str(value), 40)}' should be a number, e.g. {example}")
+    written = _shown(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if math.isnan(number):
+        raise ValueError(f"{clip(written, 40)} should be a number, e.g. {example}")
+    if not abs(number) < LARGEST_VALUE:
+        raise ValueError(
+            f"{clip(written, 40)} is far too large; an indicator's values stay under "
+            "a trillion either way"
+        )
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: a float short (1e+12), anything else as repr(), even an integer
+    too long for str() (Python refuses 4,300+ digits)."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    try:
+        return repr(value)
+    except ValueError:
+        return "a number of thousands of digits"
 
 
 def _check_unique(entries: Sequence[_Entry], problems: list[str]) -> None:
@@ -428,15 +602,13 @@ def _apply(indicator: Indicator, entry: _Entry) -> list[str]:
     changed: list[str] = []
     wanted: dict[str, Any] = {"name": entry.name}
     for key, value in entry.fields.items():
-        column = {"steward": "steward_id", "visibility": "restricted_to"}.get(key, key)
-        wanted[column] = value
+        wanted[COLUMNS.get(key, key)] = value
+    field_of = {column: key for key, column in COLUMNS.items()}
     for column, value in wanted.items():
         current = getattr(indicator, column)
         if current != value:
             setattr(indicator, column, value)
-            changed.append(
-                {"steward_id": "steward", "restricted_to": "visibility"}.get(column, column)
-            )
+            changed.append(field_of.get(column, column))
     return changed
 
 

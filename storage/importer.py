@@ -10,10 +10,18 @@ Parsing is vectorised with pandas: repeated text (indicator names, periods, geog
 as categories and each distinct value is checked once, so a million rows cost seconds, not
 minutes. Writes are bulk executemany statements in one transaction, after comparing with what is
 stored, so unchanged rows are never rewritten and the added/updated/unchanged counts are exact.
+
+Files that can't hurt: Excel workbooks are streamed by `storage.xlsx` with limits (a stray cell
+at XFD1048576 or a zip bomb is refused in a second, never unpacked into a dense sheet); a CSV row
+with more fields than the header is found on the raw bytes before pandas reads the file (pandas
+would drop the extras silently); UTF-16 and UTF-32 files with a byte-order mark are read; and a
+value no indicator can have is refused by the rule `/indicator set` applies too
+(`bot.core.indicator_rules.value_range`, with the catalog's `min` and `max`).
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -30,6 +38,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core.indicator_rules import value_problem, value_range
 from bot.core.periods import (
     Period,
     PeriodError,
@@ -46,6 +55,7 @@ from bot.core.periods import (
 from bot.core.text import clip
 from storage.models import Direction, Indicator, IndicatorValue
 from storage.repositories import ensure_team
+from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_name
 
 # What publishers write instead of a number when a value is missing or suppressed (compared
 # trimmed and case-insensitively). "<N" (e.g. "<10", "<5") is suppression too: a small count
@@ -327,8 +337,30 @@ class _Problems:
         raise ImportError_("\n".join(lines))
 
 
-def _read_header_and_sample(path: Path, sheet: str | None) -> tuple[str, pd.DataFrame]:
-    """Check the file can be read at all; return its kind and its first rows (all columns)."""
+@dataclass
+class _Source:
+    """The file being imported: CSV (its encoding and separator) or Excel (the open workbook,
+    read twice: a sample of every column, then the wanted columns of every row)."""
+
+    path: Path
+    kind: str  # "csv" or "excel"
+    sheet: str | None = None
+    book: Workbook | None = None
+    csv: dict[str, Any] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # the header's column names, trimmed, unique
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    def close(self) -> None:
+        if self.book is not None:
+            self.book.close()
+
+
+def _open(path: Path, sheet: str | None) -> tuple[_Source, pd.DataFrame]:
+    """Check the file can be read at all, and safely; return it and its first rows (all
+    columns)."""
     if not path.exists():
         raise ImportError_(f"There is no file at {path}. Check the path and try again.")
     if path.is_dir():
@@ -345,32 +377,65 @@ def _read_header_and_sample(path: Path, sheet: str | None) -> tuple[str, pd.Data
     if suffix in EXCEL_SUFFIXES or (suffix in CSV_SUFFIXES and magic == b"PK\x03\x04"):
         if magic != b"PK\x03\x04":
             raise ImportError_(f"{path.name} is not a readable Excel file; save it again as .xlsx.")
-        return "excel", _read_excel(path, sheet, nrows=200)
+        source = _Source(path, "excel", sheet)
+        try:
+            source.book = Workbook(path)
+            return source, _excel_sample(source)
+        except SpreadsheetError as exc:
+            source.close()
+            raise ImportError_(str(exc)) from None
+        except BaseException:
+            source.close()
+            raise
     if suffix not in CSV_SUFFIXES:
         raise ImportError_(
             f"{path.name}: I can read CSV (.csv) and Excel (.xlsx) files, not '{suffix or 'no suffix'}'."
         )
     if sheet:
         raise ImportError_(f"--sheet is for Excel files; {path.name} is a CSV file.")
-    if b"\x00" in magic:
-        raise ImportError_(
-            f"{path.name} does not look like a text CSV file (it holds binary data)."
-        )
-    return "csv", _read_csv(path, nrows=200)
+    source = _Source(path, "csv", csv=_csv_options(path))
+    source.names = _csv_names(source)
+    _refuse_long_rows(source)
+    return source, _read_csv(source, nrows=SAMPLE_ROWS)
+
+
+SAMPLE_ROWS = 200  # rows read first, every column: enough to name columns and spot period kinds
+
+_BOMS = (  # longest first: UTF-32's little-endian mark begins like UTF-16's
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 
 def _csv_options(path: Path) -> dict[str, Any]:
-    """Encoding and separator: UTF-8 (with or without BOM) else Windows-1252; comma, tab or ;."""
+    """Encoding and separator: UTF-16 or UTF-32 when the file starts with their byte-order mark
+    (Excel's "Unicode text"), else UTF-8 (with or without BOM), else Windows-1252; comma, tab
+    or semicolon."""
     with path.open("rb") as handle:
         head = handle.read(64 * 1024)
-    try:
-        text = head.decode("utf-8-sig")
-        encoding = "utf-8-sig"
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of our sample
-            text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
-        else:
-            text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
+    encoding = next((name for mark, name in _BOMS if head.startswith(mark)), None)
+    if encoding is not None:
+        text = head.decode(encoding, errors="ignore")  # (the sample may end inside a character)
+    elif b"\x00" in head[:4096]:
+        odd, even = head[1:4096:2], head[0:4096:2]
+        hint = ""
+        if odd.count(0) > len(odd) * 0.6 or even.count(0) > len(even) * 0.6:
+            hint = " It looks like UTF-16 text without a byte-order mark;"
+        raise ImportError_(
+            f"{path.name} does not look like a text CSV file (it holds binary data).{hint} "
+            "Save it as CSV UTF-8 and import that."
+        )
+    else:
+        try:
+            text = head.decode("utf-8-sig")
+            encoding = "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4:  # not just a character cut at the end of our sample
+                text, encoding = head.decode("cp1252", errors="replace"), "cp1252"
+            else:
+                text, encoding = head[: exc.start].decode("utf-8-sig"), "utf-8-sig"
     first_line = text.splitlines()[0] if text.splitlines() else ""
     sep = ","
     if "," not in first_line:
@@ -381,71 +446,263 @@ def _csv_options(path: Path) -> dict[str, Any]:
     return {"encoding": encoding, "sep": sep}
 
 
+def _unique_names(raw: Sequence[str]) -> list[str]:
+    """Column names as the frame has them: trimmed, a blank one `Unnamed: N`, a repeated one
+    `name.1` (pandas' own spelling)."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for position, text in enumerate(raw):
+        name = str(text).strip() or f"Unnamed: {position}"
+        candidate, count = name, 0
+        while candidate in taken:
+            count += 1
+            candidate = f"{name}.{count}"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _csv_names(source: _Source) -> list[str]:
+    try:
+        header = pd.read_csv(source.path, nrows=0, dtype=object, **source.csv)
+    except pd.errors.EmptyDataError:
+        raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
+    except pd.errors.ParserError as exc:
+        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ImportError_(
+            f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
+        ) from None
+    raw = [str(c) for c in header.columns]
+    # pandas' name for a blank header cell: keep it, trimmed ("Unnamed: 3")
+    return _unique_names(["" if c.startswith("Unnamed: ") else c for c in raw])
+
+
 def _read_csv(
-    path: Path,
+    source: _Source,
     *,
     nrows: int | None = None,
     usecols: Sequence[str] | None = None,
     categories: Sequence[str] = (),
 ) -> pd.DataFrame:
-    options = _csv_options(path)
     dtype: dict[str, Any] | type = object
     if usecols is not None:
         dtype = {c: ("category" if c in categories else object) for c in usecols}
     try:
         frame = pd.read_csv(
-            path,
+            source.path,
+            header=0,
+            names=source.names,  # trimmed and unique, so --value-column finds " value "
+            index_col=False,  # never take the first column as an index (a ragged first row)
             dtype=dtype,
             na_filter=False,  # blanks and markers are ours to read: "NA" must not become NaN silently
             keep_default_na=False,
             skip_blank_lines=False,  # keep row numbers as a spreadsheet shows them
             nrows=nrows,
             usecols=list(usecols) if usecols is not None else None,
-            **options,
+            **source.csv,
         )
     except pd.errors.EmptyDataError:
-        raise ImportError_(f"{path.name} is empty: it has no header and no rows.") from None
+        raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
     except pd.errors.ParserError as exc:
-        raise ImportError_(f"{path.name} is not a well-formed CSV file: {exc}") from None
+        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ImportError_(
-            f"{path.name} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
+            f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
         ) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
-def _read_excel(path: Path, sheet: str | None, *, nrows: int | None = None) -> pd.DataFrame:
-    try:
-        workbook = pd.ExcelFile(path, engine="openpyxl")
-    except Exception as exc:
-        raise ImportError_(f"{path.name} is not a readable Excel file ({exc}).") from None
-    with workbook:
-        names = [str(n) for n in workbook.sheet_names]
-        if sheet is not None and sheet not in names:
-            raise ImportError_(
-                f"{path.name} has no sheet '{sheet}'. Its sheets are: {', '.join(names)}."
+def _refuse_long_rows(source: _Source) -> None:
+    """A row with more fields than the header is refused, wherever it is: pandas would drop the
+    extra fields of the first data row silently (or shift its columns), and of later rows when
+    only some columns are read."""
+    long_rows, count = _long_rows(source)
+    if not count:
+        return
+    problems = _Problems()
+    problems.total = count
+    names = len(source.names)
+    for row, fields in long_rows:
+        problems.found.append(
+            (
+                row,
+                f"{fields} fields, but the header names {names} column{_s(names)}; remove the "
+                "extra field (a stray separator?) or name its column in the header",
             )
-        frame = pd.read_excel(workbook, sheet_name=sheet or 0, dtype=object, nrows=nrows, header=0)
-    if frame.columns.empty:
-        raise ImportError_(f"The sheet '{sheet or names[0]}' in {path.name} is empty.")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.apply(lambda column: column.map(_cell_text))
+        )
+    problems.raise_if_any(source.file)
 
 
-def _cell_text(value: Any) -> str:
-    """An Excel cell as the text a CSV would have held."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if np.isnan(value):
-            return ""
-        return repr(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
+def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
+    """The first rows with more fields than the header, as (row, fields), and how many there are.
+
+    Counted on the raw bytes, vectorised, aware of double quotes: a separator or line break
+    between an odd number of `"` is inside a quoted field. Any row found, and any file whose
+    quoting or line breaks that count cannot follow (a lone `\r`, an unclosed quote), is counted
+    again by Python's csv reader, which reads quotes as pandas does."""
+    sep = ord(source.csv["sep"])
+    encoding = source.csv["encoding"]
+    parity = 0  # quotes seen so far, modulo 2
+    carried = 0  # separators of the record still open at the end of the last chunk
+    open_record = False  # the last chunk ended inside a record (some bytes after the last \n)
+    record = 0  # records finished
+    header = 0
+    found: list[tuple[int, int]] = []
+    count = 0
+    last_byte = b""
+    for chunk in _utf8_chunks(source.path, encoding):
+        if b"\r" in chunk:
+            crs, crlfs = chunk.count(b"\r"), chunk.count(b"\r\n")
+            if last_byte == b"\r" and chunk[:1] == b"\n":
+                crlfs += 1  # a \r\n cut by the chunk
+            if chunk.endswith(b"\r"):
+                crs -= 1  # judged with the next chunk
+            if crs != crlfs:
+                break  # old Mac line breaks: counted by the csv reader below
+        last_byte = chunk[-1:]
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        breaks = np.flatnonzero(data == 10)
+        seps = np.flatnonzero(data == sep)
+        quotes = np.flatnonzero(data == 34)
+        if len(quotes) or parity:  # (a chunk may start inside a quoted field)
+            breaks = breaks[((np.searchsorted(quotes, breaks) + parity) & 1) == 0]
+            seps = seps[((np.searchsorted(quotes, seps) + parity) & 1) == 0]
+            parity = (parity + len(quotes)) & 1
+        if not len(breaks):
+            carried += len(seps)
+            open_record = open_record or bool(len(chunk))
+            continue
+        before = np.searchsorted(seps, breaks)  # separators before each line break
+        fields = np.diff(before, prepend=0) + 1
+        fields[0] += carried
+        if record == 0:
+            header = int(fields[0])
+        long = np.flatnonzero(fields > header)
+        long = long[long + record > 0]  # (the header itself)
+        count += len(long)
+        for index in long[: MAX_PROBLEMS_SHOWN - len(found)].tolist():
+            found.append((record + index + 1, int(fields[index])))
+        record += len(breaks)
+        carried = len(seps) - int(before[-1])
+        open_record = int(breaks[-1]) < len(chunk) - 1
+    else:
+        if open_record and record > 0 and carried + 1 > header:
+            count += 1
+            if len(found) < MAX_PROBLEMS_SHOWN:
+                found.append((record + 1, carried + 1))
+        if not count and not parity:
+            return [], 0
+    return _long_rows_by_csv(source)
+
+
+def _utf8_chunks(path: Path, encoding: str) -> Iterator[bytes]:
+    """The file's bytes in chunks of ~1 MB (numpy is fastest on chunks that stay in cache), as
+    UTF-8 when it is UTF-16 or UTF-32 (the bytes of `"`, `,`, tab, `;` and line breaks are the
+    same in every encoding the importer reads)."""
+    if encoding.startswith("utf-16") or encoding.startswith("utf-32"):
+        with path.open(encoding=encoding, newline="") as text:
+            while decoded := text.read(1 << 19):
+                yield decoded.encode("utf-8")
+        return
+    with path.open("rb") as raw:
+        while part := raw.read(1 << 20):
+            yield part
+
+
+def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
+    """`_long_rows` by Python's csv reader: exact, slower; for the files the bytes can't settle."""
+    found: list[tuple[int, int]] = []
+    count = 0
+    header = 0
+    encoding = source.csv["encoding"]
+    errors = "replace" if encoding == "cp1252" else "strict"
+    try:
+        with source.path.open(encoding=encoding, errors=errors, newline="") as text:
+            reader = csv.reader(text, delimiter=source.csv["sep"])
+            for number, fields in enumerate(reader, start=1):
+                if number == 1:
+                    header = len(fields)
+                elif len(fields) > header:
+                    count += 1
+                    if len(found) < MAX_PROBLEMS_SHOWN:
+                        found.append((number, len(fields)))
+    except csv.Error as exc:
+        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ImportError_(
+            f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
+        ) from None
+    return found, count
+
+
+def _read_cells(source: _Source, columns: set[int] | None, last_row: int | None) -> Cells:
+    assert source.book is not None
+    try:
+        return source.book.read(source.sheet, columns=columns, last_row=last_row)
+    except SpreadsheetError as exc:
+        raise ImportError_(str(exc)) from None
+
+
+def _excel_sample(source: _Source) -> pd.DataFrame:
+    assert source.book is not None
+    names = source.book.sheet_names
+    if source.sheet is not None and source.sheet not in names:
+        raise ImportError_(
+            f"{source.file} has no sheet '{source.sheet}'. Its sheets are: {', '.join(names)}."
+        )
+    cells = _read_cells(source, None, SAMPLE_ROWS + 1)
+    label = source.sheet or (names[0] if names else "")
+    if not cells.header:
+        raise ImportError_(
+            f"The sheet '{label}' in {source.file} is empty, or has nothing in row 1: the column "
+            "names (the header) must be the sheet's first row."
+        )
+    source.names = _unique_names(cells.header)
+    _refuse_uncalculated(source, cells)
+    return _excel_frame(source, cells)
+
+
+def _excel_frame(source: _Source, cells: Cells) -> pd.DataFrame:
+    """The cells as a frame whose index is the spreadsheet row number - 2 (as a CSV's is)."""
+    index = pd.Index(np.asarray(cells.rows, dtype=np.int64) - 2)
+    data = {source.names[c - 1]: cells.columns[c] for c in sorted(cells.columns)}
+    return pd.DataFrame(data, index=index, dtype=object)
+
+
+def _refuse_uncalculated(source: _Source, cells: Cells) -> None:
+    if not cells.uncalculated_count:
+        return
+    shown = ", ".join(cell_name(r, c) for r, c in cells.uncalculated[:10])
+    more = cells.uncalculated_count - min(len(cells.uncalculated), 10)
+    if more:
+        shown += f" and {more:,} more"
+    count = cells.uncalculated_count
+    raise ImportError_(
+        f"Nothing was imported: {count:,} cell{_s(count)} of {source.file} that the import reads "
+        f"hold{'s' if count == 1 else ''} a formula that was never calculated ({shown}), so "
+        f"{'its value is' if count == 1 else 'their values are'} unknown, not missing. The file "
+        "was saved by a program that writes formulas without computing them: open it in Excel or "
+        "LibreOffice and save it again (or paste the values as values), then import it."
+    )
+
+
+def _refuse_outside(source: _Source, cells: Cells) -> None:
+    if not cells.outside_count:
+        return
+    problems = _Problems()
+    problems.total = cells.outside_count
+    width = len(source.names)
+    last = column_name(width) if width else "A"
+    for row, column in cells.outside:
+        problems.found.append(
+            (
+                row,
+                f"cell {cell_name(row, column)} holds a value, but row 1 names columns only up to "
+                f"{last}; name its column in row 1, or delete the stray cell",
+            )
+        )
+    problems.raise_if_any(source.file)
 
 
 def _resolve(columns: Sequence[str], wanted: str, option: str, *, file: str) -> str:
@@ -517,7 +774,7 @@ def _columns(sample: pd.DataFrame, mapping: ImportMapping, file: str) -> _Column
     return _Columns(indicator, period, value, geography, unit, filters, tuple(hints))
 
 
-def _read_all(path: Path, kind: str, mapping: ImportMapping, columns: _Columns) -> pd.DataFrame:
+def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
     wanted = [
         c
         for c in dict.fromkeys(
@@ -533,10 +790,17 @@ def _read_all(path: Path, kind: str, mapping: ImportMapping, columns: _Columns) 
         )
         if c is not None
     ]
-    if kind == "csv":
+    if source.kind == "csv":
         repeated = [c for c in wanted if c != columns.value]
-        return _read_csv(path, usecols=wanted, categories=repeated)
-    frame = _read_excel(path, mapping.sheet)
+        return _read_csv(source, usecols=wanted, categories=repeated)
+    positions = {source.names.index(c) + 1: c for c in wanted}
+    cells = _read_cells(source, set(positions), None)
+    _refuse_outside(source, cells)
+    _refuse_uncalculated(source, cells)
+    frame = _excel_frame(source, cells)
+    for column in wanted:
+        if column not in frame.columns:
+            frame[column] = ""
     return frame[wanted].astype({c: "category" for c in wanted if c != columns.value})
 
 
@@ -609,6 +873,7 @@ class _Rows:
     unit: _Coded | None
     kind_hint: str | None  # from a column like CDC's Period = "12 month-ending"
     kind_hint_column: str | None
+    value_column: str = "value"
 
     def add_period(self, period: Period) -> int:
         """The code of `period`, adding it if new."""
@@ -621,7 +886,7 @@ class _Rows:
 
 def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, file: str) -> _Rows:
     problems = _Problems()
-    row_numbers = np.arange(2, len(frame) + 2)
+    row_numbers = np.asarray(frame.index, dtype=np.int64) + 2  # as a spreadsheet numbers them
     keep = np.ones(len(frame), dtype=bool)
     used = [
         c
@@ -853,6 +1118,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         unit=units,
         kind_hint=kind_hint,
         kind_hint_column=hint_column,
+        value_column=columns.value,
     )
 
 
@@ -950,9 +1216,12 @@ def import_file(
     `time_zone` is only used if the team is new (the importer may run before anyone used the bot).
     """
     file = path.name
-    kind, sample = _read_header_and_sample(path, mapping.sheet)
-    columns = _columns(sample, mapping, file)
-    frame = _read_all(path, kind, mapping, columns)
+    source, sample = _open(path, mapping.sheet)
+    try:
+        columns = _columns(sample, mapping, file)
+        frame = _read_all(source, columns)
+    finally:
+        source.close()
     rows = _check_rows(frame, mapping, columns, file)
     del frame
     try:
@@ -1011,6 +1280,7 @@ def _store(
     known = list(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
     first_names = dict(zip(rows.slugs, rows.names, strict=True))
     matched = {slug: _find(known, name, slug) for slug, name in first_names.items()}
+    _check_values(rows, matched, file)
 
     # Kinds and grains of what is stored already, so a file cannot mix months into yearly data.
     stored: dict[str, tuple[str | None, str | None]] = {}
@@ -1124,6 +1394,43 @@ def _store(
             indicator.updated_at = now
             indicator.next_check_at = None  # the scheduler re-checks freshness on its next pass
     return report
+
+
+def _check_values(rows: _Rows, matched: dict[str, Indicator | None], file: str) -> None:
+    """Refuse values no indicator can have, by the rule `/indicator set` applies too
+    (`bot.core.indicator_rules.value_range`): finite, not below zero unless the catalog's `min`
+    says so, within the catalog's `min` and `max`, under a trillion either way."""
+    bounds: list[tuple[float | None, float | None]] = []
+    for slug in rows.slugs:
+        indicator = matched.get(slug)
+        if indicator is None:
+            bounds.append((None, None))
+        else:
+            bounds.append((indicator.plausible_min, indicator.plausible_max))
+    ranges = np.asarray([value_range(low, high) for low, high in bounds], dtype=float)
+    if not len(ranges):
+        return
+    low, high = ranges[rows.slug, 0], ranges[rows.slug, 1]
+    value = rows.value
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(value) & ((value < low) | (value > high))
+    if not bad.any():
+        return
+    names = [
+        indicator.name if (indicator := matched.get(slug)) is not None else name
+        for slug, name in zip(rows.slugs, rows.names, strict=True)
+    ]
+
+    def reason(row: int) -> str:
+        at = int(np.searchsorted(rows.row, row))
+        code = int(rows.slug[at])
+        minimum, maximum = bounds[code]
+        problem = value_problem(float(value[at]), names[code], minimum=minimum, maximum=maximum)
+        return f"{rows.value_column} {problem}"
+
+    problems = _Problems()
+    problems.add_rows(rows.row[bad], reason)
+    problems.raise_if_any(file)
 
 
 class _Stored:

@@ -150,6 +150,9 @@ class Indicator(Base):
         _enum(Direction), default=Direction.LOWER_IS_BETTER
     )
     target: Mapped[float | None] = mapped_column(Float)
+    # The catalog's `min`/`max`: a value outside is refused on import and on /indicator set.
+    plausible_min: Mapped[float | None] = mapped_column(Float)
+    plausible_max: Mapped[float | None] = mapped_column(Float)
     period_kind: Mapped[str | None] = mapped_column(String(30))  # monthly, 12-month-ending, ...
     update_frequency: Mapped[str | None] = mapped_column(String(30))
     steward_id: Mapped[str | None] = mapped_column(String(32))

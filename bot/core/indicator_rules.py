@@ -11,6 +11,7 @@ reported as missing, never as zero.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ MATCH_AT = 70.0  # below this score a name is not that indicator
 ALSO_WITHIN = 4.0  # others this close to the best are mentioned as "also"
 MAX_NAME_WORDS = 20  # a 4,000-character paste is not a name; compare its first words only
 DEFAULT_YEARS = 15  # chart history without `since`/`last`: the whole curve, to see it turn
-LARGEST_VALUE = 1e12
+LARGEST_VALUE = 1e12  # no indicator counts a trillion of anything: a larger number is a slip
 LOWER_IS_BETTER = "lower"  # an indicator's stored direction
 HIGHER_IS_BETTER = "higher"
 # Words that say how something is counted, not what: "overdose deaths" is exactly
@@ -355,8 +356,67 @@ def fill_gaps(
 # --- data entry ----------------------------------------------------------------------------------
 
 
-def checked_value(raw: str, indicator: IndicatorLike) -> float | None:
-    """The typed value, refused when it can't be a measure of this indicator."""
+def value_range(minimum: float | None, maximum: float | None) -> tuple[float, float]:
+    """The values an indicator can take, both ends included: from its catalog `min` (else zero)
+    to its catalog `max` (else just under LARGEST_VALUE), never beyond ±LARGEST_VALUE.
+
+    The one rule for every value stored, typed (`/indicator set`) or imported (`commstat import`);
+    `value_problem` says in words why a value falls outside it."""
+    largest = math.nextafter(LARGEST_VALUE, 0.0)
+    low = 0.0 if minimum is None else max(minimum, -largest)
+    high = largest if maximum is None else min(maximum, largest)
+    return low, high
+
+
+def value_problem(
+    value: float,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    written: str | None = None,
+) -> str | None:
+    """Why `value` can't be a value of the indicator called `name` (None when it can), as a
+    sentence without its full stop. `written` is the value as the person or the file wrote it;
+    `name` and `written` are put in as given (escape them first for Slack)."""
+    text = written if written is not None else _number_text(value)
+    if not math.isfinite(value):
+        return f"{text} is not a number an indicator can have"
+    if abs(value) >= LARGEST_VALUE:
+        side = "large" if value > 0 else "large a negative number"
+        return f"{text} is far too {side} for an indicator value"
+    low, high = value_range(minimum, maximum)
+    if value < low:
+        if minimum is None:
+            return (
+                f"{text} is below zero; {name} can't be negative (if it can, give it a `min` "
+                "in the catalog)"
+            )
+        return (
+            f"{text} is below {name}'s lowest plausible value, {_number_text(low)} (`min` in "
+            "the catalog)"
+        )
+    if value > high:
+        return (
+            f"{text} is above {name}'s highest plausible value, {_number_text(high)} (`max` in "
+            "the catalog)"
+        )
+    return None
+
+
+def _number_text(value: float) -> str:
+    return format_number(value) if abs(value) < 1e15 else f"{value:.3g}"
+
+
+def checked_value(
+    raw: str,
+    indicator: IndicatorLike,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float | None:
+    """The typed value, refused when it can't be a measure of this indicator (`minimum` and
+    `maximum`: its plausible range from the catalog, if any)."""
     value = parse_value(raw)
     if value is None:
         return None
@@ -366,15 +426,15 @@ def checked_value(raw: str, indicator: IndicatorLike) -> float | None:
             f"{indicator.name} is counted in {unit or 'plain numbers'}, not percent; write the "
             "number without `%`. Nothing was saved."
         )
-    if value < 0:
-        raise IndicatorError(
-            f"{format_number(value)} is below zero; {indicator.name} can't be negative. "
-            "Nothing was saved."
-        )
-    if value >= LARGEST_VALUE:
-        raise IndicatorError(
-            f"{shown(raw, 30)} is far too large for an indicator value. Nothing was saved."
-        )
+    problem = value_problem(
+        value,
+        indicator.name,
+        minimum=minimum,
+        maximum=maximum,
+        written=shown(raw.strip(), 30),
+    )
+    if problem is not None:
+        raise IndicatorError(f"{problem}. Nothing was saved.")
     return value
 
 

@@ -464,7 +464,12 @@ def set_value(
         raise IndicatorError(
             f"Only {who} can enter values for {indicator.name}. Nothing was saved."
         )
-    value = checked_value(request.raw_value, indicator)
+    value = checked_value(
+        request.raw_value,
+        indicator,
+        minimum=indicator.plausible_min,
+        maximum=indicator.plausible_max,
+    )
     by_geo = load_points(session, indicator)
     geography = _set_geography(request, indicator, by_geo, session, team_id)
     kind = indicator.period_kind

@@ -228,3 +228,112 @@ def test_alias_may_not_name_another_stored_indicator(sessions, tmp_path) -> None
 def test_missing_file(sessions, tmp_path) -> None:
     with pytest.raises(CatalogError, match="There is no file at"):
         load(sessions, tmp_path / "nope.yml")
+
+
+# --- plausible ranges and YAML that can't take the machine --------------------------------------
+
+
+def bounds(sessions, name: str) -> tuple[float | None, float | None]:
+    with sessions() as session:
+        found = session.scalars(select(Indicator).where(Indicator.name == name)).one()
+        return found.plausible_min, found.plausible_max
+
+
+def test_min_and_max_are_stored_updated_and_cleared(sessions, tmp_path) -> None:
+    summary = load(
+        sessions,
+        write(
+            tmp_path,
+            "indicators:\n"
+            "  - name: Vaccinated share\n    unit: '%'\n    min: 0\n    max: 100\n"
+            "  - name: Change in deaths\n    min: -1e2\n    max: 1e3\n",  # exponents are numbers
+        ),
+    )
+    assert "2 created" in summary
+    assert bounds(sessions, "Vaccinated share") == (0, 100)
+    assert bounds(sessions, "Change in deaths") == (-100, 1000)
+    summary = load(
+        sessions, write(tmp_path, "indicators:\n  - name: Vaccinated share\n    max: 99.5\n")
+    )
+    assert "• updated Vaccinated share (max)" in summary
+    assert bounds(sessions, "Vaccinated share") == (0, 99.5)
+    summary = load(
+        sessions,
+        write(tmp_path, "indicators:\n  - name: Vaccinated share\n    min: null\n    max: null\n"),
+    )
+    assert "• updated Vaccinated share (min, max)" in summary
+    assert bounds(sessions, "Vaccinated share") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ("min: 5\n    max: 2", "indicator 1 'A': min 5 is above max 2"),
+        ("max: lots", "max 'lots' should be a number, e.g. 100"),
+        ("min: '0'", "min '0' should be a number, e.g. 0"),
+        ("max: 1e12", "max 1e+12 is far too large"),
+        ("min: -1e308", "min -1e+308 is far too large"),
+        ("target: 1e400", "target inf is far too large"),
+        ("max: .nan", "max nan should be a number"),
+        ("target: " + "9" * 5000, "a number thousands of digits long"),
+    ],
+)
+def test_bad_ranges_are_refused(sessions, tmp_path, fields, says) -> None:
+    with pytest.raises(CatalogError) as refused:
+        load(sessions, write(tmp_path, f"indicators:\n  - name: A\n    {fields}\n"))
+    assert says in str(refused.value)
+    assert snapshot(sessions) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+                for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+            )
+            + "indicators: *i\n",
+            "catalog.yml expands to more than 100,000 values",
+        ),
+        (
+            "indicators: " + "[" * 1000 + "]" * 1000 + "\n",
+            "nested more than 20 levels deep (at line 1)",
+        ),
+        (
+            "indicators:\n" + "".join("  " * i + "- \n" for i in range(1, 30)),
+            "nested more than 20 levels",
+        ),
+        ("a: &a {b: *a}\nindicators: [*a]\n", "has an alias inside its own anchor"),
+        (
+            "".join(f"a{i}: &a{i} [*a{i - 1}]\n" if i else "a0: &a0 [x]\n" for i in range(40))
+            + "indicators: *a39\n",
+            "nested more than 20 levels deep once its aliases",
+        ),
+    ],
+)
+def test_yaml_that_would_take_the_machine_is_refused_before_it_is_built(
+    sessions, tmp_path, text, says
+) -> None:
+    with pytest.raises(CatalogError) as refused:
+        load(sessions, write(tmp_path, text))
+    assert says in str(refused.value)
+    assert "Nothing was loaded" in str(refused.value)
+    assert snapshot(sessions) == []
+
+
+def test_small_aliases_and_merge_keys_still_work(sessions, tmp_path) -> None:
+    load(
+        sessions,
+        write(
+            tmp_path,
+            "indicators:\n"
+            "  - &cdc {name: Deaths, source: CDC WONDER, update_frequency: monthly, min: 0}\n"
+            "  - {<<: *cdc, name: ED visits, max: 1e6}\n",
+        ),
+    )
+    with sessions() as session:
+        found = {i.name: i for i in session.scalars(select(Indicator))}
+    assert found["ED visits"].source == "CDC WONDER"
+    assert bounds(sessions, "ED visits") == (0, 1_000_000)

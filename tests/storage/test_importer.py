@@ -505,3 +505,272 @@ def test_progress_bar_only_for_long_files(sessions, tmp_path) -> None:
         sessions, team_id=TEAM, path=NALOXONE, mapping=naloxone_mapping(), now=NOW, progress=Bar
     )
     assert shown == []
+
+
+# --- what a file can't do: limits, ragged rows, encodings, formulas, implausible values ----------
+
+
+def _parts(path: Path, parts: dict[str, str]) -> Path:
+    """A workbook written part by part, as Excel or LibreOffice write them (shared strings,
+    styles, cached formula values), which openpyxl's writer cannot produce."""
+    import zipfile
+
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    every = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{sheet_type}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{sheet_type}.styles+xml"/>'
+            f'<Override PartName="/xl/sharedStrings.xml" ContentType="{sheet_type}.sharedStrings'
+            '+xml"/></Types>'
+        ),
+        "xl/workbook.xml": (
+            f'<x:workbook xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'xmlns:r="{rel}"><x:workbookPr date1904="{parts.pop("date1904", "0")}"/><x:sheets>'
+            '<x:sheet name="Notes" sheetId="2" r:id="rId2"/>'
+            '<x:sheet name="Data" sheetId="1" r:id="rId1"/></x:sheets></x:workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{rel}/worksheet" Target="/xl/worksheets/notes.xml"/>'
+            "</Relationships>"
+        ),
+        "xl/styles.xml": (
+            f'<styleSheet {main}><numFmts><numFmt numFmtId="164" formatCode="yyyy\\-mm"/>'
+            '</numFmts><cellXfs><xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/>'
+            '<xf numFmtId="2"/></cellXfs></styleSheet>'
+        ),
+        "xl/worksheets/notes.xml": f'<worksheet {main}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>notes</t></is></c></row></sheetData></worksheet>',
+    }
+    every.update(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, text in every.items():
+            book.writestr(name, text)
+    return path
+
+
+def _sheet(*rows: str) -> str:
+    main = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return f'<worksheet {main}><dimension ref="A1:C3"/><sheetData>{"".join(rows)}</sheetData></worksheet>'
+
+
+STRINGS = (
+    '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    "<si><t>indicator</t></si><si><t>period</t></si><si><t>value</t></si>"
+    '<si><r><t>ED </t></r><r><t xml:space="preserve">visits</t></r><rPh sb="0" eb="1"><t>'
+    "ignored</t></rPh></si><si><t>NULL</t></si></sst>"
+)
+HEADER = '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c><c r="C1" t="s"><v>2</v></c></row>'
+
+
+@pytest.mark.parametrize("date1904", ["0", "1"])
+def test_excel_as_excel_writes_it(sessions, tmp_path, date1904) -> None:
+    """Shared strings (runs joined, phonetic runs left out), date styles (built-in and custom, in
+    the 1900 and 1904 calendars), cached formula values, error cells and pandas' NA words as
+    missing, blank rows keeping the sheet's row numbers; the sheet named Data, not the first."""
+    base = 45658 if date1904 == "0" else 45658 - 1462  # 2025-01-01 in each calendar
+    path = _parts(
+        tmp_path / "excel.xlsx",
+        {
+            "date1904": date1904,
+            "xl/sharedStrings.xml": STRINGS,
+            "xl/worksheets/sheet1.xml": _sheet(
+                HEADER,
+                f'<row r="2"><c r="A2" t="s"><v>3</v></c><c r="B2" s="2"><v>{base}</v></c><c r="C2"><v>12.5</v></c></row>',
+                f'<row r="4"><c r="A4" t="s"><v>3</v></c><c r="B4" s="1"><v>{base + 31}</v></c><c r="C4" t="e"><f>1/0</f><v>#DIV/0!</v></c></row>',
+                f'<row r="5"><c r="A5" t="s"><v>3</v></c><c r="B5" s="2"><v>{base + 59}</v></c><c r="C5"><f>1+2</f><v>3</v></c></row>',
+                '<row r="6"><c r="A6" t="s"><v>3</v></c><c r="B6" t="d"><v>2025-04-01T00:00:00</v></c><c r="C6" t="s"><v>4</v></c></row>',
+            ),
+        },
+    )
+    report = run(sessions, path, ImportMapping.from_options(sheet="Data"))
+    assert (report.added, report.missing) == (4, 2)
+    assert value(sessions, "ED visits", "2025-01") == 12.5
+    assert value(sessions, "ED visits", "2025-02") is None  # #DIV/0!
+    assert value(sessions, "ED visits", "2025-03") == 3  # the formula's cached value
+    assert value(sessions, "ED visits", "2025-04") is None  # NULL
+    path = _parts(
+        tmp_path / "bad.xlsx",
+        {
+            "xl/sharedStrings.xml": STRINGS,
+            "xl/worksheets/sheet1.xml": _sheet(
+                HEADER,
+                '<row r="9"><c r="A9" t="s"><v>3</v></c><c r="B9"><v>2025</v></c><c r="C9" t="inlineStr"><is><t>lots</t></is></c></row>',
+            ),
+        },
+    )
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(sheet="Data"))
+    assert "row 9: value 'lots' is not a number" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("sheet", "says"),
+    [
+        (
+            _sheet('<row r="2"><c r="A2" t="inlineStr"><is><t>indicator</t></is></c></row>'),
+            "The sheet 'Data' in x.xlsx is empty, or has nothing in row 1",
+        ),
+        (
+            _sheet(
+                HEADER,
+                '<row r="2"><c r="A2"><f>A1</f></c><c r="B2"><v>2025</v></c><c r="C2"><v>1</v></c></row>',
+            ),
+            "1 cell of x.xlsx that the import reads holds a formula that was never calculated (A2)",
+        ),
+        (
+            _sheet(
+                HEADER,
+                '<row r="2"><c r="A2" t="inlineStr"><is><t>A</t></is></c><c r="B2"><v>2025</v></c><c r="C2"><v>1</v></c><c r="E2"><v>7</v></c></row>',
+            ),
+            "row 2: cell E2 holds a value, but row 1 names columns only up to C",
+        ),
+        (
+            _sheet(HEADER, '<row r="1048577"><c r="A1048577"><v>1</v></c></row>'),
+            "names a row '1048577'",
+        ),
+        (_sheet(HEADER, '<row r="2"><c r="XFE2"><v>1</v></c></row>'), "beyond the last column"),
+        (_sheet(HEADER, '<row r="3"/><row r="2"/>'), "row 2 comes after row 3"),
+        (
+            _sheet(HEADER, '<row r="2"><c r="A2" t="s"><v>99</v></c></row>'),
+            "cell A2 points to a text",
+        ),
+        (_sheet(HEADER, "<row>"), "its part xl/worksheets/sheet1.xml is broken"),
+    ],
+)
+def test_broken_or_hostile_sheets_are_refused_with_a_reason(
+    sessions, tmp_path, sheet, says
+) -> None:
+    path = _parts(
+        tmp_path / "x.xlsx", {"xl/sharedStrings.xml": STRINGS, "xl/worksheets/sheet1.xml": sheet}
+    )
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(sheet="Data"))
+    assert says in str(refused.value)
+
+
+def test_excel_limits_are_checked_on_the_zip_directory_first(
+    sessions, tmp_path, monkeypatch
+) -> None:
+    from storage import xlsx
+
+    path = _parts(
+        tmp_path / "x.xlsx",
+        {"xl/sharedStrings.xml": STRINGS, "xl/worksheets/sheet1.xml": _sheet(HEADER)},
+    )
+    monkeypatch.setattr(xlsx, "MAX_PARTS", 5)
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    assert "holds 7 files inside" in str(refused.value)
+    monkeypatch.setattr(xlsx, "MAX_PARTS", 10_000)
+    monkeypatch.setattr(xlsx, "MAX_SHARED_STRINGS_BYTES", 100)
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    assert "its part xl/sharedStrings.xml unpacks to" in str(refused.value)
+    monkeypatch.setattr(xlsx, "MAX_SHARED_STRINGS_BYTES", 1 << 20)
+    monkeypatch.setattr(xlsx, "MAX_CELLS", 2)
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(sheet="Data"))
+    assert "more than 2 cells in this sheet" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "rows"),
+    [
+        # a quoted separator or line break is inside its field, not an extra one
+        ('indicator,period,value\n"A, B",2025,1\n"C\nD",2025,2\nE,2025,"1,200"\n', []),
+        ("indicator,period,value\r\nA,2025,1\r\nB,2025,2,x\r\n", [(3, 4)]),
+        ('indicator,period,value\n"A\n,,,",2025,1,\nB,2025,2', [(2, 4)]),
+        ("indicator,period,value\nA,2025,1\nB,2025,2,,", [(3, 5)]),
+        ("indicator,period,value\rA,2025,1,x\rB,2025,2\r", [(2, 4)]),  # old Mac line breaks
+        ('indicator,period,value\nA "quoted" word,2025,1\nB,2025,2,,\n', [(3, 5)]),
+    ],
+)
+def test_rows_with_more_fields_than_the_header_are_found_exactly(tmp_path, text, rows) -> None:
+    from storage import importer
+
+    path = write(tmp_path, text)
+    source = importer._Source(path, "csv", csv=importer._csv_options(path))
+    assert importer._long_rows(source) == (rows, len(rows))
+    assert importer._long_rows_by_csv(source) == (rows, len(rows))
+
+
+def test_long_rows_agree_with_the_csv_reader_across_chunk_edges(tmp_path, monkeypatch) -> None:
+    """The vectorised count against Python's csv reader on random quoting, with chunks of 1 to
+    7 bytes, so quotes, separators and line breaks fall on every edge."""
+    import random
+
+    from storage import importer
+
+    rng = random.Random(13)
+    fields = ["a", "12", "", '"a,b"', '"c\nd"', '"e""f"', '"g,\nh"', "1,000"]
+    for trial in range(300):
+        width = rng.randint(1, 4)
+        lines = [",".join(f"h{i}" for i in range(width))]
+        for _ in range(rng.randint(0, 6)):
+            count = max(0, width + rng.choice([-1, 0, 0, 1, 2]))
+            lines.append(",".join(rng.choice(fields) for _ in range(count)))
+        text = rng.choice(["\n", "\r\n"]).join(lines) + rng.choice(["", "\n"])
+        path = write(tmp_path, text, name=f"t{trial}.csv")
+        source = importer._Source(path, "csv", csv={"encoding": "utf-8-sig", "sep": ","})
+        size = rng.randint(1, 7)
+        monkeypatch.setattr(
+            importer,
+            "_utf8_chunks",
+            lambda p, _e, n=size: (
+                p.read_bytes()[i : i + n] for i in range(0, p.stat().st_size, n)
+            ),
+        )
+        assert importer._long_rows(source) == importer._long_rows_by_csv(source), text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_unicode_csv_with_a_byte_order_mark_is_read(sessions, tmp_path, encoding) -> None:
+    path = write(
+        tmp_path,
+        "indicator\tperiod\tvalue\tgeography\nCafé visits\t2025\t3\tMontréal\n",
+        encoding=encoding,
+    )
+    run(sessions, path)
+    assert value(sessions, "Café visits", "2025", "Montréal") == 3
+
+
+def test_values_outside_the_plausible_range_are_refused(sessions, tmp_path) -> None:
+    path = write(tmp_path, "indicator,period,value\nShare,2025-01,40\nChange,2025-01,-3\n")
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    message = str(refused.value)
+    assert (
+        "row 3: value -3 is below zero; Change can't be negative (if it can, give it a `min` in the catalog)"
+        in message
+    )
+    assert "row 2" not in message
+    run(sessions, write(tmp_path, "indicator,period,value\nShare,2025-01,40\nChange,2025-01,3\n"))
+    with sessions.begin() as session:
+        for found in session.scalars(select(Indicator)):
+            found.plausible_min, found.plausible_max = (
+                (-50, 50) if found.name == "Change" else (0, 30)
+            )
+    with unchanged_database(sessions) as refused:
+        run(
+            sessions,
+            write(
+                tmp_path,
+                "indicator,period,value\nShare,2025-02,31\nChange,2025-02,-51\nChange,2025-03,-50\n",
+            ),
+        )
+    message = str(refused.value)
+    assert "has 2 problems" in message
+    assert (
+        "row 2: value 31 is above Share's highest plausible value, 30 (`max` in the catalog)"
+        in message
+    )
+    assert (
+        "row 3: value -51 is below Change's lowest plausible value, -50 (`min` in the catalog)"
+        in message
+    )
+    run(sessions, write(tmp_path, "indicator,period,value\nShare,2025-02,30\nChange,2025-02,-50\n"))
+    assert value(sessions, "Change", "2025-02") == -50
