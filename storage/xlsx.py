@@ -15,7 +15,8 @@ anything looked at it. Here:
   cell's text may exceed Excel's own limit of 32,767 characters;
 - only the cells that are there are visited (never the declared `dimension`), only the wanted
   columns are kept, and repeated texts are kept once. Row and column numbers beyond Excel's grid
-  and sheets of more than MAX_CELLS cells are refused.
+  and sheets of more than MAX_CELLS cells (or MAX_KEPT_CHARS of different texts in the columns
+  read) are refused.
 
 What it reports instead of guessing: cells with a value to the right of the header's last named
 column (`outside`), and formulas saved without a calculated value (`uncalculated`: a program that
@@ -54,6 +55,7 @@ MAX_SHARED_STRINGS = 2_000_000
 MAX_RATIO = 200  # unpacked/packed for parts over RATIO_FROM; spreadsheets are ~5-30 to 1
 RATIO_FROM = 16 << 20
 MAX_CELLS = 20_000_000  # cells present in the sheet (a million rows of 20 columns)
+MAX_KEPT_CHARS = 256 << 20  # distinct texts kept from the columns read (each kept once)
 MAX_TAG_BYTES = 2 << 20  # between two `<`: what expat may have to hold at once
 CHUNK_BYTES = 1 << 20
 
@@ -490,6 +492,7 @@ class _Sheet(_Handler):
         self.header: dict[int, str] | None = {}  # None once row 1 is over
         self.cells = Cells(header=[])
         self.seen: dict[str, str] = {}  # each distinct text kept once
+        self.kept = 0  # characters in `seen`
         self.row = 0
         self.column = 0
         self.count = 0
@@ -633,7 +636,17 @@ class _Sheet(_Handler):
         if column in self.keep:
             text = self._value()
             if text:
-                self.current[column] = self.seen.setdefault(text, text)
+                kept = self.seen.get(text)
+                if kept is None:
+                    kept = self.seen[text] = text
+                    self.kept += len(text)
+                    if self.kept > MAX_KEPT_CHARS:
+                        raise SpreadsheetError(
+                            f"{self.file} holds more than {MAX_KEPT_CHARS >> 20:,} million "
+                            "characters of different texts in the columns read, more than an "
+                            "indicator file needs. Nothing was imported."
+                        )
+                self.current[column] = kept
             if self.formula and not self._has_value():
                 self._uncalculated(row, column)
         elif column > len(self.cells.header) and self._has_value() and self._value():

@@ -774,3 +774,24 @@ def test_values_outside_the_plausible_range_are_refused(sessions, tmp_path) -> N
     )
     run(sessions, write(tmp_path, "indicator,period,value\nShare,2025-02,30\nChange,2025-02,-50\n"))
     assert value(sessions, "Change", "2025-02") == -50
+
+
+def test_excel_keeps_each_different_text_once_and_only_so_much(sessions, tmp_path, monkeypatch):
+    from storage import xlsx
+
+    row = '<row r="{0}"><c r="A{0}" t="s"><v>3</v></c><c r="B{0}"><v>{1}</v></c><c r="C{0}"><v>{0}</v></c></row>'
+    path = _parts(
+        tmp_path / "x.xlsx",
+        {
+            "xl/sharedStrings.xml": STRINGS,
+            "xl/worksheets/sheet1.xml": _sheet(
+                HEADER, *(row.format(r, 1998 + r) for r in range(2, 8))
+            ),
+        },
+    )
+    monkeypatch.setattr(xlsx, "MAX_KEPT_CHARS", 38)  # "ED visits", six years, six values: 39
+    with unchanged_database(sessions) as refused:
+        run(sessions, path, ImportMapping.from_options(sheet="Data"))
+    assert "more than 0 million characters of different texts" in str(refused.value)
+    monkeypatch.setattr(xlsx, "MAX_KEPT_CHARS", 39)
+    assert run(sessions, path, ImportMapping.from_options(sheet="Data")).added == 6
