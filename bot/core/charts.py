@@ -36,7 +36,7 @@ from matplotlib.transforms import Bbox, ScaledTranslation
 from PIL import Image as PILImage
 
 from bot.core import periods as _periods
-from bot.core.text import clip, format_number, format_percent
+from bot.core.text import clip, format_number, format_percent, safe
 
 __all__ = [
     "Baseline",
@@ -109,6 +109,7 @@ MUTED = "#555555"
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.5, 150  # 1200 x 675 px: sharp at Slack's preview size
 TITLE_PT, TEXT_PT, SMALL_PT = 15, 12, 11  # nothing smaller than 11 pt at this size
 TITLE_CHARS = 100  # longer titles are cut, then ellipsised to the measured image width
+ALT_CHARS = 1000  # a chart's alt text, as sent to Slack
 MAX_LINES = 6  # more series than this: small multiples
 SCALE_SPLIT = 10.0  # lines whose sizes differ more than this on one axis: small multiples
 MAX_PANELS = 24  # small multiples beyond this are listed as "not shown"
@@ -206,12 +207,15 @@ def baseline_forecast(
 
 
 def describe(spec: ChartSpec) -> str:
-    """Alt text: what the chart shows, in a sentence or three (latest, trend, target, baseline)."""
+    """Alt text: what the chart shows, in a sentence or three (latest, trend, target, baseline).
+
+    Ready for Slack: names, places and units come from files, so the whole text goes through
+    `bot.core.text.safe` (the picture itself draws them as they are)."""
     title = clip(spec.title.strip() or "Indicator", 150)
     unit = f" {spec.unit}" if spec.unit else ""
     drawn = [s for s in spec.series if _latest(s) is not None]
     if not drawn:
-        return f"Chart of {title}: no data yet."
+        return safe(f"Chart of {title}: no data yet.", ALT_CHARS)
     grain = _grain(spec)
     parts: list[str] = []
     if len(drawn) == 1:
@@ -258,8 +262,7 @@ def describe(spec: ChartSpec) -> str:
             )
     if any(_num(v) is None for s in spec.series for v in s.values):
         parts.append("Gaps are suppressed or missing data.")
-    text = " ".join(parts)
-    return clip(text, 1000)
+    return safe(" ".join(parts), ALT_CHARS)
 
 
 # --- building figures (internal; tests inspect these) -------------------------------------------

@@ -17,7 +17,7 @@ from rapidfuzz import process
 
 from bot.core.dates import format_due
 from bot.core.recurrence import format_time
-from bot.core.text import USER_MENTION, mentioned_users, shown, valid_zone
+from bot.core.text import USER_MENTION, mentioned_users, plain, safe, valid_zone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -122,7 +122,7 @@ def _zone(text: str) -> str:
         return lowered[name.lower()]
     close = [z for z, _, _ in process.extract(name, known, limit=3)]
     raise SettingsError(
-        f"I don't know the time zone `{shown(name)}`. Use a name like `America/Chicago` or "
+        f"I don't know the time zone `{safe(name, 60)}`. Use a name like `America/Chicago` or "
         f"`Europe/London`. Closest: {', '.join(close)}."
     )
 
@@ -136,7 +136,7 @@ def _dates(text: str) -> list[str]:
             found.append(date.fromisoformat(part).isoformat())
         except ValueError:
             raise SettingsError(
-                f"`{shown(part, 30)}` is not a date I can read. Write holidays as YYYY-MM-DD, "
+                f"`{safe(part, 30)}` is not a date I can read. Write holidays as YYYY-MM-DD, "
                 "e.g. `/commstat settings holidays add 2026-12-25 2027-01-01`."
             ) from None
     if not found:
@@ -161,7 +161,7 @@ def parse_change(text: str) -> Change:
             return Change("nudge_hour", _hour(m[1]))
         except ValueError:
             raise SettingsError(
-                f"`{shown(m[1], 20)}` is not an hour. e.g. `/commstat settings nudge hour 8` "
+                f"`{safe(m[1], 20)}` is not an hour. e.g. `/commstat settings nudge hour 8` "
                 "(8:00 AM) or `nudge hour 14`."
             ) from None
     if m := re.fullmatch(r"quiet(?: hours)? (.+)", low):
@@ -174,7 +174,7 @@ def parse_change(text: str) -> Change:
             start = end = None
         if start is None or end is None or start == end:
             raise SettingsError(
-                f"I couldn't read `{shown(m[1], 30)}` as quiet hours. Give a start and end hour, "
+                f"I couldn't read `{safe(m[1], 30)}` as quiet hours. Give a start and end hour, "
                 "e.g. `/commstat settings quiet hours 19-7` (7 PM to 7 AM), or `quiet hours off`."
             )
         return Change("quiet", (start, end))
@@ -183,7 +183,7 @@ def parse_change(text: str) -> Change:
             chosen = _days(m[1])
         except ValueError:
             raise SettingsError(
-                f"I couldn't read `{shown(m[1], 30)}` as days of the week. e.g. "
+                f"I couldn't read `{safe(m[1], 30)}` as days of the week. e.g. "
                 "`/commstat settings working days mon-fri` or `working days sun-thu`."
             ) from None
         return Change("working_days", chosen)
@@ -200,9 +200,9 @@ def parse_change(text: str) -> Change:
         kind = "admin_add" if m[1].lower() == "add" else "admin_remove"
         return Change(kind, users, affects_schedule=False)
     if m := re.fullmatch(r"default (?:geography|place|geo) (.+)", t, flags=re.IGNORECASE):
-        value = None if m[1].lower() in ("off", "none") else m[1].strip()[:100]
+        value = None if m[1].lower() in ("off", "none") else plain(m[1]).strip()[:100]
         return Change("default_geography", value, affects_schedule=False)
-    raise _help(f"I don't know the setting `{shown(t)}`.")
+    raise _help(f"I don't know the setting `{safe(t, 60)}`.")
 
 
 def parse_organisation(text: str) -> Organisation:
@@ -216,7 +216,7 @@ def parse_organisation(text: str) -> Organisation:
             "Say whose organisation, e.g. `/commstat org @lee Health Department` "
             "(or `/commstat org @lee none` to clear it)."
         )
-    name = " ".join(m[2].split())[:200]
+    name = " ".join(plain(m[2]).split())[:200]  # stored as the words people read
     return Organisation(user[1], None if name.lower() in CLEAR_WORDS else name)
 
 
@@ -224,7 +224,7 @@ def unescaped_mention(text: str) -> str:
     """What to say when no user id came with a name (Slack sends ids only for escaped mentions)."""
     if "@" in text:
         return (
-            f"I couldn't tell who `{shown(text, 40)}` is: Slack sent the name without the "
+            f"I couldn't tell who `{safe(text, 40)}` is: Slack sent the name without the "
             "person's id. Pick them from the @-mention list as you type, and if that still "
             "fails, ask whoever manages the app to turn on “Escape channels, users, and links” "
             "for /commstat. Nothing was changed."

@@ -8,8 +8,10 @@ separator from the last back; an earlier one reads only up to the next separator
 rest back to the action ("Send report by Friday by email"). `parse_commit` keeps the first whose
 date parses, but never reaches back past a real date that is refused (past, too far, no meeting).
 
-`what` keeps Slack's own escaping (`&amp;`, `&lt;`, `<@U123>`), so it can be posted back as
-mrkdwn unchanged and mentions stay live.
+Slack sends the text escaped (`&amp;`, `<@U123|lee>`, `<https://x|label>`); owners are read from
+that, and `what` is then kept as the words people read (`&`, `@lee`, `label (https://x)`), as the
+form's text arrives: `bot.core.text.safe` escapes it again on its way back to Slack, and a name
+inside the action is never a live mention.
 
 Everything here is pure: `now` and the time zone are arguments, refusals are CommitTextError.
 """
@@ -23,7 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.core.dates import DateError, DateErrorReason, Due, parse_due
-from bot.core.text import USER_MENTION, clip, shown
+from bot.core.text import USER_MENTION, clip, plain, safe
 
 MAX_TEXT_CHARS = 2000
 MAX_OWNERS = 10  # as the new-commitment form allows
@@ -81,7 +83,7 @@ class CommitTextError(ValueError):
 
 def unknown_mention_message(word: str) -> str:
     """A plain-text `@name`: Slack only sends a person's id when they are picked from its list."""
-    word = shown(word.replace("`", ""), 40)
+    word = safe(word.replace("`", ""), 40)
     return (
         f"I couldn't tell who `{word}` is — pick the person from Slack's list as you type @, "
         "so the mention turns blue."
@@ -243,7 +245,7 @@ def parse_id(text: str) -> int:
         raise CommitTextError(f"I can't find commitment #{clip(raw, 12)}.", reason="number")
     if not raw.isdigit():
         raise CommitTextError(
-            f"`{shown(text, 20)}` is not a commitment number. Use the number shown as `#12`.",
+            f"`{safe(text, 20)}` is not a commitment number. Use the number shown as `#12`.",
             reason="number",
         )
     return int(raw)
@@ -371,8 +373,8 @@ def snooze_days(text: str, commitment_id: int) -> int:
 
 
 def _quoted(word: str, limit: int) -> str:
-    """A word the person typed, short enough to quote back inside backticks."""
-    return clip(word.replace("`", ""), limit)
+    """A word the person typed, short enough to quote back inside backticks, made safe."""
+    return safe(word.replace("`", ""), limit)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,11 +448,18 @@ def _tidy_what(raw: str) -> tuple[str, str | None]:
         if match["tag"] == indicator:
             text = text[: match.start()] + match["tag"] + text[match.end() :]
             break
-    text = " ".join(text.split()).strip(_TRIM_START).rstrip(_TRIM_END)
+    text = _trim_end(" ".join(text.split()).lstrip(_TRIM_START))
     unquoted = _strip_outer_quotes(text)
     if unquoted != text:
-        text = unquoted.strip(_TRIM_START).rstrip(_TRIM_END)
-    return text, indicator
+        text = _trim_end(unquoted.lstrip(_TRIM_START))
+    return plain(text), indicator
+
+
+def _trim_end(text: str) -> str:
+    """Trailing punctuation goes; the `;` that ends Slack's `&amp;` stays with it."""
+    while text and text[-1] in _TRIM_END and not text.endswith(("&amp;", "&lt;", "&gt;")):
+        text = text[:-1]
+    return text
 
 
 def _tidy_when(raw: str) -> tuple[str, list[str]]:

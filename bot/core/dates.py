@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateparser.date import DateDataParser
 from dateutil.relativedelta import relativedelta
 
-from bot.core.text import shown as shown_text
+from bot.core.text import safe
 
 END_OF_DAY = time(17, 0)
 LATE_IN_DAY = time(23, 59)
@@ -179,7 +179,7 @@ def _year(text: str) -> int:
 
 
 def _unrecognised(phrase: str, detail: str | None = None) -> DateError:
-    shown = shown_text("".join(ch if ch.isprintable() else " " for ch in phrase), 40)
+    shown = safe("".join(ch if ch.isprintable() else " " for ch in phrase), 40)
     examples = ", ".join(f'"{e}"' for e in EXAMPLES[:-1]) + f' or "{EXAMPLES[-1]}"'
     lead = f'I couldn\'t read "{shown}" as a date' + (f": {detail}" if detail else "")
     return DateError(f"{lead}. Try {examples}.", reason="unrecognised")

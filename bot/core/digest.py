@@ -1,5 +1,9 @@
 """What a CommStat digest says, from plain values: its lines, sections, scope and titles.
 
+Every word the bot did not write (a commitment's text, an indicator's name, place and unit)
+goes through `bot.core.text.safe` here, where the line is built; owners and stewards are the
+only mentions.
+
 No database, no Slack, no clock: `bot.followup.digest` reads the values, the Block Kit builder
 (`bot.slack.blocks.digest`) lays these words out. Lists are ordered by whoever gathers them; a
 section shows whole lines only, at most ITEMS_PER_SECTION, then "…and N more".
@@ -15,13 +19,23 @@ from zoneinfo import ZoneInfo
 
 from bot.core.dates import format_due
 from bot.core.recurrence import format_time
-from bot.core.text import ARROWS, arrow, clip, format_number, format_percent, mention, signed_number
+from bot.core.text import (
+    ARROWS,
+    arrow,
+    clip,
+    format_number,
+    format_percent,
+    mention,
+    safe,
+    signed_number,
+)
 
 SECTION_LIMIT = 3000  # Slack's limit for a section's text
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
 ITEMS_PER_SECTION = 10  # a digest is read in a minute before a meeting, not scrolled
 TEXT_CLIP = 140  # a commitment's words in a digest line
+NAME_CLIP = 150  # an indicator's name, place or unit in a digest line
 FLAG_AFTER_DAYS = 7  # "after a week overdue: flagged in the next digest"
 _MORE_RESERVE = 120  # room kept in a section for the "…and N more" line
 
@@ -120,7 +134,7 @@ def short_when(at: datetime) -> str:
 
 
 def item_line(item: Item, kind: str) -> str:
-    head = f"• *#{item.id}* {clip(item.text, TEXT_CLIP)} — {owners_text(item.owners)}"
+    head = f"• *#{item.id}* {safe(item.text, TEXT_CLIP)} — {owners_text(item.owners)}"
     if kind == "done":
         return f"{head} · done {item.closed}"
     if kind == "overdue":
@@ -133,19 +147,21 @@ def item_line(item: Item, kind: str) -> str:
 
 
 def move_line(move: Move) -> str:
-    where = f" ({move.geography})" if move.geography else ""
-    unit = f" {move.unit}" if move.unit else ""
-    line = f"• *{move.name}*{where}: *{format_number(move.value)}*{unit} for {move.period}"
+    where = f" ({safe(move.geography, NAME_CLIP)})" if move.geography else ""
+    unit = f" {safe(move.unit, NAME_CLIP)}" if move.unit else ""
+    name = safe(move.name, NAME_CLIP)
+    line = f"• *{name}*{where}: *{format_number(move.value)}*{unit} for {safe(move.period)}"
     if move.change is None or move.previous_period is None:
         return line + " (first value)"
+    previous = safe(move.previous_period)
     if move.change == 0:
-        return line + f" {ARROWS['flat']} no change vs {move.previous_period}"
+        return line + f" {ARROWS['flat']} no change vs {previous}"
     sign = "+" if move.change > 0 else "−"
     line += f" {arrow(move.change)} {signed_number(move.change)}"
     base = move.value - move.change
     if base:
         line += f" ({sign}{format_percent(move.change / base * 100)})"
-    line += f" vs {move.previous_period}"
+    line += f" vs {previous}"
     if move.verdict == "good":
         line += " — 🟢 good"
     elif move.verdict == "bad":
@@ -157,7 +173,7 @@ def stale_line(stale: Stale) -> str:
     steward = f" — steward {mention(stale.steward_id)}" if stale.steward_id else " — no steward set"
     expected = format_due(datetime.combine(stale.expected_by, datetime.min.time()))
     return (
-        f"• *{stale.name}*: latest {stale.latest_period}; the next value was expected by "
+        f"• *{safe(stale.name, NAME_CLIP)}*: latest {safe(stale.latest_period)}; the next value was expected by "
         f"{expected}{steward}"
     )
 

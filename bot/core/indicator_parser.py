@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from bot.core import periods
 from bot.core.periods import Period, PeriodError
-from bot.core.text import shown
+from bot.core.text import safe
 
 SUPPRESSED = frozenset({"*", "§", "¶", "na", "n/a", "suppressed", "<10", "missing", "blank"})
 # The words that start a modifier after the name; a question that starts with one has no name.
@@ -96,7 +96,7 @@ def parse_query(text: str) -> Query:
         raise IndicatorError("Which indicator? e.g. `/indicator overdose deaths since 2022`.")
     if geography is not None and by is not None:
         raise IndicatorError(
-            f"Ask for one place (`in {shown(geography, 30)}`) or all of them (`by {shown(by, 20)}`), not both."
+            f"Ask for one place (`in {safe(geography, 30)}`) or all of them (`by {safe(by, 20)}`), not both."
         )
     return Query(" ".join(name_words), since=since, last=last, geography=geography, by=by)
 
@@ -109,7 +109,7 @@ def _read_since(words: Sequence[str]) -> tuple[Period, int]:
             except PeriodError:
                 continue
     raise IndicatorError(
-        f"I can't read `since {shown(' '.join(words[:2]), 30)}` as a date. "
+        f"I can't read `since {safe(' '.join(words[:2]), 30)}` as a date. "
         "Use a year (`since 2022`) or a month (`since Mar 2023`)."
     )
 
@@ -122,7 +122,7 @@ def _read_last(words: Sequence[str]) -> tuple[tuple[int, str], int]:
     if words and words[0].lower() in _UNITS:  # "last year", "last month"
         return (1, _UNITS[words[0].lower()]), 1
     raise IndicatorError(
-        f"I can't read `last {shown(' '.join(words[:2]), 30)}`. "
+        f"I can't read `last {safe(' '.join(words[:2]), 30)}`. "
         "Say how long, e.g. `last 12 months` or `last 3 years`."
     )
 
@@ -203,7 +203,7 @@ def parse_value(raw: str) -> float | None:
         return None
     if not _NUMBER.match(text):
         raise IndicatorError(
-            f"“{shown(text, 30)}” is not a number. Write the value like `1600`, `1,600` or `12.5` "
+            f"“{safe(text, 30)}” is not a number. Write the value like `1600`, `1,600` or `12.5` "
             "(or `suppressed` when it is not published). Nothing was saved."
         )
     return float(text.replace(",", "").rstrip("%"))

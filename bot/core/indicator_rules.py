@@ -24,7 +24,7 @@ from rapidfuzz import fuzz
 from bot.core import periods
 from bot.core.indicator_parser import IndicatorError, Query, parse_value, tokens
 from bot.core.periods import Period
-from bot.core.text import format_number, shown
+from bot.core.text import format_number, safe
 
 MATCH_AT = 70.0  # below this score a name is not that indicator
 ALSO_WITHIN = 4.0  # others this close to the best are mentioned as "also"
@@ -61,12 +61,13 @@ T = TypeVar("T", bound=IndicatorLike)
 
 
 def format_value(value: float, unit: str | None) -> str:
+    """`1,600 deaths`, `12.5%`: a value as Slack shows it, its unit (from a file) made safe."""
     number = format_number(value)
     if not unit:
         return number
     if unit.strip() == "%":
         return f"{number}%"
-    return f"{number} {unit}"
+    return f"{number} {safe(unit)}"
 
 
 # --- which indicator a name means ----------------------------------------------------------------
@@ -114,9 +115,9 @@ def find(candidates: Sequence[T], name: str) -> Found[T]:
     ranked = sorted(((score(i, name), i) for i in candidates), key=lambda p: (-p[0], p[1].name))
     best_score, best = ranked[0]
     if best_score < MATCH_AT:
-        closest = ", ".join(i.name for _, i in ranked[:3])
+        closest = ", ".join(safe(i.name) for _, i in ranked[:3])
         raise IndicatorError(
-            f"I don't know an indicator called “{shown(name)}”. Closest: {closest}. "
+            f"I don't know an indicator called “{safe(name, 60)}”. Closest: {closest}. "
             "`/indicator list` shows them all."
         )
     # An exact name or alias settles it; otherwise close runners-up are worth a mention.
@@ -288,11 +289,11 @@ def choose_geographies(
             places = geographies_text(known)
             if places:
                 raise IndicatorError(
-                    f"{indicator_name} has no data for “{shown(query.geography, 40)}”. "
-                    f"Places with data: {places}."
+                    f"{safe(indicator_name)} has no data for “{safe(query.geography, 40)}”. "
+                    f"Places with data: {safe(places)}."
                 )
             raise IndicatorError(
-                f"{indicator_name} is not broken down by place, so `in {shown(query.geography, 40)}` "
+                f"{safe(indicator_name)} is not broken down by place, so `in {safe(query.geography, 40)}` "
                 "doesn't apply. Ask without it."
             )
         return [found], True, None
@@ -304,7 +305,7 @@ def choose_geographies(
             return (
                 [found],
                 True,
-                f"Showing {found}, the coalition's default place. Add `by place` to compare all.",
+                f"Showing {safe(found)}, the coalition's default place. Add `by place` to compare all.",
             )
     return list(known), False, None
 
@@ -423,15 +424,15 @@ def checked_value(
     unit = indicator.unit or ""
     if raw.strip().endswith("%") and not ("%" in unit or "percent" in unit.lower()):
         raise IndicatorError(
-            f"{indicator.name} is counted in {unit or 'plain numbers'}, not percent; write the "
+            f"{safe(indicator.name)} is counted in {safe(unit) or 'plain numbers'}, not percent; write the "
             "number without `%`. Nothing was saved."
         )
     problem = value_problem(
         value,
-        indicator.name,
+        safe(indicator.name),
         minimum=minimum,
         maximum=maximum,
-        written=shown(raw.strip(), 30),
+        written=safe(raw.strip(), 30),
     )
     if problem is not None:
         raise IndicatorError(f"{problem}. Nothing was saved.")

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from bot.core.text import shown, valid_zone
+from bot.core.text import safe, valid_zone
 
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -76,7 +76,7 @@ class Recurrence:
 def _help(phrase: str, detail: str) -> RecurrenceError:
     examples = "\n".join(f"• `/commstat meeting {e}`" for e in EXAMPLES)
     return RecurrenceError(
-        f"I couldn't read `{shown(phrase)}` as a meeting time: {detail}\n"
+        f"I couldn't read `{safe(phrase, 60)}` as a meeting time: {detail}\n"
         f"Say it like one of these:\n{examples}"
     )
 
@@ -147,7 +147,7 @@ def parse_meeting(phrase: str, *, now: datetime, tz: str) -> Recurrence:
     try:
         at = parse_time(time_match["time"])
     except ValueError:
-        raise _help(phrase, f"`{shown(time_match['time'])}` is not a time of day.") from None
+        raise _help(phrase, f"`{safe(time_match['time'], 60)}` is not a time of day.") from None
     body = text[: time_match.start()].strip()
     body = re.sub(r"\b(?:on|at)$", "", body).strip()
     body = re.sub(r"^(?:on )?(?:the )?", "", body)
@@ -166,7 +166,7 @@ def parse_weekly(phrase: str, *, now: datetime, tz: str) -> Recurrence:
         found = parse_meeting(text, now=now, tz=tz)
     except RecurrenceError:
         raise RecurrenceError(
-            f"I couldn't read `{shown(phrase)}` as a day and time. Say it like "
+            f"I couldn't read `{safe(phrase, 60)}` as a day and time. Say it like "
             "`/commstat weekly digest Monday 9am` or `/commstat weekly digest Friday at 2pm`."
         ) from None
     fields = _fields(found.rule)
@@ -399,7 +399,7 @@ def parse_lead(phrase: str) -> int:
     m = re.fullmatch(r"(?P<n>\d+(?:\.\d+)?|an?|one|two|three|half an?) ?(?P<unit>[a-z]+)", text)
     if not m or m["unit"] not in _UNITS:
         raise RecurrenceError(
-            f"I couldn't read `{shown(phrase)}` as a time before the meeting. Say it like "
+            f"I couldn't read `{safe(phrase, 60)}` as a time before the meeting. Say it like "
             "`/commstat digest 2 hours before`, `/commstat digest 30 minutes before` or "
             "`/commstat digest 1 day before`."
         )
@@ -410,6 +410,6 @@ def parse_lead(phrase: str) -> int:
     if not MIN_LEAD <= timedelta(minutes=minutes) <= MAX_LEAD:
         raise RecurrenceError(
             "The digest can be posted between 10 minutes and 7 days before the meeting; "
-            f"`{shown(phrase)}` is outside that. e.g. `/commstat digest 2 hours before`."
+            f"`{safe(phrase, 60)}` is outside that. e.g. `/commstat digest 2 hours before`."
         )
     return minutes

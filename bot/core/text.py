@@ -2,6 +2,10 @@
 
 Every module that shows text, a number or a zone uses these, so the same value reads the same
 in an answer, a digest, a nudge and a chart's alt text.
+
+Text the bot did not write itself (people's words, names and places from files, organisation
+names) reaches Slack only through `safe`: whatever it holds, it arrives as words, never as a
+broadcast, a mention or a disguised link. The bot mentions a person only with `mention`.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ DEFAULT_ZONE = "UTC"
 USER_ID = r"[UW][A-Z0-9]{2,30}"
 # `<@U123>` or `<@U123|name>`, as Slack escapes a person picked from its list.
 USER_MENTION = re.compile(rf"<@({USER_ID})(?:\|[^<>]*)?>")
-# <!here>, <!channel>, <!everyone>, <!subteam^S123|@team>: posting these would notify everyone.
-_BROADCAST = re.compile(
-    r"<!(here|channel|everyone)(?:\|[^>]*)?>|<!subteam\^[A-Z0-9]+(?:\|@?([^>]*))?>"
-)
+
+# Slack's markup: <@U1|lee>, <#C1|general>, <!channel>, <!subteam^S1|@team>, <https://x|label>.
+_MARKUP = re.compile(r"<([^<>]*)>")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")
+_BROADCASTS = ("here", "channel", "everyone")
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 def clip(text: str, limit: int) -> str:
@@ -34,22 +41,74 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters, so `<!channel>` or `<https://x|y>` is shown, not run."""
+def _words_for(match: re.Match[str]) -> str:
+    """One piece of Slack markup as the words a reader sees in it."""
+    target, _, label = match[1].partition("|")
+    label = label.strip()
+    if target.startswith("@"):  # a person: @lee (or @U123 when Slack sent no name)
+        return "@" + (label.lstrip("@") or target[1:])
+    if target.startswith("#"):  # a channel
+        return "#" + (label.lstrip("#") or target[1:])
+    if target.startswith("!"):
+        word = target[1:]
+        if word in _BROADCASTS:  # the label cannot hide a broadcast: <!channel|hello>
+            return "@" + word
+        if word.startswith("subteam^"):
+            return "@" + (label.lstrip("@") or word.removeprefix("subteam^"))
+        return label or word  # <!date^…|Feb 18>: its fallback text
+    if _URL.match(target):  # a link: the address always shows next to its label
+        if not label or label == target:
+            return target
+        if target.lower().startswith("mailto:") and label == target[len("mailto:") :]:
+            return label
+        return f"{label} ({target})"
+    return match[0]  # not Slack's markup ("<b>"): as typed
+
+
+def plain(text: str) -> str:
+    """Slack's markup and escaping as the words a person sees: `<@U1|lee>` → `@lee`,
+    `<!channel>` → `@channel`, `<https://x|the agenda>` → `the agenda (https://x)`,
+    `&amp;` → `&`. Text with neither comes back unchanged, so typed words are stored as typed."""
+    text = _MARKUP.sub(_words_for, str(text))
+    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], text)
+
+
+def safe(text: str, limit: int | None = None) -> str:
+    """The one door to Slack for text the bot did not write: shown as words, never run.
+
+    Takes plain text or Slack-escaped text (a slash command's) alike: markup is read as words
+    first (`plain`), so a broadcast or group becomes `@channel`, a person `@lee` (never a
+    mention), a disguised link its label and address; then `&`, `<` and `>` are escaped, so
+    nothing in the result is live. With `limit`, the result is one line of at most that many
+    characters as sent (Slack counts `&amp;` as five), cut at a word before escaping, so an
+    escape is never cut in half. Applying it twice changes nothing: no `&amp;amp;`.
+    """
+    words = plain(text)
+    if limit is None:
+        return _escape(words)
+    if limit < 1:
+        return ""
+    escaped = _escape(clip(words, limit))
+    if len(escaped) <= limit:
+        return escaped
+    low, high = 1, limit - 1  # the longest clip whose escaped form still fits
+    best = "…"
+    while low <= high:
+        room = (low + high) // 2
+        candidate = _escape(clip(words, room))
+        if len(candidate) <= limit:
+            best, low = candidate, room + 1
+        else:
+            high = room - 1
+    return best
+
+
+def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def shown(text: str, limit: int = 60) -> str:
-    """Text someone typed, safe to echo back: one short line, escaped."""
-    return escape(clip(text, limit))
-
-
-def defuse_broadcasts(text: str) -> str:
-    """Keep Slack-formatted text (mentions of people stay), but never ping a channel or group."""
-    return _BROADCAST.sub(lambda m: "@" + (m.group(1) or m.group(2) or "group"), text)
-
-
 def mention(user_id: str) -> str:
+    """A person the bot means to mention (an owner, a steward): the only live mention it sends."""
     return f"<@{user_id}>"
 
 

@@ -3,6 +3,10 @@ the conversation instead.
 
 A command's response URL works in every conversation (private channels and DMs included) without
 the bot being a member, so nothing a person asked for is lost when the bot is not in the channel.
+
+The text is posted as given: the bot's own words, with anyone else's already passed through
+`bot.core.text.safe` where the sentence was built (escaping it here would also defuse the
+mentions the bot means).
 """
 
 from __future__ import annotations

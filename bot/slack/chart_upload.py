@@ -16,9 +16,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.core import charts
+from bot.core.text import safe
 from bot.slack import errors
 
 logger = logging.getLogger(__name__)
+
+FILE_TITLE_CHARS = 250
 
 
 def chart_filename(slug: str) -> str:
@@ -46,8 +49,8 @@ def send_chart(
     upload: dict[str, Any] = {
         "file": png,
         "filename": filename,
-        "title": spec.title,
-        "alt_txt": alt,
+        "title": safe(spec.title, FILE_TITLE_CHARS),  # the name is a file's words: made safe
+        "alt_txt": alt,  # `describe` makes it safe
     }
     try:
         client.files_upload_v2(channel=channel_id, **upload)

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
-from bot.core.text import mention
+from bot.core.text import mention, safe
 from bot.slack.announce import in_place, post_in_channel
 from bot.slack.blocks import commitments as blocks
 from bot.usecases import commitments
@@ -82,15 +82,15 @@ def update_in_place(
 
 
 def thread_note(client: WebClient, commitment: Commitment, author: str, note: str) -> None:
-    """A note from the form (as stored) also shows under the confirmation, where the channel
-    follows the commitment."""
+    """A note from the form (as stored: the words people read) also shows under the confirmation,
+    where the channel follows the commitment; only its author is mentioned."""
     if not (commitment.channel_id and commitment.message_ts):
         return
     try:
         client.chat_postMessage(
             channel=commitment.channel_id,
             thread_ts=commitment.message_ts,
-            text=f"📝 {mention(author)}: {note}",
+            text=f"📝 {mention(author)}: {safe(note)}",
         )
     except SlackApiError as error:
         logger.warning(

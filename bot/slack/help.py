@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.text import shown
+from bot.core.text import safe
 from bot.slack import ids
 
 _HELP = {
@@ -50,4 +50,4 @@ def help_text(command: str) -> str:
 
 
 def not_understood(command: str, text: str) -> str:
-    return f"Sorry, I didn't understand `{command} {shown(text, 60)}`.\n\n{help_text(command)}"
+    return f"Sorry, I didn't understand `{command} {safe(text, 60)}`.\n\n{help_text(command)}"

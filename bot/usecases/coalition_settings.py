@@ -23,7 +23,7 @@ from bot.core.coalition_settings_parser import (
     in_quiet,
     quiet_text,
 )
-from bot.core.text import escape, mention
+from bot.core.text import mention, safe
 from bot.usecases.commitments import Actor
 from bot.usecases.meetings import ScheduleTimes, schedule_times
 from storage.models import Commitment, CommitmentStatus, Indicator, Person, Schedule, Team
@@ -197,5 +197,7 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
         team.default_geography = change.value
         if change.value is None:
             return "No default place: indicators with several places show all of them."
-        return f"Indicators with several places now show {escape(change.value)} unless asked otherwise."
+        return (
+            f"Indicators with several places now show {safe(change.value)} unless asked otherwise."
+        )
     raise AssertionError(change.name)

@@ -26,7 +26,7 @@ from bot.core.commit_parser import (
     too_many_owners_message,
 )
 from bot.core.dates import Due, format_due, parse_due
-from bot.core.text import defuse_broadcasts, mention, zone_name
+from bot.core.text import mention, plain, safe, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
@@ -82,7 +82,7 @@ def store_new(
             return existing, False
     commitment = Commitment(
         team_id=actor.team_id,
-        text=defuse_broadcasts(what),
+        text=what,  # the words as people read them; `safe` escapes them for Slack
         due_at=due.at,
         due_has_time=due.has_time,
         time_zone=str(due.at.tzinfo),
@@ -149,7 +149,9 @@ def _require_open(commitment: Commitment) -> None:
 
 
 def _clean_note(text: str, *, required: str | None = None) -> str:
-    note = defuse_broadcasts(" ".join(text.split()))
+    """The words as people read them: a command's Slack escaping is undone (a form's text has
+    none), and `safe` escapes them again on their way back to Slack."""
+    note = " ".join(plain(text).split())
     if not note and required:
         raise CommitError(required)
     if len(note) > MAX_NOTE_CHARS:
@@ -325,7 +327,7 @@ def resolve_indicator(
         return starts[0]
     choices = ", ".join(f"#{i.slug}" for i in known[:10]) or "none yet (`/indicator list`)"
     raise UnknownIndicator(
-        f"I don't know the indicator #{tag}. Known indicators: {choices}. Nothing was saved."
+        f"I don't know the indicator #{safe(tag, 60)}. Known indicators: {choices}. Nothing was saved."
     )
 
 
@@ -353,11 +355,11 @@ def apply_change(
     commitment = load_for_change(session, actor, commitment_id)
     if verb == "done":
         note = complete(session, commitment, actor=actor, now=now, note=rest)
-        with_note = f", with the note “{note}”" if note else ""
+        with_note = f", with the note “{safe(note)}”" if note else ""
         return Change(f"✅ #{commitment.id} is done{with_note}. Thank you!", commitment, note)
     if verb == "drop":
         reason = drop(session, commitment, actor=actor, now=now, reason=rest)
-        return Change(f"✖️ #{commitment.id} was dropped: “{reason}”.", commitment, reason)
+        return Change(f"✖️ #{commitment.id} was dropped: “{safe(reason)}”.", commitment, reason)
     if verb == "move":
         phrase = move_phrase(rest)  # "to next Tuesday" is "next Tuesday"
         if not phrase:
@@ -368,7 +370,7 @@ def apply_change(
         return Change(f"📅 #{commitment.id} is now due {when}.", commitment)
     if verb == "note":
         note = add_note(session, commitment, actor=actor, now=now, text=rest)
-        return Change(f"📝 Note added to #{commitment.id}: “{note}”.", commitment, note)
+        return Change(f"📝 Note added to #{commitment.id}: “{safe(note)}”.", commitment, note)
     if verb == "snooze":
         try:
             days = snooze_days(rest, commitment.id)

@@ -40,7 +40,7 @@ from bot.core.indicator_rules import (
     window_start,
 )
 from bot.core.periods import Period, PeriodError
-from bot.core.text import format_number, shown, zone
+from bot.core.text import format_number, mention, safe, zone
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -177,14 +177,14 @@ def answer(
             query.name.split()[0].lower() in KEYWORDS
         ):  # `/indicator since 2022`: the name is missing, not unknown
             raise IndicatorError(
-                f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {shown(text, 40)}`."
+                f"Which indicator? Put its name first, e.g. `/indicator overdose deaths {safe(text, 40)}`."
             ) from None
         raise
     indicator = found.indicator
     by_geo = load_points(session, indicator)
     if not by_geo:
         raise IndicatorError(
-            f"{indicator.name} has no values yet. A data steward can add one with "
+            f"{safe(indicator.name)} has no values yet. A data steward can add one with "
             f"`/indicator set {indicator.slug} <value> for <period>`, or load a file with `commstat import`."
         )
     team = session.get(Team, team_id)
@@ -217,7 +217,7 @@ def answer(
     )
     if not series:
         raise IndicatorError(
-            f"{indicator.name} has no values since {periods.label(query.since, None) if query.since else 'then'}; "
+            f"{safe(indicator.name)} has no values since {periods.label(query.since, None) if query.since else 'then'}; "
             f"the latest is {periods.label(newest, kind)}."
         )
     first = min(s.points[0].period for s in series)
@@ -412,21 +412,21 @@ class SetResult:
     after: float | None
 
     def message(self) -> str:
-        where = f"{self.geography}, " if self.geography else ""
+        where = f"{safe(self.geography)}, " if self.geography else ""
         after = (
             format_value(self.after, self.indicator.unit)
             if self.after is not None
             else "not reported (suppressed)"
         )
         if self.existed and self.before == self.after:
-            return f"✅ {self.indicator.name} — {where}{self._label()}: already {after}, nothing changed."
+            return f"✅ {safe(self.indicator.name)} — {where}{self._label()}: already {after}, nothing changed."
         if not self.existed:
             before = "new"
         elif self.before is None:
             before = "not reported"
         else:
             before = format_number(self.before)
-        return f"✅ {self.indicator.name} — {where}{self._label()}: {before} → {after}"
+        return f"✅ {safe(self.indicator.name)} — {where}{self._label()}: {before} → {after}"
 
     def _label(self) -> str:
         kind = self.indicator.period_kind
@@ -449,20 +449,20 @@ def set_value(
     indicator = found.indicator
     if score(indicator, request.name) < 100.0:
         # Forgiving matching is for reading; a value is written only where it was clearly meant.
-        names = ", ".join(f"`{n}`" for n in [indicator.name, *(indicator.aliases or [])][:4])
+        names = ", ".join(f"`{safe(n)}`" for n in [indicator.name, *(indicator.aliases or [])][:4])
         raise IndicatorError(
-            f"To enter data I need an indicator's exact name or alias, and “{shown(request.name)}” "
-            f"is not one. Did you mean {indicator.name}? Write it as one of {names}. "
+            f"To enter data I need an indicator's exact name or alias, and “{safe(request.name, 60)}” "
+            f"is not one. Did you mean {safe(indicator.name)}? Write it as one of {names}. "
             "Nothing was saved."
         )
     if not can_enter_data(indicator, user_id, is_admin):
         who = (
-            f"its data steward <@{indicator.steward_id}> or a coalition admin"
+            f"its data steward {mention(indicator.steward_id)} or a coalition admin"
             if indicator.steward_id
             else "a coalition admin (it has no data steward yet)"
         )
         raise IndicatorError(
-            f"Only {who} can enter values for {indicator.name}. Nothing was saved."
+            f"Only {who} can enter values for {safe(indicator.name)}. Nothing was saved."
         )
     value = checked_value(
         request.raw_value,
@@ -490,7 +490,7 @@ def set_value(
     if grains and period.grain not in grains:
         example = next(p.period.text for points in by_geo.values() for p in points)
         raise IndicatorError(
-            f"{indicator.name} has periods written like {example}; write this one the same way. "
+            f"{safe(indicator.name)} has periods written like {safe(example)}; write this one the same way. "
             "Nothing was saved."
         )
     if period.start > now.date():
@@ -551,8 +551,8 @@ def _set_geography(
         if found is None:
             places = geographies_text(known) or "none (it is not broken down by place)"
             raise IndicatorError(
-                f"{indicator.name} has no place called “{shown(request.geography, 40)}”. "
-                f"Places: {places}. Nothing was saved."
+                f"{safe(indicator.name)} has no place called “{safe(request.geography, 40)}”. "
+                f"Places: {safe(places)}. Nothing was saved."
             )
         return found
     if not known:
@@ -565,7 +565,7 @@ def _set_geography(
         if found is not None:
             return found
     raise IndicatorError(
-        f"For which place? Add `in <place>`, e.g. `in {known[0]}`. Places: {geographies_text(known)}. "
+        f"For which place? Add `in <place>`, e.g. `in {safe(known[0])}`. Places: {safe(geographies_text(known))}. "
         "Nothing was saved."
     )
 

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.commit_parser import ListFilter
-from bot.core.text import defuse_broadcasts
 from bot.slack.blocks import commitments as blocks
 from bot.slack.blocks.home import build_home
 from bot.usecases.commitments import Actor, may_change
@@ -131,13 +130,20 @@ def test_who_may_change_a_commitment():
 
 
 @pytest.mark.parametrize(
-    ("text", "safe"),
+    ("text", "shown"),
     [
         ("Tell <!here> by noon", "Tell @here by noon"),
         ("<!channel|channel> meeting", "@channel meeting"),
         ("Brief <!subteam^S0AB|@outreach>", "Brief @outreach"),
-        ("Call <@U123> back", "Call <@U123> back"),  # a person may be mentioned
+        ("Call <@U123> back", "Call @U123 back"),  # only owners are mentioned, by the bot
+        ("Read <https://evil.example|the agenda>", "Read the agenda (https://evil.example)"),
+        ("AT&T <b>", "AT&amp;T &lt;b&gt;"),
+        ("AT&amp;T", "AT&amp;T"),  # stored before 0004 or typed escaped: never &amp;amp;
     ],
 )
-def test_broadcast_mentions_are_defused(text, safe):
-    assert defuse_broadcasts(text) == safe
+def test_a_commitments_words_are_shown_never_run(text, shown):
+    commitment = make(text=text)
+    line = blocks.summary_line(commitment, NOW).splitlines()[0]
+    assert line == f"*#1* {shown}"
+    assert shown in blocks.message_fallback(commitment)
+    assert blocks.message_fallback(commitment).count("<@") == 1  # the owner, U1

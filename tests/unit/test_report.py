@@ -169,5 +169,5 @@ def test_organisation_names_cannot_inject_mentions(sessions):
         add(session, ["U0LEE"], ny(11, 2), done=ny(11, 2, 9))
     with sessions() as session:
         blocks = report_blocks(report.report_rows(session, team_id=TEAM, since=SINCE, now=NOW))
-    assert "&lt;!channel&gt; Police" in str(blocks)
+    assert "*@channel Police*" in str(blocks)
     assert "<!channel>" not in str(blocks)

@@ -1,10 +1,13 @@
-"""The one text module: what people see when text is clipped, escaped, counted or zoned."""
+"""The one text module: what people see when text is clipped, escaped, counted or zoned, and
+the one door (`text.safe`) that keeps anyone else's words from running in Slack."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core import text
 
@@ -15,16 +18,117 @@ def test_clip_keeps_short_text_and_cuts_long_text_at_a_word():
     assert len(text.clip("x" * 500, 20)) == 20
 
 
-def test_shown_escapes_what_slack_would_run():
-    assert text.shown("<!channel> see <https://evil.example|the agenda> & more", 200) == (
-        "&lt;!channel&gt; see &lt;https://evil.example|the agenda&gt; &amp; more"
-    )
+# --- the one door: text the bot did not write ------------------------------------------------
+
+HOSTILE = [
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<!here|here>",
+    "<!channel|hello>",
+    "<!subteam^S1|@x>",
+    "<!subteam^S0AB>",
+    "<@U0EVIL>",
+    "<@U0EVIL|lee>",
+    "<#C0GENERAL|general>",
+    "<https://evil.example|agenda>",
+    "<https://evil.example>",
+    "<mailto:a@evil.example|a@evil.example>",
+    "&lt;!channel&gt;",
+    "&amp;",
+    "&amp;amp;",
+    "&",
+    "<",
+    ">",
+    "*bold*",
+    "_it_",
+    "`code`",
+    " ",
+    "\n",
+    "é 📊 中文 ‮",
+]
 
 
-def test_broadcasts_are_defused_but_people_stay_mentioned():
-    assert text.defuse_broadcasts("<!here> ask <@U123ABC> and <!subteam^S1|@nurses>") == (
-        "@here ask <@U123ABC> and @nurses"
-    )
+def hostile_text() -> st.SearchStrategy[str]:
+    """Sampled pieces of Slack markup and escaping, glued together with any other text."""
+    piece = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=8))
+    return st.lists(piece, max_size=12).map("".join)
+
+
+def _unescape(sent: str) -> str:
+    return sent.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("<!channel> see <https://evil.example|the agenda> & more",
+         "@channel see the agenda (https://evil.example) &amp; more"),
+        ("<!here|here> <!everyone> <!channel|hello>", "@here @everyone @channel"),
+        ("Brief <!subteam^S1|@outreach> and <!subteam^S2>", "Brief @outreach and @S2"),
+        ("Ask <@U123|lee> and <@W999>", "Ask @lee and @W999"),
+        ("In <#C1|general> or <#C2>", "In #general or #C2"),
+        ("<https://x.org> <mailto:a@b.org|a@b.org>", "https://x.org a@b.org"),
+        ("Due <!date^1392734382^{date}|Feb 18>", "Due Feb 18"),
+        ("R&amp;D &lt;b&gt;", "R&amp;D &lt;b&gt;"),  # Slack's escaping is not escaped twice
+        ("R&D <b> 3 > 2", "R&amp;D &lt;b&gt; 3 &gt; 2"),  # a form's raw text
+        ("&lt;!channel&gt;", "&lt;!channel&gt;"),  # typed literally: shown literally, not run
+        ("*bold* _it_ 📊", "*bold* _it_ 📊"),
+    ],
+)  # fmt: skip
+def test_the_door_shows_words_and_runs_nothing(typed, sent):
+    assert text.safe(typed) == sent
+
+
+def test_the_door_clips_what_is_sent_and_never_cuts_an_escape():
+    assert text.safe("Call  the\nshelters & <b>", 60) == "Call the shelters &amp; &lt;b&gt;"
+    assert text.safe("&" * 200, 150) == "&amp;" * 29 + "…"
+    assert text.safe("a & b " * 100, 20) == "a &amp; b a &amp; b…"
+
+
+def test_the_bot_mentions_people_only_on_purpose():
+    assert text.mention("U0MARIA") == "<@U0MARIA>"
+    assert text.safe(text.mention("U0MARIA")) == "@U0MARIA"
+
+
+@settings(max_examples=400, deadline=None)
+@given(hostile_text(), st.one_of(st.none(), st.integers(min_value=0, max_value=300)))
+def test_nothing_that_passes_the_door_is_live(typed, limit):
+    sent = text.safe(typed, limit)
+    assert "<" not in sent and ">" not in sent  # no <!…>, <@…>, <#…> or <url|label>
+    assert "&" not in sent.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
+    if limit is not None:
+        assert len(sent) <= limit
+        assert "\n" not in sent
+
+
+@settings(max_examples=400, deadline=None)
+@given(hostile_text(), st.one_of(st.none(), st.integers(min_value=0, max_value=300)))
+def test_the_door_twice_is_the_door_once(typed, limit):
+    once = text.safe(typed, limit)
+    assert text.safe(once, limit) == once
+    assert "&amp;amp;" not in text.safe(text.safe(typed)) or "&amp;amp;" in typed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_words_without_slack_markup_arrive_as_typed(typed):
+    assert _unescape(text.safe(typed)) == text.plain(typed)
+    if not any(c in typed for c in "<>&"):
+        assert text.plain(typed) == typed
+        assert text.safe(typed) == typed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(r"https://[a-z]{1,10}\.example/[a-z0-9]{0,8}", fullmatch=True),
+    st.text(alphabet=st.characters(blacklist_characters="<>|&"), min_size=1, max_size=30),
+)
+def test_a_disguised_link_shows_its_label_and_its_address(url, label):
+    sent = text.safe(f"<{url}|{label}>")
+    if label.strip() and label.strip() != url:
+        assert sent == f"{label.strip()} ({url})"
+    assert url in sent
 
 
 def test_mentioned_users_reads_both_forms():

@@ -18,7 +18,7 @@ from bot.core.coalition_settings_parser import (
     quiet_text,
 )
 from bot.core.recurrence import Recurrence, describe, describe_lead, format_when, zone_words
-from bot.core.text import escape, mention, zone
+from bot.core.text import mention, safe, zone
 from bot.usecases.coalition_settings import SettingsView
 from bot.usecases.meetings import MEETING, LeadMoved, Saved, ScheduleTimes
 from storage.models import OutboxMessage
@@ -126,7 +126,7 @@ def organisation_set(choice: Organisation) -> str:
     who = mention(choice.user_id)
     if choice.name is None:
         return f"{who} has no organisation now (reports list them apart)."
-    return f"{who} is now with *{escape(choice.name)}* in on-time reports."
+    return f"{who} is now with *{safe(choice.name)}* in on-time reports."
 
 
 def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
@@ -141,7 +141,7 @@ def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
         f"*{every}* working day{'s' if every != 1 else ''}",
         f"• Quiet hours: *{quiet_text(team.quiet_start, team.quiet_end)}*",
         f"• Holidays: {holidays_text(team.holidays) or 'none'}",
-        f"• Default place for indicators: {escape(team.default_geography or 'none')}",
+        f"• Default place for indicators: {safe(team.default_geography or 'none')}",
         "• Coalition admins: "
         + (", ".join(mention(a) for a in view.admins) or "none yet")
         + " (Slack workspace admins can change settings too)",

@@ -31,7 +31,7 @@ from slack_sdk.models.views import View
 from bot.core.commit_parser import ListFilter
 from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text, local_due
-from bot.core.text import clip, mention
+from bot.core.text import clip, mention, safe
 from bot.slack import ids
 from storage.models import Commitment, CommitmentStatus
 
@@ -68,7 +68,7 @@ def status_line(commitment: Commitment, now: datetime) -> str:
 def summary_line(commitment: Commitment, now: datetime, *, indicator: str | None = None) -> str:
     """Two mrkdwn lines, `*#12* What` then `owners · due · status`, well within a section."""
     parts = [
-        f"*#{commitment.id}* {clip(commitment.text, 400)}",
+        f"*#{commitment.id}* {safe(commitment.text, 400)}",
         f"{clip(owners_text(commitment), OWNERS_LIMIT)} · due *{due_text(commitment)}*",
     ]
     if indicator:
@@ -130,7 +130,7 @@ def build_commitment_message(
 
 def message_fallback(commitment: Commitment) -> str:
     """Plain text for notifications and screen readers."""
-    return f"#{commitment.id} {clip(commitment.text, 200)} — {owners_text(commitment)}, due {due_text(commitment)}"
+    return f"#{commitment.id} {safe(commitment.text, 200)} — {owners_text(commitment)}, due {due_text(commitment)}"
 
 
 LIST_MORE_HINT = "ask for a narrower list: `/commit list @someone` or `/commit list overdue`."
@@ -182,7 +182,7 @@ def build_note_modal(commitment: Commitment, *, context: str = "") -> View:
         submit=PlainTextObject(text="Add note"),
         close=PlainTextObject(text="Cancel"),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=clip(commitment.text, SECTION_LIMIT))),
+            SectionBlock(text=MarkdownTextObject(text=safe(commitment.text, SECTION_LIMIT))),
             InputBlock(
                 block_id="note",
                 label="Note",
@@ -223,7 +223,7 @@ def build_new_commitment_modal(
                     action_id="value",
                     placeholder="None",
                     options=[
-                        Option(value=slug, label=clip(name, 75))
+                        Option(value=slug, label=safe(name, 75))
                         for slug, name in indicator_options[:100]
                     ],
                 ),

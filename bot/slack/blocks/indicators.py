@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from bot.core import periods
 from bot.core.dates import format_due
 from bot.core.indicator_rules import Comparison, Summary, format_value
-from bot.core.text import ARROWS, clip, escape, format_number, format_percent, signed_number
+from bot.core.text import ARROWS, clip, format_number, format_percent, safe, signed_number
 from bot.usecases.indicators import Answer, CatalogEntry
 from storage.models import Indicator
 
@@ -101,7 +101,7 @@ def detail_lines(indicator: Indicator, summary: Summary) -> list[str]:
 
 def summary_line(indicator: Indicator, summary: Summary) -> str:
     """One geography in a side-by-side answer."""
-    place = escape(summary.geography) or "Total"
+    place = safe(summary.geography) or "Total"
     reported = summary.reported
     if reported is None or reported.value is None:
         return f"*{place}*: not reported ({_label(indicator, summary.latest.period)})"
@@ -128,13 +128,13 @@ def answer_fallback(answer: Answer) -> str:
     indicator = answer.indicator
     if answer.detailed and answer.summaries:
         summary = answer.summaries[0]
-        where = f" — {summary.geography}" if summary.geography else ""
+        where = f" — {safe(summary.geography, 100)}" if summary.geography else ""
         period = summary.reported.period if summary.reported else summary.latest.period
-        return clip(
-            f"{indicator.name}{where}: {_value_of(indicator, summary)} ({_label(indicator, period)})",
-            300,
+        return (
+            f"{safe(indicator.name, 150)}{where}: {_value_of(indicator, summary)} "
+            f"({_label(indicator, period)})"
         )
-    return clip(f"{indicator.name}: {len(answer.summaries) + answer.more} places", 300)
+    return f"{safe(indicator.name, 150)}: {len(answer.summaries) + answer.more} places"
 
 
 def build_answer(answer: Answer) -> list[Block]:
@@ -143,14 +143,14 @@ def build_answer(answer: Answer) -> list[Block]:
     title = indicator.name
     if answer.detailed and answer.summaries and answer.summaries[0].geography:
         title = f"{indicator.name} — {answer.summaries[0].geography}"
-    blocks: list[Block] = [HeaderBlock(text=clip(title, HEADER_LIMIT))]
+    blocks: list[Block] = [HeaderBlock(text=safe(title, HEADER_LIMIT))]
     if answer.detailed and answer.summaries:
         lines = detail_lines(indicator, answer.summaries[0])
     else:
         lines = [summary_line(indicator, s) for s in answer.summaries]
         if answer.more:
             lines.append(f"…and {answer.more} more places — ask for one with `in <place>`.")
-        place = f" for {escape(answer.target_place)}" if answer.target_place else ""
+        place = f" for {safe(answer.target_place)}" if answer.target_place else ""
         target = (
             f"🎯 Target{place}: {format_value(indicator.target, indicator.unit)} "
             f"({'lower' if str(indicator.direction) == 'lower' else 'higher'} is better)"
@@ -162,14 +162,14 @@ def build_answer(answer: Answer) -> list[Block]:
     if answer.late:
         lines.append(f"⏳ Late data: {answer.late}.")
     if answer.also:
-        lines.append("_(also: " + "; ".join(escape(n) for n in answer.also) + ")_")
-    if answer.geography_note:
-        lines.append(f"_{escape(answer.geography_note)}_")
+        lines.append("_(also: " + "; ".join(safe(n) for n in answer.also) + ")_")
+    if answer.geography_note:  # the core's words, its place already made safe
+        lines.append(f"_{answer.geography_note}_")
     blocks.extend(_sections(lines))
     context: list[str] = []
     if answer.explanation:
         context.append(answer.explanation)
-    source = f"Source: {escape(indicator.source)} · " if indicator.source else ""
+    source = f"Source: {safe(indicator.source, 500)} · " if indicator.source else ""
     updated = f" · updated {format_due(answer.updated)}" if answer.updated else ""
     context.append(f"{source}Data through {answer.data_through}{updated}")
     marked = len(answer.markers)
@@ -208,9 +208,9 @@ def _sections(lines: Sequence[str], *, limit: int = SECTION_LIMIT) -> list[Block
 def catalog_line(entry: CatalogEntry) -> str:
     indicator = entry.indicator
     unit = (
-        f" ({escape(indicator.unit)})" if indicator.unit and indicator.unit.strip() != "%" else ""
+        f" ({safe(indicator.unit, 40)})" if indicator.unit and indicator.unit.strip() != "%" else ""
     )
-    name = f"*{escape(indicator.name)}*{unit}"
+    name = f"*{safe(indicator.name, 200)}*{unit}"
     if not entry.latest:
         return f"{name} — no values yet"
     items = list(entry.latest.items())
@@ -221,7 +221,7 @@ def catalog_line(entry: CatalogEntry) -> str:
         percent = "%" if indicator.unit and indicator.unit.strip() == "%" else ""
         # A place whose newest value is older than the others says which period it is for.
         shown = [
-            f"{escape(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
+            f"{safe(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
             + ("" if p.period == newest_reported else f" ({_label(indicator, p.period)})")
             for g, p in items[:MAX_CATALOG_GEOGRAPHIES]
         ]

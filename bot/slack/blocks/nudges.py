@@ -16,7 +16,7 @@ from bot.core import periods
 from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text
 from bot.core.nudge_rules import due_datetime
-from bot.core.text import clip
+from bot.core.text import safe
 from bot.slack.blocks import commitments as blocks
 from storage.models import Commitment, Indicator
 
@@ -55,7 +55,7 @@ def nudge_payload(
     )
     if body is None:
         body = nudge_body(commitment, now=now, indicator=indicator)
-    text = f"Reminder: #{commitment.id} {clip(commitment.text, FALLBACK_CLIP)} is {state}."
+    text = f"Reminder: #{commitment.id} {safe(commitment.text, FALLBACK_CLIP)} is {state}."
     return {"text": text, "blocks": [header.to_dict(), *body]}
 
 
@@ -80,7 +80,7 @@ def creator_payload(
         indicator=indicator,
         headline=f"Owners: {blocks.owners_text(commitment)}",
     )
-    text = f"#{commitment.id} {clip(commitment.text, FALLBACK_CLIP)} is {late} days overdue."
+    text = f"#{commitment.id} {safe(commitment.text, FALLBACK_CLIP)} is {late} days overdue."
     return _payload(text, [header, *body])
 
 
@@ -90,18 +90,19 @@ def steward_payload(
     """'No value yet for Maryland overdose deaths, May 2025: it was expected by …; add it with …'."""
     when = periods.label(following, indicator.period_kind)
     by = format_due(due_datetime(expected))
+    name = safe(indicator.name, 200)
     text = (
-        f"📊 No value yet for *{indicator.name}*, {when}: it was expected by {by}. Add it with "
+        f"📊 No value yet for *{name}*, {when}: it was expected by {by}. Add it with "
         f"`/indicator set {indicator.slug} <value> for {following.text}` or `commstat import`."
     )
     why = (
-        f"You're getting this because you are the data steward for {indicator.name}. "
+        f"You're getting this because you are the data steward for {name}. "
         "Once the value is in, I'll stop."
     )
     section = SectionBlock(text=MarkdownTextObject(text=text))
     context = ContextBlock(elements=[MarkdownTextObject(text=why)])
     return {
-        "text": f"No value yet for {indicator.name}, {when}: it was expected by {by}.",
+        "text": f"No value yet for {name}, {when}: it was expected by {by}.",
         "blocks": [section.to_dict(), context.to_dict()],
     }
 

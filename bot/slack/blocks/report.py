@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.core.text import escape
+from bot.core.text import safe
 from bot.usecases.report import OrgStats, Report
 
 SECTION_LIMIT = 3000
@@ -25,7 +25,7 @@ MAX_BLOCKS = 50
 
 
 def _line(stats: OrgStats) -> str:
-    parts = [f"*{escape(stats.label)}* — on time: *{stats.rate_text()}*"]
+    parts = [f"*{safe(stats.label)}* — on time: *{stats.rate_text()}*"]
     details = [f"{stats.late} done late", f"{stats.overdue} still open and overdue"]
     if stats.dropped:
         details.append(f"{stats.dropped} dropped")

@@ -1,0 +1,89 @@
+"""Migration 0004: rows stored as Slack sent them become the words people read, on SQLite and
+PostgreSQL, and going back restores the escaped form the previous version expects."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import select
+
+from storage.db import alembic_config, make_engine, make_session_factory, upgrade
+from storage.models import Commitment, CommitmentEvent, CommitmentOwner, Person, Team
+from storage.repositories import add_event, save_person
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+OLD_TEXT = (
+    "Call <@U0LEE> &amp; <@U0SAM|sam> about <https://evil.example|the agenda> "
+    "(@channel was defused) &lt;b&gt;"
+)
+PLAIN_TEXT = "Call @lee & @sam about the agenda (https://evil.example) (@channel was defused) <b>"
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    command.downgrade(alembic_config(engine), "0003")
+    yield engine
+    upgrade(engine)
+    engine.dispose()
+
+
+def _old_rows(engine) -> int:
+    with make_session_factory(engine).begin() as session:
+        session.add(Team(id="T1", name="Coalition", time_zone="America/New_York", created_at=NOW))
+        session.flush()
+        save_person(session, "T1", "U0LEE", display_name="lee", organisation="Harbor &amp; Co")
+        session.add(Team(id="T2", name="Other", time_zone="UTC", created_at=NOW))
+        commitment = Commitment(
+            team_id="T1",
+            text=OLD_TEXT,
+            due_at=NOW + timedelta(days=3),
+            time_zone="America/New_York",
+            created_at=NOW,
+            creator_id="U0MARIA",
+        )
+        commitment.owners = [CommitmentOwner(user_id="U0MARIA", team_id="T1")]
+        session.add(commitment)
+        session.flush()
+        add_event(session, commitment, actor="U0MARIA", kind="created", at=NOW, owners=["U0MARIA"])
+        add_event(session, commitment, actor="U0MARIA", kind="noted", at=NOW, note="A &lt; B")
+        add_event(session, commitment, actor="U0MARIA", kind="done", at=NOW, note="ok &amp; done")
+        add_event(session, commitment, actor="U0MARIA", kind="dropped", at=NOW, reason="<!here>")
+        session.get(Team, "T2").default_geography = "Prince George&amp;s"
+        return commitment.id
+
+
+def _read(engine, commitment_id):
+    with make_session_factory(engine)() as session:
+        commitment = session.get(Commitment, commitment_id)
+        details = session.scalars(select(CommitmentEvent.detail).order_by(CommitmentEvent.id)).all()
+        organisation = session.get(Person, ("T1", "U0LEE")).organisation
+        place = session.get(Team, "T2").default_geography
+        return commitment.text, details, organisation, place
+
+
+def test_stored_words_become_plain_and_go_back_escaped(engine):
+    commitment_id = _old_rows(engine)
+    upgrade(engine, "0004")
+    text, details, organisation, place = _read(engine, commitment_id)
+    assert text == PLAIN_TEXT
+    assert details == [
+        {"owners": ["U0MARIA"]},
+        {"note": "A < B"},
+        {"note": "ok & done"},
+        {"reason": "@here"},
+    ]
+    assert organisation == "Harbor & Co"
+    assert place == "Prince George&s"
+
+    command.downgrade(alembic_config(engine), "0003")
+    text, details, organisation, place = _read(engine, commitment_id)
+    assert text == PLAIN_TEXT.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert details[1:] == [{"note": "A &lt; B"}, {"note": "ok &amp; done"}, {"reason": "@here"}]
+    assert organisation == "Harbor &amp; Co"
+
+
+def test_an_empty_database_upgrades(engine):
+    upgrade(engine)
+    with make_session_factory(engine)() as session:
+        assert session.scalars(select(Commitment)).all() == []
