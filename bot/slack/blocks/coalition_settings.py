@@ -166,7 +166,7 @@ def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
             )
             lines.append(
                 f"• {problem.kind} to {to} on {format_when(problem.created_at.astimezone(local))}: "
-                f"{problem.last_error or 'unknown error'}"
+                f"{safe(problem.last_error or 'unknown error', 300)}"
             )
     else:
         lines.append("• Delivery problems: none")
