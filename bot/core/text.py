@@ -80,8 +80,9 @@ def safe(text: str, limit: int | None = None) -> str:
     first (`plain`), so a broadcast or group becomes `@channel`, a person `@lee` (never a
     mention), a disguised link its label and address; then `&`, `<` and `>` are escaped, so
     nothing in the result is live. With `limit`, the result is one line of at most that many
-    characters as sent (Slack counts `&amp;` as five), cut at a word before escaping, so an
-    escape is never cut in half. Applying it twice changes nothing: no `&amp;amp;`.
+    characters as sent (an escaped `&` takes five of them, which is what Block Kit's limits
+    count), cut at a word before escaping, so an escape is never cut in half. Applying it twice
+    changes nothing: no `&amp;amp;`.
     """
     words = plain(text)
     if limit is None:
