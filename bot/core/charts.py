@@ -17,11 +17,13 @@ import math
 import textwrap
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
 from typing import Any
 
+import matplotlib
 import matplotlib.dates as mdates
 import numpy as np
 from dateutil.relativedelta import relativedelta
@@ -123,6 +125,12 @@ GAP_NOTE = "Gaps = suppressed or missing data."
 PAD_X_IN, PAD_Y_IN = 0.08, 0.06  # space at the image edges and around each axes
 
 _LOCK = threading.Lock()
+# Names, units and places come from files and people: "$5$ kits" is text, not mathtext (which
+# would typeset it, or fail to draw the chart at all on "$\\frac"). Set while the lock is held.
+
+
+def _literal_text() -> AbstractContextManager[None]:
+    return matplotlib.rc_context({"text.parse_math": False})
 
 
 # --- public functions ---------------------------------------------------------------------------
@@ -130,13 +138,13 @@ _LOCK = threading.Lock()
 
 def render_indicator_chart(spec: ChartSpec) -> bytes:
     """One indicator as a 1200x675 PNG (taller only for more than 12 small multiples)."""
-    with _LOCK:
+    with _LOCK, _literal_text():
         return _png(_build_figure(spec))
 
 
 def render_digest_chart(specs: Sequence[ChartSpec]) -> bytes:
     """Two to four key indicators side by side in one PNG, each with its latest value written on."""
-    with _LOCK:
+    with _LOCK, _literal_text():
         return _png(_build_digest_figure(specs))
 
 

@@ -591,3 +591,19 @@ def replace_label(spec: ChartSpec, label: str | None) -> ChartSpec:
     from dataclasses import replace
 
     return replace(spec, period_label=label)
+
+
+def test_dollar_signs_in_names_are_text_not_mathtext():
+    """A name from a file like "$\\frac kits" must neither be typeset nor stop the chart."""
+    spec = ChartSpec(
+        title="Cost $\\frac{a}{$ per kit",
+        unit="$ per kit",
+        period_label=None,
+        series=[
+            Series(
+                label="$\\sqrt{$", periods=[date(2024, 1, 1), date(2024, 2, 1)], values=[5.0, 6.0]
+            )
+        ],
+    )
+    png = charts.render_indicator_chart(spec)
+    assert png.startswith(b"\x89PNG")
