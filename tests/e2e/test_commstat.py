@@ -282,7 +282,10 @@ def test_digest_now_where_the_bot_is_not_a_member_says_how_to_fix_it(sqlite_bot)
     assert said.startswith("I couldn't post the digest here.")
     assert "`/invite @CommStat`" in said
     shown = ask(sqlite_bot, "settings")
-    assert "*Delivery problems* (messages I could not send)" in shown
+    assert (
+        "*Delivery problems* (messages I could not send, or held back because they were no longer true)"
+        in shown
+    )
     assert "• digest to <#C0MEETING> on Mon, Nov 23, 2026 at 10:00 AM: " in shown
     assert "not_in_channel" in shown
 

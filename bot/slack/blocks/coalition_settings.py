@@ -156,7 +156,9 @@ def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
         else:
             lines.append(f"• Weekly digest in {where}: {_with_next(times)}")
     if problems:
-        lines.append("*Delivery problems* (messages I could not send)")
+        lines.append(
+            "*Delivery problems* (messages I could not send, or held back because they were no longer true)"
+        )
         local = zone(team.time_zone)
         for problem in problems:
             to = (
