@@ -9,6 +9,7 @@ bot showed is written to `transcript.html`, in order, with the simulated time.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import shutil
@@ -54,7 +55,7 @@ ORGANISATIONS = {
     "U0ROSA": "Harm Reduction Coalition",
 }
 START = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)  # Monday morning in New York
-END = START + timedelta(days=19)  # Friday of the third week
+END = START + timedelta(days=18)  # Friday of the third week (Dec 11)
 
 
 def _wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -143,6 +144,29 @@ class Demo:
                 response = call.response or {}
                 return str(response["channel"]), str(response["ts"])
         raise LookupError(f"no DM to {user}")
+
+    def last_dm_option(self, user: str, action_id: str, ending: str) -> tuple[str, str, str]:
+        """(channel, ts, value) of the newest DM to this person that carries this menu, and the
+        value of its option ending with `ending` as the app put it there (the snooze menu carries
+        `<id>:<days>`), so a click goes to that message and sends what a real click sends."""
+        for call in reversed(self.fake.calls):
+            if call.method != "chat.postMessage" or call.params.get("channel") != user:
+                continue
+            blocks = call.params.get("blocks") or []
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            for block in blocks:
+                for element in block.get("elements") or []:
+                    if isinstance(element, dict) and element.get("action_id") == action_id:
+                        for option in element.get("options") or []:
+                            if str(option.get("value", "")).endswith(ending):
+                                response = call.response or {}
+                                return (
+                                    str(response["channel"]),
+                                    str(response["ts"]),
+                                    str(option["value"]),
+                                )
+        raise LookupError(f"no DM to {user} with a {action_id} option ending {ending!r}")
 
 
 def _track_listeners(app: Any) -> set[Future[Any]]:
@@ -337,13 +361,13 @@ def _play(demo: Demo) -> None:
     demo.until(monday + 7 * day + timedelta(hours=10))
     demo.command("U0LEE", ids.COMMIT, "done 2 Warming center opened with 40 cots")
     demo.until(monday + 8 * day + timedelta(hours=13))
-    channel, ts = demo.last_dm("U0LEE")
+    channel, ts, three_days = demo.last_dm_option("U0LEE", ids.COMMIT_SNOOZE, ":3")
     demo.click(
         "U0LEE",
         ids.COMMIT_SNOOZE,
         channel=channel,
         ts=ts,
-        selected_option="3",
+        selected_option=three_days,
         words="snoozes the reminder for 3 days from the DM",
     )
     demo.until(monday + 10 * day + timedelta(hours=10, minutes=30))
@@ -354,7 +378,7 @@ def _play(demo: Demo) -> None:
     demo.until(monday + 14 * day + timedelta(hours=10))
     demo.command("U0PAT", ids.COMMSTAT, "report")
     demo.until(monday + 16 * day + timedelta(hours=12))
-    demo.command("U0ROSA", ids.COMMIT, "done 5 Posted with a map")
+    demo.command("U0ROSA", ids.COMMIT, "done 6 Posted with a map")
     demo.until(monday + 17 * day + timedelta(hours=11))
     demo.open_home("U0SAM")
     demo.until(END.replace(hour=17))
