@@ -17,6 +17,7 @@ from bot.core.commit_parser import (
     looks_like_a_number,
     parse_id,
     read_list_filter,
+    several_numbers,
     split_commit,
     which_commitment_message,
 )
@@ -71,6 +72,9 @@ def dispatch(
             return create(services, client, command)
         raise CommitError(list_usage_message(words[1:]))
     if head in FOLLOW_UP_VERBS:
+        several = several_numbers(words[1:]) if head == "done" else None
+        if several:
+            return close_several(services, client, command, several)
         if len(words) >= 2 and is_commitment_number(words[1]):
             return change(services, client, command, head, parse_id(words[1]), " ".join(words[2:]))
         if len(words) == 1 or looks_like_a_number(words[1]) or not _has_date(command):
@@ -108,9 +112,21 @@ def create(services: Services, client: WebClient, command: dict[str, Any]) -> di
         )
     if not created.is_new and created.commitment.message_ts:
         return None  # a retry of a request already answered
-    return post_confirmation(
+    posted = post_confirmation(
         services, client, command["channel_id"], created.commitment, created.indicator
     )
+    text, extra = blocks.after_creating(
+        created.commitment,
+        indicator=created.indicator,
+        unlinked_tags=created.unlinked_tags,
+        working_day=created.working_day,
+    )
+    if not extra:
+        return posted
+    if posted is not None:  # the confirmation is the answer: the remarks go under it
+        posted["blocks"] = [*posted.get("blocks", []), *extra]
+        return posted
+    return {"text": text, "blocks": extra}
 
 
 def list_commitments(
@@ -153,6 +169,37 @@ def change(
         )
     refresh_message(services, client, changed.commitment)
     return {"text": changed.answer}
+
+
+def close_several(
+    services: Services, client: WebClient, command: dict[str, Any], numbers: list[int]
+) -> dict[str, Any]:
+    """`done 3 4`: each closed on its own, so one refusal never undoes or hides another; the
+    answer names what was closed and what was not, and why."""
+    actor = actor_for(services, client, command["team_id"], command["user_id"])
+    closed: list[int] = []
+    refused: list[str] = []
+    for number in numbers:
+        try:
+            with services.sessions.begin() as session:
+                changed = commitments.apply_change(
+                    session, actor, "done", number, "", now=services.clock()
+                )
+        except CommitError as error:
+            refused.append(f"#{number} was not closed: {error}")
+            continue
+        closed.append(number)
+        refresh_message(services, client, changed.commitment)
+    lines = []
+    if closed:
+        names = " and ".join(
+            [", ".join(f"#{n}" for n in closed[:-1]), f"#{closed[-1]}"]
+            if len(closed) > 1
+            else [f"#{closed[0]}"]
+        )
+        lines.append(f"✅ {names} {'are' if len(closed) > 1 else 'is'} done. Thank you!")
+    lines.extend(refused)
+    return {"text": "\n".join(lines)}
 
 
 def open_new_commitment_form(

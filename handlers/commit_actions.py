@@ -55,6 +55,8 @@ def register(app: App, services: Services) -> None:
         ack()
         commitment_id = str(action.get("block_id") or "").removeprefix("commitment-")
         picked = action.get("selected_date")
+        if action.get("type") == "button":  # "Move to Mon, Nov 30": `<id>:<date>`
+            commitment_id, _, picked = _text(action, "value").partition(":")
         clicked(
             services,
             client,

@@ -3,7 +3,8 @@ indicator tag; which commitments `list` asks for; how long `snooze` means.
 
 The date is whatever follows the LAST date separator (` by `, ` due `, ` before `, ...) outside
 quotes, so words in the action ("Monitor overdoses in ward 5", "Read 'The 5th Wave'") never become
-the due date. A trailing "in 2 weeks" needs no separator. Readings are offered best first, one per
+the due date. A trailing "in 2 weeks" or "next week" (`this week`, `next month`, `end of next
+week`) needs no separator, unless the action reads on into it ("Plan the events for next month"). Readings are offered best first, one per
 separator from the last back; an earlier one reads only up to the next separator and gives the
 rest back to the action ("Send report by Friday by email"). `parse_commit` keeps the first whose
 date parses, but never reaches back past a real date that is refused (past, too far, no meeting).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -54,12 +55,14 @@ EXAMPLES = (
 
 @dataclass(frozen=True)
 class CommitDraft:
-    """One reading of the text; `when` is None when no date phrase was found."""
+    """One reading of the text; `when` is None when no date phrase was found. `indicator` is the
+    first `#tag`, the one linked; `tags` all of them, in order (a commitment links one)."""
 
     owners: tuple[str, ...]
     what: str
     when: str | None
     indicator: str | None
+    tags: tuple[str, ...] = field(default=(), compare=False)  # derived from the text
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class ParsedCommit:
     what: str
     due: Due
     indicator: str | None
+    tags: tuple[str, ...] = field(default=(), compare=False)  # derived from the text
 
 
 class CommitTextError(ValueError):
@@ -118,6 +122,17 @@ _TRAILING_IN_RE = re.compile(
     r"(?=(?:\s+#[A-Za-z][\w-]*)*[\s.!]*$)",
     re.IGNORECASE,
 )
+# "... next week" at the end: a period's end, as after "by"; not after words that make it part of
+# the action ("the plan for next month", "the report of this week")
+_TRAILING_PERIOD_RE = re.compile(
+    r"(?<!\S)(?:(?:the\s+)?end\s+of\s+)?(?:this|next)\s+(?:week|month|quarter)"
+    r"(?=(?:\s+#[A-Za-z][\w-]*)*[\s.!]*$)",
+    re.IGNORECASE,
+)
+_PART_OF_ACTION_RE = re.compile(
+    r"(?:^|\s)(?:for|of|from|during|about|since|after|until|till|through|in|on|at|to)\s*$",
+    re.IGNORECASE,
+)
 _TAG_RE = re.compile(r"(?<![\w#&/])#(?P<tag>[A-Za-z](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)(?![\w-])")
 _OUTER_QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("‘", "’"))
 _TRIM_END = " .,;:!?-–—"
@@ -153,6 +168,12 @@ def split_commit(text: str) -> list[CommitDraft]:
     cuts: list[tuple[int, int, int]] = []
     separators = [m for m in _SEPARATOR_RE.finditer(text) if is_free(*m.span())]
     trailing = [m for m in _TRAILING_IN_RE.finditer(text) if is_free(*m.span())]
+    if not trailing:
+        trailing = [
+            m
+            for m in _TRAILING_PERIOD_RE.finditer(text)
+            if is_free(*m.span()) and not _PART_OF_ACTION_RE.search(text[: m.start()])
+        ]
     # "... in 2 weeks" needs no "by", unless one is right before it ("due in 2 weeks")
     if trailing and not any(not text[m.end() : trailing[-1].start()].strip() for m in separators):
         start = trailing[-1].start()
@@ -169,12 +190,13 @@ def split_commit(text: str) -> list[CommitDraft]:
             continue
         what, what_tag = _tidy_what(text[:what_end] + " " + text[when_end:])
         indicator = what_tag or (when_tags[0] if when_tags else None)
-        draft = CommitDraft(owners, what, when, indicator)
+        tags = _all_tags(text[:what_end] + " " + text[when_end:], when_tags)
+        draft = CommitDraft(owners, what, when, indicator, tags)
         if draft not in drafts:
             drafts.append(draft)
     if not drafts:
         what, tag = _tidy_what(text)
-        drafts.append(CommitDraft(owners, what, None, tag))
+        drafts.append(CommitDraft(owners, what, None, tag, _all_tags(text, [])))
     return drafts
 
 
@@ -216,7 +238,7 @@ def read_commit(
                 if exc.reason != "unrecognised":
                     break  # a real date that we refuse: do not reach back for an earlier "by"
             continue
-        return ParsedCommit(draft.owners, draft.what, due, draft.indicator)
+        return ParsedCommit(draft.owners, draft.what, due, draft.indicator, draft.tags)
     if first_error is None:  # unreachable: the best draft has both, so it was tried
         raise CommitTextError("When is it due?", reason="no_date")
     raise CommitTextError(str(first_error), reason=first_error.reason) from first_error
@@ -236,6 +258,24 @@ def is_commitment_number(word: str) -> bool:
 def looks_like_a_number(word: str) -> bool:
     """`#`, `##3`, `#1;`: meant as a commitment number, never the start of an action."""
     return word.startswith("#") and not any(ch.isalpha() for ch in word)
+
+
+_SEVERAL_JOINER_RE = re.compile(r"^(?:,|and|&amp;|&)$", re.IGNORECASE)
+
+
+def several_numbers(words: Sequence[str]) -> list[int] | None:
+    """`3 4`, `3, 4`, `3,4`, `#3 #4`, `3 and 4`: the commitments `done` closes together; None
+    when the words are anything else (`3 Posted the map` is #3 with a note). Each once, in order."""
+    pieces = [p for word in words for p in re.split(r"(,)", word) if p]
+    numbers: list[int] = []
+    for piece in pieces:
+        if _SEVERAL_JOINER_RE.match(piece):
+            continue
+        if not is_commitment_number(piece.rstrip(".")):
+            return None
+        numbers.append(parse_id(piece.rstrip(".")))
+    unique = list(dict.fromkeys(numbers))
+    return unique if len(numbers) > 1 else None
 
 
 def parse_id(text: str) -> int:
@@ -423,6 +463,12 @@ def _free_tags(text: str) -> list[re.Match[str]]:
         for m in _TAG_RE.finditer(text)
         if not any(m.start() < p_end and p_start < m.end() for p_start, p_end in protected)
     ]
+
+
+def _all_tags(what: str, when_tags: Sequence[str]) -> tuple[str, ...]:
+    """Every `#tag` once, the action's first (the first one is the one linked)."""
+    found = [m["tag"] for m in _free_tags(" ".join(what.split()))] + list(when_tags)
+    return tuple(dict.fromkeys(found))
 
 
 def _tidy_what(raw: str) -> tuple[str, str | None]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,7 @@ from bot.core.commit_parser import (
     too_many_owners_message,
 )
 from bot.core.dates import Due, format_due, parse_due
+from bot.core.nudge_rules import Rules
 from bot.core.text import mention, plain, safe, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
@@ -254,6 +255,8 @@ class Created:
     commitment: Commitment
     is_new: bool  # False: a retry of a request already handled
     indicator: str | None  # the linked indicator's slug
+    unlinked_tags: tuple[str, ...] = ()  # further `#tags`: a commitment links one indicator
+    working_day: date | None = None  # due on a day off: the next working day, to offer instead
 
 
 def create_commitment(
@@ -299,7 +302,30 @@ def create_commitment(
         request_key=request_key,
         now=now,
     )
-    return Created(commitment, is_new, indicator.slug if indicator else None)
+    return Created(
+        commitment,
+        is_new,
+        indicator.slug if indicator else None,
+        unlinked_tags=tuple(t for t in parsed.tags if t != parsed.indicator),
+        working_day=_next_working_day(session, actor.team_id, parsed.due),
+    )
+
+
+def _next_working_day(session: Session, team_id: str, due: Due) -> date | None:
+    """When the due day is not one of the team's working days (or a holiday): the next one that
+    is, to offer in the answer; None when the day is fine."""
+    team = session.get(Team, team_id)
+    rules = Rules.of(team) if team is not None else Rules()
+    if not rules.working_days:
+        return None
+    day = due.at.date()
+    if rules.is_working_day(day):
+        return None
+    for _ in range(366):
+        day += timedelta(days=1)
+        if rules.is_working_day(day):
+            return day
+    return None
 
 
 def owner_zone(session: Session, team_id: str, user_id: str, *, default: str) -> str:

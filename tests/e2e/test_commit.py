@@ -195,6 +195,31 @@ def test_a_tag_links_a_known_indicator_and_an_unknown_one_is_refused(bot):
     assert len(stored(bot)) == 1
 
 
+def test_several_tags_link_the_first_and_say_the_others_were_not(bot):
+    with bot.services.sessions.begin() as session:
+        from storage.repositories import ensure_team
+
+        ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
+        for slug in ("naloxone", "overdoses"):
+            session.add(
+                Indicator(
+                    team_id="T0COALITION",
+                    slug=slug,
+                    name=slug.title(),
+                    created_at=bot.clock(),
+                    updated_at=bot.clock(),
+                )
+            )
+    count = len(replies(bot))
+    commitment, message = make(bot, "Distribute 200 kits by Friday #naloxone #overdoses")
+    said = last_reply(bot, count)["text"]
+    assert (
+        f"#{commitment.id} is linked to #naloxone only: a commitment links one indicator, "
+        "so #overdoses was not linked." in said
+    )
+    assert "#naloxone" in all_text(message)
+
+
 def test_a_slack_retry_creates_nothing_twice(bot):
     payload = bot.driver.command_payload(
         "/commit", "Call the shelter by Friday", user="U0MARIA", channel=CHANNEL
@@ -304,6 +329,74 @@ def test_done_with_a_note_updates_the_channel_message_and_the_trail(bot):
     assert events(bot, "done")[0].detail == {"note": "40 beds confirmed"}
 
 
+@pytest.mark.parametrize("joined", ["{a} {b}", "{a}, {b}", "#{a} #{b}", "{a} and {b}", "{a},{b}"])
+def test_done_with_several_numbers_closes_each_and_says_which(bot, joined):
+    first, _ = make(bot, "Call the shelter by Friday")
+    second, _ = make(bot, "Draft the MOU by Dec 10")
+    said = ask(bot, "done " + joined.format(a=first.id, b=second.id))["text"]
+    assert said == f"✅ #{first.id} and #{second.id} are done. Thank you!"
+    assert [c.status for c in stored(bot)] == ["done", "done"]
+    assert [e.detail for e in events(bot, "done")] == [{}, {}]  # no note "4"
+
+
+def test_done_with_several_numbers_names_each_one_refused(bot):
+    mine, _ = make(bot, "Call the shelter by Friday")
+    lees, _ = make(bot, "Open the clinic by Friday", user="U0LEE")
+    said = ask(bot, f"done {mine.id} {lees.id} 999")["text"]
+    assert said.startswith(f"✅ #{mine.id} is done. Thank you!")
+    assert f"#{lees.id} was not closed: Only an owner (<@U0LEE>)" in said
+    assert "#999 was not closed: I can't find commitment #999" in said
+    assert [c.status for c in stored(bot)] == ["done", "open"]
+
+
+def test_done_with_a_number_and_words_is_still_one_with_a_note(bot):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    said = ask(bot, f"done {commitment.id} Posted the map")["text"]
+    assert said == f"✅ #{commitment.id} is done, with the note “Posted the map”. Thank you!"
+
+
+@pytest.mark.parametrize(
+    ("when", "shown"),
+    [
+        ("next week", "Fri, Dec 4, 2026"),
+        ("this week", "Fri, Nov 27, 2026"),
+        ("end of next week", "Fri, Dec 4, 2026"),
+        ("next month", "Thu, Dec 31, 2026"),
+    ],
+)
+def test_a_trailing_period_needs_no_by(bot, when, shown):
+    commitment, message = make(bot, f"Check the numbers {when}")
+    assert commitment.text == "Check the numbers"
+    assert shown in all_text(message)
+
+
+def test_a_due_day_off_is_said_with_a_button_to_the_next_working_day(bot):
+    count = len(replies(bot))
+    commitment, message = make(bot, "Call the shelter by Saturday")  # Mon Nov 23: Sat Nov 28
+    said = last_reply(bot, count)
+    assert f"#{commitment.id} is due Sat — not a working day; Mon, Nov 30?" in said["text"]
+    button = next(e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["text"]["text"] == "Move to Mon, Nov 30"
+    bot.driver.click(
+        "commit_move",
+        user="U0MARIA",
+        value=button["value"],
+        block_id=said["blocks"][-1]["block_id"],
+        channel=CHANNEL,
+        message_ts=message["ts"],
+        ephemeral=True,
+    )
+    wait_for(lambda: "Mon, Nov 30, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
+    assert stored(bot)[0].due_at.astimezone(NY) == datetime(2026, 11, 30, 17, 0, tzinfo=NY)
+
+
+def test_a_working_day_gets_no_remark(bot):
+    count = len(replies(bot))
+    make(bot, "Call the shelter by Friday")
+    time.sleep(0.2)
+    assert replies(bot)[count:] == []
+
+
 def test_move_drop_and_note_by_number_with_or_without_hash(bot):
     first, _ = make(bot, "Call the shelter by Friday")
     second, _ = make(bot, "Draft the MOU by Dec 10")
@@ -345,7 +438,7 @@ def test_follow_up_mistakes_get_a_specific_answer_and_change_nothing(bot, text, 
 
 @pytest.mark.parametrize(
     "text",
-    ["done abc", "done -1", "done 1.5", "done #", "done ##3", "done 3,4", "move x Friday",
+    ["done abc", "done -1", "done 1.5", "done #", "done ##3", "move x Friday",
      "snooze soon", "drop #1; all of it"],
 )  # fmt: skip
 def test_a_malformed_number_asks_which_commitment_and_changes_nothing(bot, text):

@@ -21,6 +21,7 @@ from bot.core.commit_parser import (
     parse_id,
     read_commit,
     read_list_filter,
+    several_numbers,
     snooze_days,
     split_commit,
 )
@@ -370,3 +371,67 @@ def test_bad_ids_are_refused_with_a_hint(text):
 def test_a_number_too_long_to_be_a_commitment_is_not_found():
     with pytest.raises(CommitTextError, match="I can't find commitment #1234567890"):
         parse_id("#12345678901234")
+
+
+# --- several numbers after `done`; trailing periods; several tags ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("3 4", [3, 4]),
+        ("3, 4", [3, 4]),
+        ("3,4", [3, 4]),
+        ("#3 #4", [3, 4]),
+        ("3 and 4", [3, 4]),
+        ("3, 4 and 5.", [3, 4, 5]),
+        ("3 3", [3]),
+        ("3", None),
+        ("3 Posted the map", None),
+        ("3 4 beds", None),
+        ("", None),
+    ],
+)
+def test_several_numbers_only_when_every_word_is_a_number(text, numbers):
+    assert several_numbers(text.split()) == numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("Check the numbers next week", "next week"),
+        ("Check the numbers this week.", "this week"),
+        ("Check the numbers next month", "next month"),
+        ("Check the numbers end of next week", "end of next week"),
+        ("Check the numbers next week #naloxone", "next week"),
+        ("Check the numbers by next week", "next week"),
+    ],
+)
+def test_a_trailing_period_is_the_due_date_without_by(text, when):
+    draft = split_commit(text)[0]
+    assert (draft.what, draft.when) == ("Check the numbers", when)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Plan the events for next month", "Write the summary of this week", "Check next week"],
+)
+def test_a_period_the_action_reads_on_into_is_not_a_date(text):
+    draft = split_commit(text)[0]
+    if text == "Check next week":  # the action is "Check": a date, not a missing one
+        assert (draft.what, draft.when) == ("Check", "next week")
+    else:
+        assert draft.when is None
+
+
+def test_a_trailing_period_resolves_like_by():
+    assert (
+        parse_commit("Check the numbers next week", now=NOW, tz=NY).due
+        == parse_commit("Check the numbers by next week", now=NOW, tz=NY).due
+    )
+
+
+def test_several_tags_the_first_is_the_indicator_and_all_are_kept():
+    parsed = parse_commit("Send the #naloxone report by Friday #overdoses #deaths", now=NOW, tz=NY)
+    assert parsed.indicator == "naloxone"
+    assert parsed.tags == ("naloxone", "overdoses", "deaths")

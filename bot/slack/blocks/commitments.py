@@ -7,7 +7,7 @@ here rather than discovered as `invalid_blocks` in a meeting.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -126,6 +126,58 @@ def build_commitment_message(
     if commitment.status == CommitmentStatus.OPEN:
         blocks.append(commitment_actions(commitment))
     return blocks
+
+
+def after_creating(
+    commitment: Commitment,
+    *,
+    indicator: str | None,
+    unlinked_tags: Sequence[str],
+    working_day: date | None,
+) -> tuple[str, list[Block]]:
+    """What the person who made it should know at once (text, blocks), or ("", []): a due day
+    that is not a working day, with a button to move it to the next one; `#tags` left unlinked
+    (a commitment links one indicator)."""
+    lines: list[str] = []
+    blocks: list[Block] = []
+    due = local_due(commitment)
+    # "Mon, Nov 30" (the year is in the confirmation)
+    label = format_due(_at_day(due, working_day)).rsplit(",", 1)[0] if working_day else ""
+    if working_day is not None:
+        lines.append(
+            f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — not a working day; {label}?"
+        )
+    if unlinked_tags and indicator:
+        others = ", ".join(f"#{safe(t, 60)}" for t in unlinked_tags)
+        lines.append(
+            f"#{commitment.id} is linked to #{indicator} only: a commitment links one indicator, "
+            f"so {others} {'was' if len(unlinked_tags) == 1 else 'were'} not linked."
+        )
+    if not lines:
+        return "", []
+    text = "\n".join(lines)
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
+    if working_day is not None:
+        blocks.append(
+            ActionsBlock(
+                block_id=f"move-to-working-day-{commitment.id}",
+                elements=[
+                    ButtonElement(
+                        text=f"Move to {label}",
+                        action_id=ids.COMMIT_MOVE,
+                        value=f"{commitment.id}:{working_day.isoformat()}",
+                    )
+                ],
+            )
+        )
+    return text, blocks
+
+
+_DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _at_day(at: datetime, day: date) -> datetime:
+    return at.replace(year=day.year, month=day.month, day=day.day)
 
 
 def message_fallback(commitment: Commitment) -> str:
