@@ -24,6 +24,8 @@ USER_MENTION = re.compile(rf"<@({USER_ID})(?:\|[^<>]*)?>")
 _MARKUP = re.compile(r"<([^<>]*)>")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")
 _BROADCASTS = ("here", "channel", "everyone")
+_BARE_BROADCAST = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 
@@ -84,7 +86,7 @@ def safe(text: str, limit: int | None = None) -> str:
     count), cut at a word before escaping, so an escape is never cut in half. Applying it twice
     changes nothing: no `&amp;amp;`.
     """
-    words = plain(text)
+    words = _BIDI.sub("", plain(text))  # an override could reorder the bot's own words after it
     if limit is None:
         return _escape(words)
     if limit < 1:
@@ -105,7 +107,10 @@ def safe(text: str, limit: int | None = None) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """`&<>` escaped, and a bare @channel/@here/@everyone broken by an invisible word joiner:
+    Slack parses those words in mrkdwn unless `verbatim` is set, so they could still notify."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BARE_BROADCAST.sub("@\u2060", text)
 
 
 def mention(user_id: str) -> str:

@@ -14,6 +14,7 @@ empty database and a new stand-in, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -261,8 +262,8 @@ def test_peoples_words_never_run_in_slack(served: Served, words, note, org):
     confirmations = [m for m in bot.slack.messages(CHANNEL) if m.get("blocks")]
     what = split_commit(line)[0].what
     assert by_slash.text == what
-    assert f"*#{by_slash.id}* {safe(what, 400)}" in str(confirmations[0]["blocks"])
-    assert f"*#{by_form.id}* {safe(by_form.text, 400)}" in str(confirmations[-1]["blocks"])
+    assert f"*#{by_slash.id}* {safe(what, 400)}" in _shown(confirmations[0]["blocks"])
+    assert f"*#{by_form.id}* {safe(by_form.text, 400)}" in _shown(confirmations[-1]["blocks"])
 
     # the note form, a note, a done note and a drop reason
     served.interact(
@@ -422,3 +423,8 @@ def test_only_the_meant_people_are_mentioned_in_a_nudge_chain_of_hours():
     assert NEW_YORK_MONDAY.astimezone(NY) == ny(23, 10)
     assert ny(30, 12, 30).astimezone(ZoneInfo("America/Los_Angeles")).hour == 9
     assert ny(25, 10, 30) - ny(23, 10) == timedelta(days=2, minutes=30)
+
+
+def _shown(blocks: object) -> str:
+    """Blocks as the characters Slack receives (str() would show U+2060 as an escape)."""
+    return json.dumps(blocks, ensure_ascii=False)

@@ -132,8 +132,8 @@ def test_who_may_change_a_commitment():
 @pytest.mark.parametrize(
     ("text", "shown"),
     [
-        ("Tell <!here> by noon", "Tell @here by noon"),
-        ("<!channel|channel> meeting", "@channel meeting"),
+        ("Tell <!here> by noon", "Tell @\u2060here by noon"),
+        ("<!channel|channel> meeting", "@\u2060channel meeting"),
         ("Brief <!subteam^S0AB|@outreach>", "Brief @outreach"),
         ("Call <@U123> back", "Call @U123 back"),  # only owners are mentioned, by the bot
         ("Read <https://evil.example|the agenda>", "Read the agenda (https://evil.example)"),

@@ -178,7 +178,7 @@ def test_the_settings_view_shows_schedules_admins_and_delivery_problems(sessions
         ("weekly_digest", "C0OTHER"),
     ]
     assert "• Coalition admins: <@U0LEE>, <@U0SAM>" in text
-    assert "• Default place for indicators: @channel" in text
+    assert "• Default place for indicators: @\u2060channel" in text
     assert "<!channel>" not in text
     assert "• Meeting in <#C0MEETING>: every Thursday at 10:00 AM New York time. Next: " in text
     assert "• Weekly digest in <#C0OTHER>: every Monday at 9:00 AM New York time" in text

@@ -106,7 +106,7 @@ def test_an_unknown_setting_lists_the_settings_there_are():
 def test_what_is_said_back_cannot_ping_the_channel():
     with pytest.raises(SettingsError) as refused:
         parse_change("colour <!channel>")
-    assert "`colour @channel`" in str(refused.value)
+    assert "`colour @\u2060channel`" in str(refused.value)
     assert "<!channel>" not in str(refused.value)
 
 

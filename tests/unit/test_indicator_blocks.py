@@ -97,7 +97,7 @@ def test_the_detailed_answer_has_value_changes_meaning_source_and_freshness():
     assert "362 above it" in seen
     assert "rolling annual total" in seen
     assert "Source: CDC/NCHS VSRR · Data through Apr 2025 · updated Mon, Nov 23, 2026" in seen
-    assert "(also: Opioids @channel)" in seen
+    assert "(also: Opioids @\u2060channel)" in seen
 
 
 def test_many_places_are_summarised_with_a_count_of_the_rest():

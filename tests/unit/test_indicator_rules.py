@@ -89,7 +89,7 @@ def test_hostile_names_are_echoed_harmlessly():
         find(catalog(), "<!channel> " + "x" * 4000)
     message = str(error.value)
     assert "<!channel>" not in message
-    assert "“@channel xxx" in message
+    assert "“@\u2060channel xxx" in message
     assert len(message) < 400
 
 

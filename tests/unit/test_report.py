@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -169,5 +170,6 @@ def test_organisation_names_cannot_inject_mentions(sessions):
         add(session, ["U0LEE"], ny(11, 2), done=ny(11, 2, 9))
     with sessions() as session:
         blocks = report_blocks(report.report_rows(session, team_id=TEAM, since=SINCE, now=NOW))
-    assert "*@channel Police*" in str(blocks)
-    assert "<!channel>" not in str(blocks)
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "*@\u2060channel Police*" in shown
+    assert "<!channel>" not in shown

@@ -3,6 +3,7 @@ the one door (`text.safe`) that keeps anyone else's words from running in Slack.
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -56,15 +57,22 @@ def hostile_text() -> st.SearchStrategy[str]:
 
 
 def _unescape(sent: str) -> str:
-    return sent.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return (
+        sent.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("@\u2060", "@")
+    )
+
+
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 @pytest.mark.parametrize(
     ("typed", "sent"),
     [
         ("<!channel> see <https://evil.example|the agenda> & more",
-         "@channel see the agenda (https://evil.example) &amp; more"),
-        ("<!here|here> <!everyone> <!channel|hello>", "@here @everyone @channel"),
+         "@\u2060channel see the agenda (https://evil.example) &amp; more"),
+        ("<!here|here> <!everyone> <!channel|hello>", "@\u2060here @\u2060everyone @\u2060channel"),
+        ("typed as words: @channel @Here", "typed as words: @\u2060channel @\u2060Here"),
+        ("bidi \u202e<!channel>\u202c after", "bidi @\u2060channel after"),
         ("Brief <!subteam^S1|@outreach> and <!subteam^S2>", "Brief @outreach and @S2"),
         ("Ask <@U123|lee> and <@W999>", "Ask @lee and @W999"),
         ("In <#C1|general> or <#C2>", "In #general or #C2"),
@@ -113,8 +121,8 @@ def test_the_door_twice_is_the_door_once(typed, limit):
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_words_without_slack_markup_arrive_as_typed(typed):
-    assert _unescape(text.safe(typed)) == text.plain(typed)
-    if not any(c in typed for c in "<>&"):
+    assert _unescape(text.safe(typed)) == _BIDI.sub("", text.plain(typed))
+    if not any(c in typed for c in "<>&@") and not _BIDI.search(typed):
         assert text.plain(typed) == typed
         assert text.safe(typed) == typed
 
