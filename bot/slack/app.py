@@ -5,8 +5,9 @@ package never imports `handlers` (the layers only import downward).
 
 Every request, over HTTP or Socket Mode, passes `RequestGate` first (after the signature, before
 Bolt looks for the workspace's token): one Slack would never send — no team, user or channel id
-where Slack always puts one, an id of the wrong shape, no type — is refused with 400 and reaches
-no listener, so nothing is stored for it. In token mode the bot serves the one workspace its token
+where Slack always puts one, an id of the wrong shape, no type, a shape Bolt's own matching would
+trip over (no action, a view without its type), a response URL that is not Slack's — is refused
+with 400 and reaches no listener, so nothing is stored or sent for it. In token mode the bot serves the one workspace its token
 belongs to (learnt with auth.test at start): a request from any other is answered privately and
 goes no further. In OAuth mode Bolt finds the workspace's installation, and refuses, with the
 same words, a workspace that has none."""
@@ -19,6 +20,7 @@ import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.error import BoltError
@@ -55,6 +57,21 @@ _INTERACTIONS = frozenset(
     }
 )
 
+# Interactions Bolt matches by a top-level `callback_id` (payload_utils' is_* helpers).
+_BY_CALLBACK_ID = frozenset(
+    {
+        "shortcut",
+        "message_action",
+        "interactive_message",
+        "dialog_submission",
+        "dialog_cancellation",
+        "dialog_suggestion",
+        "workflow_step_edit",
+    }
+)
+# Slack's own response URLs: https://hooks.slack.com/…
+SLACK_HOOKS = ("https", "hooks.slack.com", 443)
+
 Register = Callable[[App, Services], None]
 """Adds the listeners to a new app (`handlers.register`)."""
 
@@ -69,6 +86,41 @@ def is_channel_id(value: Any) -> bool:
 
 def is_team_id(value: Any) -> bool:
     return isinstance(value, str) and TEAM_ID.fullmatch(value) is not None
+
+
+def origin(url: Any) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a plain http(s) URL, or None for anything else: no user info,
+    no backslash, whitespace or control characters (which clients read differently)."""
+    if not isinstance(url, str) or "\\" in url or any(c <= " " or c == "\x7f" for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def response_origins(slack_api_url: str) -> frozenset[tuple[str, str, int]]:
+    """Where the bot may send an answer: Slack's hooks, and the host of SLACK_API_URL (the
+    local stand-in's response URLs are on its own host; in production that is slack.com)."""
+    api = origin(slack_api_url)
+    return frozenset({SLACK_HOOKS, *((api,) if api else ())})
+
+
+def foreign_response_url(body: dict[str, Any], allowed: frozenset[tuple[str, str, int]]) -> bool:
+    """True if the request names a response URL that is not Slack's (nor the stand-in's)."""
+    urls: list[Any] = []
+    if "response_url" in body:
+        urls.append(body["response_url"])
+    if "response_urls" in body:
+        entries = body["response_urls"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            return True
+        urls.extend(e.get("response_url") for e in entries)
+    return any(origin(url) not in allowed for url in urls)
 
 
 def acting_team(body: dict[str, Any]) -> Any:
@@ -114,25 +166,44 @@ def malformed(body: dict[str, Any]) -> str | None:
             return "user.id"
         if not is_team_id(acting_team(body)):
             return "team.id"
-        if kind == "block_actions":
-            actions = body.get("actions")
-            if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
-                return "actions"
-        if kind == "view_submission":
+        if kind in ("block_actions", "interactive_message") and not _has_actions(body):
+            return "actions"  # Bolt reads actions[0]
+        if kind in ("view_submission", "view_closed"):
             view = body.get("view")
-            state = view.get("state") if isinstance(view, dict) else None
+            if not isinstance(view, dict) or not isinstance(view.get("type"), str):
+                return "view.type"
+            if not isinstance(view.get("callback_id"), str):
+                return "view.callback_id"
+        if kind == "view_submission":
+            state = body["view"].get("state")
             if not isinstance(state, dict) or not isinstance(state.get("values"), dict):
                 return "view.state"
-        return None
+    if kind == "block_suggestion" and not isinstance(body.get("action_id"), str):
+        return "action_id"
+    if kind in _BY_CALLBACK_ID and not isinstance(body.get("callback_id"), str):
+        return "callback_id"
+    if kind == "workflow_step_edit" and not isinstance(body.get("workflow_step"), dict):
+        return "workflow_step"
     return None  # another kind of request (url_verification, app_rate_limited…): Bolt decides
+
+
+def _has_actions(body: dict[str, Any]) -> bool:
+    """At least one action, each an object with a text `action_id` (Slack always sends one)."""
+    actions = body.get("actions")
+    return (
+        isinstance(actions, list)
+        and len(actions) > 0
+        and all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    )
 
 
 class RequestGate(Middleware):
     """Refuses what Slack would never send (400), and in token mode any workspace but the one
     served (a private answer); runs before Bolt's authorization, over HTTP and Socket Mode."""
 
-    def __init__(self, served_team: str | None) -> None:
+    def __init__(self, served_team: str | None, *, slack_api_url: str) -> None:
         self.served_team = served_team
+        self.response_origins = response_origins(slack_api_url)
 
     def process(
         self,
@@ -143,6 +214,8 @@ class RequestGate(Middleware):
     ) -> BoltResponse | None:
         body = req.body
         problem = malformed(body) if isinstance(body, dict) else "body"
+        if problem is None and foreign_response_url(body, self.response_origins):
+            problem = "response_url"  # answers go to Slack only, never to a URL of the sender's
         if problem is not None:
             logger.warning("refused a request Slack would not send (%s)", problem)
             return BoltResponse(status=400, body={"error": f"bad request: {problem}"})
@@ -198,7 +271,7 @@ def build_app(
         return app
     settings.require("slack_bot_token", *(() if socket_mode else ("slack_signing_secret",)))
     signing_secret = settings.slack_signing_secret
-    gate = RequestGate(served_team=None)
+    gate = RequestGate(served_team=None, slack_api_url=settings.slack_api_url)
     try:
         app = App(
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
@@ -251,6 +324,6 @@ def _oauth_app(services: Services, *, workers: int, socket_mode: bool) -> App:
         oauth_settings=oauth_settings(settings, store, services.engine),
         listener_executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="listener"),
         # Each workspace is served through its installation: Bolt refuses one without any.
-        before_authorize=RequestGate(served_team=None),
+        before_authorize=RequestGate(served_team=None, slack_api_url=settings.slack_api_url),
         user_facing_authorize_error_message=NOT_SERVED,
     )

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 import pytest
@@ -26,7 +28,7 @@ from bot.bootstrap import bootstrap
 from bot.config import load_settings
 from bot.sandbox.fake_socket import FakeSocketMode
 from bot.sandbox.slack_driver import HttpAnswer, post, sign
-from bot.slack.app import NOT_SERVED
+from bot.slack.app import NOT_SERVED, foreign_response_url, response_origins
 from bot.slack.socket_mode import connect
 from storage.models import (
     Commitment,
@@ -251,6 +253,154 @@ def test_an_interaction_without_the_ids_slack_always_sends_is_400(bot, payload):
     assert said(bot) == [] and private_answers(bot) == []
 
 
+ME = {"id": "U0MARIA", "team_id": TEAM_ID}
+OURS = {"id": TEAM_ID}
+STATE = {"values": NOTE}
+
+
+def _payload(kind: str, **fields) -> dict:
+    return {"type": kind, "user": ME, "team": OURS, "api_app_id": "A0COMMSTAT", **fields}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(_click(ME, actions=[]), id="click-no-actions"),
+        pytest.param(
+            _click(ME, actions=[{"block_id": "b", "value": "1"}]), id="click-no-action-id"
+        ),
+        pytest.param(_click(ME, actions=[{"action_id": 5}]), id="click-action-id-number"),
+        pytest.param(
+            _payload("view_submission", view={"callback_id": "commitment_note", "state": STATE}),
+            id="form-view-without-type",
+        ),
+        pytest.param(
+            _payload("view_submission", view={"type": "modal", "state": STATE}),
+            id="form-view-without-callback-id",
+        ),
+        pytest.param(_payload("view_submission", view="callback_id"), id="form-view-text"),
+        pytest.param(
+            _payload("view_closed", view={"callback_id": "commitment_note"}),
+            id="closed-view-without-type",
+        ),
+        pytest.param(_payload("view_closed", view=["callback_id"]), id="closed-view-a-list"),
+        pytest.param(_payload("block_suggestion", value="x"), id="suggestion-no-action-id"),
+        pytest.param(_payload("shortcut", callback_id=["x"]), id="shortcut-callback-id-list"),
+        pytest.param(_payload("message_action", message={}), id="message-action-no-callback-id"),
+        pytest.param(
+            _payload("interactive_message", callback_id="c", actions=[]),
+            id="attachment-action-no-actions",
+        ),
+        pytest.param(_payload("dialog_submission", callback_id=3), id="dialog-callback-id-number"),
+        pytest.param(_payload("workflow_step_edit", callback_id="c"), id="step-edit-without-step"),
+    ],
+)
+def test_a_shape_bolt_would_trip_over_is_400_before_bolt_sees_it(bot, payload):
+    """Bolt's matching indexes these without looking (actions[0], view["type"]…): a 500 and a
+    traceback if they reached it."""
+    answer = signed(bot, interaction(payload))
+    assert answer.status == 400
+    assert rows(bot.services) == NOTHING
+    assert said(bot) == [] and private_answers(bot) == []
+
+
+# --- answers go to Slack only ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def evil() -> Iterator[list[str]]:
+    """A server anyone could name as a response URL: the paths POSTed to it, in order."""
+    hits: list[str] = []
+
+    class Record(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Record)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hits.append(f"http://127.0.0.1:{server.server_address[1]}")  # its URL, first
+    try:
+        yield hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FOREIGN_URLS = [
+    "https://evil.example/x",
+    "http://127.0.0.1:1/evil",
+    "http://hooks.slack.com/services/x",
+    "https://hooks.slack.com.evil.example/x",
+    "https://hooks.slack.com@evil.example/x",
+    "https://hooks.slack.com:8443/x",
+    "https://hooks.slack.com\\@evil.example/x",
+    "javascript:alert(1)",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", ["SINK", *FOREIGN_URLS])
+def test_a_command_with_a_foreign_response_url_is_400_and_nothing_is_sent(bot, evil, url):
+    url = f"{evil[0]}/evil" if url == "SINK" else url
+    for text in ("Call the shelter by Friday", "help", "list all"):
+        answer = signed_form(bot, _command(bot, text=text, response_url=url))
+        assert answer.status == 400
+    for command in ("/indicator", "/commstat"):
+        fields = {**_command(bot, response_url=url), "command": command, "text": "settings"}
+        assert signed_form(bot, fields).status == 400
+    time.sleep(0.3)  # a listener's answer would go out from a worker thread
+    assert evil[1:] == []
+    assert rows(bot.services) == NOTHING
+    assert said(bot) == [] and private_answers(bot) == []
+
+
+def test_an_interaction_with_a_foreign_response_url_is_400_and_nothing_is_sent(bot, evil):
+    made = make(bot)
+    baseline = rows(bot.services)
+    bot.slack.clear()
+    sink = f"{evil[0]}/evil"
+    click = _click(
+        ME, actions=[{"action_id": "commit_done", "block_id": "b", "value": str(made.id)}]
+    )
+    form = _payload(
+        "view_submission",
+        view={"type": "modal", "callback_id": "commitment_note", "state": STATE},
+    )
+    for payload in (
+        {**click, "response_url": sink},
+        {**click, "team": {"id": FOREIGN}, "response_url": sink},  # not even a refusal goes there
+        {**form, "response_urls": [{"response_url": sink, "channel_id": CHANNEL}]},
+        {**form, "response_urls": ["https://hooks.slack.com/x"]},
+        {**form, "response_urls": sink},
+    ):
+        assert signed(bot, interaction(payload)).status == 400
+    time.sleep(0.3)
+    assert evil[1:] == []
+    assert rows(bot.services) == baseline
+    assert said(bot) == [] and private_answers(bot) == []
+
+
+def test_only_slacks_hooks_and_the_configured_api_host_take_answers():
+    allowed = response_origins("http://127.0.0.1:4567/api/")
+    ours = ["https://hooks.slack.com/commands/T0/1/abc", "http://127.0.0.1:4567/response/R1"]
+    for url in ours:
+        assert not foreign_response_url({"response_url": url}, allowed)
+    assert not foreign_response_url({"response_urls": [{"response_url": ours[0]}]}, allowed)
+    assert not foreign_response_url({"response_urls": []}, allowed)
+    assert not foreign_response_url({}, allowed)
+    for url in [*FOREIGN_URLS, "http://127.0.0.1:4568/response/R1", None, 5]:
+        assert foreign_response_url({"response_url": url}, allowed), url
+    production = response_origins("https://slack.com/api/")
+    assert not foreign_response_url({"response_url": ours[0]}, production)
+    assert foreign_response_url({"response_url": ours[1]}, production)
+
+
 @pytest.mark.parametrize(
     "event",
     [
@@ -303,6 +453,7 @@ def test_another_workspace_is_answered_privately_and_nothing_is_stored(bot):
             "user": {"id": "U0MARIA", "team_id": FOREIGN},
             "view": {
                 "id": "VFOREIGN",
+                "type": "modal",
                 "callback_id": "commitment_note",
                 "private_metadata": "1|",
                 "state": {"values": NOTE},
