@@ -15,9 +15,11 @@ from slack_sdk import WebClient
 from bot.bootstrap import Services
 from bot.core.commit_parser import (
     MAX_OWNERS,
+    MAX_TEXT_CHARS,
     CommitDraft,
     CommitTextError,
     parse_id,
+    tidy,
     too_many_owners_message,
 )
 from bot.core.dates import DateError
@@ -202,7 +204,8 @@ def submit_new_commitment(
     """The form makes a commitment exactly as `/commit` does (same zone, same indicators);
     mistakes appear next to their field, and nothing is stored."""
     values = view["state"]["values"]
-    what = " ".join(_text(values, "what", "value", "value").split())
+    typed = _text(values, "what", "value", "value")
+    what = tidy(typed)
     picked_users = _node(values, "owners", "value", "selected_users") or []
     if not isinstance(picked_users, list):
         picked_users = [picked_users]
@@ -213,6 +216,8 @@ def submit_new_commitment(
     team_id = _team_of(body)
     user_id = body["user"]["id"]
     errors = _missing(what=what, owners=picked_users, picked=picked, channel=channel)
+    if len(typed) > MAX_TEXT_CHARS:  # Slack's form stops at 2,000; a forged one is refused too
+        errors["what"] = f"Keep it under {MAX_TEXT_CHARS:,} characters; put details in a note."
     if "owners" not in errors and len(owners) != len(set(map(str, picked_users))):
         errors["owners"] = "Pick the owners from the list."
     elif len(owners) > MAX_OWNERS:
@@ -232,7 +237,7 @@ def submit_new_commitment(
         _refuse(ack, errors)
         return
     when = date.fromisoformat(picked).isoformat()  # checked above; Slack sends YYYY-MM-DD
-    reading = CommitDraft(tuple(owners), what[:2000], when, slug)
+    reading = CommitDraft(tuple(owners), what, when, slug)
     try:
         with services.sessions.begin() as session:
             created = commitments.create_commitment(

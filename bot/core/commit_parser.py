@@ -139,6 +139,12 @@ _TRIM_END = " .,;:!?-–—"
 _TRIM_START = " ,;:-–—"
 
 
+def tidy(text: str) -> str:
+    """One line without control or invisible characters: what a commitment's words are stored as,
+    from the command and the form alike (a text of zero-width spaces is empty)."""
+    return " ".join(_CONTROL_RE.sub("", text).split())
+
+
 def split_commit(text: str) -> list[CommitDraft]:
     """All plausible readings of a `/commit` line, best first (usually exactly one).
 
@@ -152,7 +158,7 @@ def split_commit(text: str) -> list[CommitDraft]:
             "keep the action short and put details in a note.",
             reason="too_long",
         )
-    text = " ".join(_CONTROL_RE.sub("", text).split())
+    text = tidy(text)
     if not text:
         raise CommitTextError(
             "Say what you will do and by when, e.g. `" + EXAMPLES[0] + "`.", reason="empty"

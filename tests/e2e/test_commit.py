@@ -689,6 +689,8 @@ def test_empty_commit_opens_the_form_and_a_valid_form_is_stored_and_posted(bot):
     ("form", "field"),
     [
         (_form(what="   "), "what"),
+        (_form(what="\u200b \u200b\u2066"), "what"),  # invisible: an empty commitment
+        (_form(what="Call the shelters " * 150), "what"),  # a forged form past Slack's 2,000
         (_form(owners=()), "owners"),
         (_form(date="2026-11-01"), "due"),
         (_form(date=None), "due"),
