@@ -36,7 +36,9 @@ Values are never below zero unless `min` says so, and never a trillion or more e
 The YAML is read with limits, so a small file cannot take the machine: at most
 MAX_YAML_DEPTH levels of nesting and MAX_YAML_NODES values once anchors and aliases
 (`&name`/`*name`) are expanded, and no recursive alias. A file over the limits is refused with
-one plain sentence before anything is built from it.
+one plain sentence before anything is built from it. Names, aliases, units, sources and the
+default geography may not hold control characters (a description may run over lines), and a
+message quotes the file's texts clipped, with any control character shown as `?`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from bot.core.indicator_rules import LARGEST_VALUE
 from bot.core.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
 from bot.core.text import USER_ID as SLACK_USER_ID
 from bot.core.text import clip, format_number
-from storage.importer import slugify
+from storage.importer import CONTROL_IN_TEXT, printable, shown, slugify
 from storage.models import Direction, Indicator
 from storage.repositories import ensure_team
 
@@ -92,7 +94,11 @@ _ABSENT: Any = object()  # default_geography not mentioned: leave it as it is
 
 
 class CatalogError(Exception):
-    """The catalog was refused; nothing was written. The message lists every problem."""
+    """The catalog was refused; nothing was written. The message lists every problem, made safe
+    for a terminal (no control characters, never huge) whatever the file held."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
 
 
 @dataclass
@@ -163,7 +169,7 @@ def load_catalog(
     ]
     lines += [f"• created {name}" for name in created]
     lines += [f"• updated {text}" for text in updated]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _read(path: Path) -> Any:
@@ -186,7 +192,7 @@ def _read(path: Path) -> Any:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
         raise CatalogError(
-            f"{path.name} is not valid YAML{where}: {problem}. Nothing was loaded."
+            f"{path.name} is not valid YAML{where}: {shown(problem, 200)}. Nothing was loaded."
         ) from None
     except RecursionError:  # the limits below should make this impossible; never a traceback
         raise CatalogError(
@@ -212,19 +218,31 @@ class _TooDeep(yaml.YAMLError):
         self.mark = mark
 
 
+class _TooMany(yaml.YAMLError):
+    def __init__(self, mark: Any) -> None:
+        super().__init__()
+        self.mark = mark
+
+
 class _LimitedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with a limit on nesting while it composes the node graph (the
-    composer recurses once per level: 50,000 levels would exhaust Python's stack)."""
+    """PyYAML's safe loader with limits while it composes the node graph: on nesting (the
+    composer recurses once per level: 50,000 levels would exhaust Python's stack) and on the
+    number of nodes written (a flat list of a million `1`s fits in 2 MB, and composing it costs
+    a gigabyte), so both are refused as soon as they pass the limit."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.depth = 0
+        self.nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.depth += 1
+        self.nodes += 1
         try:
             if self.depth > MAX_YAML_DEPTH:
                 raise _TooDeep(self.peek_event().start_mark)
+            if self.nodes > MAX_YAML_NODES:
+                raise _TooMany(self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -245,6 +263,7 @@ def _load_yaml(text: str, file: str) -> Any:
     costs nothing; it is whatever walks the built values (a message quoting them, a check of
     every alias) that would expand them to billions. The expanded size and depth are counted on
     the graph first, each shared node once."""
+    _count_nodes(text, file)
     loader = _LimitedLoader(text)
     try:
         try:
@@ -254,12 +273,47 @@ def _load_yaml(text: str, file: str) -> Any:
                 f"{file} is nested more than {MAX_YAML_DEPTH} levels deep (at line "
                 f"{exc.mark.line + 1}); a catalog needs only a few levels. Nothing was loaded."
             ) from None
+        except _TooMany as exc:
+            raise _too_many(file, exc.mark.line + 1) from None
         if node is None:
             return None
         _check_expanded(node, file)
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+
+
+def _too_many(file: str, line: int) -> CatalogError:
+    return CatalogError(
+        f"{file} has more than {MAX_YAML_NODES:,} values (line {line}); a catalog needs far "
+        "fewer. Nothing was loaded."
+    )
+
+
+def _count_nodes(text: str, file: str) -> None:
+    """Refuse a file of more than MAX_YAML_NODES values in a fraction of a second, counting the
+    events of libyaml's parser (C) when PyYAML has it; the composer counts again, slowly, without
+    it. A file libyaml cannot parse is left to the composer, which says why."""
+    if not yaml.__with_libyaml__:  # pragma: no cover - the composer's count is the limit
+        return
+    parser = yaml.CSafeLoader(text)
+    nodes = 0
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, _NODE_EVENTS):
+                nodes += 1
+                if nodes > MAX_YAML_NODES:
+                    mark = event.start_mark
+                    raise _too_many(file, mark.line + 1 if mark is not None else 1)
+            elif isinstance(event, yaml.StreamEndEvent):
+                return
+    except yaml.YAMLError:
+        return
+    finally:
+        parser.dispose()
 
 
 def _check_expanded(root: yaml.Node, file: str) -> None:
@@ -321,7 +375,7 @@ def _validate(document: Any, file: str) -> tuple[list[_Entry], Any]:
     unknown = [str(k) for k in document if k not in TOP_LEVEL]
     if unknown:
         problems.append(
-            f"unknown top-level key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"unknown top-level key{'s' if len(unknown) > 1 else ''} {_listed(unknown)} "
             f"(allowed: {', '.join(TOP_LEVEL)})"
         )
     default_geography = document.get("default_geography", _ABSENT)
@@ -332,6 +386,8 @@ def _validate(document: Any, file: str) -> tuple[list[_Entry], Any]:
             default_geography = str(default_geography).strip() or None
             if default_geography and len(default_geography) > 100:
                 problems.append("default_geography is longer than 100 characters")
+            elif default_geography and CONTROL_IN_TEXT.search(default_geography):
+                problems.append(f"default_geography {_CONTROL_PROBLEM}")
     items = document.get("indicators")
     if not isinstance(items, list) or not items:
         problems.append("`indicators:` should be a list with at least one indicator")
@@ -357,7 +413,17 @@ def _refusal(file: str, problems: Sequence[str]) -> CatalogError:
     return CatalogError("\n".join(lines))
 
 
-def _text(value: Any, *, limit: int | None) -> str | None:
+_CONTROL_PROBLEM = "holds a control character (shown as ?); remove it"
+# A description may run over lines; nothing else may hold a control character but a tab.
+_CONTROL_IN_PROSE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _listed(texts: Sequence[str]) -> str:
+    listed = ", ".join(shown(t) for t in texts[:10])
+    return listed + (f" and {len(texts) - 10:,} more" if len(texts) > 10 else "")
+
+
+def _text(value: Any, *, limit: int | None, prose: bool = False) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -365,6 +431,8 @@ def _text(value: Any, *, limit: int | None) -> str | None:
     text = str(value).strip()
     if limit is not None and len(text) > limit:
         raise ValueError(f"is longer than {limit} characters")
+    if (_CONTROL_IN_PROSE if prose else CONTROL_IN_TEXT).search(text):
+        raise ValueError(f"'{shown(text, 60)}' {_CONTROL_PROBLEM}")
     return text or None
 
 
@@ -384,9 +452,12 @@ def _entry(position: int, item: Any, problems: list[str]) -> _Entry | None:
         problems.append(f"indicator {position}: needs a `name:`")
         return None
     name = str(raw_name).strip()
-    who = f"indicator {position} '{name}'"
+    who = f"indicator {position} '{shown(name)}'"
     if len(name) > 200:
         problems.append(f"{who}: name is longer than 200 characters")
+        return None
+    if CONTROL_IN_TEXT.search(name):
+        problems.append(f"{who}: name {_CONTROL_PROBLEM}")
         return None
     slug = slugify(name)
     if not slug:
@@ -396,7 +467,7 @@ def _entry(position: int, item: Any, problems: list[str]) -> _Entry | None:
     unknown = [str(k) for k in item if k not in FIELDS]
     if unknown:
         problems.append(
-            f"{who}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"{who}: unknown field{'s' if len(unknown) > 1 else ''} {_listed(unknown)} "
             f"(allowed: {', '.join(FIELDS)})"
         )
     for key, value in item.items():
@@ -427,19 +498,21 @@ def _field(key: str, value: Any) -> Any:
             if text is None:
                 raise ValueError("has an empty alias")
             if not slugify(text):
-                raise ValueError(f"'{text}' has no letters or digits")
+                raise ValueError(f"'{shown(text)}' has no letters or digits")
             if text not in aliases:
                 aliases.append(text)
         return aliases
     if key in ("unit",):
         return _text(value, limit=100)
-    if key in ("source", "description"):
+    if key == "source":
         return _text(value, limit=5000)
+    if key == "description":
+        return _text(value, limit=5000, prose=True)
     if key == "direction":
         text = (_text(value, limit=40) or "").lower()
         text = re.sub(r"\s+is\s+better$", "", text)
         if text not in ("lower", "higher"):
-            raise ValueError(f"'{value}' should be lower or higher (which is better)")
+            raise ValueError(f"'{shown(value)}' should be lower or higher (which is better)")
         return Direction(text)
     if key == "target":
         return _number(value, "1200")
@@ -450,7 +523,7 @@ def _field(key: str, value: Any) -> Any:
             return None
         kind = normalise_kind(str(value))
         if kind is None:
-            raise ValueError(f"'{value}' should be one of {', '.join(PERIOD_KINDS)}")
+            raise ValueError(f"'{shown(value)}' should be one of {', '.join(PERIOD_KINDS)}")
         return kind
     if key == "update_frequency":
         text = _text(value, limit=30)
@@ -460,7 +533,7 @@ def _field(key: str, value: Any) -> Any:
             parse_update_frequency(text)
         except PeriodError:
             raise ValueError(
-                f"'{text}' is not readable; write e.g. monthly, quarterly, yearly or "
+                f"'{shown(text)}' is not readable; write e.g. monthly, quarterly, yearly or "
                 "'monthly, 4-month lag'"
             ) from None
         return text
@@ -471,7 +544,7 @@ def _field(key: str, value: Any) -> Any:
         found = USER_ID.match(text)
         if not found:
             raise ValueError(
-                f"'{text}' should be a Slack user id like U0123ABCD (in Slack: the person's "
+                f"'{shown(text)}' should be a Slack user id like U0123ABCD (in Slack: the person's "
                 "profile → ⋮ → Copy member ID)"
             )
         return found[1]
@@ -487,7 +560,7 @@ def _field(key: str, value: Any) -> Any:
             found = CHANNEL_ID.match(str(channel).strip())
             if not found:
                 raise ValueError(
-                    f"'{channel}' should be a channel id like C0123ABCD (in Slack: the channel's "
+                    f"'{shown(channel)}' should be a channel id like C0123ABCD (in Slack: the channel's "
                     "details → About → Channel ID), or the word public"
                 )
             if found[1] not in channels:
@@ -535,8 +608,8 @@ def _check_unique(entries: Sequence[_Entry], problems: list[str]) -> None:
         if entry.slug in owner:
             first = owner[entry.slug]
             problems.append(
-                f"indicator {entry.position} '{entry.name}': same name as indicator "
-                f"{first.position} '{first.name}'"
+                f"indicator {entry.position} '{shown(entry.name)}': same name as indicator "
+                f"{first.position} '{shown(first.name)}'"
             )
             continue
         owner[entry.slug] = entry
@@ -546,8 +619,8 @@ def _check_unique(entries: Sequence[_Entry], problems: list[str]) -> None:
             other = owner.get(key)
             if other is not None and other is not entry:
                 problems.append(
-                    f"indicator {entry.position} '{entry.name}': alias '{alias}' is already the "
-                    f"name or an alias of indicator {other.position} '{other.name}'"
+                    f"indicator {entry.position} '{shown(entry.name)}': alias '{shown(alias)}' is already the "
+                    f"name or an alias of indicator {other.position} '{shown(other.name)}'"
                 )
             elif other is None:
                 owner[key] = entry
@@ -580,7 +653,7 @@ def _match(
         mine = matches[entry.position]
         if mine is not None and taken.count(mine.id) > 1:
             problems.append(
-                f"indicator {entry.position} '{entry.name}': matches '{mine.name}', which another "
+                f"indicator {entry.position} '{shown(entry.name)}': matches '{shown(mine.name)}', which another "
                 "indicator of this file also matches"
             )
         # An alias must not name an indicator this file leaves alone.
@@ -589,8 +662,8 @@ def _match(
             other = by_key.get(key) or by_alias.get(key)
             if other is not None and other is not mine and other.id not in taken:
                 problems.append(
-                    f"indicator {entry.position} '{entry.name}': alias '{alias}' is already the "
-                    f"name or an alias of the indicator '{other.name}' (#{other.slug})"
+                    f"indicator {entry.position} '{shown(entry.name)}': alias '{shown(alias)}' is already the "
+                    f"name or an alias of the indicator '{shown(other.name)}' (#{other.slug})"
                 )
     if problems:
         raise _refusal(file, problems)

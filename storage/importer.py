@@ -16,7 +16,10 @@ at XFD1048576 or a zip bomb is refused in a second, never unpacked into a dense 
 with more fields than the header is found on the raw bytes before pandas reads the file (pandas
 would drop the extras silently); UTF-16 and UTF-32 files with a byte-order mark are read; and a
 value no indicator can have is refused by the rule `/indicator set` applies too
-(`bot.core.indicator_rules.value_range`, with the catalog's `min` and `max`).
+(`bot.core.indicator_rules.value_range`, with the catalog's `min` and `max`). A file of more
+than MAX_COLUMNS columns is refused before it is parsed; an indicator name, unit or place holding
+a control character is refused; and whatever a message quotes from the file is clipped and shown
+without control characters, so a hostile file cannot flood or drive the operator's terminal.
 """
 
 from __future__ import annotations
@@ -69,6 +72,15 @@ MAX_NAME_CHARS = 200  # Indicator.name
 MAX_GEOGRAPHY_CHARS = 100  # IndicatorValue.geography
 MAX_UNIT_CHARS = 100  # Indicator.unit
 MAX_PROBLEMS_SHOWN = 20
+MAX_COLUMNS = 1_000  # the widest bundled file has 11; a publisher's wide file is well under this
+MAX_COLUMNS_SHOWN = 30  # column names listed in a message
+SHOWN_CHARS = 80  # any text of the file quoted in a message is clipped to this
+MAX_MESSAGE_CHARS = 20_000  # a last guard on what a refusal or summary prints
+# C0 and C1 control characters (tab and line break are allowed in messages, not in names):
+# written to a terminal they set its title, clear the screen or fake other output.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# In a name, unit or place a line break is refused too; a tab is kept (a cell may hold one).
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 PROGRESS_ROWS = 5_000  # show a progress bar only for files longer than this
 CHUNK_ROWS = 50_000  # rows per executemany (or COPY) batch
 
@@ -113,7 +125,36 @@ ProgressBar = Callable[..., AbstractContextManager[Any]]
 
 
 class ImportError_(Exception):
-    """The file was refused; nothing was written. The message says what to fix."""
+    """The file was refused; nothing was written. The message says what to fix.
+
+    The message is made safe for a terminal whatever the file held: no control characters
+    (a `?` instead) and never longer than MAX_MESSAGE_CHARS."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(printable(message))
+
+
+def printable(text: str) -> str:
+    """Text fit to print to an operator's terminal: control characters shown as `?`, and
+    at most MAX_MESSAGE_CHARS characters."""
+    text = CONTROL.sub("?", text)
+    if len(text) > MAX_MESSAGE_CHARS:
+        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return text
+
+
+def shown(text: object, limit: int = SHOWN_CHARS) -> str:
+    """A name, column or value of the file as a message quotes it: one line, clipped, with no
+    control characters."""
+    return clip(CONTROL.sub("?", str(text)), limit)
+
+
+def shown_columns(columns: Sequence[str]) -> str:
+    """The file's column names for a message: each clipped, at most MAX_COLUMNS_SHOWN of them."""
+    listed = ", ".join(shown(c) for c in columns[:MAX_COLUMNS_SHOWN])
+    if len(columns) > MAX_COLUMNS_SHOWN:
+        listed += f" and {len(columns) - MAX_COLUMNS_SHOWN:,} more"
+    return listed
 
 
 @dataclass(frozen=True)
@@ -266,7 +307,7 @@ class ImportReport:
                 sentence = explain(kind)
                 if sentence:
                     lines.append(sentence[0].upper() + sentence[1:])
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
 
 def _s(n: int) -> str:
@@ -462,18 +503,53 @@ def _unique_names(raw: Sequence[str]) -> list[str]:
     return names
 
 
+def _refuse_wide(file: str, columns: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise ImportError_(
+            f"{file} has more than {MAX_COLUMNS:,} columns, more than can be imported. "
+            "Keep the columns that hold the indicator, period, value (and geography or unit), "
+            "and import that file."
+        )
+
+
+def _header_fields(source: _Source) -> int:
+    """How many fields the header line has (at least), counted on its raw bytes: separators
+    outside double quotes, reading no further once there are more than MAX_COLUMNS."""
+    sep = ord(source.csv["sep"])
+    parity, fields = 0, 1
+    for chunk in _utf8_chunks(source.path, source.csv["encoding"]):
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        quotes = np.flatnonzero(data == 34)
+        breaks = np.flatnonzero(data == 10)
+        seps = np.flatnonzero(data == sep)
+        if len(quotes) or parity:
+            breaks = breaks[((np.searchsorted(quotes, breaks) + parity) & 1) == 0]
+            seps = seps[((np.searchsorted(quotes, seps) + parity) & 1) == 0]
+            parity = (parity + len(quotes)) & 1
+        if len(breaks):
+            return fields + int(np.searchsorted(seps, breaks[0]))
+        fields += len(seps)
+        if fields > MAX_COLUMNS:
+            break
+    return fields
+
+
 def _csv_names(source: _Source) -> list[str]:
+    _refuse_wide(source.file, _header_fields(source))
     try:
         header = pd.read_csv(source.path, nrows=0, dtype=object, **source.csv)
     except pd.errors.EmptyDataError:
         raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
     except pd.errors.ParserError as exc:
-        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
+        raise ImportError_(
+            f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ImportError_(
             f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
         ) from None
     raw = [str(c) for c in header.columns]
+    _refuse_wide(source.file, len(raw))
     # pandas' name for a blank header cell: keep it, trimmed ("Unnamed: 3")
     return _unique_names(["" if c.startswith("Unnamed: ") else c for c in raw])
 
@@ -505,7 +581,9 @@ def _read_csv(
     except pd.errors.EmptyDataError:
         raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
     except pd.errors.ParserError as exc:
-        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
+        raise ImportError_(
+            f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ImportError_(
             f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
@@ -628,7 +706,9 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
                     if len(found) < MAX_PROBLEMS_SHOWN:
                         found.append((number, len(fields)))
     except csv.Error as exc:
-        raise ImportError_(f"{source.file} is not a well-formed CSV file: {exc}") from None
+        raise ImportError_(
+            f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ImportError_(
             f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
@@ -649,7 +729,8 @@ def _excel_sample(source: _Source) -> pd.DataFrame:
     names = source.book.sheet_names
     if source.sheet is not None and source.sheet not in names:
         raise ImportError_(
-            f"{source.file} has no sheet '{source.sheet}'. Its sheets are: {', '.join(names)}."
+            f"{source.file} has no sheet '{shown(source.sheet)}'. Its sheets are: "
+            f"{shown_columns(names)}."
         )
     cells = _read_cells(source, None, SAMPLE_ROWS + 1)
     label = source.sheet or (names[0] if names else "")
@@ -658,6 +739,7 @@ def _excel_sample(source: _Source) -> pd.DataFrame:
             f"The sheet '{label}' in {source.file} is empty, or has nothing in row 1: the column "
             "names (the header) must be the sheet's first row."
         )
+    _refuse_wide(source.file, len(cells.header))
     source.names = _unique_names(cells.header)
     _refuse_uncalculated(source, cells)
     return _excel_frame(source, cells)
@@ -715,10 +797,10 @@ def _resolve(columns: Sequence[str], wanted: str, option: str, *, file: str) -> 
     hint = ""
     best = process.extractOne(wanted, list(columns), score_cutoff=70)
     if best:
-        hint = f" Did you mean '{best[0]}'?"
+        hint = f" Did you mean '{shown(best[0])}'?"
     raise ImportError_(
-        f"{file} has no column '{wanted}' (for {option}).{hint} "
-        f"Its columns are: {', '.join(columns)}."
+        f"{file} has no column '{shown(wanted)}' (for {option}).{hint} "
+        f"Its columns are: {shown_columns(columns)}."
     )
 
 
@@ -915,9 +997,9 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
             samples = []
             for column in by_column:
                 seen = sorted({str(v) for v in coded[column].uniques} - {""})
-                shown = ", ".join(seen[:12]) + (" …" if len(seen) > 12 else "")
-                samples.append(f"{column} holds: {shown or 'nothing'}")
-            wanted_text = " and ".join(f"{c}={v}" for c, v in columns.filters)
+                listed = ", ".join(shown(v) for v in seen[:12]) + (" …" if len(seen) > 12 else "")
+                samples.append(f"{shown(column)} holds: {listed or 'nothing'}")
+            wanted_text = " and ".join(f"{shown(c)}={shown(v)}" for c, v in columns.filters)
             raise ImportError_(
                 f"No rows of {file} match --filter {wanted_text}. " + "; ".join(samples) + "."
             )
@@ -939,7 +1021,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
             problems.add_rows(
                 rows[huge],
                 lambda r, c=column, s=lengths: (  # type: ignore[misc]
-                    f"the {c} cell is {s[at(r)]:,} characters long (at most {MAX_CELL_CHARS:,})"
+                    f"the {shown(c)} cell is {s[at(r)]:,} characters long (at most {MAX_CELL_CHARS:,})"
                 ),
             )
     ok = ~huge_row
@@ -954,7 +1036,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
     empty = names.rows(lambda t: t == "", bool)
     if empty.any():  # (a huge cell is never empty)
         problems.add_rows(
-            rows[empty], lambda _r: f"the indicator name ({columns.indicator}) is empty"
+            rows[empty], lambda _r: f"the indicator name ({shown(columns.indicator)}) is empty"
         )
     too_long = names.rows(lambda t: len(t) > MAX_NAME_CHARS, bool)
     if (too_long & ~huge_row).any():
@@ -966,9 +1048,18 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
     if no_words.any():
         problems.add_rows(
             rows[no_words],
-            lambda r: f"the indicator name '{names.text(at(r))}' has no letters or digits",
+            lambda r: f"the indicator name '{shown(names.text(at(r)))}' has no letters or digits",
         )
-    ok &= ~empty & ~no_words & ~too_long
+    control_name = names.rows(lambda t: CONTROL_IN_TEXT.search(t) is not None, bool) & ~huge_row
+    if control_name.any():
+        problems.add_rows(
+            rows[control_name],
+            lambda r: (
+                f"the indicator name '{shown(names.text(at(r)))}' holds a control character "
+                "(shown as ?); remove it"
+            ),
+        )
+    ok &= ~empty & ~no_words & ~too_long & ~control_name
 
     # Periods: each distinct text parsed once.
     period_texts = text[columns.period]
@@ -984,14 +1075,14 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         problems.add_rows(
             rows[bad_period],
             lambda r: (
-                f"{columns.period}: "
-                + str(parsed[period_texts.codes[at(r)]]).split("; write it as")[0]
+                f"{shown(columns.period)}: "
+                + shown(str(parsed[period_texts.codes[at(r)]]).split("; write it as")[0], 160)
             ),
         )
         if bad_period.all():
             problems.headline.append(
-                f"  No value in column '{columns.period}' is a period (the first is "
-                f"'{clip(period_texts.text(0), 40)}'). Name the column that holds dates, months, "
+                f"  No value in column '{shown(columns.period)}' is a period (the first is "
+                f"'{shown(period_texts.text(0), 40)}'). Name the column that holds dates, months, "
                 "quarters or years with --period-column."
             )
             problems.limit = 3
@@ -1023,13 +1114,13 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         problems.add_rows(
             rows[bad_value],
             lambda r: (
-                f"{columns.value} '{clip(raw_values.text(at(r)), 40)}' is not a number "
+                f"{shown(columns.value)} '{shown(raw_values.text(at(r)), 40)}' is not a number "
                 f"(missing values may be written as: {markers})"
             ),
         )
         if bad_value.all():
             problems.headline.append(
-                f"  No value in column '{columns.value}' is a number. Name the column that "
+                f"  No value in column '{shown(columns.value)}' is a number. Name the column that "
                 "holds the numbers with --value-column."
             )
             problems.limit = 3
@@ -1044,7 +1135,10 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
             rows[long_geography],
             lambda _r: f"the geography is longer than {MAX_GEOGRAPHY_CHARS} characters",
         )
+    _refuse_control(problems, rows, geography, "geography", huge_row)
     units = text[columns.unit] if columns.unit is not None else None
+    if units is not None:
+        _refuse_control(problems, rows, units, "unit", huge_row)
     if units is not None:
         long_unit = units.rows(lambda u: MAX_UNIT_CHARS < len(u) <= MAX_CELL_CHARS, bool)
         if long_unit.any():
@@ -1089,7 +1183,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
                 n, p, g = names.text(at(r)), periods[period_rows[at(r)]].text, geography.text(at(r))
                 return (
                     f"repeats row {firsts[r]}: the same indicator, period and geography "
-                    f"({n}, {p}{', ' + g if g else ''})"
+                    f"({shown(n)}, {shown(p)}{', ' + shown(g) if g else ''})"
                 )
 
             problems.add_rows(ok_rows[repeated], repeats)
@@ -1394,6 +1488,22 @@ def _store(
             indicator.updated_at = now
             indicator.next_check_at = None  # the scheduler re-checks freshness on its next pass
     return report
+
+
+def _refuse_control(
+    problems: _Problems, rows: np.ndarray, cells: _Coded, what: str, huge: np.ndarray
+) -> None:
+    """Rows whose `what` holds a C0 or C1 control character (a line break too): stored, it would reach
+    every terminal and message that shows it."""
+    bad = cells.rows(lambda t: CONTROL_IN_TEXT.search(t) is not None, bool) & ~huge
+    if bad.any():
+        problems.add_rows(
+            rows[bad],
+            lambda r: (
+                f"the {what} '{shown(cells.text(int(np.searchsorted(rows, r))))}' holds a "
+                "control character (shown as ?); remove it"
+            ),
+        )
 
 
 def _check_values(rows: _Rows, matched: dict[str, Indicator | None], file: str) -> None:

@@ -354,6 +354,55 @@ def test_a_row_with_more_fields_than_the_header_is_refused_wherever_it_is(db_url
     nothing_written(db_url)
 
 
+def test_a_csv_wider_than_1000_columns_is_refused_at_once(db_url, tmp_path) -> None:
+    path = tmp_path / "wide.csv"  # 789 KB: accepted after 18 s at 537 MB before the limit
+    extra = 100_000
+    path.write_text(
+        "indicator,period,value" + "".join(f",c{i}" for i in range(extra)) + "\n"
+        "Deaths,2024,5" + "," * extra + "\n"
+    )
+    ran = commstat(db_url, "import", str(path), tmp_path=tmp_path)
+    refused(ran, "wide.csv has more than 1,000 columns")
+    assert len(ran.output) < 1_000
+    assert ran.peak_mb < 400
+    nothing_written(db_url)
+
+
+def test_a_huge_header_is_not_echoed_back(sqlite_url, tmp_path) -> None:
+    path = tmp_path / "header.csv"  # one 20 MB column name: the message quoted it whole before
+    path.write_text("indicator,period,value" + "A" * 20_000_000 + "\nDeaths,2024,1\n")
+    ran = commstat(sqlite_url, "import", str(path), tmp_path=tmp_path)
+    refused(ran, "has no column 'value'", "Its columns are: indicator, period, valueAAA")
+    assert len(ran.output) < 2_000, len(ran.output)
+    nothing_written(sqlite_url)
+
+
+CONTROL_NAME = "\x1b]0;pwned\x07\x1b[2J\x1b[31mansi"  # sets a terminal's title, clears it
+
+
+def _printable(output: str) -> None:
+    bad = [c for c in output if c not in "\n\t" and (ord(c) < 32 or 0x7F <= ord(c) <= 0x9F)]
+    assert not bad, repr(output)
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        (f"{CONTROL_NAME},2024,5,MD,deaths", "row 2: the indicator name '?]0;pwned??[2J?[31mansi'"),
+        ("Deaths,2024,5,\x1b[2JMD,deaths", "row 2: the geography '?[2JMD' holds a control"),
+        ("Deaths,2024,5,MD,de\x9baths", "row 2: the unit 'de?aths' holds a control"),
+        ('Deaths,2024,5,"M\nD",deaths', "row 2: the geography 'M D' holds a control"),
+    ],
+)
+def test_control_characters_in_a_csv_are_refused(db_url, tmp_path, row, says) -> None:
+    path = tmp_path / "control.csv"
+    path.write_text(f"indicator,period,value,geography,unit\n{row}\n", newline="")
+    ran = commstat(db_url, "import", str(path), tmp_path=tmp_path)
+    refused(ran, says, "holds a control character")
+    _printable(ran.output)
+    nothing_written(db_url)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_utf16_csv_is_read(sqlite_url, tmp_path, encoding) -> None:
     text = (
@@ -489,6 +538,60 @@ def test_hostile_catalogs_are_refused(db_url, tmp_path, name, text, says) -> Non
     refused(ran, says, "Nothing was loaded")
     assert ran.peak_mb < 400
     nothing_written(db_url)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("list.yml", "indicators: [" + ",".join(["1"] * 990_000) + "]\n"),
+        (
+            "aliases.yml",
+            "indicators:\n  - name: X\n    aliases: [" + ",".join(["1"] * 990_000) + "]\n",
+        ),
+    ],
+)
+def test_a_catalog_of_a_million_values_is_refused_at_once(sqlite_url, tmp_path, name, text) -> None:
+    path = tmp_path / name  # 1.98 MB, no anchors: 28 s and 890 MB, with the wrong reason, before
+    path.write_text(text)
+    ran = commstat(sqlite_url, "indicators", "load", str(path), tmp_path=tmp_path)
+    refused(ran, f"{name} has more than 100,000 values", "Nothing was loaded")
+    assert "anchors" not in ran.output
+    assert ran.seconds < 6, f"{ran.seconds:.1f} s"
+    assert ran.peak_mb < 400
+    nothing_written(sqlite_url)
+
+
+@pytest.mark.parametrize(
+    ("field", "says"),
+    [
+        (
+            'name: "\\e]0;pwned\\a\\e[2Jansi"',
+            "indicator 1 '?]0;pwned??[2Jansi': name holds a control",
+        ),
+        ('name: X\n    unit: "d\\x9beaths"', "unit 'd?eaths' holds a control character"),
+        ('name: X\n    source: "CDC\\e[2J"', "source 'CDC?[2J' holds a control character"),
+        ('name: X\n    aliases: ["od\\x07"]', "aliases 'od?' holds a control character"),
+        ('name: X\ndefault_geography: "M\\eD"', "default_geography holds a control character"),
+    ],
+)
+def test_control_characters_in_a_catalog_are_refused(db_url, tmp_path, field, says) -> None:
+    path = tmp_path / "control.yml"
+    path.write_text(f"indicators:\n  - {field}\n")
+    ran = commstat(db_url, "indicators", "load", str(path), tmp_path=tmp_path)
+    refused(ran, says, "Nothing was loaded")
+    _printable(ran.output)
+    nothing_written(db_url)
+
+
+def test_a_huge_name_in_a_catalog_is_not_echoed_back(sqlite_url, tmp_path) -> None:
+    path = tmp_path / "name.yml"
+    path.write_text(
+        "indicators:\n  - name: " + "N" * 1_900_000 + "\n    colour: " + "z" * 90_000 + "\n"
+    )
+    ran = commstat(sqlite_url, "indicators", "load", str(path), tmp_path=tmp_path)
+    refused(ran, "name is longer than 200 characters")
+    assert len(ran.output) < 2_000, len(ran.output)
+    nothing_written(sqlite_url)
 
 
 def test_a_catalog_may_share_fields_through_a_small_alias(sqlite_url, tmp_path) -> None:
