@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import repeat
@@ -536,18 +536,8 @@ def _header_fields(source: _Source) -> int:
 
 def _csv_names(source: _Source) -> list[str]:
     _refuse_wide(source.file, _header_fields(source))
-    try:
+    with _csv_errors(source):
         header = pd.read_csv(source.path, nrows=0, dtype=object, **source.csv)
-    except pd.errors.EmptyDataError:
-        raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
-    except pd.errors.ParserError as exc:
-        raise ImportError_(
-            f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ImportError_(
-            f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
-        ) from None
     raw = [str(c) for c in header.columns]
     _refuse_wide(source.file, len(raw))
     # pandas' name for a blank header cell: keep it, trimmed ("Unnamed: 3")
@@ -564,7 +554,7 @@ def _read_csv(
     dtype: dict[str, Any] | type = object
     if usecols is not None:
         dtype = {c: ("category" if c in categories else object) for c in usecols}
-    try:
+    with _csv_errors(source):
         frame = pd.read_csv(
             source.path,
             header=0,
@@ -578,6 +568,14 @@ def _read_csv(
             usecols=list(usecols) if usecols is not None else None,
             **source.csv,
         )
+    return frame
+
+
+@contextmanager
+def _csv_errors(source: _Source) -> Iterator[None]:
+    """pandas' reading errors in words an analyst can act on."""
+    try:
+        yield
     except pd.errors.EmptyDataError:
         raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
     except pd.errors.ParserError as exc:
@@ -588,7 +586,6 @@ def _read_csv(
         raise ImportError_(
             f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
         ) from None
-    return frame
 
 
 def _refuse_long_rows(source: _Source) -> None:
