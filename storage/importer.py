@@ -578,7 +578,7 @@ def _csv_errors(source: _Source) -> Iterator[None]:
         yield
     except pd.errors.EmptyDataError:
         raise ImportError_(f"{source.file} is empty: it has no header and no rows.") from None
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, csv.Error) as exc:
         raise ImportError_(
             f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
         ) from None
@@ -692,24 +692,18 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
     header = 0
     encoding = source.csv["encoding"]
     errors = "replace" if encoding == "cp1252" else "strict"
-    try:
-        with source.path.open(encoding=encoding, errors=errors, newline="") as text:
-            reader = csv.reader(text, delimiter=source.csv["sep"])
-            for number, fields in enumerate(reader, start=1):
-                if number == 1:
-                    header = len(fields)
-                elif len(fields) > header:
-                    count += 1
-                    if len(found) < MAX_PROBLEMS_SHOWN:
-                        found.append((number, len(fields)))
-    except csv.Error as exc:
-        raise ImportError_(
-            f"{source.file} is not a well-formed CSV file: {shown(exc, 200)}"
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ImportError_(
-            f"{source.file} has text I cannot read ({exc.reason}); save it as CSV UTF-8."
-        ) from None
+    with (
+        _csv_errors(source),
+        source.path.open(encoding=encoding, errors=errors, newline="") as text,
+    ):
+        reader = csv.reader(text, delimiter=source.csv["sep"])
+        for number, fields in enumerate(reader, start=1):
+            if number == 1:
+                header = len(fields)
+            elif len(fields) > header:
+                count += 1
+                if len(found) < MAX_PROBLEMS_SHOWN:
+                    found.append((number, len(fields)))
     return found, count
 
 

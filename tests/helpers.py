@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.models import Indicator, IndicatorValue
+from storage.repositories import ensure_team
 
 T = TypeVar("T")
 
@@ -37,3 +43,34 @@ def all_text(message: dict[str, Any]) -> str:
 
     walk(message.get("blocks") or [])
     return "\n".join(found)
+
+
+def add_late_indicator(
+    sessions: sessionmaker[Session], team_id: str, *, now: datetime, steward: str = "U0LEE"
+) -> None:
+    """Maryland overdose deaths with June 2026 stored: July's value (monthly, 4-month lag) is
+    late from Tue Dec 1, so its steward is nudged from then on."""
+    with sessions.begin() as session:
+        team = ensure_team(session, team_id, time_zone="America/New_York", now=now)
+        indicator = Indicator(
+            team_id=team.id,
+            slug="md-overdose-deaths",
+            name="Maryland overdose deaths",
+            period_kind="monthly",
+            update_frequency="monthly, 4-month lag",
+            steward_id=steward,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(indicator)
+        session.flush()
+        session.add(
+            IndicatorValue(
+                team_id=team.id,
+                indicator_id=indicator.id,
+                period="2026-06",
+                period_start=date(2026, 6, 1),
+                value=140,
+                updated_at=now,
+            )
+        )

@@ -80,12 +80,6 @@ class Series:
 
 
 @dataclass(frozen=True)
-class DoneMarker:
-    when: date
-    label: str
-
-
-@dataclass(frozen=True)
 class Answer:
     indicator: Indicator
     summaries: tuple[Summary, ...]  # one: the detailed answer; several: side by side
@@ -97,7 +91,7 @@ class Answer:
     explanation: str | None
     series: tuple[Series, ...]  # for the chart
     chart_more: int  # geographies left out of the chart
-    markers: tuple[DoneMarker, ...]
+    markers: tuple[charts.Marker, ...]
     window: str  # "May 2020 – Apr 2025"
     geography_note: str | None = None  # e.g. "Showing MD, the coalition's default"
     by: str | None = None
@@ -138,7 +132,7 @@ def load_points(session: Session, indicator: Indicator) -> dict[str, list[Point]
 
 def done_markers(
     session: Session, indicator: Indicator, start: date, end: date
-) -> tuple[DoneMarker, ...]:
+) -> tuple[charts.Marker, ...]:
     """Linked commitments completed in the window: where the coalition acted."""
     closed = session.execute(
         select(Commitment.id, Commitment.closed_at)
@@ -151,7 +145,7 @@ def done_markers(
         .order_by(Commitment.closed_at)
     ).all()
     return tuple(
-        DoneMarker(at.date(), f"#{cid} done")
+        charts.Marker(at.date(), f"#{cid} done")
         for cid, at in closed
         if at is not None and start <= at.date()
     )
@@ -310,7 +304,7 @@ def chart_spec(answer: Answer) -> charts.ChartSpec:
         ],
         target=answer.target,
         direction=str(Direction(indicator.direction).value),
-        markers=[charts.Marker(m.when, m.label) for m in answer.markers],
+        markers=answer.markers,
         baseline=True,
         source=indicator.source,
     )
@@ -573,7 +567,6 @@ def _set_geography(
 __all__ = [
     "Answer",
     "CatalogEntry",
-    "DoneMarker",
     "IndicatorError",
     "Series",
     "SetResult",

@@ -27,13 +27,11 @@ from storage.models import (
     Commitment,
     CommitmentOwner,
     Indicator,
-    IndicatorValue,
     OutboxMessage,
     OutboxStatus,
 )
-from storage.repositories import ensure_team
 from tests.conftest import TEAM_ID, ServedBot
-from tests.helpers import all_text, wait_for
+from tests.helpers import add_late_indicator, all_text, wait_for
 
 CHANNEL = "C0MEETING"
 NY = ZoneInfo("America/New_York")
@@ -305,36 +303,8 @@ def test_a_digest_whose_meeting_has_started_is_not_posted(bot: ServedBot):
 # --- data stewards ---------------------------------------------------------------------------
 
 
-def _late_indicator(bot: ServedBot) -> None:
-    """Maryland overdose deaths, June 2026 stored; July's value is late from Tue Dec 1."""
-    with bot.services.sessions.begin() as session:
-        team = ensure_team(session, TEAM_ID, time_zone="America/New_York", now=bot.clock())
-        indicator = Indicator(
-            team_id=team.id,
-            slug="md-overdose-deaths",
-            name="Maryland overdose deaths",
-            period_kind="monthly",
-            update_frequency="monthly, 4-month lag",
-            steward_id="U0LEE",
-            created_at=bot.clock(),
-            updated_at=bot.clock(),
-        )
-        session.add(indicator)
-        session.flush()
-        session.add(
-            IndicatorValue(
-                team_id=team.id,
-                indicator_id=indicator.id,
-                period="2026-06",
-                period_start=datetime(2026, 6, 1).date(),
-                value=140,
-                updated_at=bot.clock(),
-            )
-        )
-
-
 def test_a_steward_nudge_is_not_sent_once_the_value_arrived(bot: ServedBot):
-    _late_indicator(bot)
+    add_late_indicator(bot.services.sessions, TEAM_ID, now=bot.clock())
     slack_down(bot, 429)
     report = tick(bot, ny(1, 12, 30, month=12))  # 09:30 in Los Angeles, where Lee lives
     assert report.steward_nudges == 1 and report.delivery.retrying == 1
@@ -380,7 +350,7 @@ def test_held_back_messages_that_still_hold_are_sent_once(bot: ServedBot, status
     at the next pass: once each, and never again."""
     commitment = make(bot, "Send the naloxone report by Wednesday")
     _meeting_on_tuesday(bot)
-    _late_indicator(bot)
+    add_late_indicator(bot.services.sessions, TEAM_ID, now=bot.clock())
 
     _held_then_sent(bot, status, ny(23, 10, 30), ["digest", "digest_chart"])
     [digest] = _digests_in_channel(bot)

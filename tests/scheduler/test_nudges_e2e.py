@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.followup.scheduler import run_pass
 from bot.slack import ids
-from storage.models import Commitment, Indicator, OutboxMessage, Person
-from tests.helpers import all_text, wait_for
+from storage.models import Commitment, OutboxMessage, Person
+from tests.helpers import add_late_indicator, all_text, wait_for
 
 CHANNEL = "C0MEETING"
 NY = ZoneInfo("America/New_York")
@@ -209,36 +209,9 @@ def test_team_quiet_hours_and_holidays_hold_reminders(bot):
 
 
 def test_a_late_data_steward_is_nudged(bot):
-    with bot.services.sessions.begin() as session:
-        from storage.models import IndicatorValue, Team
-        from storage.repositories import ensure_team
-
-        # Lee was named steward in the catalog and has never used the bot: the scheduler asks
-        # Slack where he lives (Los Angeles) rather than nudging at 9:00 New York, 6:00 his time.
-        team = ensure_team(session, "T0COALITION", time_zone="America/New_York", now=bot.clock())
-        indicator = Indicator(
-            team_id=team.id,
-            slug="md-overdose-deaths",
-            name="Maryland overdose deaths",
-            period_kind="monthly",
-            update_frequency="monthly, 4-month lag",
-            steward_id="U0LEE",
-            created_at=bot.clock(),
-            updated_at=bot.clock(),
-        )
-        session.add(indicator)
-        session.flush()
-        session.add(
-            IndicatorValue(
-                team_id=team.id,
-                indicator_id=indicator.id,
-                period="2026-06",
-                period_start=datetime(2026, 6, 1).date(),
-                value=140,
-                updated_at=bot.clock(),
-            )
-        )
-        assert isinstance(team, Team)
+    # Lee was named steward in the catalog and has never used the bot: the scheduler asks
+    # Slack where he lives (Los Angeles) rather than nudging at 9:00 New York, 6:00 his time.
+    add_late_indicator(bot.services.sessions, "T0COALITION", now=bot.clock())
     # July's value is expected by the end of November (July + 4 months): late from Tue Dec 1.
     tick(bot, ny(30, 12, 30))
     assert dms(bot, "U0LEE") == []
