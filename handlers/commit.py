@@ -34,24 +34,32 @@ from handlers import replies
 
 
 def register(app: App, services: Services) -> None:
-    @app.command(ids.COMMIT)
-    def on_commit(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        text = command.get("text") or ""
-        words = text.split()
-        if not words:
+    def ack_commit(ack: Ack, command: dict[str, Any]) -> None:
+        if _wants_help(command):
+            ack(text=help_text(ids.COMMIT), response_type="ephemeral")
+        else:
             ack()
+
+    def on_commit(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        words = (command.get("text") or "").split()
+        if not words:
             open_new_commitment_form(services, client, command)
             return
-        if words[0].lower() in replies.HELP_WORDS and len(words) == 1:
-            ack(text=help_text(ids.COMMIT), response_type="ephemeral")
-            return
-        ack()
+        if _wants_help(command):
+            return  # the ack was the answer
         replies.answer(
             respond,
             lambda: dispatch(services, client, command, words),
             refusals=(CommitError, CommitTextError, DateError),
             command=ids.COMMIT,
         )
+
+    app.command(ids.COMMIT)(ack=ack_commit, lazy=[on_commit])
+
+
+def _wants_help(command: dict[str, Any]) -> bool:
+    words = (command.get("text") or "").split()
+    return len(words) == 1 and words[0].lower() in replies.HELP_WORDS
 
 
 def dispatch(

@@ -34,6 +34,7 @@ from bot.slack.commitment_messages import (
     update_in_place,
 )
 from bot.slack.home import publish_home
+from bot.slack.jobs import ack_now, form_ack
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
@@ -43,18 +44,14 @@ STALE_FORM = "This form is out of date: close it and press Add note again. Nothi
 
 
 def register(app: App, services: Services) -> None:
-    @app.action(ids.COMMIT_DONE)
     def on_done(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
-        ack()
         clicked(services, client, body, respond, "done", action.get("value"), "")
 
-    @app.action(ids.COMMIT_MOVE)
     def on_move(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
-        ack()
         commitment_id = str(action.get("block_id") or "").removeprefix("commitment-")
         picked = action.get("selected_date")
         if action.get("type") == "button":  # "Move to Mon, Nov 30": `<id>:<date>`
@@ -69,19 +66,15 @@ def register(app: App, services: Services) -> None:
             picked if isinstance(picked, str) else "",
         )
 
-    @app.action(ids.COMMIT_SNOOZE)
     def on_snooze(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
-        ack()
         commitment_id, _, days = _text(action, "selected_option", "value").partition(":")
         clicked(services, client, body, respond, "snooze", commitment_id, days)
 
-    @app.action(ids.COMMIT_NOTE)
     def on_note_button(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
-        ack()
         try:
             commitment_id = _id(action.get("value"))
         except CommitTextError as error:
@@ -95,7 +88,6 @@ def register(app: App, services: Services) -> None:
             return
         client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
 
-    @app.view(ids.NOTE_VIEW)
     def on_note_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -121,11 +113,20 @@ def register(app: App, services: Services) -> None:
         ack()
         thread_note(client, changed.commitment, user_id, changed.note)
 
-    @app.view(ids.NEW_COMMITMENT_VIEW)
     def on_new_commitment(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         submit_new_commitment(services, ack, body, view, client)
+
+    app.action(ids.COMMIT_DONE)(ack=ack_now, lazy=[on_done])
+    app.action(ids.COMMIT_MOVE)(ack=ack_now, lazy=[on_move])
+    app.action(ids.COMMIT_SNOOZE)(ack=ack_now, lazy=[on_snooze])
+    app.action(ids.COMMIT_NOTE)(ack=ack_now, lazy=[on_note_button])
+    # A form's answer is its errors next to the fields: the front waits for the worker's.
+    app.view(ids.NOTE_VIEW)(ack=form_ack(services, on_note_submitted), lazy=[on_note_submitted])
+    app.view(ids.NEW_COMMITMENT_VIEW)(
+        ack=form_ack(services, on_new_commitment), lazy=[on_new_commitment]
+    )
 
 
 def _id(value: Any) -> int:

@@ -40,19 +40,29 @@ class CommstatError(Exception):
 
 
 def register(app: App, services: Services) -> None:
-    @app.command(ids.COMMSTAT)
-    def on_commstat(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        text = " ".join((command.get("text") or "").split())
-        if not text or text.lower() in replies.HELP_WORDS:
+    def ack_commstat(ack: Ack, command: dict[str, Any]) -> None:
+        if _wants_help(command):
             ack(text=help_text(ids.COMMSTAT), response_type="ephemeral")
-            return
-        ack()
+        else:
+            ack()
+
+    def on_commstat(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        if _wants_help(command):
+            return  # the ack was the answer
+        text = " ".join((command.get("text") or "").split())
         replies.answer(
             respond,
             lambda: dispatch(services, client, command, text),
             refusals=(CommstatError, RecurrenceError, SettingsError, ScheduleRefused),
             command=ids.COMMSTAT,
         )
+
+    app.command(ids.COMMSTAT)(ack=ack_commstat, lazy=[on_commstat])
+
+
+def _wants_help(command: dict[str, Any]) -> bool:
+    text = " ".join((command.get("text") or "").split())
+    return not text or text.lower() in replies.HELP_WORDS
 
 
 def dispatch(

@@ -31,21 +31,29 @@ from handlers import replies
 
 
 def register(app: App, services: Services) -> None:
-    @app.command(ids.INDICATOR)
-    def on_indicator(
-        ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        text = (command.get("text") or "").strip()
-        if not text or text.lower() in replies.HELP_WORDS:
+    def ack_indicator(ack: Ack, command: dict[str, Any]) -> None:
+        if _wants_help(command):
             ack(text=help_text(ids.INDICATOR), response_type="ephemeral")
-            return
-        ack()
+        else:
+            ack()
+
+    def on_indicator(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        if _wants_help(command):
+            return  # the ack was the answer
+        text = (command.get("text") or "").strip()
         replies.answer(
             respond,
             lambda: dispatch(services, client, command, respond, text),
             refusals=(IndicatorError,),
             command=ids.INDICATOR,
         )
+
+    app.command(ids.INDICATOR)(ack=ack_indicator, lazy=[on_indicator])
+
+
+def _wants_help(command: dict[str, Any]) -> bool:
+    text = (command.get("text") or "").strip()
+    return not text or text.lower() in replies.HELP_WORDS
 
 
 def dispatch(

@@ -11,26 +11,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 
 from bot.bootstrap import Services
+from bot.slack.jobs import ack_now
 from bot.usecases.uninstall import forget_team
 
 logger = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("app_uninstalled")
-    def on_app_uninstalled(ack: Ack, context: BoltContext) -> None:
-        ack()
+    def on_app_uninstalled(context: BoltContext) -> None:
         _forget(services, context, "app_uninstalled")
 
-    @app.event("tokens_revoked")
-    def on_tokens_revoked(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
-        ack()
+    def on_tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
         if not (event.get("tokens") or {}).get("bot"):
             return  # only user tokens: we never use those, the bot still works
         _forget(services, context, "tokens_revoked")
+
+    app.event("app_uninstalled")(ack=ack_now, lazy=[on_app_uninstalled])
+    app.event("tokens_revoked")(ack=ack_now, lazy=[on_tokens_revoked])
 
 
 def _forget(services: Services, context: BoltContext, why: str) -> None:

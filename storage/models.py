@@ -92,6 +92,13 @@ class OutboxStatus(enum.StrEnum):
     DROPPED = "dropped"  # no longer true when its turn came (the commitment was done…): not sent
 
 
+class JobStatus(enum.StrEnum):
+    WAITING = "waiting"  # stored and acknowledged; no worker has it
+    WORKING = "working"  # a worker has it until `claimed_until` (then it waits again)
+    DONE = "done"
+    FAILED = "failed"  # raised on every try: given up (the person was told, where possible)
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings (no native enum type) so adding a value needs no DDL on PostgreSQL.
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
@@ -309,6 +316,40 @@ class OutboxMessage(Base):
     result_ts: Mapped[str | None] = mapped_column(String(32))
 
 
+class Job(Base):
+    """A Slack request that was acknowledged: stored before the ack, carried out by a worker.
+
+    `request_key` is the identity of the Slack request and its listener (a command's trigger id,
+    a click's action, a form's view…): Slack's retry of it finds the key taken and adds nothing.
+    `journal` holds what Slack answered to each call the job made, by call number, so that a job
+    taken over after a crash does not make those calls again. `ack` is a form's answer when a
+    worker gives it in time (its errors next to the fields); `ack_state` says whether the waiting
+    acknowledgement took it ("taken") or gave up waiting ("gone")."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("request_key"),
+        Index("ix_jobs_status_not_before", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_key: Mapped[str] = mapped_column(String(300))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    listener: Mapped[str] = mapped_column(String(100))
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.WAITING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    journal: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ack: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    ack_state: Mapped[str | None] = mapped_column(String(10))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 __all__ = [
     "Base",
     "Commitment",
@@ -318,6 +359,8 @@ __all__ = [
     "Direction",
     "Indicator",
     "IndicatorValue",
+    "Job",
+    "JobStatus",
     "OutboxMessage",
     "OutboxStatus",
     "Person",

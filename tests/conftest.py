@@ -3,28 +3,26 @@ stand-in, and the real bot served over HTTP."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import create_app
+from bot.app import create_app, create_worker_app
 from bot.bootstrap import Services, bootstrap
 from bot.config import Settings, load_settings
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.slack_driver import SlackDriver
 from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
+from bot.slack.jobs import WorkerThreads
 from storage.db import make_engine, upgrade
 
 PG_ENV = "COMMSTAT_TEST_POSTGRES_URL"
@@ -201,7 +199,7 @@ class _ServedApp:
         self.slack = fake
         self.services = bootstrap(make_settings(database_url, fake.api_url), clock=clock)
         app = create_app(self.services)
-        self._listeners = _track_listeners(app)
+        self.workers = WorkerThreads(self.services, create_worker_app(self.services)).start()
         self._server = make_server(
             make_wsgi_app(app, self.services.engine, signing_secret=SIGNING_SECRET),
             host="127.0.0.1",
@@ -213,37 +211,19 @@ class _ServedApp:
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
 
     def fresh_database(self) -> None:
-        self._empty(self.services.engine)
+        with self.workers.held():
+            self._empty(self.services.engine)
 
     def settle(self, timeout: float = 30.0) -> None:
-        """Wait for the work Bolt runs after acking (answers, chart uploads) to finish."""
-        deadline = time.monotonic() + timeout
-        while self._listeners:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the bot's listeners were still running after {timeout} s")
-            concurrent.futures.wait(list(self._listeners), timeout=0.5)
+        """Wait for the jobs stored by the acks (answers, chart uploads) to be carried out."""
+        self.workers.settle(timeout)
 
     def close(self) -> None:
         self.settle()
+        self.workers.close()
         self._server.close()
         self._thread.join(timeout=5)
         self.services.engine.dispose()
-
-
-def _track_listeners(app: Any) -> set[concurrent.futures.Future[Any]]:
-    """The futures of the listener work Bolt submits (as bot.sandbox.demo tracks it)."""
-    executor = app._listener_runner.listener_executor
-    busy: set[concurrent.futures.Future[Any]] = set()
-    submit = executor.submit
-
-    def tracked(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        future = submit(fn, *args, **kwargs)
-        busy.add(future)
-        future.add_done_callback(busy.discard)
-        return future
-
-    executor.submit = tracked
-    return busy
 
 
 def _copy_of(template: Path, path: Path) -> Callable[[Engine], None]:

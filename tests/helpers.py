@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import create_worker_app
+from bot.bootstrap import Services
+from bot.slack.jobs import WorkerThreads
 from storage.models import Indicator, IndicatorValue
 from storage.repositories import ensure_team
 
 T = TypeVar("T")
+
+
+@contextmanager
+def running_workers(services: Services, count: int = 2) -> Iterator[WorkerThreads]:
+    """Worker threads carrying out the jobs a hand-built front app stores (as `commstat serve`'s
+    worker processes do); they finish what is stored, then stop."""
+    workers = WorkerThreads(services, create_worker_app(services), count).start()
+    try:
+        yield workers
+    finally:
+        try:
+            workers.settle(timeout=30)
+        finally:
+            workers.close()
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0) -> T:

@@ -16,7 +16,6 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app import create_app
+from bot.app import create_app, create_worker_app
 from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
 from bot.followup.scheduler import PassReport, run_pass
@@ -34,6 +33,7 @@ from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.transcript import Transcript
 from bot.slack import ids
 from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
+from bot.slack.jobs import WorkerThreads
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Demo:
     fake: FakeSlack
     driver: SlackDriver
     transcript: Transcript
-    busy: set[Future[Any]]
+    workers: WorkerThreads
     now: datetime = START
 
     def clock(self) -> datetime:
@@ -83,7 +83,8 @@ class Demo:
 
     def settle(self) -> None:
         """Wait until the app has finished the work it does after acking (follow-ups, charts)."""
-        _wait(lambda: not self.busy and all(c.status for c in self.fake.calls), timeout=30)
+        self.workers.settle(timeout=30)
+        _wait(lambda: all(c.status for c in self.fake.calls), timeout=30)
 
     def command(self, user: str, command: str, text: str, channel: str = CHANNEL) -> None:
         self.transcript.typed(self.now, user, channel, f"{command} {text}".strip())
@@ -169,22 +170,6 @@ class Demo:
         raise LookupError(f"no DM to {user} with a {action_id} option ending {ending!r}")
 
 
-def _track_listeners(app: Any) -> set[Future[Any]]:
-    """The listener work Bolt runs after acking, so the demo knows when an answer is complete."""
-    executor = app._listener_runner.listener_executor
-    busy: set[Future[Any]] = set()
-    submit = executor.submit
-
-    def tracked(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future = submit(fn, *args, **kwargs)
-        busy.add(future)
-        future.add_done_callback(busy.discard)
-        return future
-
-    executor.submit = tracked
-    return busy
-
-
 def _ack_entry(at: datetime, where: str, body: dict[str, Any]) -> Any:
     from bot.sandbox.transcript import Entry
 
@@ -239,6 +224,7 @@ def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
     holder: dict[str, Demo] = {}
     services = bootstrap(settings, clock=lambda: holder["demo"].clock())
     app = create_app(services)
+    workers = WorkerThreads(services, create_worker_app(services)).start()
     server = make_server(
         make_wsgi_app(app, services.engine, signing_secret=secret), host="127.0.0.1", port=0
     )
@@ -252,15 +238,18 @@ def started(folder: Path, *, start: datetime = START) -> Iterator[Demo]:
     )
     names = {user_id: name for user_id, name, _ in PEOPLE}
     transcript = Transcript(fake, names, {CHANNEL: "commstat"}, zone=NEW_YORK)
-    demo = holder["demo"] = Demo(services, fake, driver, transcript, _track_listeners(app), start)
+    demo = holder["demo"] = Demo(services, fake, driver, transcript, workers, start)
     try:
         yield demo
     finally:
         # Work the app still does after an ack (when the demo or console was interrupted) ends
         # first; then the server finishes its requests and stops, and only then the Slack stand-in.
-        _wait(lambda: not demo.busy, timeout=10)
         server.close()
         thread.join(timeout=5)
+        try:
+            workers.settle(timeout=10)
+        finally:
+            workers.close()
         fake.stop()
         services.engine.dispose()
 

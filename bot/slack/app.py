@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -32,6 +32,7 @@ from bot.config import ConfigError
 from bot.core import charts
 from bot.core.dates import warm_up
 from bot.core.text import USER_ID
+from bot.slack.jobs import as_front, as_worker
 from bot.slack.web_client import make_client
 
 logger = logging.getLogger(__name__)
@@ -256,26 +257,40 @@ def not_served(req: BoltRequest, text: str = NOT_SERVED) -> BoltResponse:
     return BoltResponse(status=200, body="")
 
 
+Role = Literal["front", "worker"]
+
+
 def build_app(
-    services: Services, *, register: Register, workers: int = 8, socket_mode: bool = False
+    services: Services,
+    *,
+    register: Register,
+    role: Role = "front",
+    workers: int = 8,
+    socket_mode: bool = False,
 ) -> App:
     """Token mode (one workspace, SLACK_BOT_TOKEN) unless SLACK_CLIENT_ID is set (OAuth mode:
     each workspace's token comes from its installation). Socket Mode needs no signing secret:
-    Slack authenticates the WebSocket itself."""
+    Slack authenticates the WebSocket itself.
+
+    The *front* answers Slack: it stores each request's work as a job before the ack and does
+    nothing else (no chart, no Slack call after the ack). The *worker* app runs stored jobs
+    (bot/slack/jobs.py); it checks no signature, since only the front, which did, stores jobs."""
     settings = services.settings
+    front = role == "front"
     if settings.oauth_enabled:
-        app = _oauth_app(services, workers=workers, socket_mode=socket_mode)
+        app = _oauth_app(services, workers=workers, socket_mode=socket_mode, front=front)
         register(app, services)
-        warm_up()
-        charts.warm_up()
-        return app
-    settings.require("slack_bot_token", *(() if socket_mode else ("slack_signing_secret",)))
+        return _as_role(app, services, front=front)
+    settings.require(
+        "slack_bot_token", *(() if socket_mode or not front else ("slack_signing_secret",))
+    )
     signing_secret = settings.slack_signing_secret
     gate = RequestGate(served_team=None, slack_api_url=settings.slack_api_url)
     try:
         app = App(
             signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-            request_verification_enabled=not socket_mode,
+            request_verification_enabled=front and not socket_mode,
+            process_before_response=front,  # the job is stored before the ack is sent
             client=make_client(settings),
             logger=logging.getLogger("commstat.bolt"),
             listener_executor=ThreadPoolExecutor(
@@ -296,12 +311,18 @@ def build_app(
             f"SLACK_BOT_TOKEN was not accepted: {reason} (SLACK_API_URL={settings.slack_api_url})"
         ) from None
     register(app, services)
+    return _as_role(app, services, front=front)
+
+
+def _as_role(app: App, services: Services, *, front: bool) -> App:
+    if front:
+        return as_front(app, services)
     warm_up()  # dateparser's first parse takes ~0.3 s: pay it at start, not in someone's command
     charts.warm_up()  # matplotlib's font cache and first PNG: same, for /indicator's chart
-    return app
+    return as_worker(app)
 
 
-def _oauth_app(services: Services, *, workers: int, socket_mode: bool) -> App:
+def _oauth_app(services: Services, *, workers: int, socket_mode: bool, front: bool) -> App:
     """Bolt with slack_sdk's installation store: it serves /slack/install and
     /slack/oauth_redirect, and finds the right workspace's token for every request."""
     from bot.slack.oauth import oauth_settings
@@ -316,7 +337,8 @@ def _oauth_app(services: Services, *, workers: int, socket_mode: bool) -> App:
     signing_secret = settings.slack_signing_secret
     return App(
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=front and not socket_mode,
+        process_before_response=front,
         # No fixed token: Bolt hands each listener a client with that workspace's token.
         client=make_client(settings.model_copy(update={"slack_bot_token": None})),
         logger=logging.getLogger("commstat.bolt"),

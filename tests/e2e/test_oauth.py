@@ -28,7 +28,7 @@ from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
 from bot.slack.oauth import DEFAULT_BOT_SCOPES
 from storage.models import Commitment
 from tests.conftest import SIGNING_SECRET, Clock
-from tests.helpers import wait_for
+from tests.helpers import running_workers, wait_for
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "client-secret-never-logged-42"
@@ -128,7 +128,8 @@ def serve_oauth(database_url: str, fake: FakeSlack, clock: Clock) -> Iterator[OA
     thread = threading.Thread(target=run_until_closed, args=(server,), daemon=True)
     thread.start()
     try:
-        yield OAuthBot(f"http://127.0.0.1:{server.effective_port}", services, fake, clock)
+        with running_workers(services):
+            yield OAuthBot(f"http://127.0.0.1:{server.effective_port}", services, fake, clock)
     finally:
         server.close()
         thread.join(timeout=5)

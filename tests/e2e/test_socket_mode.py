@@ -19,7 +19,7 @@ from bot.sandbox.fake_socket import FakeSocketMode
 from bot.slack.socket_mode import APP_TOKEN_MISSING, connect
 from storage.models import Commitment
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.helpers import wait_for
+from tests.helpers import running_workers, wait_for
 
 COMMSTAT = [sys.executable, "-m", "bot.cli"]
 CHANNEL = "C0MEETING"
@@ -51,10 +51,11 @@ def socket_bot(db_url, fake_slack, socket_mode, clock):
     services = bootstrap(
         load_settings(socket_env(db_url, fake_slack.api_url, socket_mode.app_token)), clock=clock
     )
-    handler = _connect(services)
-    socket_mode.wait_connected()
-    yield services
-    handler.close()
+    with running_workers(services):
+        handler = _connect(services)
+        socket_mode.wait_connected()
+        yield services
+        handler.close()
     services.engine.dispose()
 
 

@@ -131,6 +131,11 @@ class TransactionWatch:
         if self.app_threads_only and thread == threading.main_thread().ident:
             return
         span = Span(time.monotonic(), thread, _opened_by())
+        if span.opened_by.startswith("storage/jobs.py"):
+            # The job queue's own short transactions (store, poll, claim, journal): the storage
+            # layer cannot call Slack (an import contract), but another thread's call may fall
+            # inside one, and a Slack request cannot tell which thread sent it.
+            return
         with self._lock:
             self._open[id(conn)] = span
             self.spans.append(span)
