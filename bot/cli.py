@@ -46,15 +46,59 @@ def main(log_level: str) -> None:
     """CommStat bot: commitments, indicators and relentless follow-up in Slack."""
 
 
+WORKERS_OPTION = click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Worker processes to start (default: one per CPU; 0: none here, run `commstat worker`).",
+)
+NO_SCHEDULER_OPTION = click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not run scheduler passes (run `commstat tick` from cron).",
+)
+
+
+def _log_level() -> str:
+    return str(click.get_current_context().find_root().params.get("log_level") or "info")
+
+
+def _start_workers(count: int | None, no_scheduler: bool) -> Any:
+    """`serve`'s and `socket`'s worker processes (bot/workers.py); None for --workers 0."""
+    from bot.workers import Supervisor, default_count
+
+    count = default_count() if count is None else count
+    if count == 0:
+        logger.info("workers: none here (--workers 0); run `commstat worker` to carry out jobs")
+        if not no_scheduler:
+            logger.info("scheduler: runs in `commstat worker` processes")
+        return None
+    supervisor = Supervisor(
+        count, scheduler=not no_scheduler, log_level=_log_level(), extra=["--no-migrate"]
+    ).start()
+    logger.info(
+        "workers: %d process(es)%s",
+        count,
+        "" if no_scheduler else "; the first also runs a scheduler pass every minute",
+    )
+    return supervisor
+
+
 @main.command()
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: $PORT or 3000)."
 )
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option("--no-scheduler", is_flag=True, help="Do not run scheduler passes in this process.")
-def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None:
-    """HTTP mode (production): POST /slack/events, GET /healthz."""
+@WORKERS_OPTION
+@NO_SCHEDULER_OPTION
+def serve(
+    port: int | None, host: str, threads: int, workers: int | None, no_scheduler: bool
+) -> None:
+    """HTTP mode (production): POST /slack/events, GET /healthz, and the worker processes.
+
+    This process only checks, stores and acknowledges each request; the workers do the work
+    (database, charts, answers) and the scheduler's passes."""
     from bot.app import create_app
     from bot.bootstrap import bootstrap
     from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
@@ -86,30 +130,24 @@ def serve(port: int | None, host: str, threads: int, no_scheduler: bool) -> None
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    scheduler = None
-    if no_scheduler:
-        logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
-    else:
-        from bot.followup.scheduler import BackgroundScheduler
-
-        scheduler = BackgroundScheduler(services).start()
-        logger.info("scheduler: a pass every minute (nudges, digests, sending)")
+    supervisor = _start_workers(workers, no_scheduler)
     logger.info(
         "listening on http://%s:%s (POST /slack/events, GET /healthz)", host, server.effective_port
     )
     try:
         run_until_closed(server)
     finally:
-        if scheduler is not None:
-            scheduler.stop()  # lets a pass in flight finish
+        if supervisor is not None:
+            supervisor.stop()  # each worker finishes its job first
     logger.info("stopped")
 
 
 @main.command("socket")
-@click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option("--no-scheduler", is_flag=True, help="Do not run scheduler passes in this process.")
-def socket_mode(workers: int, no_scheduler: bool) -> None:
-    """Socket Mode: connect out to Slack over a WebSocket (needs SLACK_APP_TOKEN; no public URL)."""
+@WORKERS_OPTION
+@NO_SCHEDULER_OPTION
+def socket_mode(workers: int | None, no_scheduler: bool) -> None:
+    """Socket Mode: connect out to Slack over a WebSocket (needs SLACK_APP_TOKEN; no public URL),
+    with the same worker processes as `serve`."""
     import threading
 
     from bot.app import create_app
@@ -131,24 +169,73 @@ def socket_mode(workers: int, no_scheduler: bool) -> None:
     signal.signal(signal.SIGINT, _stop)
     services = bootstrap(settings)
     try:
-        handler = connect(create_app(services, workers=workers, socket_mode=True), settings)
+        handler = connect(create_app(services, socket_mode=True), settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    scheduler = None
-    if no_scheduler:
-        logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
-    else:
-        from bot.followup.scheduler import BackgroundScheduler
-
-        scheduler = BackgroundScheduler(services).start()
-        logger.info("scheduler: a pass every minute (nudges, digests, sending)")
+    supervisor = _start_workers(workers, no_scheduler)
     logger.info("connected to Slack in Socket Mode (%s)", settings.slack_api_url)
     try:
         run_until_stopped(handler, stop)
     finally:
+        if supervisor is not None:
+            supervisor.stop()
+    logger.info("stopped")
+
+
+@main.command()
+@NO_SCHEDULER_OPTION
+@click.option("--parent", type=int, hidden=True, help="Stop when this process ends.")
+@click.option("--name", default="worker", hidden=True)
+@click.option("--no-migrate", is_flag=True, hidden=True)
+def worker(no_scheduler: bool, parent: int | None, name: str, no_migrate: bool) -> None:
+    """Carry out the jobs `serve` or `socket` stored, from the same database (run more of these
+    on other hosts against PostgreSQL to scale out); also runs the scheduler's passes."""
+    import os
+    import threading
+
+    from bot.app import create_worker_app
+    from bot.bootstrap import bootstrap
+    from bot.slack.jobs import HOST, Worker
+    from bot.workers import parent_gone
+
+    settings = _settings()
+    if settings.oauth_enabled:
+        _require(settings, "slack_client_secret")
+    else:
+        _require(settings, "slack_bot_token")
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        logger.info("%s: received signal %s; finishing the job in hand", name, signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    services = bootstrap(settings, migrate=not no_migrate)
+    try:
+        app = create_worker_app(services)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    scheduler = None
+    if not no_scheduler:
+        from bot.followup.scheduler import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(services).start()
+        logger.info("%s: scheduler: a pass every minute (nudges, digests, sending)", name)
+    if parent is not None:
+
+        def _watch_parent() -> None:
+            while not stop.wait(1.0):
+                if parent_gone(parent):
+                    logger.warning("%s: the process that started it has ended; stopping", name)
+                    stop.set()
+
+        threading.Thread(target=_watch_parent, name="parent-watch", daemon=True).start()
+    try:
+        Worker(services, app, name=f"{HOST}:{os.getpid()}:{name}").serve(stop)
+    finally:
         if scheduler is not None:
             scheduler.stop()  # lets a pass in flight finish
-    logger.info("stopped")
 
 
 @main.command()

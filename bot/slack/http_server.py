@@ -32,7 +32,9 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
-from storage.db import ping
+from bot.bootstrap import system_clock
+from storage import jobs
+from storage.db import make_session_factory, ping
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
     `signing_secret` is the one the Bolt app was built with (SLACK_SIGNING_SECRET): the door
     checks it on the raw bytes before Bolt parses anything."""
     bolt = _Door(app, path=EVENTS_PATH, signing_secret=signing_secret)
+    sessions = make_session_factory(engine)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
@@ -124,9 +127,10 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
             "HEAD",
         ):
             healthy = ping(engine)
-            body = json.dumps(
-                {"ok": healthy, "database": "ok" if healthy else "unreachable"}
-            ).encode()
+            report: dict[str, Any] = {"ok": healthy, "database": "ok" if healthy else "unreachable"}
+            if healthy:
+                report["jobs"] = _queue(sessions)
+            body = json.dumps(report).encode()
             status = "200 OK" if healthy else "503 Service Unavailable"
             start_response(
                 status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -135,6 +139,23 @@ def make_wsgi_app(app: App, engine: Engine, *, signing_secret: str) -> WSGIApp:
         return bolt(environ, start_response)
 
     return wsgi
+
+
+def _queue(sessions: Any) -> dict[str, Any]:
+    """How far behind the workers are: jobs waiting, running and given up, and the age of the
+    oldest waiting one in seconds (growing means: start more workers, see the README)."""
+    try:
+        state = jobs.state(sessions, now=system_clock())
+    except Exception:  # the queue's numbers are a courtesy; the ping said the database is up
+        logger.exception("could not read the job queue")
+        return {"error": "unreadable"}
+    oldest = state.oldest_waiting_seconds
+    return {
+        "waiting": state.waiting,
+        "working": state.working,
+        "failed": state.failed,
+        "oldest_waiting_seconds": round(oldest, 1) if oldest is not None else None,
+    }
 
 
 class Server:
