@@ -27,6 +27,7 @@ from bot.slack import ids
 from bot.slack.blocks import commitments as blocks
 from bot.slack.commitment_messages import post_confirmation, refresh_message
 from bot.slack.help import help_text
+from bot.slack.jobs import request_identity
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError
@@ -173,7 +174,13 @@ def change(
     actor = actor_for(services, client, command["team_id"], command["user_id"])
     with services.sessions.begin() as session:
         changed = commitments.apply_change(
-            session, actor, verb, commitment_id, rest, now=services.clock()
+            session,
+            actor,
+            verb,
+            commitment_id,
+            rest,
+            now=services.clock(),
+            request=request_identity(command),
         )
     refresh_message(services, client, changed.commitment)
     return {"text": changed.answer}
@@ -191,7 +198,13 @@ def close_several(
         try:
             with services.sessions.begin() as session:
                 changed = commitments.apply_change(
-                    session, actor, "done", number, "", now=services.clock()
+                    session,
+                    actor,
+                    "done",
+                    number,
+                    "",
+                    now=services.clock(),
+                    request=request_identity(command),
                 )
         except CommitError as error:
             refused.append(f"#{number} was not closed: {error}")

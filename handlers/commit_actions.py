@@ -34,7 +34,7 @@ from bot.slack.commitment_messages import (
     update_in_place,
 )
 from bot.slack.home import publish_home
-from bot.slack.jobs import ack_now, form_ack
+from bot.slack.jobs import ack_now, form_ack, request_identity
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
@@ -105,7 +105,13 @@ def register(app: App, services: Services) -> None:
         try:
             with services.sessions.begin() as session:
                 changed = commitments.apply_change(
-                    session, actor, "note", commitment_id, note, now=services.clock()
+                    session,
+                    actor,
+                    "note",
+                    commitment_id,
+                    note,
+                    now=services.clock(),
+                    request=request_identity(body),
                 )
         except CommitError as error:
             ack(response_action="errors", errors={"note": str(error)[:FIELD_ERROR_CHARS]})
@@ -180,7 +186,13 @@ def clicked(
     try:
         with services.sessions.begin() as session:
             changed = commitments.apply_change(
-                session, actor, verb, commitment_id, rest, now=services.clock()
+                session,
+                actor,
+                verb,
+                commitment_id,
+                rest,
+                now=services.clock(),
+                request=request_identity(body),
             )
     except (CommitError, DateError) as error:
         _tell(client, body, respond, str(error))

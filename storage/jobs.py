@@ -173,14 +173,17 @@ def retry_or_fail(
 
 def give_ack(sessions: sessionmaker[Session], job_id: int, body: dict[str, Any]) -> bool:
     """A worker's acknowledgement of a form, for the waiting acknowledgement to take; False when
-    nobody waits for it any more (the form was already acknowledged without it)."""
+    nobody waits for it any more (the form was already acknowledged without it). True also when
+    an earlier run of the job gave one: the person saw that one."""
     with sessions.begin() as session:
         changed = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.ack_state.is_(None))
             .values(ack=body, ack_state=ACK_GIVEN)
         )
-        return bool(changed.rowcount)  # type: ignore[attr-defined]
+        if changed.rowcount:  # type: ignore[attr-defined]
+            return True
+        return session.scalar(select(Job.ack_state).where(Job.id == job_id)) == ACK_GIVEN
 
 
 def take_ack(

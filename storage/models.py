@@ -267,6 +267,10 @@ class CommitmentEvent(Base):
     )  # created, done, dropped, moved, noted, snoozed...
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime]
+    # The Slack request that made this change (a click, a command, a form) and what its author
+    # was told: the same request again changes nothing and gets the same answer.
+    request: Mapped[str | None] = mapped_column(String(300))
+    answer: Mapped[str | None] = mapped_column(Text)
 
     commitment: Mapped[Commitment] = relationship(back_populates="events")
 

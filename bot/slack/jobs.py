@@ -58,14 +58,21 @@ POLL_SECONDS = 0.05  # how often an idle worker looks for work
 FORM_ACK_WAIT = 2.4  # seconds the front waits for a form's result (Slack allows 3)
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 LATE_MARGIN = timedelta(minutes=1)  # answer by DM a little before the URL runs out
-KEEP_FINISHED = timedelta(days=2)  # finished jobs (people's words) are forgotten after this
+KEEP_FINISHED = timedelta(days=2)
+JOB_METADATA = "commstat_job"  # message metadata event type: which job and call posted it
+HISTORY_SKEW = 300.0  # look this much further back in history than our own clock says  # finished jobs (people's words) are forgotten after this
 HOST = socket.gethostname()[:60]
 
 
 def request_key(body: dict[str, Any], listener: str) -> str:
-    """The identity of a Slack request and the listener it is for. Slack's retry of a request
-    has the same: a command's trigger id, a form's view id and hash, a click's action and time,
-    an event's id; anything else is known by its whole payload."""
+    """The identity of a Slack request and the listener it is for (a job's key)."""
+    return clip(f"{listener}|{request_identity(body)}", 300)
+
+
+def request_identity(body: dict[str, Any]) -> str:
+    """The identity of a Slack request. Slack's retry of a request has the same: a command's
+    trigger id, a form's view id and hash, a click's action and time, an event's id; anything
+    else is known by its whole payload."""
     kind = body.get("type")
     if "command" in body and body.get("trigger_id"):
         identity = f"command:{body['trigger_id']}"
@@ -83,7 +90,7 @@ def request_key(body: dict[str, Any], listener: str) -> str:
     else:
         digest = json.dumps(body, sort_keys=True, default=str).encode()
         identity = f"payload:{hashlib.sha256(digest).hexdigest()}"
-    return clip(f"{listener}|{identity}", 300)
+    return clip(identity, 250)
 
 
 # --- the front: store, then ack -------------------------------------------------------------
@@ -165,27 +172,33 @@ class Running:
     services: Services
     job: jobs.ClaimedJob
     entries: dict[str, Any] = field(default_factory=dict)
-    calls: int = 0
     error: BaseException | None = None
     lost: bool = False
     late_note: str = ""
 
     def __post_init__(self) -> None:
         self.entries = dict(self.job.journal)
+        self.seen: dict[str, int] = {}
 
-    def replay(self, method: str) -> tuple[int, Any]:
-        """The next call's number, and what Slack answered to it in an earlier run (or None)."""
+    def entry_key(self, method: str, arguments: Any) -> str:
+        """A call is known by what it says, not by its place in the run: a job run again after
+        a crash may skip calls (a person already looked up) and still meets its earlier posts.
+        The same call made twice in one run is two entries."""
+        text = json.dumps(arguments, sort_keys=True, default=str)
+        base = f"{method}:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+        self.seen[base] = self.seen.get(base, 0) + 1
+        return f"{base}:{self.seen[base]}"
+
+    def earlier(self, key: str) -> dict[str, Any] | None:
+        """What an earlier run wrote down for this call, if anything."""
         if self.lost:
             raise ClaimLost(self.job.id)
-        self.calls += 1
-        entry = self.entries.get(str(self.calls))
-        if isinstance(entry, dict) and entry.get("method") == method:
-            return self.calls, entry.get("answer")
-        return self.calls, None
+        entry = self.entries.get(key)
+        return entry if isinstance(entry, dict) else None
 
-    def keep(self, number: int, method: str, answer: Any) -> None:
-        """Write down what Slack answered, before the job makes its next call."""
-        self.entries[str(number)] = {"method": method, "answer": answer}
+    def keep(self, key: str, method: str, **facts: Any) -> None:
+        """Write down a call's answer (or that it is being sent, `since` when) before going on."""
+        self.entries[key] = {"method": method, **facts}
         if not jobs.record(self.services.sessions, self.job, self.entries):
             self.lost = True
             raise ClaimLost(self.job.id)
@@ -210,32 +223,85 @@ class Running:
 
 class JournaledClient(WebClient):
     """A job's Slack client: each call's answer is written to the job; a job run again after a
-    crash gets the written answers back instead of calling Slack again."""
+    crash gets the written answers back instead of calling Slack again.
+
+    A message post is marked "sending since <time>" before it goes, and carries message metadata
+    naming the job and the call: if the worker dies after Slack took the post but before its
+    answer was written down, the next run finds the message in the conversation's history
+    (as the outbox does) instead of posting it again."""
 
     running: Running
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
-        number, answer = self.running.replay(api_method)
-        if answer is not None:
-            return SlackResponse(
-                client=self,
-                http_verb="POST",
-                api_url=api_method,
-                req_args={},
-                data=answer,
-                headers={},
-                status_code=200,
-            ).validate()
+        arguments = kwargs.get("json") or kwargs.get("params") or kwargs.get("data") or {}
+        key = self.running.entry_key(api_method, arguments)
+        earlier = self.running.earlier(key)
+        if earlier is not None and "answer" in earlier:
+            return self._replayed(api_method, earlier["answer"])
+        posting = api_method == "chat.postMessage" and isinstance(kwargs.get("json"), dict)
+        if posting:
+            mark = f"{self.running.job.id}:{key}"
+            if earlier is not None and "since" in earlier:
+                found = self._look_for(kwargs["json"], mark, float(earlier["since"]))
+                if found is not None:
+                    self.running.keep(key, api_method, answer=found)
+                    return self._replayed(api_method, found)
+            kwargs["json"] = {
+                "metadata": {"event_type": JOB_METADATA, "event_payload": {"key": mark}},
+                **kwargs["json"],
+            }
+            self.running.keep(key, api_method, since=time.time())
         try:
             response = super().api_call(api_method, **kwargs)
         except SlackApiError as error:
             data = error.response.data if isinstance(error.response.data, dict) else None
             if data is not None:
-                self.running.keep(number, api_method, data)
+                self.running.keep(key, api_method, answer=data)
             raise
         if isinstance(response.data, dict):
-            self.running.keep(number, api_method, response.data)
+            self.running.keep(key, api_method, answer=response.data)
         return response
+
+    def _replayed(self, api_method: str, answer: Any) -> SlackResponse:
+        return SlackResponse(
+            client=self,
+            http_verb="POST",
+            api_url=api_method,
+            req_args={},
+            data=answer,
+            headers={},
+            status_code=200,
+        ).validate()
+
+    def _look_for(self, message: dict[str, Any], mark: str, since: float) -> dict[str, Any] | None:
+        """Slack's answer to an earlier post of this call, if it is in the conversation."""
+        plain = WebClient(token=self.token, base_url=self.base_url, timeout=self.timeout)
+        try:
+            channel = str(message.get("channel") or "")
+            if channel.startswith(("U", "W")):
+                channel = str(plain.conversations_open(users=channel)["channel"]["id"])
+            history = plain.conversations_history(
+                channel=channel,
+                oldest=f"{max(since - HISTORY_SKEW, 0):.6f}",
+                limit=200,
+                include_all_metadata=True,
+            )
+        except SlackApiError as error:
+            logger.warning(
+                "job %s: cannot look for an interrupted post (%s); posting, a duplicate is "
+                "possible",
+                self.running.job.id,
+                error.response.get("error"),
+            )
+            return None
+        for found in history.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            if (
+                metadata.get("event_type") == JOB_METADATA
+                and (metadata.get("event_payload") or {}).get("key") == mark
+            ):
+                return {"ok": True, "channel": channel, "ts": found.get("ts"), "message": found}
+        return None
 
 
 def _journaled_client(client: WebClient, running: Running, team_id: str | None) -> JournaledClient:
@@ -265,7 +331,9 @@ class JournaledRespond(Respond):
         self.user = user
 
     def __call__(self, *args: Any, **kwargs: Any) -> WebhookResponse:
-        number, answer = self.running.replay("respond")
+        key = self.running.entry_key("respond", {"args": args, "kwargs": kwargs})
+        earlier = self.running.earlier(key)
+        answer = earlier.get("answer") if earlier is not None else None
         if isinstance(answer, dict):
             return WebhookResponse(
                 url=self.response_url or "",
@@ -278,11 +346,11 @@ class JournaledRespond(Respond):
             expired = sent.status_code == 404 or sent.body in ("expired_url", "used_url")
             if not expired:
                 self.running.keep(
-                    number, "respond", {"status": sent.status_code, "body": sent.body}
+                    key, "respond", answer={"status": sent.status_code, "body": sent.body}
                 )
                 return sent
         self._by_dm(*args, **kwargs)
-        self.running.keep(number, "respond", {"status": 200, "body": "ok"})
+        self.running.keep(key, "respond", answer={"status": 200, "body": "ok"})
         return WebhookResponse(url=self.response_url or "", status_code=200, body="ok", headers={})
 
     def _by_dm(self, text: Any = "", blocks: Any = None, **_: Any) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,15 @@ from bot.core.nudge_rules import Rules
 from bot.core.text import mention, plain, safe, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
-from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Indicator, Person, Team
+from storage.models import (
+    Commitment,
+    CommitmentEvent,
+    CommitmentOwner,
+    CommitmentStatus,
+    Indicator,
+    Person,
+    Team,
+)
 from storage.repositories import (
     add_event,
     count_closed_since,
@@ -375,10 +384,51 @@ class Change:
 
 
 def apply_change(
-    session: Session, actor: Actor, verb: str, commitment_id: int, rest: str, *, now: datetime
+    session: Session,
+    actor: Actor,
+    verb: str,
+    commitment_id: int,
+    rest: str,
+    *,
+    now: datetime,
+    request: str | None = None,
 ) -> Change:
-    """One change by one person, with its answer; shared by commands, buttons and forms."""
+    """One change by one person, with its answer; shared by commands, buttons and forms.
+
+    `request` names the request that asks for it (a click, a command, a form): the change is
+    made once per request. The same request again (a job run again after a crash) changes
+    nothing and gets the first answer, not "it is already done"."""
     commitment = load_for_change(session, actor, commitment_id)
+    if request:
+        earlier = session.scalars(
+            select(CommitmentEvent)
+            .where(
+                CommitmentEvent.commitment_id == commitment.id,
+                CommitmentEvent.request == request,
+            )
+            .limit(1)
+        ).first()
+        if earlier is not None:
+            note = (earlier.detail or {}).get("note") or (earlier.detail or {}).get("reason")
+            return Change(earlier.answer or "", commitment, str(note or ""))
+    change = _change(session, actor, verb, commitment, rest, now=now)
+    if request:
+        session.flush()
+        latest = session.scalars(
+            select(CommitmentEvent)
+            .where(CommitmentEvent.commitment_id == commitment.id)
+            .order_by(CommitmentEvent.id.desc())
+            .limit(1)
+        ).first()
+        if latest is not None:
+            latest.request = request[:300]
+            latest.answer = change.answer
+    return change
+
+
+def _change(
+    session: Session, actor: Actor, verb: str, commitment: Commitment, rest: str, *, now: datetime
+) -> Change:
     if verb == "done":
         note = complete(session, commitment, actor=actor, now=now, note=rest)
         with_note = f", with the note “{safe(note)}”" if note else ""

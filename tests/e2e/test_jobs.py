@@ -317,19 +317,10 @@ def test_a_commitment_run_again_after_a_crash_is_posted_once(bot):
     assert commitments(bot)[0].message_ts == commitment.message_ts
 
 
-# Known gaps, kept as strict xfails so that a fix shows up as XPASS (then drop the marker).
-#
-# The journal matches a re-run's calls to the first run's by position (the Nth call replays the
-# Nth entry only when the method is the same: Running.replay in bot/slack/jobs.py). A re-run
-# whose path differs because the first run already wrote to the database (the person cached
-# from users.info, the change already committed) makes its calls for real.
+# A job run again after a crash: the first run's calls are in its journal (known by what they
+# say, not by their place in the run), and a change remembers the request that made it.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="journal replays by call position: the re-run skips the cached users.info, so its "
-    "chat.postMessage (call 1) does not match entry 1 (users.info) and is sent again",
-)
 def test_a_confirmation_posted_just_before_a_crash_is_not_posted_again(sqlite_bot):
     bot = sqlite_bot
     commitment, trigger = make_commitment(bot)
@@ -348,11 +339,6 @@ def test_a_confirmation_posted_just_before_a_crash_is_not_posted_again(sqlite_bo
     assert commitments(bot)[0].message_ts == commitment.message_ts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JournaledAck is not journaled: on a re-run give_ack() finds the ack already given "
-    "and takes it for a front that stopped waiting, so it DMs the errors the form showed",
-)
 def test_form_errors_shown_next_to_the_field_are_not_sent_again_by_dm_on_a_rerun(sqlite_bot):
     bot = sqlite_bot
     answer = bot.driver.submit_view(
@@ -369,11 +355,6 @@ def test_form_errors_shown_next_to_the_field_are_not_sent_again_by_dm_on_a_rerun
     assert bot.slack.messages("U0MARIA") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the re-run finds the commitment already done (committed by the first run) and "
-    "answers 'already done': a call the first run never made, so nothing to replay",
-)
 def test_a_done_click_run_again_after_a_crash_tells_the_person_nothing_more(sqlite_bot):
     bot = sqlite_bot
     commitment, _ = make_commitment(bot)

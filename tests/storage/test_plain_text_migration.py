@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from storage.db import alembic_config, make_engine, make_session_factory, upgrade
 from storage.models import Commitment, CommitmentEvent, CommitmentOwner, Person, Team
-from storage.repositories import add_event, save_person
+from storage.repositories import save_person
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 OLD_TEXT = (
@@ -45,10 +45,23 @@ def _old_rows(engine) -> int:
         commitment.owners = [CommitmentOwner(user_id="U0MARIA", team_id="T1")]
         session.add(commitment)
         session.flush()
-        add_event(session, commitment, actor="U0MARIA", kind="created", at=NOW, owners=["U0MARIA"])
-        add_event(session, commitment, actor="U0MARIA", kind="noted", at=NOW, note="A &lt; B")
-        add_event(session, commitment, actor="U0MARIA", kind="done", at=NOW, note="ok &amp; done")
-        add_event(session, commitment, actor="U0MARIA", kind="dropped", at=NOW, reason="<!here>")
+        # Events as the 0003 schema stores them (only its columns: later ones are not there yet).
+        for kind, detail in [
+            ("created", {"owners": ["U0MARIA"]}),
+            ("noted", {"note": "A &lt; B"}),
+            ("done", {"note": "ok &amp; done"}),
+            ("dropped", {"reason": "<!here>"}),
+        ]:
+            session.execute(
+                insert(CommitmentEvent).values(
+                    team_id="T1",
+                    commitment_id=commitment.id,
+                    actor_id="U0MARIA",
+                    kind=kind,
+                    detail=detail,
+                    at=NOW,
+                )
+            )
         session.get(Team, "T2").default_geography = "Prince George&amp;s"
         return commitment.id
 

@@ -1,5 +1,8 @@
 """jobs: the durable work queue between the process that acknowledges Slack and the workers
 
+Also each commitment event's request (the Slack request that made the change) and the answer
+its author got, so that a job run again after a crash changes nothing twice.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-06 21:00:00
@@ -52,9 +55,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_status_not_before", ["status", "not_before"], unique=False)
+    with op.batch_alter_table("commitment_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("request", sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column("answer", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("commitment_events", schema=None) as batch_op:
+        batch_op.drop_column("answer")
+        batch_op.drop_column("request")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_status_not_before")
     op.drop_table("jobs")
