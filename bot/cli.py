@@ -76,11 +76,11 @@ def _start_workers(count: int | None, no_scheduler: bool) -> Any:
     supervisor = Supervisor(
         count, scheduler=not no_scheduler, log_level=_log_level(), extra=["--no-migrate"]
     ).start()
-    logger.info(
-        "workers: %d process(es)%s",
-        count,
-        "" if no_scheduler else "; the first also runs a scheduler pass every minute",
-    )
+    logger.info("workers: %d process(es)", count)
+    if no_scheduler:
+        logger.info("scheduler: off (--no-scheduler); run `commstat tick` from cron instead")
+    else:
+        logger.info("scheduler: a pass every minute, in worker-1 (nudges, digests, sending)")
     return supervisor
 
 

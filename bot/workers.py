@@ -25,19 +25,25 @@ logger = logging.getLogger(__name__)
 
 RESTART_DELAY = 2.0  # seconds before a worker that died is started again (doubling, up to 60)
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its job on shutdown
+WORKER_NICENESS = 10  # workers run at a lower CPU priority than the acknowledging process
 
 
 def default_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: this child gets SIGTERM when the process that started it ends, however it ends."""
+def _prepare_child() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """A worker yields the CPU to the process that acknowledges Slack (a late answer is a
+    nuisance, a late ack is an error in Slack); on Linux it also gets SIGTERM when the process
+    that started it ends, however it ends."""
+    os.nice(WORKER_NICENESS)
+    if sys.platform != "linux":
+        return  # the worker also watches its parent's pid (`--parent`)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
-        pass  # not Linux: the worker also watches its parent's pid (`--parent`)
+        pass
 
 
 class Supervisor:
@@ -73,7 +79,7 @@ class Supervisor:
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.command(index), preexec_fn=_die_with_parent if sys.platform == "linux" else None
+            self.command(index), preexec_fn=_prepare_child
         )
         logger.info("worker-%d started (pid %d)", index + 1, process.pid)
         return process

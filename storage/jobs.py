@@ -21,6 +21,8 @@ The rules, and why (the outbox, storage of the scheduler's messages, follows the
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,7 +60,8 @@ def enqueue(
     now: datetime,
     waits_for_ack: bool = False,
 ) -> bool:
-    """Store one acknowledged request; False when the same request was stored before (a retry)."""
+    """Store one acknowledged request; False when the same request was stored before (a retry).
+    Committed when this returns: the caller may acknowledge it."""
     values = {
         "request_key": request_key,
         "team_id": team_id,
@@ -71,10 +74,69 @@ def enqueue(
         "ack_state": None if waits_for_ack else ACK_GONE,
         "created_at": now,
     }
-    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["request_key"])
-    with engine.begin() as conn:
-        return bool(conn.execute(statement).rowcount)
+    return _group_commit(engine).store(engine, values)
+
+
+class _Waiting:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.done = False
+        self.stored = False
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Jobs stored by many request threads at once share transactions: the thread that gets the
+    turn commits every job waiting by then, in one transaction, and the others find theirs done.
+    In a burst this turns a hundred commits (and, on SQLite, a hundred threads sleeping in the
+    busy handler for the one write lock) into a few."""
+
+    def __init__(self) -> None:
+        self.turn = threading.Lock()
+        self.queue_lock = threading.Lock()
+        self.queue: list[_Waiting] = []
+
+    def store(self, engine: Engine, values: dict[str, Any]) -> bool:
+        mine = _Waiting(values)
+        with self.queue_lock:
+            self.queue.append(mine)
+        with self.turn:
+            if not mine.done:
+                with self.queue_lock:
+                    batch, self.queue = self.queue, []
+                self._commit(engine, batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.stored
+
+    def _commit(self, engine: Engine, batch: list[_Waiting]) -> None:
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        try:
+            with engine.begin() as conn:
+                for waiting in batch:
+                    statement = (
+                        insert(Job)
+                        .values(**waiting.values)
+                        .on_conflict_do_nothing(index_elements=["request_key"])
+                    )
+                    waiting.stored = bool(conn.execute(statement).rowcount)
+        except Exception as error:  # every request of the batch is refused (not acknowledged)
+            for waiting in batch:
+                waiting.error = error
+        for waiting in batch:
+            waiting.done = True
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group_commit(engine: Engine) -> _GroupCommit:
+    with _GROUPS_LOCK:
+        group = _GROUPS.get(engine)
+        if group is None:
+            group = _GROUPS[engine] = _GroupCommit()
+        return group
 
 
 def _claimable(now: datetime) -> Any:

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 1_000_000  # Slack payloads are a few kB; refuse anything absurd early.
+CONNECTION_LIMIT = 1000
 MAX_SIGNATURE_AGE = 300  # seconds, as Slack and Bolt: older requests may be replays
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -251,6 +252,9 @@ def make_server(
         port=port,
         threads=threads,
         max_request_body_size=MAX_BODY_BYTES,
+        # A meeting's burst: up to this many open connections are read (and acknowledged)
+        # instead of waiting unread in the kernel's queue (waitress's default is 100).
+        connection_limit=CONNECTION_LIMIT,
         ident="commstat",
         clear_untrusted_proxy_headers=True,
     )

@@ -55,10 +55,28 @@ logger = logging.getLogger(__name__)
 JOB = "commstat_job"  # the BoltContext key of the running job, in a worker
 LEASE_SECONDS = 60.0  # wall-clock claim, renewed every third of it while the job runs
 POLL_SECONDS = 0.05  # how often an idle worker looks for work
+RETRY_DELAY = 5.0  # seconds before a job that raised is tried again (doubling each time)
 FORM_ACK_WAIT = 2.4  # seconds the front waits for a form's result (Slack allows 3)
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 LATE_MARGIN = timedelta(minutes=1)  # answer by DM a little before the URL runs out
 KEEP_FINISHED = timedelta(days=2)
+# Web API methods that change nothing in Slack: not written down (one database write less per
+# call), simply asked again when a job runs again.
+ONLY_READS = frozenset(
+    {
+        "auth.test",
+        "bots.info",
+        "conversations.history",
+        "conversations.info",
+        "conversations.members",
+        "conversations.open",  # the same DM channel every time
+        "conversations.replies",
+        "team.info",
+        "users.info",
+        "users.list",
+        "users.lookupByEmail",
+    }
+)
 JOB_METADATA = "commstat_job"  # message metadata event type: which job and call posted it
 HISTORY_SKEW = 300.0  # look this much further back in history than our own clock says  # finished jobs (people's words) are forgotten after this
 HOST = socket.gethostname()[:60]
@@ -233,6 +251,8 @@ class JournaledClient(WebClient):
     running: Running
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        if api_method in ONLY_READS:
+            return super().api_call(api_method, **kwargs)  # asking again changes nothing
         arguments = kwargs.get("json") or kwargs.get("params") or kwargs.get("data") or {}
         key = self.running.entry_key(api_method, arguments)
         earlier = self.running.earlier(key)
@@ -341,7 +361,9 @@ class JournaledRespond(Respond):
                 body=str(answer.get("body", "")),
                 headers={},
             )
-        if self.response_url and not self.running.late:
+        if not self.response_url:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        if not self.running.late:
             sent = super().__call__(*args, **kwargs)
             expired = sent.status_code == 404 or sent.body in ("expired_url", "used_url")
             if not expired:
@@ -482,6 +504,7 @@ class Worker:
         self.name = name or f"{HOST}:{os.getpid()}:{threading.get_ident()}"
         self.lease = lease
         self.poll = poll
+        self.retry_delay = RETRY_DELAY
         self.busy = False
         self.holding = False
         self._next_housekeeping = 0.0
@@ -566,7 +589,7 @@ class Worker:
                 job,
                 error=f"{type(error).__name__}: {error}",
                 now=now,
-                delay=5.0 * 2**job.attempts,
+                delay=self.retry_delay * 2**job.attempts,
             )
             logger.error(
                 "job %s (%s) raised %s (try %d): %s",
@@ -577,11 +600,30 @@ class Worker:
                 "given up" if status is JobStatus.FAILED else "will try again",
                 exc_info=error,
             )
+            if status is JobStatus.FAILED:
+                self._apologise(job)
             return
         if response.status >= 400:
             logger.warning("job %s (%s): refused with %s", job.id, job.listener, response.status)
         jobs.finish(self.services.sessions, job, now=now)
         logger.debug("job %s (%s) done in %.3f s", job.id, job.listener, time.monotonic() - started)
+
+    def _apologise(self, job: jobs.ClaimedJob) -> None:
+        """A job given up: its person hears so (best effort), rather than waiting for nothing."""
+        body = job.request.get("body") or {}
+        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        if not isinstance(user, str) or not job.team_id:
+            return
+        asked = body.get("command")
+        what = f"`{safe(clip(str(asked), 40))}`" if isinstance(asked, str) else "what you asked"
+        try:
+            self.services.client_for(job.team_id).chat_postMessage(
+                channel=user,
+                text=f"Sorry — something went wrong on my side with {what}, and I gave up after "
+                "several tries. Please try again; if it keeps happening, tell your admin.",
+            )
+        except Exception as error:  # the apology is a courtesy; the log has the failure
+            logger.warning("job %s: could not tell the person (%s)", job.id, type(error).__name__)
 
     def _renew(self, running: Running, stop: threading.Event) -> None:
         while not stop.wait(self.lease / 3):

@@ -325,10 +325,8 @@ def test_a_confirmation_posted_just_before_a_crash_is_not_posted_again(sqlite_bo
     bot = sqlite_bot
     commitment, trigger = make_commitment(bot)
     job = job_for(bot, trigger)
-    assert [entry["method"] for entry in job.journal.values()] == [
-        "users.info",
-        "chat.postMessage",
-    ]
+    # Only what changes something in Slack is written down (users.info is simply asked again).
+    assert [entry["method"] for entry in job.journal.values()] == ["chat.postMessage"]
     # The worker died after Slack took the confirmation (its answer is in the journal) but
     # before the message's ts was stored with the commitment.
     with bot.services.sessions.begin() as session:
@@ -376,6 +374,36 @@ def test_a_done_click_run_again_after_a_crash_tells_the_person_nothing_more(sqli
 
 
 # --- /healthz -----------------------------------------------------------------------------------
+
+
+def test_a_job_that_keeps_failing_is_given_up_and_its_person_told(sqlite_bot, workers, monkeypatch):
+    bot = sqlite_bot
+    commitment, _ = make_commitment(bot)
+    tries: list[int] = []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        tries.append(1)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("handlers.commit_actions.commitments.apply_change", broken)
+    for worker in workers.workers:
+        monkeypatch.setattr(worker, "retry_delay", 0.0)
+    bot.driver.click(
+        "commit_done",
+        user="U0MARIA",
+        value=str(commitment.id),
+        channel=CHANNEL,
+        message_ts=commitment.message_ts,
+    )
+    job = wait_for(
+        lambda: (j := jobs_of(bot, "on_done")) and j[0].status is JobStatus.FAILED and j[0]
+    )
+    assert len(tries) == 3  # tried three times, then given up
+    assert "the database went away" in (job.last_error or "")
+    sorry = wait_for(lambda: bot.slack.messages("U0MARIA"))
+    assert "something went wrong on my side" in sorry[-1]["text"]
+    assert len(sorry) == 1
+    assert healthz(bot)["jobs"]["failed"] == 1
 
 
 def test_healthz_shows_the_jobs_waiting_and_then_none(bot, workers):
