@@ -25,9 +25,9 @@ import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,7 +67,7 @@ def enqueue(
         "team_id": team_id,
         "listener": listener,
         "request": request,
-        "status": JobStatus.WAITING.value,
+        "status": JobStatus.WAITING,
         "attempts": 0,
         "not_before": now,
         "journal": {},
@@ -110,16 +110,11 @@ class _GroupCommit:
         return mine.stored
 
     def _commit(self, engine: Engine, batch: list[_Waiting]) -> None:
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        statement = _INSERTS[engine.dialect.name == "postgresql"]
         try:
             with engine.begin() as conn:
                 for waiting in batch:
-                    statement = (
-                        insert(Job)
-                        .values(**waiting.values)
-                        .on_conflict_do_nothing(index_elements=["request_key"])
-                    )
-                    waiting.stored = bool(conn.execute(statement).rowcount)
+                    waiting.stored = bool(conn.execute(statement, waiting.values).rowcount)
         except Exception as error:  # every request of the batch is refused (not acknowledged)
             for waiting in batch:
                 waiting.error = error
@@ -127,6 +122,13 @@ class _GroupCommit:
             waiting.done = True
 
 
+# Built once (a statement per request costs more than the insert): a retry's key is taken.
+_INSERTS = {
+    postgres: (postgresql.insert if postgres else sqlite.insert)(
+        cast(Table, Job.__table__)
+    ).on_conflict_do_nothing(index_elements=["request_key"])
+    for postgres in (False, True)
+}
 _GROUPS: weakref.WeakKeyDictionary[Engine, _GroupCommit] = weakref.WeakKeyDictionary()
 _GROUPS_LOCK = threading.Lock()
 

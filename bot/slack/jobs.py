@@ -38,6 +38,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_bolt.kwargs_injection import build_required_kwargs
 from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.listener.thread_runner import ThreadListenerRunner
 from slack_bolt.middleware import Middleware
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 from slack_sdk import WebClient
@@ -474,9 +475,28 @@ class RunHere(LazyListenerRunner):
                 raise
 
 
+class StoreInPlace(ThreadListenerRunner):
+    """The front's listener runner. Bolt deep-copies a request before handing it to a lazy
+    runner, because its own runs the function later on another thread; ours only stores the
+    payload, at once, on this thread, so the copy (a third of the front's time per request)
+    is skipped."""
+
+    def _start_lazy_function(self, lazy_func: Callable[..., None], request: BoltRequest) -> None:
+        self.lazy_listener_runner.start(function=lazy_func, request=request)
+
+
 def as_front(app: App, services: Services) -> App:
     """The acknowledging app: lazy functions are stored as jobs before the ack."""
-    app.listener_runner.lazy_listener_runner = Enqueue(services, app.logger)
+    bolts = app.listener_runner
+    app._listener_runner = StoreInPlace(
+        logger=bolts.logger,
+        process_before_response=bolts.process_before_response,
+        listener_error_handler=bolts.listener_error_handler,
+        listener_start_handler=bolts.listener_start_handler,
+        listener_completion_handler=bolts.listener_completion_handler,
+        listener_executor=bolts.listener_executor,
+        lazy_listener_runner=Enqueue(services, app.logger),
+    )
     return app
 
 
