@@ -196,7 +196,10 @@ def worker(no_scheduler: bool, parent: int | None, name: str, no_migrate: bool) 
     from bot.app import create_worker_app
     from bot.bootstrap import bootstrap
     from bot.slack.jobs import HOST, Worker
-    from bot.workers import parent_gone
+    from bot.workers import become_started_worker, parent_gone
+
+    if parent is not None and not become_started_worker(parent):
+        return  # `serve` ended while this worker was starting
 
     settings = _settings()
     if settings.oauth_enabled:
@@ -236,6 +239,7 @@ def worker(no_scheduler: bool, parent: int | None, name: str, no_migrate: bool) 
     finally:
         if scheduler is not None:
             scheduler.stop()  # lets a pass in flight finish
+    logger.info("%s: stopped", name)
 
 
 @main.command()

@@ -32,18 +32,19 @@ def default_count() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _prepare_child() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """A worker yields the CPU to the process that acknowledges Slack (a late answer is a
-    nuisance, a late ack is an error in Slack); on Linux it also gets SIGTERM when the process
-    that started it ends, however it ends."""
+def become_started_worker(parent: int) -> bool:
+    """Called first thing by a worker that `serve` started. It yields the CPU to the process that
+    acknowledges Slack (a late answer is a nuisance, a late ack is an error in Slack), and on
+    Linux it gets SIGTERM when that process ends, however it ends. False when the parent has
+    already gone (it ended before this could be set up)."""
     os.nice(WORKER_NICENESS)
-    if sys.platform != "linux":
-        return  # the worker also watches its parent's pid (`--parent`)
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the worker also watches its parent's pid (`--parent`)
+    return not parent_gone(parent)
 
 
 class Supervisor:
@@ -78,9 +79,7 @@ class Supervisor:
         return [*args, *self.extra]
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.command(index), preexec_fn=_prepare_child
-        )
+        process = subprocess.Popen(self.command(index))  # noqa: S603 - our interpreter, our args
         logger.info("worker-%d started (pid %d)", index + 1, process.pid)
         return process
 

@@ -44,7 +44,8 @@ def register(app: App, services: Services) -> None:
     def on_commit(command: dict[str, Any], client: WebClient, respond: Respond) -> None:
         words = (command.get("text") or "").split()
         if not words:
-            open_new_commitment_form(services, client, command)
+            if not open_new_commitment_form(services, client, command):
+                respond(text=replies.FORM_TOO_SLOW, response_type="ephemeral")
             return
         if _wants_help(command):
             return  # the ack was the answer
@@ -225,7 +226,7 @@ def close_several(
 
 def open_new_commitment_form(
     services: Services, client: WebClient, command: dict[str, Any]
-) -> None:
+) -> bool:
     """The form offers the indicators that exist in this channel, like `#tag` does."""
     with services.sessions() as session:
         options = commitments.indicator_choices(
@@ -234,4 +235,4 @@ def open_new_commitment_form(
     view = blocks.build_new_commitment_modal(
         user_id=command["user_id"], channel_id=command.get("channel_id"), indicator_options=options
     )
-    client.views_open(trigger_id=command["trigger_id"], view=view)
+    return replies.open_form(client, str(command.get("trigger_id") or ""), view)

@@ -38,6 +38,7 @@ from bot.slack.jobs import ack_now, form_ack, request_identity
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
+from handlers import replies
 
 FIELD_ERROR_CHARS = 150  # Slack shows at most this much under a form field
 STALE_FORM = "This form is out of date: close it and press Add note again. Nothing was saved."
@@ -86,7 +87,8 @@ def register(app: App, services: Services) -> None:
         if view is None:
             _tell(client, body, respond, "That commitment no longer exists.")
             return
-        client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
+            _tell(client, body, respond, replies.FORM_TOO_SLOW)
 
     def on_note_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient

@@ -8,11 +8,32 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 logger = logging.getLogger(__name__)
 
 HELP_WORDS = ("help", "?")
+# Slack lets a form open only within 3 seconds of the click or command (its trigger id expires).
+FORM_TOO_SLOW = (
+    "Sorry — I was too busy to open the form within the 3 seconds Slack allows. Please try "
+    "again (or type it in one line: `/commit Call the shelters by Friday`)."
+)
+EXPIRED_TRIGGER = frozenset({"expired_trigger_id", "invalid_trigger_id", "trigger_exchanged"})
 SORRY = "Sorry — something went wrong on my side and nothing was saved. Please try again."
+
+
+def open_form(client: WebClient, trigger_id: str, view: Any) -> bool:
+    """Open a form; False when Slack says the moment to open it has passed (the person is told
+    by the caller), any other refusal is raised."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:
+        if str(error.response.get("error")) in EXPIRED_TRIGGER:
+            logger.warning("a form could not open: its trigger had expired")
+            return False
+        raise
+    return True
 
 
 def answer(

@@ -281,24 +281,33 @@ def release_orphans(
     """Jobs claimed on this host by a process that no longer runs (`alive(pid)` is False): they
     wait again at once instead of when their claim runs out."""
     prefix = f"{host}:"
-    with sessions.begin() as session:
+    with sessions() as session:  # a read first: a write lock only when there is work
         rows = session.execute(
             select(Job.id, Job.claimed_by).where(
                 Job.status == JobStatus.WORKING, Job.claimed_by.startswith(prefix)
             )
         ).all()
-        dead = [
-            row.id
-            for row in rows
-            if not _alive(alive, str(row.claimed_by).removeprefix(prefix).split(":", 1)[0])
-        ]
-        if dead:
-            session.execute(
+    dead = [
+        row
+        for row in rows
+        if not _alive(alive, str(row.claimed_by).removeprefix(prefix).split(":", 1)[0])
+    ]
+    if not dead:
+        return 0
+    released = 0
+    with sessions.begin() as session:
+        for row in dead:  # still claimed by the same dead process (no one took it meanwhile)
+            changed = session.execute(
                 update(Job)
-                .where(Job.id.in_(dead), Job.status == JobStatus.WORKING)
+                .where(
+                    Job.id == row.id,
+                    Job.status == JobStatus.WORKING,
+                    Job.claimed_by == row.claimed_by,
+                )
                 .values(status=JobStatus.WAITING, claimed_until=None, not_before=now)
             )
-        return len(dead)
+            released += changed.rowcount  # type: ignore[attr-defined]
+    return released
 
 
 def _alive(alive: Any, pid: str) -> bool:

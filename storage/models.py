@@ -325,10 +325,11 @@ class Job(Base):
 
     `request_key` is the identity of the Slack request and its listener (a command's trigger id,
     a click's action, a form's view…): Slack's retry of it finds the key taken and adds nothing.
-    `journal` holds what Slack answered to each call the job made, by call number, so that a job
-    taken over after a crash does not make those calls again. `ack` is a form's answer when a
-    worker gives it in time (its errors next to the fields); `ack_state` says whether the waiting
-    acknowledgement took it ("taken") or gave up waiting ("gone")."""
+    `journal` holds what Slack answered to each call the job made that changes something in
+    Slack (by method and how many of that method came before), so that a job taken over after a
+    crash does not make those calls again. `ack` is a form's answer when a worker gives it in
+    time (its errors next to the fields); `ack_state` says whether a worker gave one ("given")
+    or the acknowledgement stopped waiting for it ("gone")."""
 
     __tablename__ = "jobs"
     __table_args__ = (

@@ -48,6 +48,7 @@ from slack_sdk.webhook import WebhookResponse
 
 from bot.bootstrap import Services, system_clock
 from bot.core.text import clip, safe
+from bot.slack.errors import TRANSIENT
 from storage import jobs
 from storage.models import JobStatus
 
@@ -58,6 +59,9 @@ LEASE_SECONDS = 60.0  # wall-clock claim, renewed every third of it while the jo
 POLL_SECONDS = 0.05  # how often an idle worker looks for work
 RETRY_DELAY = 5.0  # seconds before a job that raised is tried again (doubling each time)
 FORM_ACK_WAIT = 2.4  # seconds the front waits for a form's result (Slack allows 3)
+# At most this many request threads wait on forms at once (`serve --threads` is 8 by default):
+# the rest of a burst of forms closes at once, with any refusal by DM, and commands keep flowing.
+_FORM_WAITERS = threading.BoundedSemaphore(3)
 RESPONSE_URL_LIFETIME = timedelta(minutes=30)
 LATE_MARGIN = timedelta(minutes=1)  # answer by DM a little before the URL runs out
 KEEP_FINISHED = timedelta(days=2)
@@ -145,6 +149,7 @@ def form_ack(services: Services, work: Callable[..., None]) -> Callable[..., Non
 
     def ack_form(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         key = request_key(body, listener)
+        waiting = _FORM_WAITERS.acquire(blocking=False)
         jobs.enqueue(
             services.engine,
             request_key=key,
@@ -152,24 +157,35 @@ def form_ack(services: Services, work: Callable[..., None]) -> Callable[..., Non
             listener=listener,
             request={"body": body},
             now=system_clock(),
-            waits_for_ack=True,
+            waits_for_ack=waiting,
         )
-        deadline = time.monotonic() + FORM_ACK_WAIT
-        while True:
-            answered, given = jobs.take_ack(services.sessions, key)
-            if answered:
-                ack(**(given or {}))
-                return
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        if jobs.stop_waiting_for_ack(services.sessions, key):
-            ack()  # the form closes; the worker will say by DM what it could not save
+        if not waiting:  # enough request threads wait on forms already: close this one now
+            ack()
             return
-        ack(**(jobs.take_ack(services.sessions, key)[1] or {}))
+        try:
+            _wait_for_form_ack(services, ack, key)
+        finally:
+            _FORM_WAITERS.release()
 
     ack_form.__name__ = f"ack_{listener}"
     return ack_form
+
+
+def _wait_for_form_ack(services: Services, ack: Ack, key: str) -> None:
+    """The worker's answer to the form, if it comes within FORM_ACK_WAIT; else close the form."""
+    deadline = time.monotonic() + FORM_ACK_WAIT
+    while True:
+        answered, given = jobs.take_ack(services.sessions, key)
+        if answered:
+            ack(**(given or {}))
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if jobs.stop_waiting_for_ack(services.sessions, key):
+        ack()  # the form closes; the worker will say by DM what it could not save
+        return
+    ack(**(jobs.take_ack(services.sessions, key)[1] or {}))
 
 
 def ack_now(ack: Ack) -> None:
@@ -193,20 +209,18 @@ class Running:
     entries: dict[str, Any] = field(default_factory=dict)
     error: BaseException | None = None
     lost: bool = False
-    late_note: str = ""
+    ran: bool = False  # the job's listener was found and called
 
     def __post_init__(self) -> None:
         self.entries = dict(self.job.journal)
         self.seen: dict[str, int] = {}
 
-    def entry_key(self, method: str, arguments: Any) -> str:
-        """A call is known by what it says, not by its place in the run: a job run again after
-        a crash may skip calls (a person already looked up) and still meets its earlier posts.
-        The same call made twice in one run is two entries."""
-        text = json.dumps(arguments, sort_keys=True, default=str)
-        base = f"{method}:{hashlib.sha256(text.encode()).hexdigest()[:20]}"
-        self.seen[base] = self.seen.get(base, 0) + 1
-        return f"{base}:{self.seen[base]}"
+    def entry_key(self, method: str) -> str:
+        """A call is known by its method and how many calls of that method came before it in
+        the run: the confirmation is `chat.postMessage:1` in every run, whatever its words say
+        by then ("due in 2 days"), and calls that change nothing in Slack are not counted."""
+        self.seen[method] = self.seen.get(method, 0) + 1
+        return f"{method}:{self.seen[method]}"
 
     def earlier(self, key: str) -> dict[str, Any] | None:
         """What an earlier run wrote down for this call, if anything."""
@@ -254,8 +268,7 @@ class JournaledClient(WebClient):
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
         if api_method in ONLY_READS:
             return super().api_call(api_method, **kwargs)  # asking again changes nothing
-        arguments = kwargs.get("json") or kwargs.get("params") or kwargs.get("data") or {}
-        key = self.running.entry_key(api_method, arguments)
+        key = self.running.entry_key(api_method)
         earlier = self.running.earlier(key)
         if earlier is not None and "answer" in earlier:
             return self._replayed(api_method, earlier["answer"])
@@ -276,7 +289,10 @@ class JournaledClient(WebClient):
             response = super().api_call(api_method, **kwargs)
         except SlackApiError as error:
             data = error.response.data if isinstance(error.response.data, dict) else None
-            if data is not None:
+            transient = error.response.status_code >= 500 or (
+                data is not None and str(data.get("error")) in TRANSIENT
+            )
+            if data is not None and not transient:  # a refusal stays a refusal in a re-run
                 self.running.keep(key, api_method, answer=data)
             raise
         if isinstance(response.data, dict):
@@ -352,7 +368,7 @@ class JournaledRespond(Respond):
         self.user = user
 
     def __call__(self, *args: Any, **kwargs: Any) -> WebhookResponse:
-        key = self.running.entry_key("respond", {"args": args, "kwargs": kwargs})
+        key = self.running.entry_key("respond")
         earlier = self.running.earlier(key)
         answer = earlier.get("answer") if earlier is not None else None
         if isinstance(answer, dict):
@@ -466,6 +482,8 @@ class RunHere(LazyListenerRunner):
             response=None,
             this_func=function,
         )
+        if isinstance(running, Running):
+            running.ran = True
         try:
             function(**kwargs)
         except (Exception, ClaimLost) as error:
@@ -526,7 +544,7 @@ class Worker:
         self.poll = poll
         self.retry_delay = RETRY_DELAY
         self.busy = False
-        self.holding = False
+        self.turn = threading.Lock()
         self._next_housekeeping = 0.0
 
     def work_once(self) -> bool:
@@ -548,18 +566,19 @@ class Worker:
         """Take jobs until `stop` is set; while `hold` is set, touch nothing (not even a read)."""
         logger.info("worker %s: taking jobs", self.name)
         while not stop.is_set():
-            if hold is not None and hold.is_set():
-                self.holding = True
+            with self.turn:  # `WorkerThreads.held` waits for the pass in progress
+                if hold is not None and hold.is_set():
+                    found = False
+                else:
+                    try:
+                        self._housekeeping()
+                        found = self.work_once()
+                    except (Exception, ClaimLost):
+                        logger.exception("worker %s: the job queue could not be read", self.name)
+                        stop.wait(1.0)
+                        continue
+            if not found:
                 stop.wait(self.poll)
-                continue
-            self.holding = False
-            try:
-                self._housekeeping()
-                if not self.work_once():
-                    stop.wait(self.poll)
-            except Exception:
-                logger.exception("worker %s: the job queue could not be read", self.name)
-                stop.wait(1.0)
         logger.info("worker %s: stopped", self.name)
 
     def _housekeeping(self) -> None:
@@ -602,6 +621,9 @@ class Worker:
             return
         if running.error is None and response.status >= 500:
             running.error = RuntimeError(f"Bolt answered {response.status}: {response.body}")
+        if running.error is None and response.status < 400 and not running.ran:
+            # No listener took it (renamed since the job was stored?): not done, and visible.
+            running.error = LookupError(f"no listener runs {job.listener!r} for this request")
         if running.error is not None:
             error = running.error
             status = jobs.retry_or_fail(
@@ -709,8 +731,10 @@ class WorkerThreads:
         """No worker touches the database inside this block (tests swap the database file)."""
         self.hold.set()
         try:
-            while not all(w.holding for w in self.workers):
-                time.sleep(0.005)
+            for worker in self.workers:  # each finishes the pass it is in; the next one holds
+                if not worker.turn.acquire(timeout=60):
+                    raise AssertionError(f"worker {worker.name} did not stop within 60 s")
+                worker.turn.release()
             yield
         finally:
             self.hold.clear()

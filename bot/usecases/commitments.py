@@ -411,18 +411,19 @@ def apply_change(
         if earlier is not None:
             note = (earlier.detail or {}).get("note") or (earlier.detail or {}).get("reason")
             return Change(earlier.answer or "", commitment, str(note or ""))
+    session.flush()
+    before = set(session.identity_map.values())
     change = _change(session, actor, verb, commitment, rest, now=now)
     if request:
-        session.flush()
-        latest = session.scalars(
-            select(CommitmentEvent)
-            .where(CommitmentEvent.commitment_id == commitment.id)
-            .order_by(CommitmentEvent.id.desc())
-            .limit(1)
-        ).first()
-        if latest is not None:
-            latest.request = request[:300]
-            latest.answer = change.answer
+        # The events this change wrote (in this session: nobody else's) carry its request.
+        for written in [*session.new, *session.identity_map.values()]:
+            if (
+                isinstance(written, CommitmentEvent)
+                and written not in before
+                and written.actor_id == actor.user_id
+            ):
+                written.request = request[:300]
+                written.answer = change.answer
     return change
 
 

@@ -244,6 +244,21 @@ def test_an_answer_after_the_response_url_expired_comes_by_dm_saying_it_is_late(
     assert bot.slack.messages(CHANNEL) == []
 
 
+def test_a_form_the_workers_were_too_busy_to_open_in_time_says_so(sqlite_bot, workers):
+    bot = sqlite_bot
+    with workers.held():
+        payload = bot.driver.command_payload(
+            "/commit", "", user="U0MARIA", channel=CHANNEL, trigger_id=bot.slack.new_trigger_id()
+        )
+        assert bot.driver.send_form(payload).status == 200
+        time.sleep(3.2)  # Slack's trigger lasts 3 s: the form can no longer open
+    said = wait_for(lambda: bot.slack.responses(key_of(payload["response_url"])))
+    assert "too busy to open the form" in said[0]["text"]
+    assert said[0].get("response_type") == "ephemeral"
+    assert bot.slack.views == []
+    wait_for(lambda: job_for(bot, payload["trigger_id"]).status is JobStatus.DONE)
+
+
 def test_a_form_answered_too_late_closes_and_the_refusal_comes_by_dm(sqlite_bot, workers):
     bot = sqlite_bot
     view_id = "V" + uuid.uuid4().hex[:10].upper()

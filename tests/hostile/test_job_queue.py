@@ -1,4 +1,8 @@
-"""Hostile use of the durable job queue (bot/slack/jobs.py, storage/jobs.py)."""
+"""Hostile use of the durable job queue (bot/slack/jobs.py, storage/jobs.py): what a person, a
+burst, a crash or a careless operator can do to it, through the served app.
+
+A strict xfail records a problem found (its reason says where); it turns XPASS once fixed.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,35 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.bootstrap import system_clock
-from bot.slack.jobs import FORM_ACK_WAIT, WorkerThreads
+from bot.slack.jobs import FORM_ACK_WAIT, HOST, WorkerThreads, _alive
 from storage import jobs as job_store
 from storage.models import Commitment, Job, JobStatus
 from tests.helpers import all_text, wait_for
 
 CHANNEL = "C0MEETING"
+FRONT_THREADS = 4  # the served app's waitress threads (tests/conftest.py); `serve` has 8
+NOT_A_PID = 2**22 + 1  # above Linux's largest pid: no process here has it
 
 
 @pytest.fixture
 def workers(request: pytest.FixtureRequest, _served_apps: Any) -> WorkerThreads:
+    """The worker threads of the app `bot` (or `sqlite_bot`) serves in this test."""
     callspec = getattr(request.node, "callspec", None)
     kind = callspec.params.get("bot", "sqlite") if callspec is not None else "sqlite"
     return _served_apps(request, kind).workers
 
 
-def jobs_of(bot) -> list[Job]:
+def jobs_of(bot, listener: str | None = None) -> list[Job]:
     with bot.services.sessions() as session:
-        return list(session.scalars(select(Job).order_by(Job.id)).all())
+        query = select(Job).order_by(Job.id)
+        if listener is not None:
+            query = query.where(Job.listener == listener)
+        return list(session.scalars(query).all())
+
+
+def set_job(bot, job_id: int, **values: Any) -> None:
+    with bot.services.sessions.begin() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
 
 
 def commitments(bot) -> list[Commitment]:
@@ -37,25 +52,33 @@ def commitments(bot) -> list[Commitment]:
         return list(session.scalars(select(Commitment).order_by(Commitment.id)).all())
 
 
-def new_commitment_form(date: str, what: str = "Open the warming center") -> dict[str, Any]:
+def make_commitment(bot) -> Commitment:
+    answer = bot.driver.command(
+        "/commit", "Call the shelter by Friday", user="U0MARIA", channel=CHANNEL
+    )
+    assert answer.status == 200
+    return wait_for(lambda: (c := commitments(bot)) and c[-1].message_ts and c[-1])
+
+
+def new_commitment_values(date: str) -> dict[str, Any]:
     return {
-        "what": {"value": {"type": "plain_text_input", "value": what}},
+        "what": {"value": {"type": "plain_text_input", "value": "Open the warming center"}},
         "owners": {"value": {"type": "multi_users_select", "selected_users": ["U0LEE"]}},
         "due": {"value": {"type": "datepicker", "selected_date": date}},
         "channel": {"value": {"type": "conversations_select", "selected_conversation": CHANNEL}},
     }
 
 
-def submission(view_id: str, values: dict[str, Any], *, view_hash: str) -> dict[str, Any]:
-    """A view_submission as Slack sends it: the same view keeps its id and hash while it stays
-    open (Slack changes the hash only when the app updates the view)."""
+def submission(view_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A view_submission as Slack sends it. A modal keeps its id and its hash while it stays
+    open: Slack changes the hash only when the app updates the view, and field errors do not."""
     return {
         "type": "view_submission",
         "user": {"id": "U0MARIA", "team_id": "T0COALITION"},
         "trigger_id": f"{uuid.uuid4().hex[:12]}.trigger",
         "view": {
             "id": view_id,
-            "hash": view_hash,
+            "hash": "1764000000.AbCdEf12",
             "type": "modal",
             "callback_id": "new_commitment",
             "private_metadata": "",
@@ -64,51 +87,215 @@ def submission(view_id: str, values: dict[str, Any], *, view_hash: str) -> dict[
     }
 
 
-@pytest.mark.xfail(strict=True, reason="x")
-def test_a_form_fixed_after_its_field_errors_is_saved_not_answered_with_the_old_errors(bot):
+# --- a form corrected after its field errors ----------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/slack/jobs.py:request_identity keys a view_submission by view id + hash only, "
+    "not its values: the corrected submission of the same open modal collides with the refused "
+    "one, Enqueue stores nothing, and form_ack hands back the first submission's stored errors",
+)
+def test_a_form_corrected_after_its_field_errors_is_saved(bot):
     view_id = "V" + uuid.uuid4().hex[:10].upper()
-    first = bot.driver.interaction(
-        submission(view_id, new_commitment_form("2026-11-01"), view_hash="1764000000.AbCd")
-    )
+    first = bot.driver.interaction(submission(view_id, new_commitment_values("2026-11-01")))
     assert first.json()["response_action"] == "errors"
-    assert "due" in first.json()["errors"]
-    # The person fixes the date and presses Create again: same view, same hash, new values.
-    second = bot.driver.interaction(
-        submission(view_id, new_commitment_form("2026-12-04"), view_hash="1764000000.AbCd")
-    )
-    assert second.status == 200
-    assert not second.body, second.body  # the form closes
-    wait_for(lambda: commitments(bot), timeout=5)
+    assert "in the past" in first.json()["errors"]["due"]
+
+    # The person picks a later date in the same form and presses Create again.
+    fixed = bot.driver.interaction(submission(view_id, new_commitment_values("2026-12-04")))
+    assert fixed.status == 200
+    # Now: {"response_action": "errors", "errors": {"due": "that date is in the past (Sun,
+    # Nov 1, 2026)"}} — a date they no longer chose; the form can never be saved.
+    assert not fixed.body, fixed.body
+    made = wait_for(lambda: commitments(bot), timeout=5)
+    assert made[0].text == "Open the warming center"
 
 
-def nested(depth: int) -> Any:
-    value: Any = "x"
-    for _ in range(depth):
-        value = [value]
-    return value
+# --- a burst of forms while the workers are busy -------------------------------------------------
 
 
-@pytest.mark.parametrize("DEPTH", [900, 930, 960, 980, 995])
-def test_poison(sqlite_bot, DEPTH):
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/slack/jobs.py:form_ack holds a waitress thread for up to FORM_ACK_WAIT (2.4 s) "
+    "per form while no worker answers; 2x the front's threads of forms (16 on `serve`'s 8) keep "
+    "every thread asleep, so a plain /commit list behind them is acknowledged after > 3 s "
+    "(Slack shows the person operation_timeout)",
+)
+def test_forms_waiting_for_busy_workers_do_not_starve_other_peoples_commands(sqlite_bot, workers):
     bot = sqlite_bot
-    group = job_store._group_commit(bot.services.engine)
-    answers: dict[str, Any] = {}
-    payload = bot.driver.command_payload("/commit", "list", user="U0MARIA", channel=CHANNEL)
+    answers: list[Any] = []
 
-    def honest() -> None:
-        answers["honest"] = bot.driver.send_form(payload)
-
-    def poison() -> None:
-        answers["poison"] = bot.driver.event(
-            {"type": "app_home_opened", "user": "U0LEE", "tab": "home", "x": nested(DEPTH)}
+    def submit() -> None:
+        answers.append(
+            bot.driver.submit_view(
+                "commitment_note",
+                {"note": {"text": {"value": "Director says yes"}}},
+                user="U0LEE",
+                private_metadata="4242|",
+            )
         )
 
-    with group.turn:
-        threads = [threading.Thread(target=f) for f in (honest, poison)]
-        for t in threads:
-            t.start()
-        wait_for(lambda: len(group.queue) == 2, timeout=5)
-    for t in threads:
-        t.join()
-    print(answers)
-    assert answers["honest"].status == 200
+    with workers.held():  # the workers are busy (a burst of /indicator charts, say)
+        forms = [threading.Thread(target=submit) for _ in range(2 * FRONT_THREADS)]
+        for form in forms:
+            form.start()
+        time.sleep(0.3)  # the forms are in, each waiting for a worker's answer
+        command = bot.driver.command("/commit", "list", user="U0MARIA", channel=CHANNEL)
+        for form in forms:
+            form.join()
+    assert command.status == 200
+    # Now: about 4.8 s (two rounds of FORM_ACK_WAIT), past Slack's 3 s.
+    print(command.seconds, [(a.status, a.body[:80], round(a.seconds, 1)) for a in answers])
+    assert command.seconds < 3, command.seconds
+    assert all(a.seconds < 3 for a in answers), sorted(round(a.seconds, 1) for a in answers)
+
+
+# --- a modal opened by a job that waited ---------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="handlers/commit_actions.py:on_note_button (and handlers/commit.py:on_commit with no "
+    "text) call views.open from the worker job; when the queue is more than 3 s behind, the "
+    "click's trigger_id has expired (expired_trigger_id): the modal never opens, the job is "
+    "retried to no purpose and the person only gets Worker._apologise's generic 'gave up'",
+)
+def test_add_note_opens_its_form_even_when_the_queue_is_three_seconds_behind(
+    sqlite_bot, workers, monkeypatch
+):
+    bot = sqlite_bot
+    commitment = make_commitment(bot)
+    workers.settle()
+    for worker in workers.workers:
+        monkeypatch.setattr(worker, "retry_delay", 0.0)
+    click = {
+        "type": "block_actions",
+        "user": {"id": "U0MARIA", "team_id": "T0COALITION", "username": "u0maria"},
+        "trigger_id": bot.slack.new_trigger_id(),  # valid for 3 s, as Slack's
+        "actions": [
+            {
+                "action_id": "commit_note",
+                "block_id": "b",
+                "action_ts": f"{time.time():.6f}",
+                "type": "button",
+                "value": str(commitment.id),
+            }
+        ],
+        "container": {
+            "type": "message",
+            "message_ts": commitment.message_ts,
+            "channel_id": CHANNEL,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": CHANNEL},
+        "message": {"ts": commitment.message_ts, "type": "message"},
+        "response_url": bot.slack.response_url(uuid.uuid4().hex[:12]),
+    }
+    with workers.held():
+        assert bot.driver.interaction(click).status == 200
+        time.sleep(3.2)  # the job waits its turn behind others
+    job = wait_for(
+        lambda: (j := jobs_of(bot, "on_note_button")) and j[0].status is not JobStatus.WORKING
+        and j[0].attempts > 0 and j[0]
+    )
+    workers.settle()
+    # Now: three tries, each views.open → expired_trigger_id, then "something went wrong".
+    assert job.last_error is None, job.last_error
+    assert [v for v in bot.slack.views if v["view"]["callback_id"] == "commitment_note"]
+
+
+# --- a job that kills its worker ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="storage/jobs.py:claim counts every claim in `attempts` but only retry_or_fail gives "
+    "up (a crash 'is not a try that raised'): a job that kills its worker every time (OOM, a "
+    "segfault in a chart) is claimed again forever, taking a worker down each time",
+)
+def test_a_job_that_crashed_its_worker_ten_times_is_given_up_and_its_person_told(sqlite_bot):
+    bot = sqlite_bot
+    payload = bot.driver.command_payload("/commit", "list", user="U0MARIA", channel=CHANNEL)
+    key = f"on_commit|command:{payload['trigger_id']}"
+    now = system_clock()
+    job_store.enqueue(
+        bot.services.engine,
+        request_key=key,
+        team_id="T0COALITION",
+        listener="on_commit",
+        request={"body": payload},
+        now=now,
+    )
+    [job] = jobs_of(bot)
+    # As after ten claims whose worker process died each time before finishing.
+    set_job(
+        bot,
+        job.id,
+        status=JobStatus.WORKING,
+        attempts=10,
+        claimed_by="otherhost:4242:worker-1",
+        claimed_until=now - timedelta(seconds=1),
+    )
+    done = wait_for(
+        lambda: (j := jobs_of(bot)[0]).status in (JobStatus.DONE, JobStatus.FAILED) and j
+    )
+    assert (done.status, done.attempts) == (JobStatus.FAILED, 10)  # now: DONE, claimed an 11th time
+    assert "something went wrong" in all_text(wait_for(lambda: bot.slack.messages("U0MARIA"))[0])
+
+
+# --- two machines with one host name -----------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="storage/jobs.py:release_orphans (called by every Worker._housekeeping) trusts "
+    "`claimed_by` = gethostname():pid: a worker on another machine or container with the same "
+    "host name (cloned VMs, network_mode: host, PID namespaces) has its job, lease still valid, "
+    "released because that pid is not alive *here*, and the job runs twice at once",
+)
+def test_a_live_claim_of_a_same_named_host_is_not_taken_from_it(sqlite_bot):
+    bot = sqlite_bot
+    now = system_clock()
+    job_store.enqueue(
+        bot.services.engine,
+        request_key="on_commit|command:elsewhere.trigger",
+        team_id="T0COALITION",
+        listener="on_commit",
+        request={"body": {}},
+        now=now,
+    )
+    [job] = jobs_of(bot)
+    # A worker process on the other machine called HOST holds it for another minute.
+    set_job(
+        bot,
+        job.id,
+        status=JobStatus.WORKING,
+        attempts=1,
+        claimed_by=f"{HOST}:{NOT_A_PID}:worker-1",
+        claimed_until=now + timedelta(seconds=60),
+    )
+    released = job_store.release_orphans(
+        bot.services.sessions, host=HOST, alive=_alive, now=system_clock()
+    )
+    assert released == 0
+    assert jobs_of(bot)[0].status is JobStatus.WORKING
+
+
+# --- late answers quote what the person typed ------------------------------------------------------
+
+
+def test_a_late_answer_quotes_the_command_without_live_mentions_or_links(sqlite_bot, workers):
+    bot = sqlite_bot
+    typed = "list <!channel> <https://evil.example/login|Slack sign-in>"
+    with workers.held():
+        payload = bot.driver.command_payload("/commit", typed, user="U0MARIA", channel=CHANNEL)
+        assert bot.driver.send_form(payload).status == 200
+        [job] = jobs_of(bot)
+        set_job(bot, job.id, created_at=system_clock() - timedelta(minutes=31))
+    dm = wait_for(lambda: bot.slack.messages("U0MARIA"))
+    workers.settle()
+    seen = all_text(dm[0])
+    assert "⏰ Sorry, this is late" in seen
+    assert "<!channel>" not in seen and "<https://" not in seen
+    assert "@\u2060channel" in seen  # shown, inert
