@@ -29,7 +29,11 @@ WORKER_NICENESS = 10  # workers run at a lower CPU priority than the acknowledgi
 
 
 def default_count() -> int:
-    return max(1, os.cpu_count() or 1)
+    """One worker per CPU this process may run on (a container's cpuset, not the whole host)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def become_started_worker(parent: int) -> bool:

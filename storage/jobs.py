@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.models import Job, JobStatus
 
 MAX_ATTEMPTS = 3  # a job that raises on every try is given up (a crash is not a try that raised)
+MAX_CLAIMS = 10  # a job whose worker died this many times while running it is given up too
 ACK_GIVEN = "given"  # a worker's acknowledgement of a form is there to take
 ACK_GONE = "gone"  # nobody waits for one: the request was acknowledged already
 
@@ -48,6 +49,7 @@ class ClaimedJob:
     request: dict[str, Any]
     journal: dict[str, Any]
     created_at: datetime
+    given_up: bool = False  # claimed only to be given up (see MAX_CLAIMS): do not run it
 
 
 def enqueue(
@@ -168,8 +170,15 @@ def claim(
         ).first()
         if row is None:
             return None
-        row.status = JobStatus.WORKING
+        given_up = row.attempts >= MAX_CLAIMS  # it took its worker down every time: not again
+        row.status = JobStatus.FAILED if given_up else JobStatus.WORKING
         row.attempts += 1
+        if given_up:
+            row.finished_at = now
+            row.last_error = (
+                f"its worker stopped {row.attempts - 1} times while running it (killed, out of "
+                "memory?); given up"
+            )
         row.claimed_until = now + timedelta(seconds=lease)
         row.claimed_by = worker[:100]
         return ClaimedJob(
@@ -181,6 +190,7 @@ def claim(
             request=dict(row.request),
             journal=dict(row.journal or {}),
             created_at=row.created_at,
+            given_up=given_up,
         )
 
 

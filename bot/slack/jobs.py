@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
@@ -84,7 +85,23 @@ ONLY_READS = frozenset(
 )
 JOB_METADATA = "commstat_job"  # message metadata event type: which job and call posted it
 HISTORY_SKEW = 300.0  # look this much further back in history than our own clock says  # finished jobs (people's words) are forgotten after this
-HOST = socket.gethostname()[:60]
+
+
+def _this_machine() -> str:
+    """This host's name, plus what tells apart two machines (or containers) that share one: the
+    kernel's boot id and this process's PID namespace. A claim made here can be judged here
+    (is its process alive?) only when this whole string matches."""
+    marks = []
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            marks.append(os.readlink(path) if path.endswith("/pid") else Path(path).read_text())
+        except OSError:
+            marks.append("")
+    digest = hashlib.sha256("|".join(m.strip() for m in marks).encode()).hexdigest()[:10]
+    return f"{socket.gethostname()[:40]}~{digest}"
+
+
+HOST = _this_machine()
 
 
 def request_key(body: dict[str, Any], listener: str) -> str:
@@ -105,14 +122,18 @@ def request_identity(body: dict[str, Any]) -> str:
         kind == "view_submission" and isinstance(body.get("view"), dict) and body["view"].get("id")
     ):
         view = body["view"]
-        identity = f"view:{view['id']}:{view.get('hash') or ''}"
+        # What was typed too: a form refused next to a field stays open with the same id and
+        # hash, and its corrected submission is a new request.
+        typed = json.dumps((view.get("state") or {}).get("values"), sort_keys=True, default=str)
+        digest = hashlib.sha256(typed.encode()).hexdigest()[:16]
+        identity = f"view:{view['id']}:{view.get('hash') or ''}:{digest}"
     elif kind == "block_actions" and body.get("actions"):
         action = body["actions"][0]
         user = (body.get("user") or {}).get("id")
         identity = f"action:{user}:{action.get('action_id')}:{action.get('action_ts')}"
     else:
-        digest = json.dumps(body, sort_keys=True, default=str).encode()
-        identity = f"payload:{hashlib.sha256(digest).hexdigest()}"
+        whole = json.dumps(body, sort_keys=True, default=str).encode()
+        identity = f"payload:{hashlib.sha256(whole).hexdigest()}"
     return clip(identity, 250)
 
 
@@ -557,6 +578,10 @@ class Worker:
             job = jobs.claim(self.services.sessions, worker=self.name, now=now, lease=self.lease)
             if job is None:
                 return False
+            if job.given_up:
+                logger.error("job %s (%s): its workers kept dying; given up", job.id, job.listener)
+                self._apologise(job)
+                return True
             self._run(job)
             return True
         finally:
