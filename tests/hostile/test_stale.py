@@ -77,10 +77,12 @@ def replies(bot: ServedBot) -> list[dict[str, Any]]:
 
 
 def ask(bot: ServedBot, name: str, text: str, user: str = "U0MARIA") -> str:
-    """A command whose answer comes privately through the response URL."""
-    before = len(replies(bot))
-    command(bot, name, text, user=user)
-    return str(wait_for(lambda: len(replies(bot)) > before and replies(bot)[-1])["text"])
+    """A command whose answer comes privately through its own response URL (answers to
+    earlier commands, carried out by other workers, may still be arriving)."""
+    payload = bot.driver.command_payload(name, text, user=user, channel=CHANNEL)
+    assert bot.driver.send_form(payload).status == 200
+    key = payload["response_url"].rstrip("/").rsplit("/", 1)[-1]
+    return str(wait_for(lambda: bot.slack.responses(key))[-1]["text"])
 
 
 def make(bot: ServedBot, text: str, user: str = "U0MARIA") -> Commitment:
