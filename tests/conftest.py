@@ -351,6 +351,15 @@ def sqlite_bot(
     yield from _serve(_served_apps, request, "sqlite", fake_slack, clock)
 
 
+@pytest.fixture
+def workers(request: pytest.FixtureRequest, _served_apps: ServedApps) -> WorkerThreads:
+    """The worker threads of the app `bot` (or `sqlite_bot`) serves in this test: hold them
+    (`with workers.held():`) to see what waits in the queue."""
+    callspec = getattr(request.node, "callspec", None)
+    kind = callspec.params.get("bot", "sqlite") if callspec is not None else "sqlite"
+    return _served_apps(request, kind).workers
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many PostgreSQL tests ran, so a CI log shows they were not skipped."""
     ran = [

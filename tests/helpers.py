@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_worker_app
 from bot.bootstrap import Services
 from bot.slack.jobs import WorkerThreads
-from storage.models import Indicator, IndicatorValue
+from storage.models import Indicator, IndicatorValue, Job
 from storage.repositories import ensure_team
 
 T = TypeVar("T")
@@ -31,6 +32,15 @@ def running_workers(services: Services, count: int = 2) -> Iterator[WorkerThread
             workers.settle(timeout=30)
         finally:
             workers.close()
+
+
+def jobs_of(bot: Any, listener: str | None = None) -> list[Job]:
+    """The jobs the served app stored, oldest first (only one listener's, when named)."""
+    with bot.services.sessions() as session:
+        query = select(Job).order_by(Job.id)
+        if listener is not None:
+            query = query.where(Job.listener == listener)
+        return list(session.scalars(query).all())
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 20.0) -> T:

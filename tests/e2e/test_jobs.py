@@ -16,35 +16,18 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.bootstrap import system_clock
-from bot.slack.jobs import FORM_ACK_WAIT, WorkerThreads
+from bot.slack.jobs import FORM_ACK_WAIT
 from storage.models import Commitment, CommitmentEvent, Job, JobStatus
 from tests.e2e.test_indicator import load_cdc
-from tests.helpers import all_text, wait_for
+from tests.helpers import all_text, jobs_of, wait_for
 
 CHANNEL = "C0MEETING"
 
 
 # --- reaching the served app's workers and its jobs ---------------------------------------------
-
-
-@pytest.fixture
-def workers(request: pytest.FixtureRequest, _served_apps: Any) -> WorkerThreads:
-    """The worker threads of the app `bot` (or `sqlite_bot`) serves in this test."""
-    callspec = getattr(request.node, "callspec", None)
-    kind = callspec.params.get("bot", "sqlite") if callspec is not None else "sqlite"
-    return _served_apps(request, kind).workers
-
-
-def jobs_of(bot, listener: str | None = None) -> list[Job]:
-    with bot.services.sessions() as session:
-        query = select(Job).order_by(Job.id)
-        if listener is not None:
-            query = query.where(Job.listener == listener)
-        return list(session.scalars(query).all())
 
 
 def job_for(bot, identity: str) -> Job:

@@ -15,34 +15,17 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.bootstrap import system_clock
-from bot.slack.jobs import FORM_ACK_WAIT, HOST, WorkerThreads, _alive
+from bot.slack.jobs import FORM_ACK_WAIT, HOST, _alive
 from storage import jobs as job_store
 from storage.models import Commitment, Job, JobStatus
-from tests.helpers import all_text, wait_for
+from tests.helpers import all_text, jobs_of, wait_for
 
 CHANNEL = "C0MEETING"
 FRONT_THREADS = 4  # the served app's waitress threads (tests/conftest.py); `serve` has 8
 NOT_A_PID = 2**22 + 1  # above Linux's largest pid: no process here has it
-
-
-@pytest.fixture
-def workers(request: pytest.FixtureRequest, _served_apps: Any) -> WorkerThreads:
-    """The worker threads of the app `bot` (or `sqlite_bot`) serves in this test."""
-    callspec = getattr(request.node, "callspec", None)
-    kind = callspec.params.get("bot", "sqlite") if callspec is not None else "sqlite"
-    return _served_apps(request, kind).workers
-
-
-def jobs_of(bot, listener: str | None = None) -> list[Job]:
-    with bot.services.sessions() as session:
-        query = select(Job).order_by(Job.id)
-        if listener is not None:
-            query = query.where(Job.listener == listener)
-        return list(session.scalars(query).all())
 
 
 def set_job(bot, job_id: int, **values: Any) -> None:
