@@ -9,11 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-install: $(BIN)/python
+# Installed once, and again only when pyproject.toml changes (`make demo` does not reinstall).
+install: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
+	@touch $@
 
-dev: $(BIN)/python
+dev: $(VENV)/.dev-installed
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
 
 demo: install
 	$(BIN)/commstat demo

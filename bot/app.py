@@ -16,7 +16,7 @@ def create_app(services: Services, *, workers: int = 8, socket_mode: bool = Fals
 
 
 def create_worker_app(services: Services, *, socket_mode: bool = False) -> App:
-    """The app that carries out stored jobs (bot.slack.jobs.Worker), with the same listeners."""
+    """The app that carries out stored jobs (bot.slack.worker.Worker), with the same listeners."""
     return build_app(
         services, register=handlers.register, role="worker", workers=1, socket_mode=socket_mode
     )

@@ -195,7 +195,7 @@ def worker(no_scheduler: bool, parent: int | None, name: str, no_migrate: bool) 
 
     from bot.app import create_worker_app
     from bot.bootstrap import bootstrap
-    from bot.slack.jobs import HOST, Worker
+    from bot.slack.worker import HOST, Worker
     from bot.workers import become_started_worker, parent_gone
 
     if parent is not None and not become_started_worker(parent):

@@ -39,13 +39,27 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class QuietRoutine(logging.Filter):
+    """Drops what is routine and says nothing to an operator: Bolt's note, at every start, that
+    the Web API client we hand it (which carries the bot token) is used rather than the
+    SLACK_BOT_TOKEN it finds in the environment."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("As you gave `client` as well")
+
+
 def configure_logging(secrets: Iterable[str], *, level: int = logging.INFO) -> None:
-    """Log to stderr through the redacting filter; replaces any handlers set up before."""
+    """Log to stderr through the redacting filter; replaces any handlers set up before.
+    Alembic's line per migration step, on every start of every command, shows only at debug."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(QuietRoutine())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("alembic").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    )

@@ -22,7 +22,7 @@ from bot.config import Settings, load_settings
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.slack_driver import SlackDriver
 from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
-from bot.slack.jobs import WorkerThreads
+from bot.slack.worker import WorkerThreads
 from storage.db import make_engine, upgrade
 
 PG_ENV = "COMMSTAT_TEST_POSTGRES_URL"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import create_worker_app
 from bot.bootstrap import Services
-from bot.slack.jobs import WorkerThreads
+from bot.slack.worker import WorkerThreads
 from storage.models import Indicator, IndicatorValue, Job
 from storage.repositories import ensure_team
 

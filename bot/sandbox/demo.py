@@ -33,7 +33,7 @@ from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.transcript import Transcript
 from bot.slack import ids
 from bot.slack.http_server import make_server, make_wsgi_app, run_until_closed
-from bot.slack.jobs import WorkerThreads
+from bot.slack.worker import WorkerThreads
 
 logger = logging.getLogger(__name__)
 

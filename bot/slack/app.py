@@ -32,8 +32,9 @@ from bot.config import ConfigError
 from bot.core import charts
 from bot.core.dates import warm_up
 from bot.core.text import USER_ID
-from bot.slack.jobs import as_front, as_worker
+from bot.slack.jobs import as_front
 from bot.slack.web_client import make_client
+from bot.slack.worker import as_worker
 
 logger = logging.getLogger(__name__)
 

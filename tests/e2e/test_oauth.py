@@ -195,8 +195,12 @@ def test_a_coalition_installs_and_its_own_token_answers_its_commands_and_nudges(
     assert "Tue, Nov 24, 2026" in posted[0]["text"]
     post = bot.slack.calls_to("chat.postMessage")[0]
     assert bearer(post) == OTHER_TOKEN
-    with bot.services.sessions() as session:
-        commitment = session.scalars(select(Commitment)).one()
+    def stored() -> Commitment | None:  # once its job has finished (the message is recorded)
+        with bot.services.sessions() as session:
+            found = session.scalars(select(Commitment)).one()
+        return found if found.message_ts else None
+
+    commitment = wait_for(stored)
     assert commitment.team_id == OTHER_TEAM
 
     # Scheduled work has no request to borrow a token from: it looks the team's token up.

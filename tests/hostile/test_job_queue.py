@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.bootstrap import system_clock
-from bot.slack.jobs import FORM_ACK_WAIT, HOST, _alive
+from bot.slack.jobs import FORM_ACK_WAIT
+from bot.slack.worker import HOST, _alive
 from storage import jobs as job_store
 from storage.models import Commitment, Job, JobStatus
 from tests.helpers import all_text, jobs_of, wait_for
