@@ -97,6 +97,7 @@ def test_serve_answers_signed_requests_and_stops_cleanly(tmp_path, fake_slack):
                 process.kill()
     output = log.read_text()
     assert "listening on http://127.0.0.1" in output
+    assert "As you gave `client` as well" not in output  # Bolt's routine note, every start
     assert "auth.test" in output  # debug logging really was on, including the Slack client's
     assert BOT_TOKEN not in output
     assert SIGNING_SECRET not in output
@@ -141,3 +142,5 @@ def test_db_upgrade_creates_the_database(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "database is up to date" in result.stdout
     assert (tmp_path / "serve.sqlite3").exists()
+    assert "Running upgrade" not in result.stderr  # Alembic's steps only with --log-level debug
+    assert result.stderr == ""
