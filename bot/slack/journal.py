@@ -30,6 +30,7 @@ from slack_sdk.webhook import WebhookResponse
 
 from bot.bootstrap import Services, system_clock
 from bot.core.text import clip, safe
+from bot.slack import history
 from bot.slack.errors import TRANSIENT
 from storage import jobs
 
@@ -56,7 +57,6 @@ ONLY_READS = frozenset(
     }
 )
 JOB_METADATA = "commstat_job_call"  # message metadata event type: which job and call posted it
-HISTORY_SKEW = 300.0  # look this much further back in history than our own clock says
 
 
 class ClaimLost(BaseException):
@@ -174,34 +174,27 @@ class JournaledClient(WebClient):
         ).validate()
 
     def _look_for(self, message: dict[str, Any], mark: str, since: float) -> dict[str, Any] | None:
-        """Slack's answer to an earlier post of this call, if it is in the conversation."""
+        """Slack's answer to an earlier post of this call, if it is in the conversation. Slack
+        unreachable: raised (the job is tried again later, not posted twice)."""
         plain = WebClient(token=self.token, base_url=self.base_url, timeout=self.timeout)
+        channel = str(message.get("channel") or "")
         try:
-            channel = str(message.get("channel") or "")
             if channel.startswith(("U", "W")):
                 channel = str(plain.conversations_open(users=channel)["channel"]["id"])
-            history = plain.conversations_history(
-                channel=channel,
-                oldest=f"{max(since - HISTORY_SKEW, 0):.6f}",
-                limit=200,
-                include_all_metadata=True,
+            found = history.find_marked(
+                plain, channel, since=since, event_type=JOB_METADATA, key=mark
             )
-        except SlackApiError as error:
+        except (history.CannotLook, history.TooLong) as cannot:
             logger.warning(
                 "job %s: cannot look for an interrupted post (%s); posting, a duplicate is "
                 "possible",
                 self.running.job.id,
-                error.response.get("error"),
+                type(cannot).__name__,
             )
             return None
-        for found in history.get("messages") or []:
-            metadata = found.get("metadata") or {}
-            if (
-                metadata.get("event_type") == JOB_METADATA
-                and (metadata.get("event_payload") or {}).get("key") == mark
-            ):
-                return {"ok": True, "channel": channel, "ts": found.get("ts"), "message": found}
-        return None
+        if found is None:
+            return None
+        return {"ok": True, "channel": channel, "ts": found.get("ts"), "message": found}
 
 
 def _journaled_client(client: WebClient, running: Running, team_id: str | None) -> JournaledClient:

@@ -76,7 +76,7 @@ from bot.core.dates import format_due
 from bot.core.deadlines import due_text
 from bot.core.recurrence import zone_words
 from bot.core.text import clip
-from bot.slack import errors
+from bot.slack import errors, history
 from storage import repositories as repo
 from storage.models import Commitment, CommitmentStatus, Indicator, OutboxMessage, OutboxStatus
 
@@ -93,9 +93,6 @@ GIVE_UP_AFTER = timedelta(hours=24)
 MAX_ATTEMPTS = 40
 BACKOFF_BASE = 60.0
 BACKOFF_CAP = 3600.0
-CLOCK_SKEW = 300.0  # look this much further back in history than our own clock says
-HISTORY_PAGES = 10
-HISTORY_PAGE_SIZE = 200
 _CLAIM_LOCK = 0x0C0_5747  # pg_advisory_xact_lock key: serialises claims, not sends
 ALT_TEXT_LIMIT = 1000  # Slack's limit for a file's alt text
 
@@ -821,43 +818,28 @@ def _look_for(state: _Pass, client: WebClient, row: _Claimed) -> str | None:
         if isinstance(upload, dict)
         else None
     )
-    oldest = f"{max(row.unknown_since - CLOCK_SKEW, 0):.6f}"
-    cursor: str | None = None
-    for _ in range(HISTORY_PAGES):
-        try:
-            response = client.conversations_history(
-                channel=channel,
-                oldest=oldest,
-                limit=HISTORY_PAGE_SIZE,
-                include_all_metadata=True,
-                cursor=cursor,
-            )
-        except SlackApiError as exc:
-            code = str(exc.response.get("error", ""))
-            if exc.response.status_code == 200 and code not in errors.TRANSIENT:
-                # We cannot look (not in the channel, scope missing): send rather than lose it.
-                logger.warning(
-                    "outbox row %s: cannot check for an earlier copy (%s); sending, a duplicate "
-                    "is possible",
-                    row.id,
-                    code,
-                )
-                return None
-            raise
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if (
-                metadata.get("event_type") == METADATA_EVENT
-                and (metadata.get("event_payload") or {}).get("key") == row.key
-            ):
-                return str(message["ts"])
-            if filename and any(f.get("name") == filename for f in message.get("files") or []):
-                return str(message["ts"])
-        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-        if not cursor:
-            return None
-    logger.warning("outbox row %s: history too long to check fully; sending", row.id)
-    return None
+    try:
+        found = history.find_marked(
+            client,
+            channel,
+            since=row.unknown_since,
+            event_type=METADATA_EVENT,
+            key=row.key,
+            filename=filename,
+        )
+    except history.CannotLook as cannot:
+        # We cannot look (not in the channel, scope missing): send rather than lose it.
+        logger.warning(
+            "outbox row %s: cannot check for an earlier copy (%s); sending, a duplicate "
+            "is possible",
+            row.id,
+            cannot.code,
+        )
+        return None
+    except history.TooLong:
+        logger.warning("outbox row %s: history too long to check fully; sending", row.id)
+        return None
+    return str(found["ts"]) if found is not None else None
 
 
 def _classify(exc: Exception, row: _Claimed) -> _Outcome:

@@ -16,6 +16,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.bootstrap import system_clock
@@ -333,6 +334,32 @@ def test_a_confirmation_posted_just_before_a_crash_is_not_posted_again(sqlite_bo
     run_again(bot, job)
     assert len(bot.slack.messages(CHANNEL)) == 1
     assert commitments(bot)[0].message_ts == commitment.message_ts
+
+
+@pytest.mark.parametrize("found", [True, False], ids=["in-history", "never-arrived"])
+def test_a_post_whose_answer_was_never_written_down_is_looked_for_before_posting_again(
+    sqlite_bot, found
+):
+    bot = sqlite_bot
+    commitment, trigger = make_commitment(bot)
+    job = job_for(bot, trigger)
+    [(key, entry)] = job.journal.items()
+    # The worker died in the instant between Slack taking the post and the note of its answer:
+    # the journal says only "sending since", and the ts was never stored with the commitment.
+    interrupted = {key: {"method": entry["method"], "since": time.time() - 5}}
+    with bot.services.sessions.begin() as session:
+        session.execute(update(Commitment).values(message_ts=None))
+    if not found:  # the post never reached Slack after all
+        bot.slack.reset()
+        bot.slack.add_channel(CHANNEL, name="commstat")
+
+    run_again(bot, job, journal=interrupted)
+    assert bot.slack.calls_to("conversations.history")  # it looked first
+    posted = bot.slack.messages(CHANNEL)
+    assert len(posted) == 1  # found: not posted again; not found: posted now, once
+    assert commitments(bot)[0].message_ts == posted[0]["ts"]
+    if found:
+        assert posted[0]["ts"] == commitment.message_ts
 
 
 def test_form_errors_shown_next_to_the_field_are_not_sent_again_by_dm_on_a_rerun(sqlite_bot):

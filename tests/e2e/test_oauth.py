@@ -195,6 +195,7 @@ def test_a_coalition_installs_and_its_own_token_answers_its_commands_and_nudges(
     assert "Tue, Nov 24, 2026" in posted[0]["text"]
     post = bot.slack.calls_to("chat.postMessage")[0]
     assert bearer(post) == OTHER_TOKEN
+
     def stored() -> Commitment | None:  # once its job has finished (the message is recorded)
         with bot.services.sessions() as session:
             found = session.scalars(select(Commitment)).one()
