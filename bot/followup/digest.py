@@ -617,18 +617,20 @@ def _enqueue_due(
                 if digest is None:
                     schedule.next_run_at = now + RETRY_AFTER
                     continue
-                added += _enqueue(
-                    session,
-                    team_id=schedule.team_id,
-                    channel_id=schedule.channel_id,
-                    keys=(
-                        digest_key(schedule.id, job.occurrence, "1-message"),
-                        digest_key(schedule.id, job.occurrence, "2-chart"),
-                    ),
-                    digest=digest,
-                    now=now,
-                    meeting=job.draft.next_meeting,
-                )
+                added += bool(
+                    _enqueue(
+                        session,
+                        team_id=schedule.team_id,
+                        channel_id=schedule.channel_id,
+                        keys=(
+                            digest_key(schedule.id, job.occurrence, "1-message"),
+                            digest_key(schedule.id, job.occurrence, "2-chart"),
+                        ),
+                        digest=digest,
+                        now=now,
+                        meeting=job.draft.next_meeting,
+                    )
+                )  # one digest, whether or not a chart goes with it
                 schedule.next_run_at = due.next_run_at
         except Exception:
             logger.exception("digest planning failed for schedule %s", job.schedule_id)
@@ -636,7 +638,8 @@ def _enqueue_due(
 
 
 def plan(services: Services, *, now: datetime) -> int:
-    """Enqueue every digest due at `now`; returns how many outbox rows were new.
+    """Enqueue every digest due at `now`; returns how many digests were new (a digest's chart is
+    part of it, not a second digest).
 
     Three steps: the drafts are read in one transaction, drawn after it is closed, and enqueued in
     a short one. Safe to run at any `now`, repeatedly, in several processes: a schedule moves on

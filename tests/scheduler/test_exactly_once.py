@@ -367,7 +367,7 @@ def test_digest_planning_in_four_threads_at_once_posts_the_meetings_digest_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert sorted(added)[-1] == 2 and sum(added) == 2
+    assert sorted(added) == [0, 0, 0, 1]  # one planner planned the digest (with its chart)
     for at in (now, now + timedelta(minutes=1)):  # later passes: nothing new
         assert run_pass(services, now=at, per_channel_interval=0).digests == 0
     with services.sessions() as session:

@@ -316,7 +316,7 @@ def test_a_scheduler_pass_asks_slack_and_draws_charts_outside_transactions(bot, 
     assert [c.params.get("user") for c in bot.slack.calls_to("users.info")] == ["U0LEE"]
     assert report.nudges == 2 and report.creator_notices == 1  # due tomorrow; a week late
     assert report.steward_nudges == 1
-    assert report.digests == 2  # the message and its chart
+    assert report.digests == 1  # one digest (its chart is part of it)
     assert [r.name for r in watch.renders] == ["render_digest_chart"]
     assert [c for c in bot.slack.calls_to("files.completeUploadExternal") if c.ok]
     assert report.delivery.sent == 6
