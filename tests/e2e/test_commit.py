@@ -390,6 +390,33 @@ def test_a_due_day_off_is_said_with_a_button_to_the_next_working_day(bot):
     assert stored(bot)[0].due_at.astimezone(NY) == datetime(2026, 11, 30, 17, 0, tzinfo=NY)
 
 
+def test_moving_off_a_day_off_keeps_the_time_that_was_typed(sqlite_bot):
+    bot = sqlite_bot
+    count = len(replies(bot))
+    _, message = make(bot, "Call the shelter by Saturday 3pm")  # Sat Nov 28, 3:00 PM
+    said = last_reply(bot, count)
+    assert "not a working day; Mon, Nov 30 at 3:00 PM?" in said["text"]
+    button = next(e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["text"]["text"] == "Move to Mon, Nov 30 at 3:00 PM"
+    bot.driver.click(
+        "commit_move",
+        user="U0MARIA",
+        value=button["value"],
+        block_id=said["blocks"][-1]["block_id"],
+        channel=CHANNEL,
+        message_ts=message["ts"],
+        ephemeral=True,
+    )
+    wait_for(
+        lambda: (
+            "Mon, Nov 30, 2026 at 3:00 PM" in all_text(bot.slack.message(CHANNEL, message["ts"]))
+        )
+    )
+    moved = stored(bot)[0]
+    assert moved.due_at.astimezone(NY) == datetime(2026, 11, 30, 15, 0, tzinfo=NY)
+    assert moved.due_has_time
+
+
 def test_a_working_day_gets_no_remark(bot):
     count = len(replies(bot))
     make(bot, "Call the shelter by Friday")

@@ -141,8 +141,10 @@ def after_creating(
     lines: list[str] = []
     blocks: list[Block] = []
     due = local_due(commitment)
-    # "Mon, Nov 30" (the year is in the confirmation)
+    # "Mon, Nov 30" (the year is in the confirmation), and the time it was given, if any
     label = format_due(_at_day(due, working_day)).rsplit(",", 1)[0] if working_day else ""
+    if label and commitment.due_has_time:
+        label += " at " + format_due(due, has_time=True).rsplit(" at ", 1)[-1]
     if working_day is not None:
         lines.append(
             f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — not a working day; {label}?"
@@ -165,7 +167,9 @@ def after_creating(
                     ButtonElement(
                         text=f"Move to {label}",
                         action_id=ids.COMMIT_MOVE,
-                        value=f"{commitment.id}:{working_day.isoformat()}",
+                        # `<id>:<day>` or `<id>:<day> <HH:MM>`: the typed time moves with it
+                        value=f"{commitment.id}:{working_day.isoformat()}"
+                        + (f" {due:%H:%M}" if commitment.due_has_time else ""),
                     )
                 ],
             )
