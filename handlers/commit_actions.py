@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.bootstrap import Services
 from bot.core.commit_parser import (
@@ -279,6 +280,21 @@ def submit_new_commitment(
                 text=f"I couldn't post in <#{channel}>, so here it is:",
                 blocks=answer["blocks"],
             )
+        _remark_day_off(client, created, channel=channel, user_id=user_id)
+
+
+def _remark_day_off(client: WebClient, created: Any, *, channel: str, user_id: str) -> None:
+    """A due day picked on a day off gets the same remark as `/commit` gives, with its button to
+    the next working day: privately in the channel, or by DM where the bot cannot."""
+    text, extra = blocks.after_creating(
+        created.commitment, indicator=None, unlinked_tags=(), working_day=created.working_day
+    )
+    if not extra:
+        return
+    try:
+        client.chat_postEphemeral(channel=channel, user=user_id, text=text, blocks=extra)
+    except SlackApiError:
+        client.chat_postMessage(channel=user_id, text=text, blocks=extra)
 
 
 def _missing(*, what: str, owners: list[Any], picked: str, channel: str) -> dict[str, str]:

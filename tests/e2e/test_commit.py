@@ -712,6 +712,16 @@ def test_empty_commit_opens_the_form_and_a_valid_form_is_stored_and_posted(bot):
     assert len(stored(bot)) == 1
 
 
+def test_a_form_due_on_a_day_off_gets_the_same_remark_and_button_privately(bot):
+    answer = bot.driver.submit_view("new_commitment", _form(date="2026-11-28"), user="U0MARIA")
+    assert answer.status == 200
+    remark = wait_for(lambda: bot.slack.ephemeral_messages(CHANNEL, "U0MARIA"))[-1]
+    assert "is due Sat — not a working day; Mon, Nov 30?" in all_text(remark)
+    button = next(e for b in remark["blocks"] if b["type"] == "actions" for e in b["elements"])
+    assert button["text"]["text"] == "Move to Mon, Nov 30"
+    assert button["value"] == f"{stored(bot)[0].id}:2026-11-30"
+
+
 @pytest.mark.parametrize(
     ("form", "field"),
     [
