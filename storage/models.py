@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -115,7 +116,13 @@ class Team(Base):
     working_days: Mapped[list[str]] = mapped_column(
         default=lambda: ["mon", "tue", "wed", "thu", "fri"]
     )
-    holidays: Mapped[list[str]] = mapped_column(default=list)  # ISO dates
+    holidays: Mapped[list[str]] = mapped_column(default=list)  # ISO dates an admin added
+    # Public holidays by default (bot/core/public_holidays.py): the country whose calendar
+    # applies (None: the time zone's; "none": no calendar), and the days of it turned off.
+    holiday_country: Mapped[str | None] = mapped_column(String(10))
+    holidays_off: Mapped[list[str]] = mapped_column(
+        default=list, server_default=text("'[]'")
+    )  # ISO dates
     nudge_hour: Mapped[int] = mapped_column(Integer, default=9)
     overdue_every_days: Mapped[int] = mapped_column(Integer, default=2)  # working days
     quiet_start: Mapped[int | None] = mapped_column(Integer)  # hour of day, local

@@ -42,6 +42,7 @@ def ensure_team(session: Session, team_id: str, *, time_zone: str, now: datetime
                 "created_at": now,
                 "working_days": ["mon", "tue", "wed", "thu", "fri"],
                 "holidays": [],
+                "holidays_off": [],
                 "nudge_hour": 9,
                 "overdue_every_days": 2,
             },

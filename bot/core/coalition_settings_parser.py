@@ -127,21 +127,46 @@ def _zone(text: str) -> str:
     )
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+# "Dec 31", "December 31st", "31 Dec": a day without a year (its next occurrence)
+_MONTH_DAY = re.compile(
+    r"([a-z]{3})[a-z]*\.? (\d{1,2})(?:st|nd|rd|th)?|(\d{1,2}) ([a-z]{3})[a-z]*\.?"
+)
+
+
 def _dates(text: str) -> list[str]:
+    """ISO dates (2026-12-31), or days without a year as ISO 8601's `--12-31` (the use case
+    takes the next one)."""
     found: list[str] = []
-    for part in re.split(r"[\s,]+", text.strip()):
-        if not part:
+    rest = text.strip().lower()
+    for match in re.finditer(r"\d{4}-\d{2}-\d{2}|" + _MONTH_DAY.pattern + r"|\S+", rest):
+        part = match[0].strip(" ,")
+        if not part or part == "and":
             continue
         try:
-            found.append(date.fromisoformat(part).isoformat())
+            found.append(_one_date(part))
         except ValueError:
             raise SettingsError(
-                f"`{safe(part, 30)}` is not a date I can read. Write holidays as YYYY-MM-DD, "
-                "e.g. `/commstat settings holidays add 2026-12-25 2027-01-01`."
+                f"`{safe(part, 30)}` is not a date I can read. Write holidays like `Dec 31` or "
+                "2026-12-31, e.g. `/commstat settings holidays add Dec 24, Dec 31`."
             ) from None
     if not found:
-        raise SettingsError("Which dates? e.g. `/commstat settings holidays add 2026-12-25`.")
+        raise SettingsError("Which dates? e.g. `/commstat settings holidays add Dec 31`.")
     return found
+
+
+def _one_date(part: str) -> str:
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", part):
+        return date.fromisoformat(part).isoformat()
+    m = _MONTH_DAY.fullmatch(part)
+    if m is None:
+        raise ValueError(part)
+    month_word, day_text_ = (m[1], m[2]) if m[1] else (m[4], m[3])
+    if month_word not in _MONTHS:
+        raise ValueError(part)
+    month = _MONTHS.index(month_word) + 1
+    date(2024, month, int(day_text_))  # a real day (2024: Feb 29 exists)
+    return f"--{month:02d}-{int(day_text_):02d}"
 
 
 def parse_change(text: str) -> Change:
@@ -191,8 +216,11 @@ def parse_change(text: str) -> Change:
         return Change(
             "time_zone", _zone(t.split(None, 2 if low.startswith("time zone") else 1)[-1])
         )
-    if m := re.fullmatch(r"holidays? (add|remove|delete) (.+)", low):
-        return Change("holidays_" + ("add" if m[1] == "add" else "remove"), _dates(m[2]))
+    if m := re.fullmatch(r"holidays? (add|on|remove|delete|off) (.+)", low):
+        adding = m[1] in ("add", "on")
+        return Change("holidays_" + ("add" if adding else "remove"), _dates(m[2]))
+    if m := re.fullmatch(r"holidays? (?:country|calendar) ([a-z]{2}|none|off)", low):
+        return Change("holiday_country", "none" if m[1] in ("none", "off") else m[1].upper())
     if m := re.fullmatch(r"admins? (add|remove|delete) (.+)", t, flags=re.IGNORECASE):
         users = mentioned_users(m[2])
         if not users:
@@ -266,6 +294,15 @@ def quiet_text(start: int | None, end: int | None) -> str:
 
 def day_text(iso: str) -> str:
     return format_due(datetime.combine(date.fromisoformat(iso), time()))
+
+
+def upcoming_text(days: dict[date, str], today: date, count: int = 4) -> str:
+    """The next few days off, in words: "Thu, Nov 26 (Thanksgiving Day), Fri, Dec 25 (…)"."""
+    ahead = sorted(d for d in days if d >= today)[:count]
+    return ", ".join(
+        f"{format_due(datetime.combine(d, time())).rsplit(',', 1)[0]} ({safe(days[d], 60)})"
+        for d in ahead
+    )
 
 
 def holidays_text(holidays: list[str] | None) -> str:

@@ -27,6 +27,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.dates import format_due
+from bot.core.public_holidays import calendar_country, public_holidays
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ class Calendar(Protocol):
     @property
     def holidays(self) -> Sequence[str] | None: ...
     @property
+    def holidays_off(self) -> Sequence[str] | None: ...
+    @property
+    def holiday_country(self) -> str | None: ...
+    @property
+    def time_zone(self) -> str: ...
+    @property
     def nudge_hour(self) -> int | None: ...
     @property
     def overdue_every_days(self) -> int | None: ...
@@ -55,6 +62,31 @@ class Calendar(Protocol):
     def quiet_start(self) -> int | None: ...
     @property
     def quiet_end(self) -> int | None: ...
+
+
+def _iso_days(team: Calendar, texts: Sequence[str] | None) -> set[date]:
+    days: set[date] = set()
+    for text in texts or []:
+        try:
+            days.add(date.fromisoformat(str(text)))
+        except ValueError:
+            logger.warning("team %s: ignoring holiday %r (not an ISO date)", team.id, text)
+    return days
+
+
+def team_holidays(team: Calendar) -> dict[date, str]:
+    """Every day off of a team with its name: its country's public holidays (unless turned
+    off, one by one or all), plus the days its admins added."""
+    country = calendar_country(team.holiday_country, team.time_zone)
+    off = _iso_days(team, team.holidays_off)
+    days = {
+        day: name
+        for day, name in (public_holidays(country) if country else {}).items()
+        if day not in off
+    }
+    for day in _iso_days(team, team.holidays):
+        days.setdefault(day, "local holiday")
+    return days
 
 
 @dataclass(frozen=True)
@@ -75,12 +107,7 @@ class Rules:
             for d in (team.working_days or [])
             if d[:3].lower() in WEEKDAYS
         )
-        holidays: set[date] = set()
-        for text in team.holidays or []:
-            try:
-                holidays.add(date.fromisoformat(str(text)))
-            except ValueError:
-                logger.warning("team %s: ignoring holiday %r (not an ISO date)", team.id, text)
+        holidays = set(team_holidays(team))
         hour = team.nudge_hour if team.nudge_hour is not None else 9
         return cls(
             working_days=days,

@@ -7,7 +7,8 @@ to the Team row inside the caller's transaction, so a refusal leaves everything 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,11 +19,13 @@ from bot.core.coalition_settings_parser import (
     SettingsError,
     day_text,
     days_text,
-    holidays_text,
     hour_text,
     in_quiet,
     quiet_text,
+    upcoming_text,
 )
+from bot.core.nudge_rules import team_holidays
+from bot.core.public_holidays import OFF, calendar_country, public_holidays, supported
 from bot.core.text import mention, safe
 from bot.usecases.commitments import Actor
 from bot.usecases.meetings import ScheduleTimes, schedule_times
@@ -37,6 +40,7 @@ class SettingsView:
     team: Team
     admins: list[str]
     schedules: list[ScheduleTimes]
+    today: date  # in the coalition's time zone
 
 
 def admins(session: Session, team_id: str) -> list[str]:
@@ -73,7 +77,10 @@ def view(session: Session, team_id: str, *, now: datetime) -> SettingsView:
     rows = session.scalars(
         select(Schedule).where(Schedule.team_id == team_id).order_by(Schedule.channel_id)
     ).all()
-    return SettingsView(team, admins(session, team_id), [schedule_times(s, now) for s in rows])
+    today = now.astimezone(ZoneInfo(team.time_zone)).date()
+    return SettingsView(
+        team, admins(session, team_id), [schedule_times(s, now) for s in rows], today
+    )
 
 
 def change_settings(session: Session, actor: Actor, change: Change, *, now: datetime) -> str:
@@ -90,10 +97,56 @@ def change_settings(session: Session, actor: Actor, change: Change, *, now: date
                     f"I can't find {mention(user_id)} in this workspace. Nothing was changed."
                 )
             people[user_id] = person
-    said = apply_change(team, change, people)
+    today = now.astimezone(ZoneInfo(team.time_zone)).date()
+    said = apply_change(team, change, people, today=today)
     if change.affects_schedule:
         _reschedule(session, team.id, now)
     return said
+
+
+def _next_occurrence(text: str, today: date) -> str:
+    """`--12-31` is the next Dec 31 (today counts); an ISO date stays as it is."""
+    if not text.startswith("--"):
+        return text
+    month, day = int(text[2:4]), int(text[5:7])
+    for year in (today.year, today.year + 1, today.year + 4):  # Feb 29: the next leap year
+        try:
+            found = date(year, month, day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found.isoformat()
+    raise SettingsError(f"{safe(text)} is not a day of the year.")
+
+
+def _upcoming(team: Team, today: date) -> str:
+    return "Next: " + (upcoming_text(team_holidays(team), today) or "none") + "."
+
+
+def _change_holidays(team: Team, days: list[str], *, adding: bool, today: date) -> str:
+    """Add days off, or take them away: a public holiday is turned off (or on again), a day an
+    admin added is removed."""
+    country = calendar_country(team.holiday_country, team.time_zone)
+    public = {day.isoformat() for day in (public_holidays(country) if country else {})}
+    added = set(team.holidays or [])
+    off = set(team.holidays_off or [])
+    for day in days:
+        if adding:
+            if day in off:
+                off.discard(day)  # a public holiday turned back on
+            elif day not in public:
+                added.add(day)
+        elif day in added:
+            added.discard(day)
+        elif day in public and day not in off:
+            off.add(day)
+        else:
+            raise SettingsError(f"{day_text(day)} is not a holiday here. {_upcoming(team, today)}")
+    team.holidays = sorted(added)
+    team.holidays_off = sorted(off)
+    listed = ", ".join(day_text(d) for d in days)
+    verb = "Now a holiday" if adding else "No longer a holiday"
+    return f"{verb}: {listed} (no nudges on holidays). {_upcoming(team, today)}"
 
 
 def _reschedule(session: Session, team_id: str, now: datetime) -> None:
@@ -121,7 +174,9 @@ def set_organisation(session: Session, actor: Actor, choice: Organisation) -> Pe
     return person
 
 
-def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
+def apply_change(
+    team: Team, change: Change, people: dict[str, Person], *, today: date | None = None
+) -> str:
     """Make the change on the team (and people); return what changed, in words."""
     if change.name == "nudge_every":
         team.overdue_every_days = change.value
@@ -161,24 +216,22 @@ def apply_change(team: Team, change: Change, people: dict[str, Person]) -> str:
             "(set a meeting again to move it)."
         )
     if change.name in ("holidays_add", "holidays_remove"):
-        current = set(team.holidays or [])
-        if change.name == "holidays_add":
-            current |= set(change.value)
-        else:
-            missing = [d for d in change.value if d not in current]
-            if missing:
-                raise SettingsError(
-                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the "
-                    f"holidays ({holidays_text(team.holidays) or 'none'})."
-                )
-            current -= set(change.value)
-        team.holidays = sorted(current)
-        verb = "Added" if change.name == "holidays_add" else "Removed"
-        listed = ", ".join(day_text(d) for d in change.value)
-        return (
-            f"{verb} {listed}. Holidays: {holidays_text(team.holidays) or 'none'} "
-            "(no nudges on holidays)."
+        days = [_next_occurrence(d, today or date.today()) for d in change.value]
+        return _change_holidays(
+            team, days, adding=change.name == "holidays_add", today=today or date.today()
         )
+    if change.name == "holiday_country":
+        code = change.value
+        if code != OFF and not supported(code):
+            raise SettingsError(
+                f"I don't know the public holidays of `{safe(code, 10)}`. Use a two-letter "
+                "country code such as US, CA or GB, or `none`. Nothing was changed."
+            )
+        team.holiday_country = code
+        team.holidays_off = []
+        if code == OFF:
+            return "Public holidays are off: only the days you add are holidays."
+        return f"Public holidays are now {code}'s. {_upcoming(team, today or date.today())}"
     if change.name in ("admin_add", "admin_remove"):
         adding = change.name == "admin_add"
         for user_id in change.value:

@@ -336,8 +336,8 @@ def test_a_slack_admin_changes_settings_and_each_is_confirmed_in_words(bot):
     assert ask(bot, "settings time zone America/Chicago", user=admin).startswith(
         "The coalition's time zone is now America/Chicago."
     )
-    assert ask(bot, "settings holidays add 2026-12-25", user=admin).startswith(
-        "Added Fri, Dec 25, 2026. Holidays: Fri, Dec 25, 2026"
+    assert ask(bot, "settings holidays add Dec 24", user=admin).startswith(
+        "Now a holiday: Thu, Dec 24, 2026 (no nudges on holidays)."
     )
     assert ask(bot, "settings default geography MD", user=admin).startswith(
         "Indicators with several places now show MD"
@@ -347,13 +347,32 @@ def test_a_slack_admin_changes_settings_and_each_is_confirmed_in_words(bot):
     assert (stored.quiet_start, stored.quiet_end) == (19, 7)
     assert stored.working_days == ["mon", "tue", "wed", "thu", "sun"]
     assert stored.time_zone == "America/Chicago"
-    assert stored.holidays == ["2026-12-25"]
+    assert stored.holidays == ["2026-12-24"]
     assert stored.default_geography == "MD"
     assert schedules(bot)[0].next_run_at is None  # digest times are worked out again
     assert ask(bot, "settings quiet hours off", user=admin).startswith("Quiet hours are off.")
-    assert ask(bot, "settings holidays remove 2026-12-25", user=admin).startswith(
-        "Removed Fri, Dec 25, 2026. Holidays: none"
+    assert ask(bot, "settings holidays remove 2026-12-24", user=admin).startswith(
+        "No longer a holiday: Thu, Dec 24, 2026"
     )
+
+
+def test_public_holidays_apply_by_default_and_an_admin_can_turn_them_off(sqlite_bot):
+    admin = "U0ADMIN"
+    shown = ask(sqlite_bot, "settings", user=admin)
+    assert "Holidays: *US public holidays* — next: Thu, Nov 26 (Thanksgiving Day)" in shown
+    said = ask(sqlite_bot, "settings holidays off Nov 26", user=admin)
+    assert said.startswith("No longer a holiday: Thu, Nov 26, 2026")
+    assert "Next: Fri, Dec 25 (Christmas Day)" in said
+    assert team(sqlite_bot).holidays_off == ["2026-11-26"]
+    assert "except Thu, Nov 26, 2026" in ask(sqlite_bot, "settings", user=admin)
+    assert ask(sqlite_bot, "settings holidays on Nov 26", user=admin).startswith(
+        "Now a holiday: Thu, Nov 26, 2026"
+    )
+    assert team(sqlite_bot).holidays_off == []
+    assert ask(sqlite_bot, "settings holidays country none", user=admin).startswith(
+        "Public holidays are off"
+    )
+    assert "Holidays: no public holidays — none coming" in ask(sqlite_bot, "settings", user=admin)
 
 
 def test_bad_settings_are_refused_specifically_and_nothing_changes(sqlite_bot):
@@ -366,9 +385,12 @@ def test_bad_settings_are_refused_specifically_and_nothing_changes(sqlite_bot):
     )
     assert "as quiet hours" in ask(sqlite_bot, "settings quiet hours late", user=admin)
     assert "as days of the week" in ask(sqlite_bot, "settings working days funday", user=admin)
-    assert "YYYY-MM-DD" in ask(sqlite_bot, "settings holidays add Christmas", user=admin)
-    assert "is not in the holidays" in ask(
-        sqlite_bot, "settings holidays remove 2026-07-04", user=admin
+    assert "like `Dec 31`" in ask(sqlite_bot, "settings holidays add Christmas", user=admin)
+    assert "is not a holiday here" in ask(
+        sqlite_bot, "settings holidays remove 2026-07-08", user=admin
+    )
+    assert "I don't know the public holidays of `XX`" in ask(
+        sqlite_bot, "settings holidays country xx", user=admin
     )
     said = ask(sqlite_bot, "settings colour blue", user=admin)
     assert "I don't know the setting `colour blue`" in said

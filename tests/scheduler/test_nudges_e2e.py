@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.followup.scheduler import run_pass
 from bot.slack import ids
-from storage.models import Commitment, OutboxMessage, Person
+from storage.models import Commitment, OutboxMessage, Person, Team
 from tests.helpers import add_late_indicator, all_text, wait_for
 
 CHANNEL = "C0MEETING"
@@ -68,8 +68,16 @@ def buttons(message):
     return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
 
+def no_public_holidays(bot, team_id: str) -> None:
+    """For the tests of the reminder rhythm itself: Thanksgiving (Thu Nov 26, this week) is left
+    to test_team_quiet_hours_and_holidays_hold_reminders."""
+    with bot.services.sessions.begin() as session:
+        session.get(Team, team_id).holiday_country = "none"
+
+
 def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
     commitment = make(bot, "Send the naloxone report by Wednesday")  # Mon Nov 23, 10:00 NY
+    no_public_holidays(bot, commitment.team_id)
     assert commitment.due_at.astimezone(NY).date().isoformat() == "2026-11-25"
 
     assert tick(bot, ny(23, 16)).planned_nudges == 0  # Monday: nothing yet
@@ -120,6 +128,7 @@ def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
 
 def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
     commitment = make(bot, "Send the naloxone report by Wednesday")
+    no_public_holidays(bot, commitment.team_id)
     tick(bot, ny(24, 10, 30))
     [reminder] = dms(bot)
     bot.driver.click(
@@ -193,8 +202,6 @@ def test_each_owner_is_reminded_at_nine_in_their_own_zone_and_the_creator_is_tol
 def test_team_quiet_hours_and_holidays_hold_reminders(bot):
     commitment = make(bot, "Send the naloxone report by Wednesday")
     with bot.services.sessions.begin() as session:
-        from storage.models import Team
-
         team = session.get(Team, commitment.team_id)
         team.quiet_start, team.quiet_end = 20, 10  # nothing before 10:00
         team.holidays = ["2026-11-25"]
@@ -204,8 +211,11 @@ def test_team_quiet_hours_and_holidays_hold_reminders(bot):
     assert len(dms(bot)) == 1
     tick(bot, ny(25, 10, 30))  # the due date is a holiday: no "due today"
     assert len(dms(bot)) == 1
-    tick(bot, ny(26, 10, 30))
-    assert "is *1 day overdue*" in all_text(dms(bot)[-1])
+    tick(bot, ny(26, 10, 30))  # Thanksgiving: a US federal holiday, a day off by default
+    assert len(dms(bot)) == 1
+    tick(bot, ny(27, 10, 30))  # the first working day after the due date
+    assert len(dms(bot)) == 2
+    assert "overdue" in all_text(dms(bot)[-1])
 
 
 def test_a_late_data_steward_is_nudged(bot):

@@ -281,6 +281,7 @@ def test_ninety_days_of_nudges_and_digests(db_url, fake_slack):
     with services.sessions.begin() as session:
         team = repo.ensure_team(session, TEAM_ID, time_zone=TEAM_ZONE, now=START)
         team.holidays = sorted(d.isoformat() for d in HOLIDAYS)
+        team.holiday_country = "none"  # exactly these days off, which the model below knows
         team.quiet_start, team.quiet_end = QUIET
         for user, tz in ZONES.items():
             if tz is not None:

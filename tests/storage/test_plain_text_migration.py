@@ -5,10 +5,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import JSON, column, insert, select, table
 
 from storage.db import alembic_config, make_engine, make_session_factory, upgrade
-from storage.models import Commitment, CommitmentEvent, CommitmentOwner, Person, Team
+from storage.models import (
+    Commitment,
+    CommitmentEvent,
+    CommitmentOwner,
+    Person,
+    Team,
+    UTCDateTime,
+)
 from storage.repositories import save_person
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -28,12 +35,40 @@ def engine(db_url):
     engine.dispose()
 
 
+# The teams table as 0003 has it (a model-free table: the model's later columns and their
+# defaults stay out of the insert).
+OLD_TEAMS = table(
+    "teams",
+    column("id"),
+    column("name"),
+    column("time_zone"),
+    column("working_days", JSON),
+    column("holidays", JSON),
+    column("nudge_hour"),
+    column("overdue_every_days"),
+    column("default_geography"),
+    column("created_at", UTCDateTime()),
+)
+_TEAM = {
+    "time_zone": "America/New_York",
+    "working_days": ["mon", "tue", "wed", "thu", "fri"],
+    "holidays": [],
+    "nudge_hour": 9,
+    "overdue_every_days": 2,
+    "created_at": NOW,
+}
+
+
 def _old_rows(engine) -> int:
     with make_session_factory(engine).begin() as session:
-        session.add(Team(id="T1", name="Coalition", time_zone="America/New_York", created_at=NOW))
-        session.flush()
+        # Teams as the 0003 schema stores them (only its columns: later ones are not there yet).
+        session.execute(insert(OLD_TEAMS).values(**_TEAM, id="T1", name="Coalition"))
         save_person(session, "T1", "U0LEE", display_name="lee", organisation="Harbor &amp; Co")
-        session.add(Team(id="T2", name="Other", time_zone="UTC", created_at=NOW))
+        session.execute(
+            insert(OLD_TEAMS).values(
+                **_TEAM, id="T2", name="Other", default_geography="Prince George&amp;s"
+            )
+        )
         commitment = Commitment(
             team_id="T1",
             text=OLD_TEXT,
@@ -62,7 +97,6 @@ def _old_rows(engine) -> int:
                     at=NOW,
                 )
             )
-        session.get(Team, "T2").default_geography = "Prince George&amp;s"
         return commitment.id
 
 
@@ -71,7 +105,7 @@ def _read(engine, commitment_id):
         commitment = session.get(Commitment, commitment_id)
         details = session.scalars(select(CommitmentEvent.detail).order_by(CommitmentEvent.id)).all()
         organisation = session.get(Person, ("T1", "U0LEE")).organisation
-        place = session.get(Team, "T2").default_geography
+        place = session.scalar(select(Team.default_geography).where(Team.id == "T2"))
         return commitment.text, details, organisation, place
 
 

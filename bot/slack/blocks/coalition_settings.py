@@ -7,7 +7,8 @@ shows text the same on every client (and in notifications).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.coalition_settings_parser import (
@@ -16,7 +17,10 @@ from bot.core.coalition_settings_parser import (
     holidays_text,
     hour_text,
     quiet_text,
+    upcoming_text,
 )
+from bot.core.nudge_rules import team_holidays
+from bot.core.public_holidays import calendar_country
 from bot.core.recurrence import Recurrence, describe, describe_lead, format_when, zone_words
 from bot.core.text import mention, safe, zone
 from bot.usecases.coalition_settings import SettingsView
@@ -129,6 +133,21 @@ def organisation_set(choice: Organisation) -> str:
     return f"{who} is now with *{safe(choice.name)}* in on-time reports."
 
 
+def holidays_line(team: Any, today: date) -> str:
+    """Whose public holidays apply, what was turned off or added, and the next few."""
+    country = calendar_country(team.holiday_country, team.time_zone)
+    line = (
+        f"• Holidays: *{country} public holidays*" if country else "• Holidays: no public holidays"
+    )
+    if team.holidays_off:
+        line += f", except {holidays_text(team.holidays_off)}"
+    if team.holidays:
+        line += f"; also {holidays_text(team.holidays)}"
+    upcoming = upcoming_text(team_holidays(team), today)
+    line += f" — next: {upcoming}" if upcoming else " — none coming"
+    return line + " (`holidays add Dec 31` · `holidays off Nov 26` · `holidays country none`)"
+
+
 def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
     """`/commstat settings`: every setting, each channel's schedule and what could not be sent."""
     team = view.team
@@ -140,7 +159,7 @@ def settings_text(view: SettingsView, problems: Sequence[OutboxMessage]) -> str:
         f"on *{days_text(team.working_days)}*; overdue reminders every "
         f"*{every}* working day{'s' if every != 1 else ''}",
         f"• Quiet hours: *{quiet_text(team.quiet_start, team.quiet_end)}*",
-        f"• Holidays: {holidays_text(team.holidays) or 'none'}",
+        holidays_line(team, view.today),
         f"• Default place for indicators: {safe(team.default_geography or 'none')}",
         "• Coalition admins: "
         + (", ".join(mention(a) for a in view.admins) or "none yet")
