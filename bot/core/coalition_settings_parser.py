@@ -29,7 +29,7 @@ EXAMPLES = (
     "`/commstat settings quiet hours 19-7` · `quiet hours off`",
     "`/commstat settings working days mon-fri` · `working days sun-thu`",
     "`/commstat settings time zone America/Chicago`",
-    "`/commstat settings holidays add 2026-12-25` · `holidays remove 2026-12-25`",
+    "`/commstat settings holidays add Dec 31` · `holidays off Nov 26` · `holidays country none`",
     "`/commstat settings admin add @lee` · `admin remove @lee`",
     "`/commstat settings default geography MD` · `default geography off`",
 )
