@@ -6,6 +6,7 @@ Slack does: over HTTP, form-encoded or JSON bodies, signed with the signing secr
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 import urllib.error
@@ -156,7 +157,16 @@ class SlackDriver:
 
     # --- shorthands for the interactions the bot offers ---------------------------------------
 
-    def click(
+    def click(self, action_id: str, *, user: str, **kwargs: Any) -> HttpAnswer:
+        """A click on a button, date picker or menu, in a message (default) or in App Home
+        (the arguments of `click_payload`; others go to `interaction`)."""
+        known = set(inspect.signature(self.click_payload).parameters)
+        payload = self.click_payload(
+            action_id, user=user, **{k: v for k, v in kwargs.items() if k in known}
+        )
+        return self.interaction(payload, **{k: v for k, v in kwargs.items() if k not in known})
+
+    def click_payload(
         self,
         action_id: str,
         *,
@@ -169,9 +179,10 @@ class SlackDriver:
         home: bool = False,
         selected_date: str | None = None,
         selected_option: str | None = None,
-        **kwargs: Any,
-    ) -> HttpAnswer:
-        """A click on a button, date picker or menu, in a message (default) or in App Home."""
+        trigger_id: str | None = None,
+        response_key: str | None = None,
+    ) -> dict[str, Any]:
+        """The payload of a click (to send it twice, as Slack's retry does)."""
         action: dict[str, Any] = {
             "action_id": action_id,
             "block_id": block_id,
@@ -186,7 +197,7 @@ class SlackDriver:
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "team_id": self.team_id, "username": user.lower()},
-            "trigger_id": uuid.uuid4().hex[:12] + ".trigger",
+            "trigger_id": trigger_id or uuid.uuid4().hex[:12] + ".trigger",
             "actions": [action],
         }
         if home:
@@ -203,8 +214,10 @@ class SlackDriver:
             if not ephemeral:
                 payload["message"] = {"ts": message_ts, "type": "message"}
             if self.response_url_for:
-                payload["response_url"] = self.response_url_for(uuid.uuid4().hex[:12])
-        return self.interaction(payload, **kwargs)
+                payload["response_url"] = self.response_url_for(
+                    response_key or uuid.uuid4().hex[:12]
+                )
+        return payload
 
     def submit_view(
         self,

@@ -370,13 +370,9 @@ def test_a_trailing_period_needs_no_by(bot, when, shown):
     assert shown in all_text(message)
 
 
-def test_a_due_day_off_is_said_with_a_button_to_the_next_working_day(bot):
-    count = len(replies(bot))
-    commitment, message = make(bot, "Call the shelter by Saturday")  # Mon Nov 23: Sat Nov 28
-    said = last_reply(bot, count)
-    assert f"#{commitment.id} is due Sat — not a working day; Mon, Nov 30?" in said["text"]
+def press_move_to(bot, said, message) -> str:
+    """Press the "Move to …" button of a day-off remark; its label."""
     button = next(e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"])
-    assert button["text"]["text"] == "Move to Mon, Nov 30"
     bot.driver.click(
         "commit_move",
         user="U0MARIA",
@@ -386,6 +382,15 @@ def test_a_due_day_off_is_said_with_a_button_to_the_next_working_day(bot):
         message_ts=message["ts"],
         ephemeral=True,
     )
+    return str(button["text"]["text"])
+
+
+def test_a_due_day_off_is_said_with_a_button_to_the_next_working_day(bot):
+    count = len(replies(bot))
+    commitment, message = make(bot, "Call the shelter by Saturday")  # Mon Nov 23: Sat Nov 28
+    said = last_reply(bot, count)
+    assert f"#{commitment.id} is due Sat — not a working day; Mon, Nov 30?" in said["text"]
+    assert press_move_to(bot, said, message) == "Move to Mon, Nov 30"
     wait_for(lambda: "Mon, Nov 30, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
     assert stored(bot)[0].due_at.astimezone(NY) == datetime(2026, 11, 30, 17, 0, tzinfo=NY)
 
@@ -396,17 +401,7 @@ def test_moving_off_a_day_off_keeps_the_time_that_was_typed(sqlite_bot):
     _, message = make(bot, "Call the shelter by Saturday 3pm")  # Sat Nov 28, 3:00 PM
     said = last_reply(bot, count)
     assert "not a working day; Mon, Nov 30 at 3:00 PM?" in said["text"]
-    button = next(e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"])
-    assert button["text"]["text"] == "Move to Mon, Nov 30 at 3:00 PM"
-    bot.driver.click(
-        "commit_move",
-        user="U0MARIA",
-        value=button["value"],
-        block_id=said["blocks"][-1]["block_id"],
-        channel=CHANNEL,
-        message_ts=message["ts"],
-        ephemeral=True,
-    )
+    assert press_move_to(bot, said, message) == "Move to Mon, Nov 30 at 3:00 PM"
     wait_for(
         lambda: (
             "Mon, Nov 30, 2026 at 3:00 PM" in all_text(bot.slack.message(CHANNEL, message["ts"]))

@@ -132,29 +132,13 @@ def test_a_retried_indicator_question_is_answered_once_with_one_chart(bot, worke
 def test_a_retried_done_click_closes_the_commitment_once_and_says_nothing_more(bot, workers):
     commitment, _ = make_commitment(bot)
     updates_before = len(bot.slack.calls_to("chat.update"))
-    click = {
-        "type": "block_actions",
-        "user": {"id": "U0MARIA", "team_id": "T0COALITION", "username": "u0maria"},
-        "trigger_id": f"{uuid.uuid4().hex[:12]}.trigger",
-        "actions": [
-            {
-                "action_id": "commit_done",
-                "block_id": "b",
-                "action_ts": f"{time.time():.6f}",
-                "type": "button",
-                "value": str(commitment.id),
-            }
-        ],
-        "container": {
-            "type": "message",
-            "message_ts": commitment.message_ts,
-            "channel_id": CHANNEL,
-            "is_ephemeral": False,
-        },
-        "channel": {"id": CHANNEL},
-        "message": {"ts": commitment.message_ts, "type": "message"},
-        "response_url": bot.slack.response_url(uuid.uuid4().hex[:12]),
-    }
+    click = bot.driver.click_payload(
+        "commit_done",
+        user="U0MARIA",
+        value=str(commitment.id),
+        channel=CHANNEL,
+        message_ts=commitment.message_ts,
+    )
     first = bot.driver.interaction(click)
     retry = bot.driver.interaction(click, retry_num=1)
     assert first.status == retry.status == 200

@@ -140,29 +140,15 @@ def test_add_note_behind_a_three_second_queue_tells_the_person_at_once(sqlite_bo
     commitment = make_commitment(bot)
     workers.settle()
     answer_key = uuid.uuid4().hex[:12]
-    click = {
-        "type": "block_actions",
-        "user": {"id": "U0MARIA", "team_id": "T0COALITION", "username": "u0maria"},
-        "trigger_id": bot.slack.new_trigger_id(),  # valid for 3 s, as Slack's
-        "actions": [
-            {
-                "action_id": "commit_note",
-                "block_id": "b",
-                "action_ts": f"{time.time():.6f}",
-                "type": "button",
-                "value": str(commitment.id),
-            }
-        ],
-        "container": {
-            "type": "message",
-            "message_ts": commitment.message_ts,
-            "channel_id": CHANNEL,
-            "is_ephemeral": False,
-        },
-        "channel": {"id": CHANNEL},
-        "message": {"ts": commitment.message_ts, "type": "message"},
-        "response_url": bot.slack.response_url(answer_key),
-    }
+    click = bot.driver.click_payload(
+        "commit_note",
+        user="U0MARIA",
+        value=str(commitment.id),
+        channel=CHANNEL,
+        message_ts=commitment.message_ts,
+        trigger_id=bot.slack.new_trigger_id(),  # valid for 3 s, as Slack's
+        response_key=answer_key,
+    )
     with workers.held():
         assert bot.driver.interaction(click).status == 200
         time.sleep(3.2)  # the job waits its turn behind others
