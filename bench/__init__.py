@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,23 @@ def run_on_throwaway_database(
     path = write_results(options, name, database.kind, results)
     print(f"whole run {results['run_seconds']:.1f} s; results: {path}")
     return results
+
+
+def load_bundled(engine: Engine, *, team_id: str, now: datetime) -> Any:
+    """The bundled CDC overdose file (through the importer) and the demo's catalog."""
+    from bot.sandbox import bundled
+    from storage.catalog import load_catalog
+    from storage.db import make_session_factory
+    from storage.importer import import_file
+
+    sessions = make_session_factory(engine)
+    report = import_file(
+        sessions,
+        team_id=team_id,
+        path=bundled.OVERDOSES,
+        mapping=bundled.OVERDOSE_MAPPING,
+        now=now,
+        progress=None,
+    )
+    load_catalog(sessions, team_id=team_id, path=bundled.CATALOG, now=now)
+    return report

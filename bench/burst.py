@@ -59,7 +59,14 @@ import sqlalchemy
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
-from bench import Database, Options, percentile, print_table, run_on_throwaway_database
+from bench import (
+    Database,
+    Options,
+    load_bundled,
+    percentile,
+    print_table,
+    run_on_throwaway_database,
+)
 from bench.commit_ack import (
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -72,13 +79,10 @@ from bench.commit_ack import (
 )
 from bench.commit_ack import seed as seed_commitments
 from bench.indicator_answer import TOPICS
-from bot.sandbox import bundled
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.slack_driver import SlackDriver, post, sign
 from handlers.replies import SORRY
-from storage.catalog import load_catalog
-from storage.db import make_engine, make_session_factory, upgrade
-from storage.importer import import_file
+from storage.db import make_engine, upgrade
 from storage.models import Commitment, Indicator, IndicatorValue
 
 NAME = "burst"
@@ -129,16 +133,7 @@ def seed_indicators(engine: Engine, *, indicator_count: int, now: datetime) -> I
     """The CDC file (importer) and the bundled catalog, then `indicator_count` synthetic monthly
     indicators x PLACES places x MONTHS months, inserted with Core executemany in batches."""
     started = time.perf_counter()
-    sessions = make_session_factory(engine)
-    report = import_file(
-        sessions,
-        team_id=TEAM_ID,
-        path=bundled.OVERDOSES,
-        mapping=bundled.OVERDOSE_MAPPING,
-        now=now,
-        progress=None,
-    )
-    load_catalog(sessions, team_id=TEAM_ID, path=bundled.CATALOG, now=now)
+    report = load_bundled(engine, team_id=TEAM_ID, now=now)
     rng = random.Random(SEED)
     months = [date(2016 + m // 12, m % 12 + 1, 1) for m in range(MONTHS)]
     values = 0

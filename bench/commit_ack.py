@@ -48,12 +48,13 @@ from bench import (
     summary_ms,
     wait_until,
 )
-from bot.app import create_app
+from bot.app import create_app, create_worker_app
 from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
 from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.slack_driver import SlackDriver
 from bot.slack.http_server import make_server, make_wsgi_app
+from bot.slack.worker import WorkerThreads
 from storage.db import make_engine, upgrade
 from storage.models import Base, Commitment, CommitmentOwner, CommitmentStatus, Person, Team
 
@@ -257,6 +258,9 @@ def serve(database_url: str, people: list[str]) -> Iterator[Served]:
         services = bootstrap(settings, clock=lambda: NOW)
         counter = SqlCounter(services.engine)
         app = create_app(services)
+        # The jobs the app stores are carried out by worker threads here (as `serve`'s worker
+        # processes would); bench/burst.py measures the real processes.
+        workers = WorkerThreads(services, create_worker_app(services)).start()
         server = make_server(
             make_wsgi_app(app, services.engine, signing_secret=SIGNING_SECRET),
             host="127.0.0.1",
@@ -272,6 +276,7 @@ def serve(database_url: str, people: list[str]) -> Iterator[Served]:
         finally:
             server.close()
             thread.join(timeout=5)
+            workers.close()
             counter.close()
             services.engine.dispose()
     finally:

@@ -31,15 +31,20 @@ import sqlalchemy
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
-from bench import Database, Options, print_table, run_on_throwaway_database, summary_ms, wait_until
+from bench import (
+    Database,
+    Options,
+    load_bundled,
+    print_table,
+    run_on_throwaway_database,
+    summary_ms,
+    wait_until,
+)
 from bench.commit_ack import NOW, TEAM_ID, _server_version, _table, serve
 from bot.core import charts
-from bot.sandbox import bundled
 from bot.sandbox.fake_slack import Call
 from bot.usecases import indicators
-from storage.catalog import load_catalog
 from storage.db import make_engine, make_session_factory, upgrade
-from storage.importer import import_file
 from storage.models import Indicator, IndicatorValue
 
 NAME = "indicator_answer"
@@ -70,16 +75,7 @@ TOPICS = (
 
 def seed(engine: Engine, *, indicator_count: int) -> dict[str, Any]:
     started = time.perf_counter()
-    sessions = make_session_factory(engine)
-    report = import_file(
-        sessions,
-        team_id=TEAM_ID,
-        path=bundled.OVERDOSES,
-        mapping=bundled.OVERDOSE_MAPPING,
-        now=NOW,
-        progress=None,
-    )
-    load_catalog(sessions, team_id=TEAM_ID, path=bundled.CATALOG, now=NOW)
+    report = load_bundled(engine, team_id=TEAM_ID, now=NOW)
     rng = random.Random(SEED)
     values = 0
     with Session(engine) as session, session.begin():
