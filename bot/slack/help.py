@@ -38,7 +38,7 @@ _HELP = {
         "• `/commstat settings` — nudge cadence, quiet hours, admins, time zone\n"
         "• Admins: `/commstat settings nudge hour 8` · `settings quiet hours 19-7` · "
         "`settings working days mon-fri` · `settings time zone America/Chicago` · "
-        "`settings holidays add Dec 31` · `settings admin add @lee`\n"
+        "`settings holidays add 2026-12-25` · `settings admin add @lee`\n"
         "• `/commstat org @lee Health Department` (admins) · `/commstat report` — "
         "on-time rate by organisation"
     ),
