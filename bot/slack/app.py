@@ -311,6 +311,11 @@ def build_app(
         raise ConfigError(
             f"SLACK_BOT_TOKEN was not accepted: {reason} (SLACK_API_URL={settings.slack_api_url})"
         ) from None
+    except OSError as exc:  # no answer at all (refused, DNS, timeout): one line, no traceback
+        raise ConfigError(
+            f"Slack could not be reached at SLACK_API_URL={settings.slack_api_url} "
+            f"({type(exc).__name__}); check the network and that URL. Nothing was started."
+        ) from None
     register(app, services)
     return _as_role(app, services, front=front)
 

@@ -119,6 +119,25 @@ def test_a_rejected_token_stops_with_one_line_and_no_secret(tmp_path, fake_slack
     assert SIGNING_SECRET not in result.stderr + result.stdout
 
 
+def test_slack_out_of_reach_stops_with_one_line_not_a_traceback(tmp_path):
+    result = subprocess.run(
+        [*COMMSTAT, "serve", "--port", str(_free_port())],
+        env=_env(tmp_path, "http://127.0.0.1:9/api/"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: Slack could not be reached at SLACK_API_URL=http://127.0.0.1:9/api/")
+    )
+    assert "Traceback" not in result.stderr
+    # slack_sdk says it retries (a few lines); no traceback: was ~100 lines
+    assert len(result.stderr.strip().splitlines()) < 12, result.stderr
+
+
 @pytest.mark.parametrize("missing", ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"])
 def test_a_missing_setting_stops_with_one_clear_line(tmp_path, missing):
     env = _env(tmp_path, "http://127.0.0.1:9/api/")
