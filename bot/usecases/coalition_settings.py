@@ -174,10 +174,9 @@ def set_organisation(session: Session, actor: Actor, choice: Organisation) -> Pe
     return person
 
 
-def apply_change(
-    team: Team, change: Change, people: dict[str, Person], *, today: date | None = None
-) -> str:
-    """Make the change on the team (and people); return what changed, in words."""
+def apply_change(team: Team, change: Change, people: dict[str, Person], *, today: date) -> str:
+    """Make the change on the team (and people); return what changed, in words. `today` (in the
+    coalition's zone, from the caller's clock) says which Dec 31 is the next one."""
     if change.name == "nudge_every":
         team.overdue_every_days = change.value
         return f"Overdue commitments are now nudged every {change.value} working day{'s' if change.value != 1 else ''}."
@@ -216,10 +215,8 @@ def apply_change(
             "(set a meeting again to move it)."
         )
     if change.name in ("holidays_add", "holidays_remove"):
-        days = [_next_occurrence(d, today or date.today()) for d in change.value]
-        return _change_holidays(
-            team, days, adding=change.name == "holidays_add", today=today or date.today()
-        )
+        days = [_next_occurrence(d, today) for d in change.value]
+        return _change_holidays(team, days, adding=change.name == "holidays_add", today=today)
     if change.name == "holiday_country":
         code = change.value
         if code != OFF and not supported(code):
@@ -231,7 +228,7 @@ def apply_change(
         team.holidays_off = []
         if code == OFF:
             return "Public holidays are off: only the days you add are holidays."
-        return f"Public holidays are now {code}'s. {_upcoming(team, today or date.today())}"
+        return f"Public holidays are now {code}'s. {_upcoming(team, today)}"
     if change.name in ("admin_add", "admin_remove"):
         adding = change.name == "admin_add"
         for user_id in change.value:

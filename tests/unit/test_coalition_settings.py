@@ -48,9 +48,18 @@ def team(sessions):
         return session.get(Team, TEAM)
 
 
-def change(sessions, actor, text):
+def change(sessions, actor, text, now=NOW):
     with sessions.begin() as session:
-        return coalition_settings.change_settings(session, actor, parse_change(text), now=NOW)
+        return coalition_settings.change_settings(session, actor, parse_change(text), now=now)
+
+
+def test_a_holiday_without_a_year_is_the_next_one_by_the_clock_given(sessions):
+    # 'tick --now' and tests travel: the year comes from `now`, never from the machine's date.
+    late_december = datetime(2026, 12, 30, 15, 0, tzinfo=UTC)
+    said = change(sessions, ADMIN, "holidays add Dec 23, Dec 31", now=late_december)
+    assert said.startswith("Now a holiday: Thu, Dec 23, 2027, Thu, Dec 31, 2026")
+    with sessions() as session:
+        assert session.get(Team, TEAM).holidays == ["2026-12-31", "2027-12-23"]
 
 
 def test_only_admins_change_settings_and_the_refusal_names_them(sessions):
