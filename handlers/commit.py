@@ -27,7 +27,6 @@ from bot.slack import ids
 from bot.slack.blocks import commitments as blocks
 from bot.slack.commitment_messages import post_confirmation, refresh_message
 from bot.slack.help import help_text
-from bot.slack.jobs import request_identity
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError
@@ -173,16 +172,7 @@ def change(
     rest: str,
 ) -> dict[str, Any]:
     actor = actor_for(services, client, command["team_id"], command["user_id"])
-    with services.sessions.begin() as session:
-        changed = commitments.apply_change(
-            session,
-            actor,
-            verb,
-            commitment_id,
-            rest,
-            now=services.clock(),
-            request=request_identity(command),
-        )
+    changed = replies.change_commitment(services, actor, verb, commitment_id, rest, command)
     refresh_message(services, client, changed.commitment)
     return {"text": changed.answer}
 
@@ -197,16 +187,7 @@ def close_several(
     refused: list[str] = []
     for number in numbers:
         try:
-            with services.sessions.begin() as session:
-                changed = commitments.apply_change(
-                    session,
-                    actor,
-                    "done",
-                    number,
-                    "",
-                    now=services.clock(),
-                    request=request_identity(command),
-                )
+            changed = replies.change_commitment(services, actor, "done", number, "", command)
         except CommitError as error:
             refused.append(f"#{number} was not closed: {error}")
             continue

@@ -35,7 +35,7 @@ from bot.slack.commitment_messages import (
     update_in_place,
 )
 from bot.slack.home import publish_home
-from bot.slack.jobs import ack_now, form_ack, request_identity
+from bot.slack.jobs import ack_now, form_ack
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
@@ -106,16 +106,7 @@ def register(app: App, services: Services) -> None:
         user_id = body["user"]["id"]
         actor = actor_for(services, client, _team_of(body), user_id)
         try:
-            with services.sessions.begin() as session:
-                changed = commitments.apply_change(
-                    session,
-                    actor,
-                    "note",
-                    commitment_id,
-                    note,
-                    now=services.clock(),
-                    request=request_identity(body),
-                )
+            changed = replies.change_commitment(services, actor, "note", commitment_id, note, body)
         except CommitError as error:
             ack(response_action="errors", errors={"note": str(error)[:FIELD_ERROR_CHARS]})
             return
@@ -187,16 +178,7 @@ def clicked(
         return
     actor = actor_for(services, client, team_id, user_id)
     try:
-        with services.sessions.begin() as session:
-            changed = commitments.apply_change(
-                session,
-                actor,
-                verb,
-                commitment_id,
-                rest,
-                now=services.clock(),
-                request=request_identity(body),
-            )
+        changed = replies.change_commitment(services, actor, verb, commitment_id, rest, body)
     except (CommitError, DateError) as error:
         _tell(client, body, respond, str(error))
         return

@@ -11,6 +11,11 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.bootstrap import Services
+from bot.slack.jobs import request_identity
+from bot.usecases import commitments
+from bot.usecases.commitments import Actor, Change
+
 logger = logging.getLogger(__name__)
 
 HELP_WORDS = ("help", "?")
@@ -57,3 +62,20 @@ def answer(
     if reply is not None:
         reply.setdefault("response_type", "ephemeral")
         respond(**reply, replace_original=False)
+
+
+def change_commitment(
+    services: Services, actor: Actor, verb: str, commitment_id: int, rest: str, request: Any
+) -> Change:
+    """One change (done, move, note…) in its own transaction, made once per Slack request
+    (`request`, the payload that asked): a job run again after a crash changes nothing twice."""
+    with services.sessions.begin() as session:
+        return commitments.apply_change(
+            session,
+            actor,
+            verb,
+            commitment_id,
+            rest,
+            now=services.clock(),
+            request=request_identity(request),
+        )
