@@ -170,6 +170,31 @@ class ImportMapping:
     filters: tuple[tuple[str, str], ...] = ()  # (column, value): keep matching rows
     sheet: str | None = None  # Excel sheet; default the first
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (for `import_sources.mapping`): only what differs from the defaults."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value in (None, ()):
+                continue
+            out[name] = [list(v) if isinstance(v, tuple) else v for v in value] if isinstance(
+                value, tuple
+            ) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportMapping:
+        """The inverse of `to_dict`; unknown keys (a newer version's) are refused."""
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ImportError_(f"Unknown import mapping settings: {', '.join(sorted(unknown))}.")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if isinstance(value, list):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            values[name] = value
+        return cls(**values)
+
     @classmethod
     def from_options(
         cls,
@@ -1295,10 +1320,13 @@ def import_file(
     now: datetime,
     progress: ProgressBar | None = None,
     time_zone: str = "America/New_York",
+    dry_run: bool = False,
 ) -> ImportReport:
     """Read, check, then upsert the whole file in one transaction; refuse it whole on any problem.
 
     `time_zone` is only used if the team is new (the importer may run before anyone used the bot).
+    `dry_run` reads and checks everything and reports what would change, writing nothing (a Slack
+    upload's preview).
     """
     file = path.name
     source, sample = _open(path, mapping.sheet)
@@ -1310,6 +1338,13 @@ def import_file(
     rows = _check_rows(frame, mapping, columns, file)
     del frame
     try:
+        if dry_run:
+            with sessions() as session:
+                try:
+                    ensure_team(session, team_id, time_zone=time_zone, now=now)
+                    return _store(session, team_id, rows, file=file, now=now, progress=progress)
+                finally:
+                    session.rollback()
         with sessions.begin() as session:
             ensure_team(session, team_id, time_zone=time_zone, now=now)
             return _store(session, team_id, rows, file=file, now=now, progress=progress)

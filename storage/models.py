@@ -176,6 +176,10 @@ class Indicator(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)  # data freshness check
+    # The import that last changed this indicator's values ("updated by … on …" in /indicator).
+    last_import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id", ondelete="SET NULL", use_alter=True)
+    )
 
 
 class IndicatorValue(Base):
@@ -362,13 +366,82 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
 
+class ImportSource(Base):
+    """Where a team's values come from, and how to read it: a file name a steward uploads each
+    month, or a catalog entry's `source_url` the scheduler fetches itself.
+
+    `mapping` is `storage.importer.ImportMapping.to_dict()`: remembered so that next month's file
+    (or the next fetch) is read the same way without asking. `etag` / `last_modified` are the
+    server's answers for conditional requests; `next_fetch_at` is when the scheduler fetches it
+    next (None: never, e.g. an upload-only source)."""
+
+    __tablename__ = "import_sources"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # the file's name, or the catalog entry's
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[datetime | None]
+    next_fetch_at: Mapped[datetime | None] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # fetches failed in a row
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ImportStatus(enum.StrEnum):
+    PREVIEWED = "previewed"  # read and shown; nothing written (a Slack upload waiting for Import)
+    IMPORTED = "imported"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"  # the file was refused whole; nothing written
+
+
+class DataImport(Base):
+    """One import of a file: who, when, which file, how it was read and what it changed.
+
+    `via` is "cli", "slack" (an upload) or "source" (the scheduler's fetch). A Slack upload is
+    first stored as PREVIEWED; its Import button turns it IMPORTED once (the row is the button's
+    identity, so a double click or a retried job imports once)."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_sources.id", ondelete="SET NULL")
+    )
+    via: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[str | None] = mapped_column(String(32))  # Slack user; None for cli/source
+    file_name: Mapped[str] = mapped_column(String(300))
+    file_id: Mapped[str | None] = mapped_column(String(32))  # Slack file id (uploads)
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # where the upload was answered
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus), default=ImportStatus.PREVIEWED
+    )
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    indicators: Mapped[list[str]] = mapped_column(default=list)  # slugs in the file
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    missing: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
 __all__ = [
     "Base",
     "Commitment",
     "CommitmentEvent",
+    "DataImport",
     "CommitmentOwner",
     "CommitmentStatus",
     "Direction",
+    "ImportSource",
+    "ImportStatus",
     "Indicator",
     "IndicatorValue",
     "Job",
