@@ -177,9 +177,11 @@ class ImportMapping:
             value = getattr(self, name)
             if value in (None, ()):
                 continue
-            out[name] = [list(v) if isinstance(v, tuple) else v for v in value] if isinstance(
-                value, tuple
-            ) else value
+            out[name] = (
+                [list(v) if isinstance(v, tuple) else v for v in value]
+                if isinstance(value, tuple)
+                else value
+            )
         return out
 
     @classmethod
@@ -1321,12 +1323,14 @@ def import_file(
     progress: ProgressBar | None = None,
     time_zone: str = "America/New_York",
     dry_run: bool = False,
+    on_stored: Callable[[Session, ImportReport], None] | None = None,
 ) -> ImportReport:
     """Read, check, then upsert the whole file in one transaction; refuse it whole on any problem.
 
     `time_zone` is only used if the team is new (the importer may run before anyone used the bot).
     `dry_run` reads and checks everything and reports what would change, writing nothing (a Slack
-    upload's preview).
+    upload's preview). `on_stored(session, report)` runs inside the import's transaction after the
+    values are written (e.g. `storage.import_records.record_import`), so both land or neither.
     """
     file = path.name
     source, sample = _open(path, mapping.sheet)
@@ -1347,7 +1351,10 @@ def import_file(
                     session.rollback()
         with sessions.begin() as session:
             ensure_team(session, team_id, time_zone=time_zone, now=now)
-            return _store(session, team_id, rows, file=file, now=now, progress=progress)
+            report = _store(session, team_id, rows, file=file, now=now, progress=progress)
+            if on_stored is not None:
+                on_stored(session, report)
+            return report
     except IntegrityError:
         raise ImportError_(
             f"Nothing was imported: someone else changed the same values of {file} at the same "
