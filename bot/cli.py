@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -273,10 +274,24 @@ def console(folder: Path) -> None:
     configure_logging([], level=logging.WARNING)
     click.echo("Starting CommStat on a local Slack stand-in with the bundled CDC data…")
     try:
-        path = run(folder)
+        path = run(folder, read=_console_reader())
     except FolderInUse as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Transcript of this session: {path.resolve()}")
+
+
+def _console_reader() -> Callable[[str], str]:
+    """`input`, but a line piped in (not typed at a terminal) is echoed after its prompt, so the
+    output reads like a session: the question, then its answer."""
+    if sys.stdin.isatty():
+        return input
+
+    def read(prompt: str) -> str:
+        line = input(prompt)
+        click.echo(line)
+        return line
+
+    return read
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -71,7 +71,9 @@ def test_only_an_owner_can_mark_it_done(session):
         "(only visible to you):\n    Only an owner (@Maria (Health Dept)), whoever logged it "
         "(@Maria (Health Dept)) or a coalition admin can change #1." in out
     )
-    assert out.count("Called all four") == 1
+    # typed once (echoed after its prompt) and recorded once
+    assert out.count("> /commit done 1 Called all four\n") == 1
+    assert out.count("Called all four") == 2
 
 
 def test_everything_the_console_does_not_understand_gets_a_specific_answer(session):
@@ -100,3 +102,15 @@ def test_a_folder_with_someone_elses_files_is_refused_and_left_alone(tmp_path):
     assert result.returncode == 1
     assert "already has files in it that CommStat did not make" in result.stderr
     assert (folder / "notes.txt").read_text() == "the budget"
+
+
+def test_piped_lines_are_shown_after_their_prompt_like_a_typed_session(session):
+    # With input piped in, nothing echoes the lines: the console prints each one after its prompt,
+    # so the output reads question, then answer (the first person is Pat until `as maria`).
+    _, out = session
+    assert (
+        "Pat (Mayor's Office) · Mon Nov 23, 9:30 AM New York> /indicator overdose deaths in MD\n"
+        in out
+    )
+    assert "Maria (Health Dept) · Mon Nov 23, 9:30 AM New York> /commit list\n" in out
+    assert out.index("> /commmit list\n") < out.index("/commmit is not one of CommStat's commands")
