@@ -159,7 +159,14 @@ def shown_columns(columns: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class ImportMapping:
-    """Which columns hold what; the defaults read the long format (indicator, period, value...)."""
+    """Which columns hold what; the defaults read the long format (indicator, period, value...).
+
+    Publishers' shapes: `period_columns` is a period split over columns, as (part, column) pairs
+    with part "year", "month", "quarter" or "week" (an ISO week, stored as its Monday);
+    `value_columns` is several measures in one row, as (column, indicator name) pairs, each its
+    own indicator; `skip_rows` is how many lines stand above the header (None: found by looking);
+    `county_fips_column` names each row's county by its 5-digit FIPS code.
+    """
 
     indicator: str | None = None  # every row is this indicator
     indicator_column: str | None = None  # default: "indicator"
@@ -169,6 +176,11 @@ class ImportMapping:
     unit_column: str | None = None  # default: "unit" if the file has it
     filters: tuple[tuple[str, str], ...] = ()  # (column, value): keep matching rows
     sheet: str | None = None  # Excel sheet; default the first
+    period_columns: tuple[tuple[str, str], ...] = ()  # (part, column): year + month/quarter/week
+    value_columns: tuple[tuple[str, str], ...] = ()  # (column, indicator name), one per measure
+    skip_rows: int | None = None  # lines above the header; None: detected
+    county_fips_column: str | None = None  # 5-digit county FIPS: the place is that county
+    unit: str | None = None  # every value's unit, e.g. "per 10,000 ED visits"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (for `import_sources.mapping`): only what differs from the defaults."""
@@ -203,14 +215,22 @@ class ImportMapping:
         *,
         indicator: str | None = None,
         indicator_column: str | None = None,
-        period_column: str | None = None,
-        value_column: str | None = None,
+        period_column: str | Sequence[str] | None = None,
+        value_column: str | Sequence[str] | None = None,
         geography_column: str | None = None,
         unit_column: str | None = None,
         filters: Iterable[str] = (),
         sheet: str | None = None,
+        skip_rows: int | None = None,
+        county_fips_column: str | None = None,
+        unit: str | None = None,
     ) -> ImportMapping:
-        """Build from the CLI options; `filters` are "COLUMN=VALUE" texts."""
+        """Build from the CLI options; `filters` are "COLUMN=VALUE" texts.
+
+        `period_column` may be given several times (a period split over columns: year and month,
+        quarter or week; each "PART=COLUMN" or a column whose name says its part). `value_column`
+        may be "COLUMN=INDICATOR NAME", and given several times (several measures in one row; a
+        bare column then names its indicator by the header)."""
         if indicator is not None and indicator_column is not None:
             raise ImportError_(
                 "Use either --indicator NAME (every row is that indicator) or --indicator-column "
@@ -226,16 +246,157 @@ class ImportMapping:
                     f"--filter '{text}' should look like COLUMN=VALUE, e.g. --filter State=MD."
                 )
             parsed.append((column.strip(), value.strip()))
+        periods = _listed(period_column)
+        single_period: str | None = None
+        split_period: tuple[tuple[str, str], ...] = ()
+        if len(periods) == 1 and "=" not in periods[0]:
+            single_period = periods[0]
+        elif periods:
+            split_period = _period_parts(periods)
+        values = _listed(value_column)
+        single_value: str | None = None
+        measures: tuple[tuple[str, str], ...] = ()
+        if len(values) == 1 and "=" not in values[0]:
+            single_value = values[0]
+        elif values:
+            measures = _measures(values)
+            if indicator is not None or indicator_column is not None:
+                raise ImportError_(
+                    "Each --value-column COLUMN=NAME is its own indicator; leave out "
+                    f"--indicator{'-column' if indicator is None else ''} (or give one bare "
+                    "--value-column COLUMN)."
+                )
+        if skip_rows is not None and skip_rows < 0:
+            raise ImportError_(f"--skip-rows {skip_rows}: give 0 or more lines to skip.")
+        if unit is not None and unit_column is not None:
+            raise ImportError_("Use either --unit TEXT or --unit-column COLUMN, not both.")
+        if unit is not None and (not unit.strip() or len(unit) > MAX_UNIT_CHARS):
+            raise ImportError_(f"--unit needs a unit of at most {MAX_UNIT_CHARS} characters.")
+        if unit is not None and CONTROL_IN_TEXT.search(unit):
+            raise ImportError_("--unit holds a control character; type it again.")
         return cls(
             indicator=indicator.strip() if indicator else None,
             indicator_column=indicator_column,
-            period_column=period_column,
-            value_column=value_column,
+            period_column=single_period,
+            value_column=single_value,
             geography_column=geography_column,
             unit_column=unit_column,
             filters=tuple(parsed),
             sheet=sheet,
+            period_columns=split_period,
+            value_columns=measures,
+            skip_rows=skip_rows,
+            county_fips_column=county_fips_column,
+            unit=unit.strip() if unit else None,
         )
+
+
+PERIOD_PARTS = ("year", "month", "quarter", "week")
+# Words of a column's name that say which part of a period it holds ("MMWR Week", "Report Month").
+_PART_WORDS = {
+    "year": {"year", "yr", "yyyy", "years"},
+    "month": {"month", "mon", "mo", "mm", "months"},
+    "quarter": {"quarter", "qtr", "quarters"},
+    "week": {"week", "wk", "weeks"},
+}
+
+
+def _listed(option: str | Sequence[str] | None) -> list[str]:
+    if option is None:
+        return []
+    if isinstance(option, str):
+        return [option]
+    return list(option)
+
+
+def _period_parts(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(part, column) for each --period-column: "month=Mo", or a column named like its part."""
+    parts: list[tuple[str, str]] = []
+    for text in texts:
+        part, sign, column = text.partition("=")
+        if sign:
+            part, column = part.strip().casefold(), column.strip()
+            if part not in PERIOD_PARTS:
+                raise ImportError_(
+                    f"--period-column '{shown(text)}': '{shown(part)}' is not a part of a period; "
+                    "write year=COLUMN, month=COLUMN, quarter=COLUMN or week=COLUMN."
+                )
+        else:
+            column = text.strip()
+            words = set(re.findall(r"[a-z]+", column.casefold()))
+            found = [p for p in PERIOD_PARTS if words & _PART_WORDS[p]]
+            if len(found) != 1:
+                raise ImportError_(
+                    f"--period-column '{shown(column)}': which part of the period does it hold? "
+                    f"Write year={shown(column)}, month={shown(column)}, "
+                    f"quarter={shown(column)} or week={shown(column)}."
+                )
+            part = found[0]
+        if not column:
+            raise ImportError_(f"--period-column '{shown(text)}' names no column.")
+        parts.append((part, column))
+    named = [p for p, _ in parts]
+    columns = [c.casefold() for _, c in parts]
+    for column in columns:
+        if columns.count(column) > 1:
+            raise ImportError_(f"--period-column names the column '{shown(column)}' twice.")
+    for part in PERIOD_PARTS:
+        if named.count(part) > 1:
+            raise ImportError_(f"--period-column: two columns hold the {part}; give one.")
+    if "year" not in named:
+        raise ImportError_(
+            "--period-column: a period split over columns needs the year too, e.g. "
+            "--period-column year --period-column month."
+        )
+    if len(parts) > 2:
+        raise ImportError_(
+            "--period-column: give the year and at most one of month, quarter or week "
+            f"(not {', '.join(named)})."
+        )
+    return tuple(sorted(parts, key=lambda p: PERIOD_PARTS.index(p[0])))
+
+
+def _measures(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(column, indicator name) for each --value-column: "COLUMN=NAME", or a bare column (whose
+    header is then the indicator's name)."""
+    measures: list[tuple[str, str]] = []
+    for text in texts:
+        column, sign, name = text.partition("=")
+        column, name = column.strip(), name.strip()
+        if not column:
+            raise ImportError_(
+                f"--value-column '{shown(text)}' should look like COLUMN=NAME, e.g. "
+                '--value-column opioid_rate="Opioid overdose ED visits".'
+            )
+        if sign and not name:
+            raise ImportError_(
+                f"--value-column '{shown(text)}' names no indicator after '='; write "
+                f"{shown(column)}=NAME, or just {shown(column)} to use the header as the name."
+            )
+        measures.append((column, name or column))
+    seen_columns: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
+    for column, name in measures:
+        if column.casefold() in seen_columns:
+            raise ImportError_(f"--value-column names the column '{shown(column)}' twice.")
+        seen_columns[column.casefold()] = column
+        slug = slugify(name)
+        if not slug:
+            raise ImportError_(
+                f"--value-column {shown(column)}: the name '{shown(name)}' has no letters or digits."
+            )
+        if len(name) > MAX_NAME_CHARS or CONTROL_IN_TEXT.search(name):
+            raise ImportError_(
+                f"--value-column {shown(column)}: the indicator name must be at most "
+                f"{MAX_NAME_CHARS} characters, with no control characters."
+            )
+        if slug in seen_names:
+            raise ImportError_(
+                f"--value-column {shown(seen_names[slug])} and {shown(column)} name the same "
+                f"indicator ('{shown(name)}'); give each column its own name."
+            )
+        seen_names[slug] = column
+    return tuple(measures)
 
 
 @dataclass
