@@ -314,6 +314,7 @@ def _team_id(settings: Settings, services: Any, team: str | None) -> str:
     from sqlalchemy import select
 
     from storage.models import Team
+    from storage.repositories import UNCONNECTED_TEAM
 
     if team:
         return team
@@ -326,6 +327,14 @@ def _team_id(settings: Settings, services: Any, team: str | None) -> str:
             return str(services.client_for("").auth_test()["team_id"])
         except Exception as exc:
             logger.debug("auth.test failed: %s", exc)
+    if not known and settings.slack_bot_token is None and not settings.oauth_enabled:
+        # The first run: data before Slack is connected. The workspace the token serves takes it
+        # over when `commstat serve` (or `socket`/`worker`) first starts with its token.
+        click.echo(
+            "No Slack workspace is connected yet: this is kept for the workspace that "
+            "SLACK_BOT_TOKEN serves, which takes it over when `commstat serve` first starts."
+        )
+        return UNCONNECTED_TEAM
     which = "several workspaces use this database" if known else "no workspace has used the bot yet"
     raise click.ClickException(
         f"Say which Slack workspace with --team T0123ABCD ({which}; the team id is the T… part "

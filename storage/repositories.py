@@ -197,3 +197,26 @@ def delete_team(session: Session, team_id: str) -> dict[str, int]:
 
 def _deleted(session: Session, statement: Delete) -> int:
     return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
+# Data loaded from the command line before any Slack workspace is known (the README's first run:
+# `commstat import …` on a new database, no token yet) is kept under this placeholder team; the
+# one workspace the bot's token serves adopts it at start (`adopt_unconnected_team`).
+UNCONNECTED_TEAM = "T0UNCONNECTED"
+
+
+def adopt_unconnected_team(session: Session, team_id: str) -> bool:
+    """Move everything stored under UNCONNECTED_TEAM to `team_id`, the workspace the token serves,
+    if that workspace has no data of its own yet. Idempotent; True when something moved."""
+    local = session.get(Team, UNCONNECTED_TEAM, with_for_update=True)
+    if local is None or team_id == UNCONNECTED_TEAM or session.get(Team, team_id) is not None:
+        return False
+    values = {c.key: getattr(local, c.key) for c in Team.__table__.columns}
+    insert_ignore(session, Team, {**values, "id": team_id})
+    for table in Base.metadata.sorted_tables:
+        if table.name != Team.__tablename__ and "team_id" in table.c:
+            session.execute(
+                table.update().where(table.c.team_id == UNCONNECTED_TEAM).values(team_id=team_id)
+            )
+    session.execute(delete(Team).where(Team.id == UNCONNECTED_TEAM))
+    return True

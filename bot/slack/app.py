@@ -35,6 +35,7 @@ from bot.core.text import USER_ID
 from bot.slack.jobs import as_front
 from bot.slack.web_client import make_client
 from bot.slack.worker import as_worker
+from storage.repositories import adopt_unconnected_team
 
 logger = logging.getLogger(__name__)
 
@@ -304,6 +305,12 @@ def build_app(
         # but keeps the answer to itself, so ask once more (once, at start).
         served = app.client.auth_test().get("team_id")
         gate.served_team = str(served) if served else None  # an org-wide token: not one team
+        if gate.served_team:
+            with services.sessions.begin() as session:  # data imported before Slack was connected
+                if adopt_unconnected_team(session, gate.served_team):
+                    logger.info(
+                        "Data imported before Slack was connected now belongs to %s", served
+                    )
     except (BoltError, SlackApiError) as exc:
         # Say which setting is wrong, not its value.
         refused = isinstance(exc, SlackApiError) or "auth.test" in str(exc)
