@@ -180,6 +180,11 @@ class Indicator(Base):
     last_import_id: Mapped[int | None] = mapped_column(
         ForeignKey("imports.id", ondelete="SET NULL", use_alter=True)
     )
+    # The catalog source (`sources:` / `fetch_from:`) whose fetches bring this indicator's values:
+    # the scheduler fetches it when this indicator's next period is due.
+    source_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_sources.id", ondelete="SET NULL"), index=True
+    )
 
 
 class IndicatorValue(Base):
