@@ -5,7 +5,8 @@ Pure functions, no I/O. A period is stored as canonical text (`IndicatorValue.pe
 - ``2025-03-03`` a day (daily data, or the first day of a week for weekly data)
 - ``2025-04``    a month (also the month a 12-month-ending value ends in)
 - ``2025-Q1``    a quarter
-- ``2025``       a year
+- ``2025``       a year (a fiscal year too: ``FY2024`` is stored as ``2024``, the year it ends in,
+                 which is how publishers name fiscal years; when it starts is the publisher's)
 
 The *kind* of an indicator (``Indicator.period_kind``) says how to read its periods; it matters
 for ``12-month-ending`` data, where "Apr 2025" really means May 2024 to April 2025.
@@ -66,6 +67,11 @@ _MONTH_RE = re.compile(r"^(\d{4})[-/](\d{1,2})$")
 _QUARTER_RE = re.compile(r"^(\d{4})\s*[-/ ]?\s*q(\d)$|^q(\d)\s*[-/ ,]?\s*(\d{4})$", re.IGNORECASE)
 _YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?$")
 _NAMED_MONTH_RE = re.compile(r"^([a-z]+)\.?[\s,\-/]+(\d{4})$", re.IGNORECASE)
+_MONTH_FIRST_RE = re.compile(r"^(\d{1,2})[-/](\d{4})$")  # 04/2025
+_SDMX_MONTH_RE = re.compile(r"^(\d{4})\s*M(\d{1,2})$", re.IGNORECASE)  # 2025M04
+_WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)  # 2025-W14 (ISO)
+# FY2024, FY 2024, FY24, FY2023-24, FY 2023-2024: the fiscal year is named by the year it ends in.
+_FISCAL_RE = re.compile(r"^FY\s*[-']?\s*(\d{4}|\d{2})(?:\s*[-/]\s*(\d{4}|\d{2}))?$", re.IGNORECASE)
 
 
 def _year(text: str, year: int) -> int:
@@ -104,9 +110,10 @@ def parse_period(text: object) -> Period:
     """Read a period as publishers write it; refuse anything ambiguous with a PeriodError.
 
     Accepts ``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY-Qn`` and ``YYYY``, and the common variants
-    ``2025-4``, ``2025/04``, ``Apr 2025``, ``April 2025``, ``Q1 2025``, ``2025.0`` (a year that went
-    through Excel as a number), and date/datetime values (Excel cells, pandas Timestamps) at
-    midnight, which are days.
+    ``2025-4``, ``2025/04``, ``04/2025``, ``Apr 2025``, ``April 2025``, ``2025M04``, ``Q1 2025``,
+    ``2025-W14`` (an ISO week: its Monday), ``FY2024`` (a fiscal year: the year 2024), ``2025.0`` (a
+    year that went through Excel as a number), and date/datetime values (Excel cells, pandas
+    Timestamps) at midnight, which are days.
     """
     if isinstance(text, Period):
         return text
@@ -161,12 +168,96 @@ def parse_period(text: object) -> Period:
         return quarter_period(year, quarter)
     if m := _YEAR_RE.match(text):
         return year_period(_year(raw, int(m[1])))
+    if m := _MONTH_FIRST_RE.match(text) or _SDMX_MONTH_RE.match(text):
+        first, second = int(m[1]), int(m[2])
+        year, month = (second, first) if len(m[2]) == 4 else (first, second)
+        if not 1 <= month <= 12:
+            raise PeriodError(f"'{raw}' is not a month: months are 01 to 12")
+        return month_period(_year(raw, year), month)
+    if m := _WEEK_RE.match(text):
+        return week_period(_year(raw, int(m[1])), int(m[2]), raw)
+    if m := _FISCAL_RE.match(text):
+        return year_period(_fiscal_year(raw, m[1], m[2]))
     if m := _NAMED_MONTH_RE.match(text):
         month_number = _MONTHS.get(m[1].lower())
         if month_number is None:
             raise PeriodError(f"'{raw}' is not a month: '{m[1]}' is not a month name")
         return month_period(_year(raw, int(m[2])), month_number)
     raise PeriodError(f"'{raw}' is not a period; {_FORMS_HINT}")
+
+
+def _fiscal_year(raw: str, first: str, second: str | None) -> int:
+    """The year a fiscal year ends in: FY2024 -> 2024, FY24 -> 2024, FY2023-24 -> 2024."""
+
+    def full(digits: str, century_of: int | None = None) -> int:
+        if len(digits) == 4:
+            return int(digits)
+        return (century_of // 100 * 100 if century_of else 2000) + int(digits)
+
+    start = full(first)
+    if second is None:
+        return _year(raw, start)
+    end = full(second, start)
+    if end != start + 1:
+        raise PeriodError(
+            f"'{raw}' is not a fiscal year: a fiscal year spans two years in a row (FY2023-24)"
+        )
+    return _year(raw, end)
+
+
+def week_period(year: int, week: int, raw: object = None) -> Period:
+    """ISO week `week` of `year`, stored as its first day (a Monday)."""
+    try:
+        return day_period(date.fromisocalendar(year, week, 1))
+    except ValueError:
+        weeks = date(year, 12, 28).isocalendar().week  # Dec 28 is always in the last week
+        shown = f"'{raw}' is not a week: " if raw is not None else ""
+        raise PeriodError(f"{shown}{year} has ISO weeks 1 to {weeks}, not {week}") from None
+
+
+# A period written over several columns (year + month, quarter or week): how each part is read.
+_PART_RANGES = {"month": (1, 12), "quarter": (1, 4), "week": (1, 53)}
+
+
+def _part_number(part: str, value: object) -> int:
+    text = str(value).strip() if value is not None else ""
+    if isinstance(value, float) and math.isnan(value):
+        text = ""
+    if not text:
+        raise PeriodError(f"the {part} is blank")
+    if part == "year":
+        if not _YEAR_RE.match(text):
+            raise PeriodError(f"the year '{clip(text, 20)}' is not a year (write it as 2025)")
+        return _year(text, int(float(text)))
+    if part == "month" and text.casefold().rstrip(".") in _MONTHS:
+        return _MONTHS[text.casefold().rstrip(".")]
+    if part == "quarter" and re.fullmatch(r"q\d", text, re.IGNORECASE):
+        text = text[1:]
+    low, high = _PART_RANGES[part]
+    if not re.fullmatch(r"\d{1,2}(?:\.0+)?", text):
+        example = {"month": "1 to 12 or Jan", "quarter": "1 to 4 or Q1", "week": "1 to 53"}[part]
+        raise PeriodError(f"the {part} '{clip(text, 20)}' is not a {part} (write {example})")
+    number = int(float(text))
+    if not low <= number <= high:
+        raise PeriodError(f"{part} {number} is not a {part} ({low} to {high})")
+    return number
+
+
+def period_from_parts(year: object, part: str | None = None, value: object = None) -> Period:
+    """The period written over columns: a year alone, or a year and its month, quarter or ISO
+    week (stored as the week's Monday). Each part may be a number as text, or an Excel number
+    (2025.0); a month may be a name ("Apr")."""
+    number = _part_number("year", year)
+    if part is None:
+        return year_period(number)
+    if part not in _PART_RANGES:
+        raise PeriodError(f"'{part}' is not a part of a period (month, quarter or week)")
+    within = _part_number(part, value)
+    if part == "month":
+        return month_period(number, within)
+    if part == "quarter":
+        return quarter_period(number, within)
+    return week_period(number, within)
 
 
 def _check_kind(kind: str | None) -> str | None:
@@ -412,8 +503,10 @@ __all__ = [
     "parse_period",
     "parse_update_frequency",
     "period_end",
+    "period_from_parts",
     "quarter_period",
     "shift",
+    "week_period",
     "year_earlier",
     "year_period",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import pandas as pd
@@ -17,6 +18,7 @@ from bot.core.periods import (
     parse_period,
     parse_update_frequency,
     period_end,
+    period_from_parts,
     shift,
     year_earlier,
 )
@@ -32,6 +34,18 @@ from bot.core.periods import (
         ("Apr 2025", "2025-04", date(2025, 4, 1), "month"),
         ("April 2025", "2025-04", date(2025, 4, 1), "month"),
         ("sept 2024", "2024-09", date(2024, 9, 1), "month"),
+        ("04/2025", "2025-04", date(2025, 4, 1), "month"),
+        ("4/2025", "2025-04", date(2025, 4, 1), "month"),
+        ("2025M04", "2025-04", date(2025, 4, 1), "month"),
+        ("2025m4", "2025-04", date(2025, 4, 1), "month"),
+        ("2025-W14", "2025-03-31", date(2025, 3, 31), "day"),
+        ("2020W53", "2020-12-28", date(2020, 12, 28), "day"),
+        # a fiscal year is stored as the year it ends in (how publishers name it)
+        ("FY2024", "2024", date(2024, 1, 1), "year"),
+        ("fy 2024", "2024", date(2024, 1, 1), "year"),
+        ("FY24", "2024", date(2024, 1, 1), "year"),
+        ("FY2023-24", "2024", date(2024, 1, 1), "year"),
+        ("FY 2023-2024", "2024", date(2024, 1, 1), "year"),
         ("2025-Q1", "2025-Q1", date(2025, 1, 1), "quarter"),
         ("2025-q4", "2025-Q4", date(2025, 10, 1), "quarter"),
         ("Q3 2024", "2024-Q3", date(2024, 7, 1), "quarter"),
@@ -72,7 +86,12 @@ def test_parse_period_reads_publishers_forms(
         (1, "the year 1 looks wrong"),
         (2025.5, "is not a period"),
         (float("nan"), "blank"),
-        ("04/2025", "is not a period"),
+        ("13/2025", "'13/2025' is not a month"),
+        ("2025M13", "is not a month"),
+        ("2021-W53", "2021 has ISO weeks 1 to 52, not 53"),
+        ("FY2023-25", "a fiscal year spans two years in a row"),
+        ("FY", "is not a period"),
+        ("04/05/2025", "is not a period"),
         (datetime(2025, 3, 3, 13, 0), "time of day"),
         (None, "is not a period"),
         (True, "is not a period"),
@@ -232,3 +251,49 @@ def test_parse_update_frequency_refuses_nonsense() -> None:
 def test_period_is_a_value() -> None:
     assert parse_period("2025-04") == Period(date(2025, 4, 1), "2025-04", "month")
     assert str(parse_period("2025-q2")) == "2025-Q2"
+
+
+@pytest.mark.parametrize(
+    ("year", "part", "value", "text"),
+    [
+        ("2025", "month", "4", "2025-04"),
+        ("2025", "month", "04", "2025-04"),
+        ("2025.0", "month", "4.0", "2025-04"),  # numbers that went through Excel
+        (2025, "month", 12, "2025-12"),
+        ("2025", "month", "Apr", "2025-04"),
+        ("2025", "month", "September", "2025-09"),
+        ("2025", "quarter", "2", "2025-Q2"),
+        ("2025", "quarter", "q3", "2025-Q3"),
+        ("2025", "week", "1", "2024-12-30"),  # ISO week 1 of 2025 starts on Monday Dec 30, 2024
+        ("2020", "week", "53", "2020-12-28"),
+        ("2024", None, None, "2024"),
+    ],
+)
+def test_a_period_written_over_columns(year: object, part: str, value: object, text: str) -> None:
+    assert period_from_parts(year, part, value).text == text
+
+
+@pytest.mark.parametrize(
+    ("year", "part", "value", "says"),
+    [
+        ("2025", "month", "13", "month 13 is not a month (1 to 12)"),
+        ("2025", "month", "0", "month 0 is not a month"),
+        ("2025", "month", "", "the month is blank"),
+        ("2025", "month", " ", "the month is blank"),
+        ("", "month", "4", "the year is blank"),
+        ("25", "month", "4", "the year '25' is not a year"),
+        ("1850", "month", "4", "the year 1850 looks wrong"),
+        ("2025", "month", "1.5", "the month '1.5' is not a month"),
+        ("2025", "month", "Foo", "the month 'Foo' is not a month"),
+        ("2025", "quarter", "5", "quarter 5 is not a quarter (1 to 4)"),
+        ("2021", "week", "53", "2021 has ISO weeks 1 to 52, not 53"),
+        ("2025", "week", "0", "week 0 is not a week"),
+        ("2025", "day", "1", "'day' is not a part of a period"),
+        ("twenty", None, None, "the year 'twenty' is not a year"),
+    ],
+)
+def test_a_period_over_columns_that_cannot_be(
+    year: object, part: str, value: object, says: str
+) -> None:
+    with pytest.raises(PeriodError, match=re.escape(says)):
+        period_from_parts(year, part, value)
