@@ -89,6 +89,7 @@ class ChartSpec:
     markers: Sequence[Marker] = ()
     baseline: bool = True  # draw the forecast baseline
     source: str | None = None  # footnote, e.g. "CDC/NCHS Vital Statistics Rapid Release"
+    asked: date | None = None  # the period a question asked about (`for Dec 2023`): ringed
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,8 @@ def describe(spec: ChartSpec) -> str:
                 f"If nothing changes, the recent trend points {way}, to about {format_number(about)}"
                 f" by {_period(base.periods[-1], grain)}."
             )
+    if spec.asked is not None:
+        parts.append(f"Ringed: {_period(spec.asked, grain)}, the period asked about.")
     if any(_num(v) is None for s in spec.series for v in s.values):
         parts.append("Gaps are suppressed or missing data.")
     return safe(" ".join(parts), ALT_CHARS)
@@ -307,6 +310,8 @@ def _build_figure(spec: ChartSpec) -> Figure:
                 method = base.method
             if base is not None:
                 x_max = _later(x_max, base.periods[-1])
+    if spec.asked is not None and (ring := _plot_asked(ax, drawn, spec.asked, _grain(spec))):
+        handles.append(ring)
     if spec.target is not None:
         handles.append(_plot_target(ax, spec.target, spec.direction, spec.unit))
     first = min(_first(s) for s in drawn)
@@ -389,6 +394,8 @@ def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
         if spec.target is not None:
             ax.axhline(spec.target, color=TARGET_COLOUR, lw=1.2, linestyle=(0, (6, 2, 1, 2)))
         _plot_markers(ax, spec.markers, first, labels=False)
+        if spec.asked is not None:
+            _plot_asked(ax, [s], spec.asked, grain)
         _style_axes(ax, None, compact=True, grain=grain)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
@@ -459,6 +466,27 @@ def _plot_series(ax: Axes, s: Series, colour: str, *, label: str) -> _Plotted:
         ax.plot(x[alone], y[alone], linestyle="none", marker="o", ms=4, color=colour)
     last = _latest(s)
     return _Plotted(line, gaps, last[0] if last else xs[-1])
+
+
+def _plot_asked(ax: Axes, drawn: Sequence[Series], when: date, grain: str | None) -> Line2D | None:
+    """A ring around each line's value for the period asked about; its legend entry."""
+    ring = None
+    for s in drawn:
+        for d, v in zip(s.periods, s.values, strict=True):
+            if _day(d) == when and (value := _num(v)) is not None:
+                (ring,) = ax.plot(
+                    [np.datetime64(_day(d), "D")],
+                    [value],
+                    linestyle="none",
+                    marker="o",
+                    ms=11,
+                    mfc="none",
+                    mec="#222222",
+                    mew=2,
+                    zorder=5,
+                    label=f"Asked: {_period(when, grain)}",
+                )
+    return ring
 
 
 def _plot_baseline(ax: Axes, s: Series, colour: str) -> Baseline | None:
