@@ -445,6 +445,57 @@ def tick(now_text: str | None) -> None:
 
 
 @main.group()
+def sources() -> None:
+    """Catalog sources that refresh themselves (`sources:` / `source_url` in the catalog)."""
+
+
+@sources.command("refresh")
+@click.argument("name", required=False)
+@TEAM_OPTION
+def sources_refresh(name: str | None, team: str | None) -> None:
+    """Fetch catalog sources now (all with a url, or NAME), import what changed, announce it."""
+    from bot.bootstrap import bootstrap
+    from bot.followup.sources import UnknownSource, refresh_now
+    from bot.slack import outbox
+
+    settings = _settings()
+    services = bootstrap(settings)
+    team_id = _team_id(settings, services, team)
+    now = services.clock()
+    try:
+        outcomes = refresh_now(services, team_id=team_id, name=name, now=now)
+    except UnknownSource as exc:
+        raise click.ClickException(str(exc)) from None
+    if not outcomes:
+        click.echo(
+            "No sources with a url yet: list them under `sources:` in the catalog and load it "
+            "with `commstat indicators load catalog.yml`."
+        )
+        return
+    keys = [key for outcome in outcomes for key in outcome.keys]
+    for outcome in outcomes:
+        click.echo(outcome.message)
+        if outcome.news:
+            channels = len({key.split(":")[2] for key in outcome.keys})
+            click.echo(
+                f"  announced in {channels} channel{'s' * (channels != 1)}"
+                if channels
+                else "  not announced: no meeting or weekly digest channel is set "
+                "(/commstat meeting … in a channel)"
+            )
+    if keys:
+        if settings.slack_bot_token is None and not settings.oauth_enabled:
+            click.echo(
+                "Announcements are queued; the running bot posts them (SLACK_BOT_TOKEN is not set here)."
+            )
+        else:
+            delivery = outbox.deliver(services, now=now, keys=keys)
+            click.echo(delivery.summary())
+    if any(outcome.failed for outcome in outcomes):
+        sys.exit(1)
+
+
+@main.group()
 def export() -> None:
     """Export data for meeting minutes and the coalition's scorecard."""
 

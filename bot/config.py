@@ -28,6 +28,7 @@ ENV_NAMES = {
     "slack_client_secret": "SLACK_CLIENT_SECRET",
     "slack_scopes": "SLACK_SCOPES",
     "slack_redirect_uri": "SLACK_REDIRECT_URI",
+    "source_private_hosts": "COMMSTAT_SOURCE_PRIVATE_HOSTS",
 }
 
 
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_scopes: str | None = None  # comma-separated bot scopes; default: manifest.yml's
     slack_redirect_uri: str | None = None  # only when several redirect URLs are registered
+    # Catalog sources (`source_url`) are fetched only from public addresses; these hosts (names
+    # or IP addresses, comma-separated, as written in the URL) may be on a private network,
+    # e.g. the health department's own data server.
+    source_private_hosts: str | None = None
 
     @field_validator("slack_api_url")
     @classmethod
@@ -78,6 +83,7 @@ class Settings(BaseSettings):
         "slack_client_secret",
         "slack_scopes",
         "slack_redirect_uri",
+        "source_private_hosts",
         mode="before",
     )
     @classmethod

@@ -23,6 +23,37 @@ other documents:
         visibility: public           # or a list of channel ids: [C0123, C0456]
     default_geography: MD            # optional: the geography shown when none is asked for
 
+Sources that refresh themselves: a file (CSV or Excel) or a Socrata (SODA) endpoint the
+scheduler fetches when one of its indicators' next period is due, and daily while it is late
+(`bot/followup/sources.py`; `commstat sources refresh [NAME]` fetches now). One file often holds
+several measures, so a source is named once, at the top, with the options `commstat import`
+takes, and each indicator it feeds says `fetch_from:` its name:
+
+.. code-block:: yaml
+
+    sources:
+      - name: vsrr                     # how `fetch_from:` and `commstat sources refresh` name it
+        url: https://data.cdc.gov/resource/xkb8-kh2a.csv?$where=state in('MD','US')
+        indicator_column: indicator    # the options of `commstat import`, without the dashes:
+        period_column: period_end      #   indicator, indicator_column, period_column (a list
+        value_column: data_value       #   or {year: Year, month: Month} when split),
+        geography_column: state        #   value_column (a list or {COLUMN: Indicator name} for
+        filter: {period: 12 month-ending}  # several measures), geography_column, unit_column,
+                                       #   unit, filter ({COLUMN: VALUE}), sheet, skip_rows,
+                                       #   county_fips_column
+    indicators:
+      - name: Number of Drug Overdose Deaths
+        fetch_from: vsrr               # null: no longer refreshed from a source
+      - name: Naloxone dispensing rate # one file, one indicator: the source may sit on the entry
+        source_url: https://example.org/naloxone.csv   # a source named after the indicator
+        source_mapping: {period_column: YEAR, value_column: rate, geography_column: STATE}
+
+A source's `url` must be http(s), without a user name or password; a Socrata endpoint
+(`…/resource/abcd-1234.csv`) is paged by the bot ($limit/$offset, ordered by :id), so leave
+those two out, and keep its `$where`/`$select` in the URL. `url: null` stops fetching a source.
+Changing a source's URL or options forgets its conditional-request state (ETag, Last-Modified)
+and fetches it again when due. Each indicator a source's fetch brings is linked to that source.
+
 Rules: only ``name`` is required. A key left out leaves that field as it is (so a short file
 never wipes what someone else set); ``null`` clears it. An indicator is matched to one already
 stored by its name or slug, by one of its stored aliases, or — after a rename — by one of the
@@ -50,6 +81,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from sqlalchemy import select
@@ -59,8 +91,9 @@ from bot.core.indicator_rules import LARGEST_VALUE
 from bot.core.periods import PERIOD_KINDS, PeriodError, normalise_kind, parse_update_frequency
 from bot.core.text import USER_ID as SLACK_USER_ID
 from bot.core.text import clip, format_number
-from storage.importer import CONTROL_IN_TEXT, printable, shown, slugify
-from storage.models import Direction, Indicator
+from storage.import_records import source_named
+from storage.importer import CONTROL_IN_TEXT, ImportError_, ImportMapping, printable, shown, slugify
+from storage.models import Direction, ImportSource, Indicator
 from storage.repositories import ensure_team
 
 FIELDS = (
@@ -77,8 +110,30 @@ FIELDS = (
     "source",
     "description",
     "visibility",
+    "fetch_from",
+    "source_url",
+    "source_mapping",
 )
-TOP_LEVEL = ("indicators", "default_geography")
+SOURCE_LINKS = ("fetch_from", "source_url", "source_mapping")  # not columns: the source link
+TOP_LEVEL = ("indicators", "sources", "default_geography")
+# A source's import options: `commstat import`'s, without the dashes (`filters` also reads).
+MAPPING_OPTIONS = (
+    "indicator",
+    "indicator_column",
+    "period_column",
+    "value_column",
+    "geography_column",
+    "unit_column",
+    "unit",
+    "filter",
+    "sheet",
+    "skip_rows",
+    "county_fips_column",
+)
+SOURCE_FIELDS = ("name", "url", *MAPPING_OPTIONS)
+MAX_URL_CHARS = 2000
+# Socrata's API endpoints: /resource/<4x4 id>.<format> (dev.socrata.com/docs/endpoints).
+SODA_PATH = re.compile(r"^/resource/[a-z0-9]{4}-[a-z0-9]{4}\.([a-z]+)$", re.IGNORECASE)
 USER_ID = re.compile(rf"^<?@?({SLACK_USER_ID})(?:\|[^>]*)?>?$")
 CHANNEL_ID = re.compile(r"^<?#?([CG][A-Z0-9]{2,31})(?:\|[^>]*)?>?$")
 MAX_FILE_BYTES = 2_000_000
@@ -115,6 +170,16 @@ class _Entry:
         return list(self.fields.get("aliases") or [])
 
 
+@dataclass
+class _Source:
+    """One validated source of the file: where to fetch it and how to read it."""
+
+    position: int  # in `sources:`; 0 for a source written on an indicator (`source_url:`)
+    name: str
+    url: str | None
+    mapping: dict[str, Any]  # ImportMapping.to_dict()
+
+
 def load_catalog(
     sessions: sessionmaker[Session],
     *,
@@ -128,11 +193,13 @@ def load_catalog(
     Returns a summary for people. `time_zone` is only used if the team is new.
     """
     document = _read(path)
-    entries, default_geography = _validate(document, path.name)
+    entries, default_geography, sources = _validate(document, path.name)
     with sessions.begin() as session:
         team = ensure_team(session, team_id, time_zone=time_zone, now=now)
         known = list(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
         matches = _match(entries, known, path.name)
+        stored_sources, source_notes = _store_sources(session, team_id, entries, sources, now=now)
+        links = _links(session, team_id, entries, stored_sources, path.name)
         created, updated, unchanged = [], [], []
         for entry in entries:
             indicator = matches[entry.position]
@@ -148,10 +215,10 @@ def load_catalog(
                     updated_at=now,
                 )
                 session.add(indicator)
-                _apply(indicator, entry)
+                _apply(indicator, entry, links)
                 created.append(entry.name)
                 continue
-            changed = _apply(indicator, entry)
+            changed = _apply(indicator, entry, links)
             if changed:
                 indicator.updated_at = now
                 if {"period_kind", "update_frequency"} & set(changed):
@@ -169,7 +236,92 @@ def load_catalog(
     ]
     lines += [f"• created {name}" for name in created]
     lines += [f"• updated {text}" for text in updated]
+    lines += source_notes
     return printable("\n".join(lines))
+
+
+def _store_sources(
+    session: Session,
+    team_id: str,
+    entries: Sequence[_Entry],
+    sources: Sequence[_Source],
+    *,
+    now: datetime,
+) -> tuple[dict[str, ImportSource], list[str]]:
+    """Create or update the file's sources (and those written on an indicator). A changed URL or
+    mapping forgets the conditional-request state and the failures: it is another request."""
+    wanted = list(sources)
+    for entry in entries:
+        if entry.fields.get("source_url") is not None:
+            wanted.append(
+                _Source(0, entry.name, entry.fields["source_url"], entry.fields["source_mapping"])
+            )
+    stored: dict[str, ImportSource] = {}
+    notes: list[str] = []
+    for source in wanted:
+        row = source_named(session, team_id, source.name)
+        if row is None:
+            row = ImportSource(
+                team_id=team_id,
+                name=source.name,
+                mapping=source.mapping,
+                source_url=source.url,
+                failures=0,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+            notes.append(f"• source {source.name}: {_where(source.url)}")
+        elif row.source_url != source.url or row.mapping != source.mapping:
+            row.source_url, row.mapping = source.url, source.mapping
+            row.etag = row.last_modified = row.last_error = None
+            row.next_fetch_at = None  # the scheduler decides again when it is due
+            row.failures = 0
+            row.updated_at = now
+            notes.append(f"• updated source {source.name}: {_where(source.url)}")
+        stored[source.name] = row
+    session.flush()
+    return stored, notes
+
+
+def _where(url: str | None) -> str:
+    if url is None:
+        return "not fetched (no url)"
+    parts = urlsplit(url)
+    return f"fetched from {parts.hostname or '?'} when due"
+
+
+def _links(
+    session: Session,
+    team_id: str,
+    entries: Sequence[_Entry],
+    stored: dict[str, ImportSource],
+    file: str,
+) -> dict[int, int | None]:
+    """The source id each entry that mentions one is linked to (None: unlinked). A `fetch_from`
+    name not in the file must be a source already stored."""
+    links: dict[int, int | None] = {}
+    problems: list[str] = []
+    for entry in entries:
+        if "source_url" in entry.fields:
+            url = entry.fields["source_url"]
+            links[entry.position] = stored[entry.name].id if url is not None else None
+        elif "fetch_from" in entry.fields:
+            name = entry.fields["fetch_from"]
+            if name is None:
+                links[entry.position] = None
+                continue
+            source = stored.get(name) or source_named(session, team_id, name)
+            if source is None:
+                problems.append(
+                    f"indicator {entry.position} '{shown(entry.name)}': fetch_from "
+                    f"'{shown(name)}' is not a source; list it under `sources:` with its url"
+                )
+                continue
+            links[entry.position] = source.id
+    if problems:
+        raise _refusal(file, problems)
+    return links
 
 
 def _read(path: Path) -> Any:
@@ -366,7 +518,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _validate(document: Any, file: str) -> tuple[list[_Entry], Any]:
+def _validate(document: Any, file: str) -> tuple[list[_Entry], Any, list[_Source]]:
     problems: list[str] = []
     if not isinstance(document, dict):
         raise CatalogError(
@@ -398,9 +550,181 @@ def _validate(document: Any, file: str) -> tuple[list[_Entry], Any]:
         if entry is not None:
             entries.append(entry)
     _check_unique(entries, problems)
+    sources = _sources(document.get("sources"), problems)
+    named = {source.name for source in sources}
+    for entry in entries:
+        if "source_url" in entry.fields and entry.name in named:
+            problems.append(
+                f"indicator {entry.position} '{shown(entry.name)}': its source_url would be a "
+                "source of the same name as one under `sources:`; use fetch_from instead"
+            )
     if problems:
         raise _refusal(file, problems)
-    return entries, default_geography
+    return entries, default_geography, sources
+
+
+def _sources(items: Any, problems: list[str]) -> list[_Source]:
+    """The `sources:` list, each checked: a name, an http(s) url (or null) and the options
+    `commstat import` takes."""
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        problems.append("`sources:` should be a list of sources, each with a name and a url")
+        return []
+    sources: list[_Source] = []
+    seen: dict[str, int] = {}
+    for position, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            problems.append(
+                f"source {position}: should be a set of `key: value` lines (name, url, and the "
+                f"import options), not {clip(_shown(item), 60)}"
+            )
+            continue
+        try:
+            name = _text(item.get("name"), limit=200)
+        except ValueError as exc:
+            problems.append(f"source {position}: name {exc}")
+            continue
+        if name is None or not slugify(name):
+            problems.append(f"source {position}: needs a `name:` (with letters or digits)")
+            continue
+        who = f"source {position} '{shown(name)}'"
+        if name in seen:
+            problems.append(f"{who}: same name as source {seen[name]}")
+            continue
+        seen[name] = position
+        unknown = [str(k) for k in item if k not in (*SOURCE_FIELDS, "filters")]
+        if unknown:
+            problems.append(
+                f"{who}: unknown field{'s' if len(unknown) > 1 else ''} {_listed(unknown)} "
+                f"(allowed: {', '.join(SOURCE_FIELDS)})"
+            )
+            continue
+        if "url" not in item:
+            problems.append(f"{who}: needs a `url:` (or `url: null` to stop fetching it)")
+            continue
+        try:
+            url = _url(item["url"])
+            options = {k: v for k, v in item.items() if k not in ("name", "url")}
+            mapping = _mapping(options, default_indicator=None)
+        except ValueError as exc:
+            problems.append(f"{who}: {exc}")
+            continue
+        sources.append(_Source(position, name, url, mapping))
+    return sources
+
+
+def _url(value: Any) -> str | None:
+    """A source's address: http(s) only, a host, no user name or password (they would be
+    stored and shown), and for a Socrata endpoint its CSV form without $limit/$offset."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            "url should be an address such as https://data.cdc.gov/resource/xkb8-kh2a.csv"
+        )
+    text = value.strip()
+    if len(text) > MAX_URL_CHARS:
+        raise ValueError(f"url is longer than {MAX_URL_CHARS} characters")
+    if CONTROL_IN_TEXT.search(text) or any(c.isspace() for c in text):
+        raise ValueError("url holds a space or a control character; write spaces in a query as %20")
+    try:
+        parts = urlsplit(text)
+        _ = parts.port  # ValueError for a port that is not a number or out of range
+    except ValueError:
+        raise ValueError(f"url '{shown(text)}' is not a valid address") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(
+            f"url '{shown(text)}' should start with https:// (or http://); "
+            f"{parts.scheme or 'a bare'}{':' if parts.scheme else ''} addresses are never fetched"
+        )
+    if not parts.hostname:
+        raise ValueError(f"url '{shown(text)}' has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "url should not hold a user name or password (they would be stored and shown); "
+            "use a public address"
+        )
+    soda = SODA_PATH.match(parts.path)
+    if soda:
+        if soda[1].lower() != "csv":
+            raise ValueError(
+                f"url is a Socrata endpoint in .{soda[1]}; use its .csv form "
+                f"({shown(parts.path.rsplit('.', 1)[0])}.csv)"
+            )
+        paging = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)} & {
+            "$limit",
+            "$offset",
+        }
+        if paging:
+            raise ValueError(
+                f"url: leave out {' and '.join(sorted(paging))}; the bot pages through a "
+                "Socrata endpoint itself"
+            )
+    return text
+
+
+def _mapping(options: dict[str, Any], *, default_indicator: str | None) -> dict[str, Any]:
+    """A source's import options as ImportMapping.to_dict(), checked by the importer's own rules.
+    `default_indicator`: the indicator every row is when the options name none (a source
+    written on an indicator)."""
+    kwargs: dict[str, Any] = {}
+    filters: list[str] = []
+    for key, value in options.items():
+        if key in ("filter", "filters"):
+            filters += _pairs(value, key, "COLUMN=VALUE")
+        elif key in ("period_column", "value_column"):
+            if isinstance(value, dict):  # {year: Year, month: Month}; {COLUMN: Indicator name}
+                kwargs[key] = _pairs(value, key, "")
+            elif isinstance(value, list):
+                kwargs[key] = [_option_text(v, key) for v in value]
+            else:
+                kwargs[key] = _option_text(value, key)
+        elif key == "skip_rows":
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000
+            ):
+                raise ValueError("skip_rows should be a number of lines from 0 to 1000")
+            kwargs[key] = value
+        elif key in MAPPING_OPTIONS:
+            kwargs[key] = _option_text(value, key)
+        else:
+            raise ValueError(f"unknown import option {shown(key)}")
+    if default_indicator is not None and not (
+        kwargs.get("indicator") or kwargs.get("indicator_column") or kwargs.get("value_column")
+    ):
+        kwargs["indicator"] = default_indicator
+    try:
+        mapping = ImportMapping.from_options(filters=filters, **kwargs)
+    except ImportError_ as exc:
+        raise ValueError(str(exc).replace("--", "")) from None
+    return mapping.to_dict()
+
+
+def _option_text(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    text = _text(value, limit=200)
+    if text is None:
+        raise ValueError(f"{key} is empty")
+    return text
+
+
+def _pairs(value: Any, key: str, example: str) -> list[str]:
+    """{A: B} or a list of "A=B" texts, as "A=B" texts."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        out = []
+        for left, right in value.items():
+            a, b = _option_text(left, key), _option_text(right, key)
+            out.append(f"{a}={b}")
+        return out
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError(f"{key} should be a list or {{A: B}} lines, e.g. {example}")
+    return [str(_option_text(v, key)) for v in value]
 
 
 def _refusal(file: str, problems: Sequence[str]) -> CatalogError:
@@ -477,14 +801,44 @@ def _entry(position: int, item: Any, problems: list[str]) -> _Entry | None:
             entry.fields[key] = _field(key, value)
         except ValueError as exc:
             problems.append(f"{who}: {key} {exc}")
+    _source_fields(entry, item, who, problems)
     low, high = entry.fields.get("min"), entry.fields.get("max")
     if low is not None and high is not None and low > high:
         problems.append(f"{who}: min {format_number(low)} is above max {format_number(high)}")
     return entry
 
 
+def _source_fields(entry: _Entry, item: dict[str, Any], who: str, problems: list[str]) -> None:
+    """`fetch_from`, or `source_url` with its `source_mapping` (read with the entry's name as
+    the indicator unless the mapping names the indicators)."""
+    if "fetch_from" in item and "source_url" in item:
+        problems.append(f"{who}: use either fetch_from (a source under `sources:`) or source_url")
+    if "source_mapping" in item:
+        if "source_url" not in item:
+            problems.append(f"{who}: source_mapping needs a source_url")
+            entry.fields.pop("source_mapping", None)
+            return
+        options = item["source_mapping"] or {}
+        if not isinstance(options, dict):
+            problems.append(f"{who}: source_mapping should be `key: value` lines of import options")
+            return
+        try:
+            entry.fields["source_mapping"] = _mapping(options, default_indicator=entry.name)
+        except ValueError as exc:
+            problems.append(f"{who}: source_mapping {exc}")
+    elif "source_url" in item:
+        entry.fields["source_mapping"] = _mapping({}, default_indicator=entry.name)
+
+
 def _field(key: str, value: Any) -> Any:
     """One field, checked and normalised; ValueError says what is wrong (after the field name)."""
+    if key == "fetch_from":
+        text = _text(value, limit=200)
+        return text
+    if key == "source_url":
+        return _url(value)
+    if key == "source_mapping":
+        return value  # checked with the entry's name (_source_fields)
     if key == "aliases":
         if value is None:
             return []
@@ -670,13 +1024,16 @@ def _match(
     return matches
 
 
-def _apply(indicator: Indicator, entry: _Entry) -> list[str]:
+def _apply(indicator: Indicator, entry: _Entry, links: dict[int, int | None]) -> list[str]:
     """Set the fields the entry mentions; return the names of those that changed."""
     changed: list[str] = []
     wanted: dict[str, Any] = {"name": entry.name}
     for key, value in entry.fields.items():
-        wanted[COLUMNS.get(key, key)] = value
-    field_of = {column: key for key, column in COLUMNS.items()}
+        if key not in SOURCE_LINKS:
+            wanted[COLUMNS.get(key, key)] = value
+    if entry.position in links:
+        wanted["source_id"] = links[entry.position]
+    field_of = {column: key for key, column in COLUMNS.items()} | {"source_id": "fetch_from"}
     for column, value in wanted.items():
         current = getattr(indicator, column)
         if current != value:

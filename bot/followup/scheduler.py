@@ -1,6 +1,8 @@
 """The scheduler pass: plan what is due at an instant, then send what is waiting.
 
-A pass is `nudges → data freshness → digests → outbox delivery`. Planning only writes outbox
+A pass is `nudges → sources → data freshness → digests → outbox delivery` (sources: catalog
+sources whose next period is due are fetched, with no transaction open while downloading, so
+that new data is in before stewards are nudged and digests are drawn). Planning only writes outbox
 rows with idempotency keys and moves each item's "next look" time forward, so a pass may run at
 any instant, in any order, in several processes at once, or be killed half-way: the outbox sends
 each message exactly once. Each row also carries what it was planned on, checked again right
@@ -20,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.bootstrap import Services
-from bot.followup import digest, freshness, nudges
+from bot.followup import digest, freshness, nudges, sources
 from bot.slack import outbox
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ class PassReport:
     digests: int = 0
     examined: int = 0  # commitments looked at
     delivery: Any = None  # outbox.DeliveryReport
+    sources: Any = None  # sources.SourcesReport: catalog sources fetched
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -62,6 +65,8 @@ class PassReport:
         )
         if self._delivered("dropped"):
             text += f", dropped {self._delivered('dropped')} no longer true"
+        if self.sources is not None and self.sources.fetched:
+            text += f"; {self.sources.summary()}"
         if self.errors:
             text += f"; {_plural(len(self.errors), 'step')} failed: {', '.join(self.errors)} (see the log)"
         return text
@@ -75,6 +80,7 @@ class PassReport:
             or self._delivered("retrying")
             or self._delivered("failed")
             or self._delivered("dropped")
+            or (self.sources is not None and self.sources.fetched)
             or self.errors
         )
 
@@ -87,6 +93,7 @@ def run_pass(
     per_channel_interval: float = 1.0,
     max_seconds: float | None = None,
     timeout: float = outbox.SLACK_TIMEOUT,
+    source_limits: Any = None,
 ) -> PassReport:
     """One pass at the instant `now`. Each planning step commits on its own (a batch at a time
     for nudges), so a failure in one step neither undoes nor blocks the others; delivery always
@@ -109,6 +116,11 @@ def run_pass(
     except Exception:
         logger.exception("scheduler: planning nudges failed at %s", now.isoformat())
         report.errors.append("nudges")
+    try:  # downloads with no transaction open; `source_limits` (FetchLimits) for tests
+        report.sources = sources.refresh_due(services, now=now, **_limits(source_limits))
+    except Exception:
+        logger.exception("scheduler: fetching sources failed")
+        report.errors.append("sources")
     try:
         freshness.learn_stewards(services)  # asks Slack with no transaction open
     except Exception:
@@ -137,6 +149,10 @@ def run_pass(
         report.errors.append("sending")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _limits(limits: Any) -> dict[str, Any]:
+    return {} if limits is None else {"limits": limits}
 
 
 PassFunction = Callable[..., PassReport]
