@@ -349,24 +349,80 @@ TEAM_OPTION = click.option("--team", help="Slack team id (default: the only work
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--indicator", "indicator_name", help="All rows are this indicator.")
 @click.option("--indicator-column", help="Column holding the indicator's name.")
-@click.option("--period-column", help="Column holding the period (default: period).")
-@click.option("--value-column", help="Column holding the value (default: value).")
+@click.option(
+    "--period-column",
+    "period_columns",
+    multiple=True,
+    metavar="COL",
+    help="Column holding the period (default: period). Repeat for a period over columns: "
+    "year and month, quarter or week (ISO); PART=COL when the name does not say, e.g. month=mo.",
+)
+@click.option(
+    "--value-column",
+    "value_columns",
+    multiple=True,
+    metavar="COL[=NAME]",
+    help="Column holding the value (default: value). Repeat for several measures in one row, "
+    'each its own indicator: COL="Indicator name" (a bare COL is named by its header).',
+)
 @click.option("--geography-column", help="Column holding the geography (default: geography).")
+@click.option(
+    "--county-fips-column",
+    metavar="COL",
+    help="Column holding a 5-digit county FIPS code: the place is that county (24510 -> "
+    "'Baltimore city, MD').",
+)
+@click.option("--unit", help='Every value\'s unit, e.g. "per 10,000 ED visits".')
+@click.option(
+    "--period-kind",
+    metavar="KIND",
+    help="New indicators' period kind (daily, weekly, monthly, quarterly, yearly, "
+    "12-month-ending); default: guessed. The catalog's kind wins.",
+)
 @click.option("--filter", "filters", multiple=True, metavar="COL=VALUE", help="Keep matching rows.")
+@click.option(
+    "--skip-rows",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Lines above the header (a title, notes); default: found by looking.",
+)
 @click.option("--sheet", help="Excel sheet name (default: the first).")
 @TEAM_OPTION
 def import_(
     file: Path,
     indicator_name: str | None,
     indicator_column: str | None,
-    period_column: str | None,
-    value_column: str | None,
+    period_columns: tuple[str, ...],
+    value_columns: tuple[str, ...],
     geography_column: str | None,
+    county_fips_column: str | None,
+    unit: str | None,
+    period_kind: str | None,
     filters: tuple[str, ...],
+    skip_rows: int | None,
     sheet: str | None,
     team: str | None,
 ) -> None:
-    """Load indicator values from CSV or Excel (idempotent upsert; bad files change nothing)."""
+    """Load indicator values from CSV or Excel (idempotent upsert; bad files change nothing).
+
+    \b
+    Long files need no options: indicator,period,value[,geography][,unit].
+    Publishers' files are read through the options, e.g. CDC's DOSE-SYS file
+    (bot/data; eight measures a row, the period in two columns):
+      commstat import cdc_dose_sys_nonfatal_overdose_ed_rates_by_state.csv \\
+        --geography-column jurisdiction --filter rate_time=Monthly \\
+        --period-column year --period-column month \\
+        --unit "per 10,000 ED visits" \\
+        --value-column drug_rate="Drug overdose ED visits" \\
+        --value-column opioid_rate="Opioid overdose ED visits" \\
+        --value-column fentanyl_rate="Fentanyl overdose ED visits" \\
+        --value-column heroin_rate="Heroin overdose ED visits" \\
+        --value-column stimulant_rate="Stimulant overdose ED visits" \\
+        --value-column cocaine_rate="Cocaine overdose ED visits" \\
+        --value-column methamphetamine_rate="Methamphetamine overdose ED visits" \\
+        --value-column benzodiazepine_rate="Benzodiazepine overdose ED visits"
+    Places are stored one way: Maryland, MD and FIPS 24 are MD.
+    """
     from bot.bootstrap import bootstrap
     from storage.importer import ImportError_, ImportMapping, import_file
 
@@ -376,11 +432,15 @@ def import_(
         mapping = ImportMapping.from_options(
             indicator=indicator_name,
             indicator_column=indicator_column,
-            period_column=period_column,
-            value_column=value_column,
+            period_column=period_columns or None,
+            value_column=value_columns or None,
             geography_column=geography_column,
             filters=filters,
             sheet=sheet,
+            skip_rows=skip_rows,
+            county_fips_column=county_fips_column,
+            unit=unit,
+            period_kind=period_kind,
         )
         report = import_file(
             services.sessions,

@@ -25,10 +25,12 @@ without control characters, so a hostile file cannot flood or drive the operator
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import repeat
 from pathlib import Path
@@ -41,8 +43,10 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.core import places
 from bot.core.indicator_rules import value_problem, value_range
 from bot.core.periods import (
+    PERIOD_KINDS,
     Period,
     PeriodError,
     explain,
@@ -52,6 +56,7 @@ from bot.core.periods import (
     normalise_kind,
     parse_period,
     period_end,
+    period_from_parts,
     quarter_period,
     year_period,
 )
@@ -181,6 +186,7 @@ class ImportMapping:
     skip_rows: int | None = None  # lines above the header; None: detected
     county_fips_column: str | None = None  # 5-digit county FIPS: the place is that county
     unit: str | None = None  # every value's unit, e.g. "per 10,000 ED visits"
+    period_kind: str | None = None  # a new indicator's kind (the catalog's still wins)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON (for `import_sources.mapping`): only what differs from the defaults."""
@@ -224,6 +230,7 @@ class ImportMapping:
         skip_rows: int | None = None,
         county_fips_column: str | None = None,
         unit: str | None = None,
+        period_kind: str | None = None,
     ) -> ImportMapping:
         """Build from the CLI options; `filters` are "COLUMN=VALUE" texts.
 
@@ -274,6 +281,12 @@ class ImportMapping:
             raise ImportError_(f"--unit needs a unit of at most {MAX_UNIT_CHARS} characters.")
         if unit is not None and CONTROL_IN_TEXT.search(unit):
             raise ImportError_("--unit holds a control character; type it again.")
+        kind = normalise_kind(period_kind) if period_kind is not None else None
+        if period_kind is not None and kind is None:
+            raise ImportError_(
+                f"--period-kind '{shown(period_kind)}' is not a period kind; use one of "
+                f"{', '.join(PERIOD_KINDS)}."
+            )
         return cls(
             indicator=indicator.strip() if indicator else None,
             indicator_column=indicator_column,
@@ -288,6 +301,7 @@ class ImportMapping:
             skip_rows=skip_rows,
             county_fips_column=county_fips_column,
             unit=unit.strip() if unit else None,
+            period_kind=kind,
         )
 
 
@@ -587,7 +601,9 @@ class _Source:
             self.book.close()
 
 
-def _open(path: Path, sheet: str | None) -> tuple[_Source, pd.DataFrame]:
+def _open(
+    path: Path, sheet: str | None, skip_rows: int | None = None
+) -> tuple[_Source, pd.DataFrame]:
     """Check the file can be read at all, and safely; return it and its first rows (all
     columns)."""
     if not path.exists():
@@ -622,7 +638,7 @@ def _open(path: Path, sheet: str | None) -> tuple[_Source, pd.DataFrame]:
         )
     if sheet:
         raise ImportError_(f"--sheet is for Excel files; {path.name} is a CSV file.")
-    source = _Source(path, "csv", csv=_csv_options(path))
+    source = _Source(path, "csv", csv=_csv_options(path, skip_rows))
     source.names = _csv_names(source)
     _refuse_long_rows(source)
     return source, _read_csv(source, nrows=SAMPLE_ROWS)
@@ -638,12 +654,14 @@ _BOMS = (  # longest first: UTF-32's little-endian mark begins like UTF-16's
 )
 
 
-def _csv_options(path: Path) -> dict[str, Any]:
-    """Encoding and separator: UTF-16 or UTF-32 when the file starts with their byte-order mark
-    (Excel's "Unicode text"), else UTF-8 (with or without BOM), else Windows-1252; comma, tab
-    or semicolon."""
+def _csv_options(path: Path, skip_rows: int | None = None) -> dict[str, Any]:
+    """Encoding, separator and the lines above the header: UTF-16 or UTF-32 when the file starts
+    with their byte-order mark (Excel's "Unicode text"), else UTF-8 (with or without BOM), else
+    Windows-1252; comma, tab or semicolon; `skiprows` (pandas counts records, as a spreadsheet
+    counts rows) when a title or notes stand above the table."""
     with path.open("rb") as handle:
-        head = handle.read(64 * 1024)
+        head = handle.read(CSV_HEAD_BYTES)
+        whole = not handle.read(1)
     encoding = next((name for mark, name in _BOMS if head.startswith(mark)), None)
     if encoding is not None:
         text = head.decode(encoding, errors="ignore")  # (the sample may end inside a character)
@@ -672,7 +690,70 @@ def _csv_options(path: Path) -> dict[str, Any]:
             sep = "\t"
         elif ";" in first_line:
             sep = ";"
-    return {"encoding": encoding, "sep": sep}
+    options: dict[str, Any] = {"encoding": encoding, "sep": sep}
+    if skip_rows == 0:
+        return options
+    records = _csv_records(text, sep, whole)
+    if skip_rows is None and (not records or _filled(records[0]) >= 2):
+        return options  # the header is the first line, as in most files
+    found = _csv_table_start(text, whole, skip_rows)
+    if found is None:
+        if skip_rows is None:
+            return options  # no table found below: read as written, and say what is wrong then
+        lines = len(records)
+        raise ImportError_(
+            f"--skip-rows {skip_rows}: {path.name} has only {lines:,} line{_s(lines)}"
+            + (" in its first part" if not whole else "")
+            + f"; nothing is left to be the header. Use --skip-rows {max(lines - 2, 0)} or less."
+        )
+    sep, start = found
+    options["sep"] = sep
+    if start:
+        options["skiprows"] = start
+    return options
+
+
+CSV_HEAD_BYTES = 64 * 1024  # read to settle the encoding, separator and lines above the header
+MAX_LINES_ABOVE = 100  # a title and notes above the table; more is not a file to guess about
+
+
+def _filled(record: Sequence[str]) -> int:
+    return sum(1 for field in record if field.strip())
+
+
+def _csv_records(text: str, sep: str, whole: bool) -> list[list[str]]:
+    """The first records of the file's text (quotes read as pandas reads them); the last one is
+    dropped when the text is only the file's first part (it may be cut)."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+        records = list(itertools.islice(reader, MAX_LINES_ABOVE + 20))
+    except csv.Error:
+        return []
+    if not whole and records:
+        records.pop()
+    return records
+
+
+def _csv_table_start(text: str, whole: bool, skip: int | None) -> tuple[str, int] | None:
+    """(separator, records above the header). Given `skip`, the header is the record after it;
+    else it is the first record with two or more filled fields, under lines of one field at
+    most (a title, a date, a note, a blank line), when the record after it is as wide (or there
+    is none). A separator that makes such a header wins, comma first."""
+    for sep in (",", "\t", ";"):
+        records = _csv_records(text, sep, whole)
+        if skip is not None:
+            if skip < len(records) and _filled(records[skip]) >= 2:
+                return sep, skip
+            continue
+        for index, record in enumerate(records[:MAX_LINES_ABOVE]):
+            if _filled(record) >= 2:
+                following = records[index + 1] if index + 1 < len(records) else None
+                if following is None or len(following) == len(record):
+                    return sep, index
+                break
+    if skip is not None and skip < len(_csv_records(text, ",", whole)):
+        return ",", skip  # the user's word: the header is there, even if it is one column
+    return None
 
 
 def _unique_names(raw: Sequence[str]) -> list[str]:
@@ -804,6 +885,8 @@ def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
     between an odd number of `"` is inside a quoted field. Any row found, and any file whose
     quoting or line breaks that count cannot follow (a lone `\r`, an unclosed quote), is counted
     again by Python's csv reader, which reads quotes as pandas does."""
+    if source.csv.get("skiprows"):
+        return _long_rows_by_csv(source)  # (lines above the header: rare, and short files)
     sep = ord(source.csv["sep"])
     encoding = source.csv["encoding"]
     parity = 0  # quotes seen so far, modulo 2
@@ -878,6 +961,7 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
     found: list[tuple[int, int]] = []
     count = 0
     header = 0
+    header_row = source.csv.get("skiprows", 0) + 1  # (a title or notes above the header)
     encoding = source.csv["encoding"]
     errors = "replace" if encoding == "cp1252" else "strict"
     with (
@@ -886,7 +970,9 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
     ):
         reader = csv.reader(text, delimiter=source.csv["sep"])
         for number, fields in enumerate(reader, start=1):
-            if number == 1:
+            if number < header_row:
+                continue
+            if number == header_row:
                 header = len(fields)
             elif len(fields) > header:
                 count += 1
@@ -986,12 +1072,37 @@ def _resolve(columns: Sequence[str], wanted: str, option: str, *, file: str) -> 
 @dataclass(frozen=True)
 class _Columns:
     indicator: str | None
-    period: str
-    value: str
+    period: str  # the period's column; with period parts, the year's
+    value: str  # the value's column; with measures, the first measure's
     geography: str | None
     unit: str | None
     filters: tuple[tuple[str, str], ...]
     kind_hints: tuple[str, ...]  # columns whose every value names a period kind ("12 month-ending")
+    period_parts: tuple[tuple[str, str], ...] = ()  # (part, column): a period over columns
+    measures: tuple[tuple[str, str], ...] = ()  # (column, indicator name): measures in one row
+    county: str | None = None  # a county FIPS column: the place is that county
+    first: str | None = None  # the file's first column (where notes below the table are written)
+
+    @property
+    def periods(self) -> tuple[str, ...]:
+        return tuple(c for _, c in self.period_parts) or (self.period,)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.measures) or (self.value,)
+
+    @property
+    def used(self) -> list[str]:
+        """The columns read for every row (filters and kind hints aside)."""
+        wanted = [
+            self.indicator,
+            *self.periods,
+            *self.values,
+            self.geography,
+            self.unit,
+            self.county,
+        ]
+        return [c for c in dict.fromkeys(wanted) if c is not None]
 
 
 def _columns(sample: pd.DataFrame, mapping: ImportMapping, file: str) -> _Columns:
@@ -1008,22 +1119,64 @@ def _columns(sample: pd.DataFrame, mapping: ImportMapping, file: str) -> _Column
             return None
 
     indicator = None
-    if mapping.indicator is None:
+    if mapping.indicator is None and not mapping.value_columns:
         indicator = _resolve(
             columns,
             mapping.indicator_column or "indicator",
             "--indicator-column (or give --indicator NAME when the whole file is one indicator)",
             file=file,
         )
-    period = _resolve(columns, mapping.period_column or "period", "--period-column", file=file)
-    value = _resolve(columns, mapping.value_column or "value", "--value-column", file=file)
+    parts = tuple(
+        (part, _resolve(columns, column, f"--period-column {part}={column}", file=file))
+        for part, column in mapping.period_columns
+    )
+    if parts:
+        period = parts[0][1]
+    else:
+        period = _resolve(columns, mapping.period_column or "period", "--period-column", file=file)
+    measures = tuple(
+        (_resolve(columns, column, f"--value-column {column}={name}", file=file), name)
+        for column, name in mapping.value_columns
+    )
+    slugs = [slugify(name) for _, name in measures]
+    if len(set(slugs)) < len(slugs) or not all(slugs):
+        raise ImportError_(
+            "Each --value-column needs its own indicator name, with letters or digits; "
+            f"{', '.join(shown(n) for _, n in measures)} do not all differ."
+        )
+    if len({c for c, _ in measures}) < len(measures):
+        raise ImportError_(
+            f"Two --value-column options name the same column of {file} (its names differ only "
+            "in case); give each column once."
+        )
+    if measures:
+        value = measures[0][0]
+    else:
+        value = _resolve(columns, mapping.value_column or "value", "--value-column", file=file)
     geography = optional(mapping.geography_column, "geography", "--geography-column")
-    unit = optional(mapping.unit_column, "unit", "--unit-column")
+    unit = optional(mapping.unit_column, "unit", "--unit-column") if mapping.unit is None else None
+    county = None
+    if mapping.county_fips_column is not None:
+        county = _resolve(columns, mapping.county_fips_column, "--county-fips-column", file=file)
     filters = tuple(
         (_resolve(columns, column, f"--filter {column}={wanted}", file=file), wanted)
         for column, wanted in mapping.filters
     )
-    used = {indicator, period, value, geography, unit}
+    found = _Columns(
+        indicator,
+        period,
+        value,
+        geography,
+        unit,
+        filters,
+        (),
+        parts,
+        measures,
+        county,
+        columns[0],
+    )
+    _refuse_shared_columns(found, file)
+    used = set(found.used)
     hints = []
     for column in columns:
         if column in used:
@@ -1032,28 +1185,47 @@ def _columns(sample: pd.DataFrame, mapping: ImportMapping, file: str) -> _Column
         kinds = {normalise_kind(v) for v in values}
         if values and len(kinds) == 1 and None not in kinds:
             hints.append(column)
-    return _Columns(indicator, period, value, geography, unit, filters, tuple(hints))
+    return replace(found, kind_hints=tuple(hints))
+
+
+def _refuse_shared_columns(columns: _Columns, file: str) -> None:
+    """One column cannot be both a period and a value (or a place): a mapping that says so is a
+    slip of the typing hand, and reading it would store nonsense."""
+    roles: dict[str, list[str]] = {}
+    for role, column in (
+        ("--indicator-column", columns.indicator),
+        *((f"--period-column {p}" if p else "--period-column", c) for p, c in columns.period_parts),
+        *(() if columns.period_parts else (("--period-column", columns.period),)),
+        *(("--value-column", c) for c in columns.values),
+        ("--geography-column", columns.geography),
+        ("--county-fips-column", columns.county),
+    ):
+        if column is not None:
+            roles.setdefault(column, []).append(role)
+    for column, named in roles.items():
+        if len(named) > 1:
+            raise ImportError_(
+                f"The column '{shown(column)}' of {file} is named by both {named[0]} and "
+                f"{named[1]}; each column can hold one thing."
+            )
 
 
 def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
     wanted = [
         c
         for c in dict.fromkeys(
-            [
-                columns.indicator,
-                columns.period,
-                columns.value,
-                columns.geography,
-                columns.unit,
-                *(c for c, _ in columns.filters),
-                *columns.kind_hints,
-            ]
+            [*columns.used, *(c for c, _ in columns.filters), *columns.kind_hints]
         )
         if c is not None
     ]
+    numbers = set(columns.values)
     if source.kind == "csv":
-        repeated = [c for c in wanted if c != columns.value]
-        return _read_csv(source, usecols=wanted, categories=repeated)
+        repeated = [c for c in wanted if c not in numbers]
+        frame = _read_csv(source, usecols=wanted, categories=repeated)
+        skipped = source.csv.get("skiprows", 0)
+        if skipped:  # row numbers as a spreadsheet shows them, title lines included
+            frame.index = frame.index + skipped
+        return frame
     positions = {source.names.index(c) + 1: c for c in wanted}
     cells = _read_cells(source, set(positions), None)
     _refuse_outside(source, cells)
@@ -1062,7 +1234,7 @@ def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
     for column in wanted:
         if column not in frame.columns:
             frame[column] = ""
-    return frame[wanted].astype({c: "category" for c in wanted if c != columns.value})
+    return frame[wanted].astype({c: "category" for c in wanted if c not in numbers})
 
 
 @dataclass
@@ -1120,7 +1292,10 @@ def _first_appearance(codes: np.ndarray, count: int) -> tuple[np.ndarray, np.nda
 
 @dataclass
 class _Rows:
-    """The file's rows after filters, checked: one array of codes per field, same length."""
+    """The file's rows after filters, checked: one array of codes per field, same length.
+
+    With several measures in one row (`--value-column` given more than once), each measure of a
+    row is a row here, its measures side by side: `row` then repeats the spreadsheet row."""
 
     row: np.ndarray  # spreadsheet row number
     slug: np.ndarray  # code into `slugs`, numbered in order of first appearance
@@ -1135,6 +1310,9 @@ class _Rows:
     kind_hint: str | None  # from a column like CDC's Period = "12 month-ending"
     kind_hint_column: str | None
     value_column: str = "value"
+    value_columns: list[str] | None = None  # per slug, its measure's column (several measures)
+    kind_reason: str | None = None  # why `kind_hint` (when not from a column)
+    notes_from: int | None = None  # the spreadsheet row where notes below the table begin
 
     def add_period(self, period: Period) -> int:
         """The code of `period`, adding it if new."""
@@ -1144,16 +1322,18 @@ class _Rows:
         self.periods.append(period)
         return len(self.periods) - 1
 
+    def column_of(self, slug_code: int) -> str:
+        """The column a slug's values come from (for messages)."""
+        if self.value_columns is not None:
+            return self.value_columns[slug_code]
+        return self.value_column
+
 
 def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, file: str) -> _Rows:
     problems = _Problems()
     row_numbers = np.asarray(frame.index, dtype=np.int64) + 2  # as a spreadsheet numbers them
     keep = np.ones(len(frame), dtype=bool)
-    used = [
-        c
-        for c in (columns.indicator, columns.period, columns.value, columns.geography, columns.unit)
-        if c is not None
-    ]
+    used = columns.used
     by_column: dict[str, set[str]] = {}
     for column, wanted in columns.filters:
         by_column.setdefault(column, set()).add(wanted.casefold())
@@ -1165,10 +1345,14 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
     for column, wanted_set in by_column.items():
         keep &= coded[column].rows(lambda t, w=wanted_set: t.casefold() in w, bool)  # type: ignore[misc]
 
-    # Spreadsheets often end with empty rows; they are not data.
+    # Spreadsheets often end with empty rows; they are not data. Notes below the table (a
+    # source, a footnote) are a blank row or lines of text in the first column only.
     blank = np.ones(len(frame), dtype=bool)
     for column in used:
         blank &= coded[column].rows(lambda t: t == "", bool)
+    notes_from = _notes_below(coded, used, columns.first, blank)
+    if notes_from is not None:
+        keep[notes_from:] = False
     keep &= ~blank
 
     if not keep.any():
@@ -1205,8 +1389,11 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
             )
     ok = ~huge_row
 
-    # Indicator names.
-    if columns.indicator is None:
+    # Indicator names: a column, one name for the file, or one per measure.
+    measures = [name for _, name in columns.measures]
+    if measures:
+        names = _Coded(np.zeros(len(rows), dtype=np.intp), np.asarray(measures, dtype=object))
+    elif columns.indicator is None:
         assert mapping.indicator is not None
         names = _Coded.constant(mapping.indicator, len(rows))
     else:
@@ -1240,74 +1427,59 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         )
     ok &= ~empty & ~no_words & ~too_long & ~control_name
 
-    # Periods: each distinct text parsed once.
-    period_texts = text[columns.period]
-    parsed: list[Period | PeriodError] = []
-    for candidate in period_texts.uniques:
-        try:
-            parsed.append(parse_period(candidate))
-        except PeriodError as exc:
-            parsed.append(exc)
+    # Periods: each distinct text (or year and month, quarter or week) parsed once.
+    period_texts, parsed, period_label = _parse_periods(text, columns)
     bad_period = np.asarray([isinstance(p, PeriodError) for p in parsed])[period_texts.codes]
     bad_period &= ~huge_row
     if bad_period.any():
         problems.add_rows(
             rows[bad_period],
             lambda r: (
-                f"{shown(columns.period)}: "
+                f"{period_label}: "
                 + shown(str(parsed[period_texts.codes[at(r)]]).split("; write it as")[0], 160)
             ),
         )
-        if bad_period.all():
+        if bad_period.all() and not columns.period_parts:
             problems.headline.append(
                 f"  No value in column '{shown(columns.period)}' is a period (the first is "
                 f"'{shown(period_texts.text(0), 40)}'). Name the column that holds dates, months, "
                 "quarters or years with --period-column."
             )
             problems.limit = 3
-        problems.headline.append(
-            "  Periods can be written as 2025-04-30 (a day, or the first day of a week), 2025-04 "
-            "(a month), 2025-Q2 (a quarter) or 2025 (a year)."
-        )
+        if not columns.period_parts:
+            problems.headline.append(
+                "  Periods can be written as 2025-04-30 (a day, or the first day of a week), "
+                "2025-04 (a month), 2025-Q2 (a quarter) or 2025 (a year)."
+            )
     ok &= ~bad_period
 
-    # Values: numbers, thousands separators, or a missing marker (each distinct text once).
-    raw_values = text[columns.value]
-    numbers = pd.to_numeric(pd.Series(raw_values.uniques, dtype=object), errors="coerce")
-    distinct_values = numbers.to_numpy(dtype=float, copy=True)
-    bad_distinct = np.zeros(len(distinct_values), dtype=bool)
-    for index in np.flatnonzero(~np.isfinite(distinct_values)):
-        cell = str(raw_values.uniques[index])
-        folded = cell.casefold()
-        if not cell or folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded):
-            distinct_values[index] = np.nan
-        elif _THOUSANDS.match(cell):
-            distinct_values[index] = float(cell.replace(",", ""))
-        else:
-            distinct_values[index] = np.nan
-            bad_distinct[index] = True
-    values = distinct_values[raw_values.codes]
-    bad_value = bad_distinct[raw_values.codes] & ~huge_row
-    if bad_value.any():
-        markers = "blank, *, §, ¶, NA, n/a, suppressed, <10"
-        problems.add_rows(
-            rows[bad_value],
-            lambda r: (
-                f"{shown(columns.value)} '{shown(raw_values.text(at(r)), 40)}' is not a number "
-                f"(missing values may be written as: {markers})"
-            ),
-        )
-        if bad_value.all():
-            problems.headline.append(
-                f"  No value in column '{shown(columns.value)}' is a number. Name the column that "
-                "holds the numbers with --value-column."
+    # Values: numbers, thousands separators, or a missing marker (each distinct text once), in
+    # each measure's column.
+    measured: list[np.ndarray] = []
+    markers = "blank, *, §, ¶, NA, n/a, suppressed, <10"
+    for column in columns.values:
+        values, bad_value = _parse_values(text[column])
+        bad_value &= ~huge_row
+        raw_values = text[column]
+        if bad_value.any():
+            problems.add_rows(
+                rows[bad_value],
+                lambda r, c=column, v=raw_values: (  # type: ignore[misc]
+                    f"{shown(c)} '{shown(v.text(at(r)), 40)}' is not a number "
+                    f"(missing values may be written as: {markers})"
+                ),
             )
-            problems.limit = 3
-    ok &= ~bad_value
+            if bad_value.all() and not columns.measures:
+                problems.headline.append(
+                    f"  No value in column '{shown(column)}' is a number. Name the column that "
+                    "holds the numbers with --value-column."
+                )
+                problems.limit = 3
+        ok &= ~bad_value
+        measured.append(values)
 
-    geography = (
-        text[columns.geography] if columns.geography is not None else _Coded.constant("", len(rows))
-    )
+    # Places: a state however written is its postal code; a county FIPS code is its county.
+    geography = _places(text, columns, len(rows), problems, rows, huge_row)
     long_geography = geography.rows(lambda g: MAX_GEOGRAPHY_CHARS < len(g) <= MAX_CELL_CHARS, bool)
     if long_geography.any():
         problems.add_rows(
@@ -1316,6 +1488,8 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         )
     _refuse_control(problems, rows, geography, "geography", huge_row)
     units = text[columns.unit] if columns.unit is not None else None
+    if mapping.unit is not None:
+        units = _Coded.constant(mapping.unit, len(rows))
     if units is not None:
         _refuse_control(problems, rows, units, "unit", huge_row)
     if units is not None:
@@ -1360,6 +1534,11 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
 
             def repeats(r: int) -> str:
                 n, p, g = names.text(at(r)), periods[period_rows[at(r)]].text, geography.text(at(r))
+                if measures:
+                    return (
+                        f"repeats row {firsts[r]}: the same period and geography "
+                        f"({shown(p)}{', ' + shown(g) if g else ''})"
+                    )
                 return (
                     f"repeats row {firsts[r]}: the same indicator, period and geography "
                     f"({shown(n)}, {shown(p)}{', ' + shown(g) if g else ''})"
@@ -1377,22 +1556,213 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
             kind_hint, hint_column = kinds.pop(), column
             break
 
+    kind_reason = None
+    if mapping.period_kind is not None:
+        kind_hint, hint_column = mapping.period_kind, None
+        kind_reason = "as --period-kind says"
+
     problems.raise_if_any(file)
-    return _Rows(
+    slugs = [str(slug_texts[old]) for old in order]
+    found_rows = _Rows(
         row=rows,
         slug=slug_rows,
-        slugs=[str(slug_texts[old]) for old in order],
+        slugs=slugs,
         names=[first_names[int(old)][1] for old in order],
         period=period_rows,
         periods=periods,
         geography=geography.codes,
         geographies=geography.uniques,
-        value=values,
+        value=measured[0],
         unit=units,
         kind_hint=kind_hint,
         kind_hint_column=hint_column,
+        kind_reason=kind_reason,
         value_column=columns.value,
+        notes_from=None if notes_from is None else int(row_numbers[notes_from]),
     )
+    if measures:
+        _side_by_side(found_rows, measured, columns)
+    return found_rows
+
+
+def _notes_below(
+    coded: dict[str, _Coded], used: Sequence[str], first: str | None, blank: np.ndarray
+) -> int | None:
+    """Where notes below the table begin (a position in the frame), or None: the last rows of
+    the file, after a blank row or a line of text alone in the first column, when every row
+    from there on is blank or has text (not a number, period or marker) only in that column."""
+    rows = len(blank)
+    alone = np.zeros(rows, dtype=bool)  # text in the first column, nothing else read
+    if first is not None and first in coded:
+        others = np.ones(rows, dtype=bool)
+        for column in used:
+            if column != first:
+                others &= coded[column].rows(lambda t: t == "", bool)
+        alone = others & coded[first].rows(_is_note, bool)
+    note = blank | alone
+    if not alone.any() or note.all():
+        return None
+    data = np.flatnonzero(~note)
+    start = int(data[-1]) + 1 if len(data) else 0
+    if start >= rows or not alone[start:].any():
+        return None
+    return start
+
+
+def _is_note(text: str) -> bool:
+    """A line of a note: text that is no number, period or missing-value marker."""
+    if not text:
+        return False
+    folded = text.casefold()
+    if folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded) or _THOUSANDS.match(text):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        pass
+    else:
+        return False
+    try:
+        parse_period(text)
+    except PeriodError:
+        return True
+    return False
+
+
+def _parse_periods(
+    text: dict[str, _Coded], columns: _Columns
+) -> tuple[_Coded, list[Period | PeriodError], str]:
+    """The rows' periods as codes into their parsed distinct texts (or year-and-part pairs),
+    and how a message names the period's columns."""
+    if not columns.period_parts:
+        period_texts = text[columns.period]
+        parsed: list[Period | PeriodError] = []
+        for candidate in period_texts.uniques:
+            try:
+                parsed.append(parse_period(candidate))
+            except PeriodError as exc:
+                parsed.append(exc)
+        return period_texts, parsed, shown(columns.period)
+    year = text[columns.period_parts[0][1]]
+    if len(columns.period_parts) == 1:
+        pairs = _Coded(year.codes, year.uniques)
+        part_name, part_uniques = None, np.asarray([""], dtype=object)
+        pair_codes, pair_uniques = year.codes, np.arange(len(year.uniques))
+        within = np.zeros(len(year.uniques), dtype=np.intp)
+        years = pair_uniques
+    else:
+        part_name, part_column = columns.period_parts[1]
+        part = text[part_column]
+        part_uniques = part.uniques
+        combined = year.codes.astype(np.int64) * len(part.uniques) + part.codes
+        pair_codes, distinct = pd.factorize(combined)
+        years = distinct // len(part.uniques)
+        within = distinct % len(part.uniques)
+        pairs = _Coded(
+            pair_codes.astype(np.intp),
+            np.asarray(
+                [
+                    f"{year.uniques[y]} {part.uniques[w]}".strip()
+                    for y, w in zip(years, within, strict=True)
+                ],
+                dtype=object,
+            ),
+        )
+    parsed = []
+    for y, w in zip(years, within, strict=True):
+        try:
+            parsed.append(period_from_parts(year.uniques[y], part_name, part_uniques[w]))
+        except PeriodError as exc:
+            parsed.append(exc)
+    label = "/".join(shown(c) for _, c in columns.period_parts)
+    return pairs, parsed, label
+
+
+def _parse_values(raw_values: _Coded) -> tuple[np.ndarray, np.ndarray]:
+    """(values, bad): numbers, thousands separators or a missing marker (NaN), per row."""
+    numbers = pd.to_numeric(pd.Series(raw_values.uniques, dtype=object), errors="coerce")
+    distinct_values = numbers.to_numpy(dtype=float, copy=True)
+    bad_distinct = np.zeros(len(distinct_values), dtype=bool)
+    for index in np.flatnonzero(~np.isfinite(distinct_values)):
+        cell = str(raw_values.uniques[index])
+        folded = cell.casefold()
+        if not cell or folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded):
+            distinct_values[index] = np.nan
+        elif _THOUSANDS.match(cell):
+            distinct_values[index] = float(cell.replace(",", ""))
+        else:
+            distinct_values[index] = np.nan
+            bad_distinct[index] = True
+    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes]
+
+
+def _places(
+    text: dict[str, _Coded],
+    columns: _Columns,
+    count: int,
+    problems: _Problems,
+    rows: np.ndarray,
+    huge: np.ndarray,
+) -> _Coded:
+    """Each row's place as stored: a state as its postal code (Maryland, 24 -> MD), the nation
+    as US, a county by its FIPS code ("Baltimore city, MD"); anything else as written."""
+    if columns.geography is not None:
+        written = text[columns.geography]
+        unified = places.unify(str(u) for u in written.uniques)
+        stored = np.asarray([unified[str(u).strip()] for u in written.uniques], dtype=object)
+    else:
+        written, stored = _Coded.constant("", count), np.asarray([""], dtype=object)
+    if columns.county is not None:
+        fips = text[columns.county]
+        by_county: list[str | places.PlaceError] = []
+        for code in fips.uniques:
+            try:
+                by_county.append(places.county_place(str(code)))
+            except places.PlaceError as exc:
+                by_county.append(exc)
+        # a blank county code with a place written beside it is that place (a state's total)
+        blank_code = np.asarray([str(c) == "" for c in fips.uniques])[fips.codes]
+        use_written = blank_code & (stored[written.codes] != "")
+        bad = (
+            np.asarray([isinstance(c, places.PlaceError) for c in by_county])[fips.codes]
+            & ~use_written
+            & ~huge
+        )
+        if bad.any():
+            problems.add_rows(
+                rows[bad],
+                lambda r: (
+                    f"{shown(columns.county)}: "
+                    + shown(str(by_county[fips.codes[int(np.searchsorted(rows, r))]]), 160)
+                ),
+            )
+        county_text = np.asarray(
+            ["" if isinstance(c, places.PlaceError) else c for c in by_county], dtype=object
+        )
+        per_row = np.where(use_written, stored[written.codes], county_text[fips.codes])
+    else:
+        per_row = stored[written.codes]
+    codes, uniques = pd.factorize(np.asarray(per_row, dtype=object))
+    if not len(uniques):
+        return _Coded.constant("", count)
+    return _Coded(codes.astype(np.intp), np.asarray(uniques, dtype=object))
+
+
+def _side_by_side(rows: _Rows, measured: Sequence[np.ndarray], columns: _Columns) -> None:
+    """Several measures of one row become one row each (in the file's order, row by row), so
+    every later step sees the long shape it knows."""
+    count = len(measured)
+    measure_slugs = [slugify(name) for _, name in columns.measures]
+    rows.value = np.column_stack(measured).reshape(-1)
+    rows.row = np.repeat(rows.row, count)
+    rows.period = np.repeat(rows.period, count)
+    rows.geography = np.repeat(rows.geography, count)
+    if rows.unit is not None:
+        rows.unit = _Coded(np.repeat(rows.unit.codes, count), rows.unit.uniques)
+    rows.slug = np.tile(np.arange(count, dtype=np.intp), len(rows.row) // count)
+    rows.slugs = measure_slugs
+    rows.names = [name for _, name in columns.measures]
+    rows.value_columns = [column for column, _ in columns.measures]
 
 
 GRAIN_ORDER = ("day", "month", "quarter", "year")
@@ -1440,7 +1810,8 @@ def _settle_kinds(
         if known_kind:
             kinds[slug] = (known_kind, "from the catalog")
         elif rows.kind_hint:
-            kinds[slug] = (rows.kind_hint, f"from the {rows.kind_hint_column} column")
+            why = rows.kind_reason or f"from the {rows.kind_hint_column} column"
+            kinds[slug] = (rows.kind_hint, why)
         else:
             periods = [rows.periods[c] for c in np.unique(rows.period[positions])]
             kinds[slug] = (infer_kind(periods), "guessed from the spacing of the periods")
@@ -1494,7 +1865,7 @@ def import_file(
     values are written (e.g. `storage.import_records.record_import`), so both land or neither.
     """
     file = path.name
-    source, sample = _open(path, mapping.sheet)
+    source, sample = _open(path, mapping.sheet, mapping.skip_rows)
     try:
         columns = _columns(sample, mapping, file)
         frame = _read_all(source, columns)
@@ -1725,12 +2096,16 @@ def _check_values(rows: _Rows, matched: dict[str, Indicator | None], file: str) 
         for slug, name in zip(rows.slugs, rows.names, strict=True)
     ]
 
-    def reason(row: int) -> str:
-        at = int(np.searchsorted(rows.row, row))
+    # add_rows asks for the reasons of the bad positions in order; a row of several measures
+    # repeats its spreadsheet row, so the position (not the row) says which value is meant
+    positions = iter(np.flatnonzero(bad).tolist())
+
+    def reason(_row: int) -> str:
+        at = next(positions)
         code = int(rows.slug[at])
         minimum, maximum = bounds[code]
         problem = value_problem(float(value[at]), names[code], minimum=minimum, maximum=maximum)
-        return f"{rows.value_column} {problem}"
+        return f"{rows.column_of(code)} {problem}"
 
     problems = _Problems()
     problems.add_rows(rows.row[bad], reason)

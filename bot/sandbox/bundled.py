@@ -17,6 +17,7 @@ from storage.importer import ImportMapping, ImportReport, import_file
 DATA = Path(__file__).parents[1] / "data"
 OVERDOSES = DATA / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
 NALOXONE = DATA / "cdc_naloxone_dispensing_rates_by_state.csv"
+DOSE_SYS = DATA / "cdc_dose_sys_nonfatal_overdose_ed_rates_by_state.csv"
 CATALOG = DATA / "catalog.yml"
 
 # commstat import <OVERDOSES> --indicator-column Indicator --period-column period_end
@@ -34,6 +35,39 @@ NALOXONE_MAPPING = ImportMapping.from_options(
     period_column="YEAR",
     value_column="naloxone_dispensing_rate",
     geography_column="STATE_ABBREV",
+)
+
+# The DOSE-SYS file's eight measures (columns) and the indicator each becomes.
+DOSE_SYS_MEASURES = (
+    ("drug_rate", "Drug overdose ED visits"),
+    ("opioid_rate", "Opioid overdose ED visits"),
+    ("fentanyl_rate", "Fentanyl overdose ED visits"),
+    ("heroin_rate", "Heroin overdose ED visits"),
+    ("stimulant_rate", "Stimulant overdose ED visits"),
+    ("cocaine_rate", "Cocaine overdose ED visits"),
+    ("methamphetamine_rate", "Methamphetamine overdose ED visits"),
+    ("benzodiazepine_rate", "Benzodiazepine overdose ED visits"),
+)
+# commstat import <DOSE_SYS> --geography-column jurisdiction --filter rate_time=Monthly
+#   --period-column year --period-column month --unit "per 10,000 ED visits"
+#   --value-column drug_rate="Drug overdose ED visits" ... (one per measure, as above)
+DOSE_SYS_MAPPING = ImportMapping.from_options(
+    geography_column="jurisdiction",
+    filters=["rate_time=Monthly"],
+    period_column=["year", "month"],
+    unit="per 10,000 ED visits",
+    value_column=[f"{column}={name}" for column, name in DOSE_SYS_MEASURES],
+)
+# The rolling 12-month rows (rate_time = Annual) as indicators of their own:
+#   ... --filter rate_time=Annual --period-kind 12-month-ending
+#   --value-column drug_rate="Drug overdose ED visits, 12 months" ...
+DOSE_SYS_ANNUAL_MAPPING = ImportMapping.from_options(
+    geography_column="jurisdiction",
+    filters=["rate_time=Annual"],
+    period_column=["year", "month"],
+    period_kind="12-month-ending",
+    unit="per 10,000 ED visits",
+    value_column=[f"{column}={name}, 12 months" for column, name in DOSE_SYS_MEASURES],
 )
 
 
