@@ -6,7 +6,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.bootstrap import Services
-from handlers import commit, commit_actions, commstat, home, indicator, lifecycle
+from handlers import commit, commit_actions, commstat, home, imports, indicator, lifecycle
 
 
 def register(app: App, services: Services) -> None:
@@ -14,5 +14,6 @@ def register(app: App, services: Services) -> None:
     commit_actions.register(app, services)
     home.register(app, services)
     indicator.register(app, services)
+    imports.register(app, services)
     commstat.register(app, services)
     lifecycle.register(app, services)

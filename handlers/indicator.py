@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.bootstrap import Services
 from bot.slack import ids
+from bot.slack.blocks.imports import build_upload_modal
 from bot.slack.blocks.indicators import (
     answer_fallback,
     build_answer,
@@ -25,7 +26,7 @@ from bot.slack.blocks.indicators import (
 from bot.slack.chart_upload import chart_filename, send_chart
 from bot.slack.help import help_text
 from bot.slack.people import actor_for
-from bot.usecases import indicators
+from bot.usecases import imports, indicators
 from bot.usecases.indicators import IndicatorError
 from handlers import replies
 
@@ -64,6 +65,8 @@ def dispatch(
     head = words[0].lower()
     if head == "list" and len(words) == 1:
         list_catalog(services, command, respond)
+    elif head == "import" and len(words) == 1:
+        open_import_form(client, command, respond)
     elif head == "set":
         set_value(
             services, client, command, respond, text.split(None, 1)[1] if len(words) > 1 else ""
@@ -84,9 +87,10 @@ def ask(
             text=text,
             now=services.clock(),
         )
+        updated_by = imports.updated_by(session, answer.indicator)
     respond(
         text=answer_fallback(answer),
-        blocks=build_answer(answer),
+        blocks=build_answer(answer, updated_by=updated_by),
         response_type="in_channel",
         replace_original=False,
     )
@@ -98,6 +102,18 @@ def ask(
         user_id=command["user_id"],
         filename=chart_filename(answer.indicator.slug),
     )
+
+
+def open_import_form(client: WebClient, command: dict[str, Any], respond: Respond) -> None:
+    """`/indicator import`: a form to pick a file (handlers/imports.py previews it by DM)."""
+    view = build_upload_modal(channel_id=command["channel_id"])
+    if not replies.open_form(client, str(command.get("trigger_id") or ""), view):
+        respond(
+            text="Sorry — I was too busy to open the form within the 3 seconds Slack allows. "
+            "Type `/indicator import` again, or drop the file into a DM with me.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
 
 
 def list_catalog(services: Services, command: dict[str, Any], respond: Respond) -> None:

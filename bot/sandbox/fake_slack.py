@@ -756,6 +756,91 @@ class FakeSlack:
                 "created": 1690000000,
             }
 
+    # ------------------------------------------------------------------ files people upload
+
+    def upload_as_user(
+        self,
+        user_id: str,
+        name: str,
+        data: bytes,
+        *,
+        title: str | None = None,
+        claimed_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A file that ``user_id`` uploaded (through a form's ``file_input``, or before sharing
+        it): its file object, as ``files.info`` and a form's state give it. ``claimed_size`` is
+        the size Slack reports, when it should differ from the bytes served."""
+        with self._lock:
+            file_id = f"F{self._next_id():010d}"
+            meta: dict[str, Any] = {
+                "id": file_id,
+                "name": name,
+                "title": title,
+                "user": user_id,
+                "created": int(time.time()),
+                "completed": True,
+                "size": len(data),
+                "shares": {},
+                "channels": [],
+                "groups": [],
+                "ims": [],
+            }
+            if claimed_size is not None:
+                meta["claimed_size"] = claimed_size
+            self._files[file_id] = meta
+            self._uploads[file_id] = data
+            return self._file_object(meta)
+
+    def share_in_dm(
+        self,
+        user_id: str,
+        name: str,
+        data: bytes,
+        *,
+        comment: str = "",
+        title: str | None = None,
+        claimed_size: int | None = None,
+    ) -> dict[str, Any]:
+        """``user_id`` drops a file into their direct message with the bot: the file is stored,
+        the message is posted in the DM, and the ``message`` event (subtype ``file_share``,
+        ``channel_type: im``) Slack would send for it is returned, for the driver to send."""
+        file = self.upload_as_user(user_id, name, data, title=title, claimed_size=claimed_size)
+        with self._lock:
+            cid = self._open_dm([user_id])
+            meta = self._files[file["id"]]
+            message: dict[str, Any] = {
+                "type": "message",
+                "subtype": "file_share",
+                "user": user_id,
+                "team": self.team_id,
+                "text": comment,
+                "upload": True,
+                "display_as_bot": False,
+                "files": [],
+            }
+            message = self._store_message(cid, message)
+            meta["shares"] = {
+                "private": {
+                    cid: [
+                        {
+                            "reply_users": [],
+                            "reply_users_count": 0,
+                            "reply_count": 0,
+                            "ts": message["ts"],
+                            "channel_name": cid,
+                            "team_id": self.team_id,
+                            "share_user_id": user_id,
+                            "source": "UNKNOWN",
+                        }
+                    ]
+                }
+            }
+            meta["ims"] = [cid]
+            message["files"] = [self._file_object(meta)]
+            event = copy.deepcopy(message)
+        event.update(channel=cid, channel_type="im", event_ts=event["ts"])
+        return event
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(
@@ -1040,13 +1125,21 @@ class FakeSlack:
             self._ephemeral.setdefault(cid, []).append(message)
 
     def _answer_download(self, call: Call) -> _Answer:
+        """A file's bytes at its ``url_private(_download)``, for a bearer token Slack accepts.
+
+        Like Slack, a request without one (or with a wrong one) gets HTTP 200 and the HTML of
+        the sign-in page, not the file; an unknown file is a 404."""
         token = self._token_of(call)
         with self._lock:
             data = self._uploads.get(call.params["file_id"])
+            meta = self._files.get(call.params["file_id"])
             tokens_ok = token in self._tokens
-        if not tokens_ok or data is None:
+        if not tokens_ok:
+            return _Answer(status=200, body=_SIGN_IN_PAGE, content_type="text/html; charset=utf-8")
+        if data is None or meta is None or not meta.get("completed"):
             return _Answer(status=404, body=b"Not Found", content_type="text/plain")
-        return _Answer(status=200, body=data, content_type="application/octet-stream")
+        mimetype = mimetypes.guess_type(str(meta.get("name") or ""))[0]
+        return _Answer(status=200, body=data, content_type=mimetype or "application/octet-stream")
 
     # ------------------------------------------------------------------ helpers (lock held)
 
@@ -1327,10 +1420,10 @@ class FakeSlack:
             "mimetype": mimetype,
             "filetype": ext,
             "pretty_type": ext.upper(),
-            "user": self.bot_user_id,
+            "user": meta.get("user") or self.bot_user_id,
             "user_team": self.team_id,
             "editable": False,
-            "size": meta.get("size", 0),
+            "size": meta.get("claimed_size", meta.get("size", 0)),
             "mode": "hosted",
             "is_external": False,
             "external_type": "",
@@ -1340,7 +1433,7 @@ class FakeSlack:
             "username": "",
             "url_private": f"{self.base_url}/files/{file_id}/{quoted}",
             "url_private_download": f"{self.base_url}/files/{file_id}/download/{quoted}",
-            "permalink": f"{team_url}/files/{self.bot_user_id}/{file_id}/{quoted}",
+            "permalink": f"{team_url}/files/{meta.get('user') or self.bot_user_id}/{file_id}/{quoted}",
             "permalink_public": f"https://slack-files.com/{self.team_id}-{file_id}-{public_key}",
             "comments_count": 0,
             "is_starred": False,
@@ -1913,6 +2006,11 @@ class FakeSlack:
 
 
 _APP_LEVEL_METHODS = frozenset({"oauth.v2.access", "apps.connections.open"})
+# What Slack serves at a private file URL to a request without a valid bearer token.
+_SIGN_IN_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in | Slack</title></head>"
+    b"<body><h1>Sign in to your workspace</h1></body></html>"
+)
 
 
 @dataclass

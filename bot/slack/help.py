@@ -24,9 +24,13 @@ _HELP = {
         "*/indicator — the coalition's shared measures*\n"
         "• `/indicator overdoses` — latest value, change, target and a chart\n"
         "• `/indicator overdoses since 2022` · `last 12 months` · `in VT` · `by state`\n"
+        "• `/indicator overdoses for Dec 2023` · `in 2023` · `for Q1 2024 in VT` — that period's "
+        "value and changes\n"
         "• `/indicator list` — every indicator with its latest value\n"
         "• `/indicator set naloxone kits 120 for 2026-10` — enter a value (data stewards)\n"
-        "• `/indicator set overdoses 1,600 for Apr 2025 in MD` · `suppressed` stores a missing value"
+        "• `/indicator set overdoses 1,600 for Apr 2025 in MD` · `suppressed` stores a missing value\n"
+        "• `/indicator import` — upload a CSV or Excel file (or drop it into a DM with me): "
+        "a preview first, nothing written until you press Import (data stewards)"
     ),
     ids.COMMSTAT: (
         "*/commstat — meetings, digests and settings for this channel*\n"

@@ -39,6 +39,7 @@ DEFAULT_BOT_SCOPES = (
     "im:write",
     "users:read",
     "files:write",
+    "files:read",
     "channels:read",
     "channels:history",
     "groups:history",

@@ -52,7 +52,7 @@ ROOT = Path(__file__).parents[2]
 # What each command's usage hint (the grey text Slack shows while typing) must mention.
 SUBCOMMANDS = {
     ids.COMMIT: ("list", "done", "move", "note", "drop", "help"),
-    ids.INDICATOR: ("list", "set", "help"),
+    ids.INDICATOR: ("list", "set", "import", "help"),
     ids.COMMSTAT: ("meeting", "digest", "settings", "report", "org", "help"),
 }
 
@@ -97,7 +97,10 @@ def submission(callback_id):
 
 
 def event(kind):
-    return {"type": "event_callback", "team_id": "T0COALITION", "event": {"type": kind}}
+    """The event Slack sends for a subscription ("message.im" is a `message` in a DM)."""
+    kind, _, channel_type = kind.partition(".")
+    sent = {"type": kind, **({"channel_type": channel_type} if channel_type else {})}
+    return {"type": "event_callback", "team_id": "T0COALITION", "event": sent}
 
 
 def test_the_probe_can_tell_handled_from_unhandled(app):
@@ -114,9 +117,9 @@ def test_every_manifest_command_has_a_listener(app):
 
 
 def test_every_button_and_form_id_has_a_listener(app):
-    for action_id in ids.ACTIONS:
+    for action_id in (*ids.ACTIONS, *ids.IMPORT_ACTIONS):
         assert handled(app, click(action_id)), f"nothing handles a click on {action_id}"
-    for callback_id in ids.VIEWS:
+    for callback_id in (*ids.VIEWS, *ids.IMPORT_VIEWS):
         assert handled(app, submission(callback_id)), f"nothing handles the form {callback_id}"
 
 
@@ -150,6 +153,7 @@ def test_every_listener_is_for_something_slack_will_send():
 def test_every_id_constant_belongs_to_a_checked_group():
     """A new id left out of ACTIONS/VIEWS would escape the listener checks above."""
     groups = set(ids.COMMANDS) | set(ids.ACTIONS) | set(ids.VIEWS) | set(ids.EVENTS)
+    groups |= set(ids.IMPORT_ACTIONS) | set(ids.IMPORT_VIEWS)
     for name, value in vars(ids).items():
         if name.isupper() and isinstance(value, str):
             assert value in groups, f"ids.{name} is in none of COMMANDS, ACTIONS, VIEWS, EVENTS"
@@ -208,6 +212,35 @@ def test_every_button_the_bot_sends_is_listed_and_every_form_it_opens_is_handled
     for path in sorted((ROOT / "bot").glob("*.py")):
         for name in re.findall(r"(?:action|callback)_id=ids\.(\w+)", path.read_text()):
             assert getattr(ids, name) in set(ids.ACTIONS) | set(ids.VIEWS), (path.name, name)
+
+
+def test_an_uploads_preview_and_forms_are_handled(app):
+    """The preview's buttons (Import, Change mapping, Cancel) and both import forms."""
+    from bot.slack.blocks import imports as import_blocks
+    from bot.usecases.imports import Preview
+    from storage.importer import ImportMapping, ImportReport
+    from storage.models import ImportStatus
+
+    preview = Preview(
+        row_id=7,
+        file_name="deaths.csv",
+        status=ImportStatus.PREVIEWED,
+        mapping=ImportMapping(),
+        remembered=False,
+        columns=["indicator", "period", "value"],
+        report=ImportReport(file="deaths.csv"),
+    )
+    sent = _interactive_ids(import_blocks.build_preview(preview))
+    assert sent == set(ids.IMPORT_ACTIONS)
+    forms = [
+        import_blocks.build_upload_modal(channel_id="C0MEETING")["callback_id"],
+        import_blocks.build_mapping_modal(
+            row_id=7, file_name="deaths.csv", mapping=ImportMapping(), columns_text="", context=""
+        ).callback_id,
+    ]
+    assert set(forms) == set(ids.IMPORT_VIEWS)
+    for callback_id in forms:
+        assert handled(app, submission(callback_id))
 
 
 def test_usage_hints_and_help_mention_every_subcommand():

@@ -17,9 +17,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core import periods
-from bot.core.dates import format_due
 from bot.core.indicator_rules import Comparison, Summary, format_value
 from bot.core.text import ARROWS, clip, format_number, format_percent, safe, signed_number
+from bot.slack.blocks.imports import updated_words
+from bot.usecases.imports import UpdatedBy
 from bot.usecases.indicators import Answer, CatalogEntry
 from storage.models import Indicator
 
@@ -137,7 +138,7 @@ def answer_fallback(answer: Answer) -> str:
     return f"{safe(indicator.name, 150)}: {len(answer.summaries) + answer.more} places"
 
 
-def build_answer(answer: Answer) -> list[Block]:
+def build_answer(answer: Answer, *, updated_by: UpdatedBy | None = None) -> list[Block]:
     """The answer the meeting sees: value, changes, target, what the period means, source."""
     indicator = answer.indicator
     title = indicator.name
@@ -170,7 +171,7 @@ def build_answer(answer: Answer) -> list[Block]:
     if answer.explanation:
         context.append(answer.explanation)
     source = f"Source: {safe(indicator.source, 500)} · " if indicator.source else ""
-    updated = f" · updated {format_due(answer.updated)}" if answer.updated else ""
+    updated = updated_words(answer.updated, updated_by)
     context.append(f"{source}Data through {answer.data_through}{updated}")
     marked = len(answer.markers)
     chart = f"Chart: {answer.window}"

@@ -1,0 +1,423 @@
+"""Indicator data uploaded in Slack: a file dropped into the bot's DM, or picked in the
+`/indicator import` form, is previewed in the DM; Import, Change mapping and Cancel act on it.
+
+Every listener is an ack plus a lazy function (a stored job). The file is fetched again from
+Slack for each step that reads it (preview, new preview, import): nothing of it is kept between
+clicks but its Slack id. A click is read defensively: a button value that is not an upload's
+number, or someone else's upload, gets a private answer and nothing changes."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.bootstrap import Services
+from bot.slack import ids
+from bot.slack.app import is_channel_id, is_user_id
+from bot.slack.blocks import imports as blocks
+from bot.slack.files import FileRefused, download, file_info
+from bot.slack.jobs import ack_now, form_ack
+from bot.slack.people import actor_for
+from bot.usecases import imports
+from bot.usecases.imports import ImportRefused, ImportStatus, Uploader
+from handlers import replies
+from storage.importer import ImportError_, ImportMapping
+
+logger = logging.getLogger(__name__)
+
+MAX_FILES = 3  # files previewed from one message; more are named and left
+FIELD_ERROR_CHARS = 150
+# Which form field a mapping mistake belongs next to, by the option the importer names.
+_FIELD_OF_OPTION = (
+    ("--indicator-column", "indicator_column"),
+    ("--indicator", "indicator"),
+    ("--period-column", "period_columns"),
+    ("--value-column", "value_columns"),
+    ("--geography-column", "geography_column"),
+    ("--filter", "filters"),
+    ("--sheet", "sheet"),
+    ("--skip-rows", "skip_rows"),
+    ("--unit", "unit"),
+)
+
+
+def register(app: App, services: Services) -> None:
+    def from_a_person(event: dict[str, Any], context: BoltContext) -> bool:
+        """A person's file in a DM with the bot (not the bot's own chart uploads)."""
+        return (
+            event.get("channel_type") == "im"
+            and not event.get("bot_id")
+            and event.get("user") not in (None, context.bot_user_id)
+        )
+
+    def on_file_shared(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        user_id, channel = event.get("user"), event.get("channel")
+        files = event.get("files")
+        if not is_user_id(user_id) or not is_channel_id(channel) or not isinstance(files, list):
+            return
+        assert isinstance(user_id, str) and isinstance(channel, str)
+        ids_ = [f["id"] for f in files if isinstance(f, dict) and isinstance(f.get("id"), str)]
+        for file_id in ids_[:MAX_FILES]:
+            upload(
+                services,
+                client,
+                team_id=str(body["team_id"]),
+                user_id=user_id,
+                where=channel,
+                file_id=file_id,
+            )
+        if len(ids_) > MAX_FILES:
+            client.chat_postMessage(
+                channel=channel,
+                text=f"I previewed the first {MAX_FILES} files; send the others one at a time.",
+            )
+
+    def on_confirm(
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        confirm(services, client, body, respond, action.get("value"))
+
+    def on_cancel(
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        cancel(services, client, body, respond, action.get("value"))
+
+    def on_mapping_button(
+        body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        open_mapping_form(services, client, body, respond, action.get("value"))
+
+    def on_mapping_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        mapping_submitted(services, ack, body, view, client)
+
+    def on_upload_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        upload_submitted(services, ack, body, view, client)
+
+    app.event({"type": "message", "subtype": "file_share"}, matchers=[from_a_person])(
+        ack=ack_now, lazy=[on_file_shared]
+    )
+    # Every other message in the DM (the bot's own posts, edits, typed words): acknowledged, no
+    # job. Without a listener Bolt would answer 404 and Slack would retry them.
+    app.event("message")(ack_now)
+    app.action(ids.IMPORT_CONFIRM)(ack=ack_now, lazy=[on_confirm])
+    app.action(ids.IMPORT_CANCEL)(ack=ack_now, lazy=[on_cancel])
+    app.action(ids.IMPORT_MAPPING)(ack=ack_now, lazy=[on_mapping_button])
+    app.view(ids.IMPORT_MAPPING_VIEW)(
+        ack=form_ack(services, on_mapping_submitted), lazy=[on_mapping_submitted]
+    )
+    app.view(ids.IMPORT_UPLOAD_VIEW)(
+        ack=form_ack(services, on_upload_submitted), lazy=[on_upload_submitted]
+    )
+
+
+# --- reading the payloads ----------------------------------------------------------------------
+
+
+def _node(node: Any, *path: str) -> Any:
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _text(node: Any, *path: str) -> str:
+    found = _node(node, *path)
+    return found if isinstance(found, str) else ""
+
+
+def _team_of(body: dict[str, Any]) -> str:
+    return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
+
+
+def _row_id(value: Any) -> int | None:
+    if isinstance(value, str) and value.isdigit() and len(value) < 12:
+        return int(value)
+    return None
+
+
+def _uploader(
+    services: Services, client: WebClient, team_id: str, user_id: str, where: str | None
+) -> Uploader:
+    actor = actor_for(services, client, team_id, user_id)
+    return Uploader(team_id, user_id, actor.is_admin, where)
+
+
+def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
+    """Answer only the person who clicked."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
+
+
+def _message_of(body: dict[str, Any]) -> tuple[str, str] | None:
+    """The (channel, ts) of the preview message that was clicked."""
+    container = body.get("container") or {}
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    if is_channel_id(channel) and isinstance(ts, str) and ts:
+        return str(channel), ts
+    return None
+
+
+# --- previews --------------------------------------------------------------------------------
+
+
+def upload(
+    services: Services,
+    client: WebClient,
+    *,
+    team_id: str,
+    user_id: str,
+    where: str,
+    file_id: str,
+    answer_in: str | None = None,
+) -> None:
+    """Download a file and send its preview to the person's DM (`answer_in`, else `where`)."""
+    uploader = _uploader(services, client, team_id, user_id, where)
+    channel = answer_in or where
+    try:
+        preview = _read(services, client, uploader, file_id)
+    except FileRefused as refused:
+        client.chat_postMessage(channel=channel, text=str(refused))
+        return
+    client.chat_postMessage(
+        channel=channel,
+        text=blocks.preview_fallback(preview),
+        blocks=blocks.build_preview(preview),
+    )
+
+
+def _read(
+    services: Services,
+    client: WebClient,
+    uploader: Uploader,
+    file_id: str,
+    *,
+    mapping: ImportMapping | None = None,
+    row_id: int | None = None,
+) -> imports.Preview:
+    file = file_info(client, file_id)
+    with tempfile.TemporaryDirectory(prefix="commstat-upload-") as folder:
+        path = download(client, file, Path(folder), slack_api_url=services.settings.slack_api_url)
+        return imports.preview(
+            services.sessions,
+            uploader=uploader,
+            path=path,
+            file_id=file.id,
+            now=services.clock(),
+            time_zone=services.settings.timezone,
+            mapping=mapping,
+            row_id=row_id,
+        )
+
+
+def upload_submitted(
+    services: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+) -> None:
+    """`/indicator import`'s form: the picked file is previewed in the person's DM."""
+    picked = _node(view, "state", "values", "file", "file", "files")
+    files = [f for f in picked if isinstance(f, dict)] if isinstance(picked, list) else []
+    file_id = files[0].get("id") if files else None
+    if not isinstance(file_id, str) or not file_id:
+        ack(response_action="errors", errors={"file": "Pick a CSV or Excel file."})
+        return
+    ack()
+    user_id = body["user"]["id"]
+    where = _text(view, "private_metadata")
+    dm = client.conversations_open(users=user_id)["channel"]["id"]
+    upload(
+        services,
+        client,
+        team_id=_team_of(body),
+        user_id=user_id,
+        where=where if is_channel_id(where) else dm,
+        file_id=file_id,
+        answer_in=dm,
+    )
+
+
+# --- the buttons -------------------------------------------------------------------------------
+
+
+def _pending(
+    services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
+) -> tuple[Uploader, imports.Pending] | None:
+    """The clicked upload, if the clicker may act on it; else they are told why (privately)."""
+    row_id = _row_id(value)
+    if row_id is None:
+        _tell(client, body, respond, "That button is not one of mine. Nothing was changed.")
+        return None
+    uploader = _uploader(services, client, _team_of(body), body["user"]["id"], None)
+    try:
+        with services.sessions() as session:
+            upload_ = imports.pending(session, uploader, row_id)
+    except ImportRefused as refused:
+        _tell(client, body, respond, str(refused))
+        return None
+    return Uploader(
+        uploader.team_id, uploader.user_id, uploader.is_admin, upload_.channel_id
+    ), upload_
+
+
+def confirm(
+    services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
+) -> None:
+    """Import: write the previewed file once, then show the result in place of the preview."""
+    found = _pending(services, client, body, respond, value)
+    if found is None:
+        return
+    uploader, upload_ = found
+    try:
+        with services.sessions() as session:
+            done = imports.finished(session, uploader, upload_.row_id)
+        if done is None:
+            file = file_info(client, upload_.file_id)
+            with tempfile.TemporaryDirectory(prefix="commstat-import-") as folder:
+                path = download(
+                    client, file, Path(folder), slack_api_url=services.settings.slack_api_url
+                )
+                path = path.rename(path.with_name(upload_.file_name))
+                done = imports.run_import(
+                    services.sessions,
+                    uploader=uploader,
+                    row_id=upload_.row_id,
+                    path=path,
+                    now=services.clock(),
+                    time_zone=services.settings.timezone,
+                )
+    except (FileRefused, ImportRefused) as refused:
+        _tell(client, body, respond, str(refused))
+        return
+    text, shown = blocks.build_imported(done)
+    _replace(client, body, respond, text, shown)
+
+
+def cancel(
+    services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
+) -> None:
+    found = _pending(services, client, body, respond, value)
+    if found is None:
+        return
+    uploader, upload_ = found
+    try:
+        with services.sessions.begin() as session:
+            said = imports.cancel(session, uploader, upload_.row_id, now=services.clock())
+    except ImportRefused as refused:
+        _tell(client, body, respond, str(refused))
+        return
+    if upload_.status == ImportStatus.IMPORTED:
+        _tell(client, body, respond, said)
+        return
+    text, shown = blocks.build_closed(said)
+    _replace(client, body, respond, text, shown)
+
+
+def _replace(
+    client: WebClient, body: dict[str, Any], respond: Respond, text: str, shown: list[Any]
+) -> None:
+    """The clicked preview becomes `shown`, in place (no buttons left to press twice)."""
+    where = _message_of(body)
+    if where is None:
+        _tell(client, body, respond, text)
+        return
+    try:
+        client.chat_update(channel=where[0], ts=where[1], text=text, blocks=shown)
+    except SlackApiError:
+        logger.warning("could not update an upload's preview in place")
+        _tell(client, body, respond, text)
+
+
+def open_mapping_form(
+    services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
+) -> None:
+    found = _pending(services, client, body, respond, value)
+    if found is None:
+        return
+    _, upload_ = found
+    if upload_.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
+        done = "imported" if upload_.status == ImportStatus.IMPORTED else "cancelled"
+        _tell(client, body, respond, f"This upload was {done} already; upload the file again.")
+        return
+    where = _message_of(body)
+    columns = ""
+    for block in _node(body, "message", "blocks") or []:
+        if isinstance(block, dict) and block.get("block_id") == blocks.COLUMNS_BLOCK:
+            columns = _text((block.get("elements") or [{}])[0], "text")
+    view = blocks.build_mapping_modal(
+        row_id=upload_.row_id,
+        file_name=upload_.file_name,
+        mapping=upload_.mapping,
+        columns_text=columns,
+        context=f"{where[0]}|{where[1]}" if where else "",
+    )
+    if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
+        _tell(
+            client,
+            body,
+            respond,
+            "Sorry — I was too busy to open the form within the 3 seconds Slack allows. "
+            "Press Change mapping again.",
+        )
+
+
+def mapping_submitted(
+    services: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+) -> None:
+    """Change mapping: a mistake in the options goes next to its field; otherwise the form
+    closes and the preview is read again with the new mapping, in place."""
+    values = _node(view, "state", "values") or {}
+    typed = {
+        block_id: _text(values, block_id, "value", "value")
+        for block_id, *_ in blocks.MAPPING_FIELDS
+    }
+    try:
+        mapping = imports.mapping_from_form(**typed)
+    except ImportError_ as error:
+        text = str(error)
+        field = next((f for option, f in _FIELD_OF_OPTION if option in text), "period_columns")
+        ack(response_action="errors", errors={field: text[:FIELD_ERROR_CHARS]})
+        return
+    row_text, _, where = _text(view, "private_metadata").partition("|")
+    row_id = _row_id(row_text)
+    user_id = body["user"]["id"]
+    if row_id is None:
+        ack(response_action="errors", errors={"indicator": "This form is out of date."})
+        return
+    uploader = _uploader(services, client, _team_of(body), user_id, None)
+    try:
+        with services.sessions() as session:
+            upload_ = imports.pending(session, uploader, row_id)
+    except ImportRefused as refused:
+        ack(response_action="errors", errors={"indicator": str(refused)[:FIELD_ERROR_CHARS]})
+        return
+    if upload_.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
+        ack(
+            response_action="errors",
+            errors={"indicator": "This upload is finished; upload the file again."},
+        )
+        return
+    ack()
+    uploader = Uploader(uploader.team_id, user_id, uploader.is_admin, upload_.channel_id)
+    channel, _, ts = where.partition("|")
+    try:
+        preview = _read(services, client, uploader, upload_.file_id, mapping=mapping, row_id=row_id)
+    except FileRefused as refused:
+        client.chat_postMessage(channel=user_id, text=str(refused))
+        return
+    text, shown = blocks.preview_fallback(preview), blocks.build_preview(preview)
+    if is_channel_id(channel) and ts:
+        try:
+            client.chat_update(channel=channel, ts=ts, text=text, blocks=shown)
+            return
+        except SlackApiError:
+            logger.warning("could not update an upload's preview in place; posting it again")
+    client.chat_postMessage(channel=user_id, text=text, blocks=shown)
