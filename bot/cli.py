@@ -442,14 +442,34 @@ def import_(
             unit=unit,
             period_kind=period_kind,
         )
+        team_id, now = _team_id(settings, services, team), services.clock()
+
+        def recorded(session: Any, report: Any) -> None:
+            """Who imported what, in the import's own transaction ("updated by import on …" in
+            /indicator), and the mapping remembered for the file's name (a Slack upload of a
+            file of that name is read the same way)."""
+            from storage.import_records import record_import, remember_source
+
+            source = remember_source(session, team_id, file.name, mapping.to_dict(), now=now)
+            record_import(
+                session,
+                report,
+                team_id=team_id,
+                via="cli",
+                now=now,
+                mapping=mapping.to_dict(),
+                source_id=source.id,
+            )
+
         report = import_file(
             services.sessions,
-            team_id=_team_id(settings, services, team),
+            team_id=team_id,
             path=file,
             mapping=mapping,
-            now=services.clock(),
+            now=now,
             progress=click.progressbar,
             time_zone=settings.timezone,
+            on_stored=recorded,
         )
     except ImportError_ as exc:
         raise click.ClickException(str(exc)) from None

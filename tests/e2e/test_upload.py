@@ -337,19 +337,38 @@ def test_indicator_import_opens_a_file_form_and_previews_the_file_by_dm(bot):
     now_shows(bot, dm, preview["ts"], "1,116 added")
 
 
-def test_a_cli_import_is_recorded_and_indicator_says_so(bot):
-    from bot.usecases.imports import updated_by
+def test_a_cli_import_is_recorded_and_its_file_name_remembered(sqlite_bot):
+    """`commstat import` records who (the command line) and when, for /indicator; a Slack
+    upload of a file of the same name is then read with the command's options."""
+    from tests.e2e.test_import_cli import runner_for
 
-    import_file(
-        bot.services.sessions,
-        team_id=TEAM_ID,
-        path=bundled.OVERDOSES,
-        mapping=bundled.OVERDOSE_MAPPING,
-        now=bot.clock(),
+    bot = sqlite_bot
+    ran = runner_for(bot.services.settings.database_url)(
+        "import",
+        str(bundled.NALOXONE),
+        "--indicator",
+        "Naloxone dispensing rate",
+        "--period-column",
+        "YEAR",
+        "--value-column",
+        "naloxone_dispensing_rate",
+        "--geography-column",
+        "STATE_ABBREV",
     )
-    with bot.services.sessions() as session:
-        deaths = session.scalars(select(Indicator).where(Indicator.name == DEATHS)).one()
-        assert updated_by(session, deaths) is None  # recorded only when the caller records it
+    assert ran.exit_code == 0, ran.output
+    [row] = imports_of(bot)
+    assert (row.via, row.status, row.added, row.user_id) == ("cli", ImportStatus.IMPORTED, 255, None)
+
+    bot.driver.command("/indicator", "naloxone in MD", user="U0MARIA", channel="C0MEETING")
+    key = bot.driver.sent[-1]["response_url"].rsplit("/", 1)[-1]
+    answer = all_text(wait_for(lambda: bot.slack.responses(key))[0])
+    assert "updated by import on " in answer
+
+    dm = drop(bot, ADMIN, bundled.NALOXONE.name, bundled.NALOXONE.read_bytes())
+    seen = all_text(said(bot, dm))
+    assert "read with the mapping remembered for files of this name" in seen
+    assert "Rows to add: 0 · update: 0 · unchanged: 255" in seen
+    assert "Everything in this file is stored already: Import changes nothing." in seen
 
 
 # --- bad uploads: a clear answer, nothing changed -----------------------------------------------
