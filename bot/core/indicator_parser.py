@@ -1,5 +1,5 @@
 """Reading what people type after `/indicator`: the question (`<name> [since P] [last N units]
-[in PLACE] [by WORD]`), a value a steward enters (`set <name> <value> [for P] [in PLACE]`), a
+[in PLACE] [by WORD] [for PERIOD | in PERIOD]`), a value a steward enters (`set <name> <value> [for P] [in PLACE]`), a
 number as people write it, and the words of a name as they are compared.
 
 Pure: a refusal is an IndicatorError whose text is shown to the person as is, before anything
@@ -8,10 +8,12 @@ is read or stored. Finding the indicator and working out the answer is `bot.usec
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 
 from bot.core import periods
@@ -46,13 +48,14 @@ class IndicatorError(Exception):
 
 @dataclass(frozen=True)
 class Query:
-    """`/indicator <name> [since P] [last N units] [in GEO] [by WORD]`."""
+    """`/indicator <name> [since P] [last N units] [in GEO] [by WORD] [for P | in P]`."""
 
     name: str
     since: Period | None = None
     last: tuple[int, str] | None = None  # (12, "months")
     geography: str | None = None
     by: str | None = None  # "state", "ward", ...: every geography side by side
+    at: Period | None = None  # the one period asked about: `for Dec 2023`, `in 2023`
 
 
 def parse_query(text: str) -> Query:
@@ -65,6 +68,7 @@ def parse_query(text: str) -> Query:
     last: tuple[int, str] | None = None
     geography: str | None = None
     by: str | None = None
+    at: Period | None = None
     i = 0
     while i < len(words):
         word, low = words[i], words[i].lower()
@@ -77,13 +81,32 @@ def parse_query(text: str) -> Query:
             last, used = _read_last(words[i + 1 : i + 3])
             i += 1 + used
             continue
-        if i > 0 and low == "in" and rest >= 1:
+        if i > 0 and low in ("in", "for") and rest >= 1:
             end = i + 1
             while end < len(words) and words[end].lower() not in KEYWORDS:
                 end += 1
-            geography = " ".join(words[i + 1 : end])
-            if not geography:
+            phrase = " ".join(words[i + 1 : end])
+            if low == "for" and not phrase:  # "overdoses for last 12 months"
+                i = end
+                continue
+            if low == "for" and not looks_like_period(phrase):
+                name_words.append(word)  # part of a name: "calls for service"
+                i += 1
+                continue
+            if low == "in" and not phrase:
                 raise IndicatorError("In which place? e.g. `/indicator overdose deaths in MD`.")
+            period = read_period(phrase) if low == "for" else _period_or_none(phrase)
+            if period is not None:
+                if at is not None:
+                    raise IndicatorError(_ONE_PERIOD)
+                at = period
+            elif geography is not None:
+                raise IndicatorError(
+                    f"One place at a time: `in {safe(geography, 30)}` or `in {safe(phrase, 30)}`, "
+                    "not both (or `by state` to compare them all)."
+                )
+            else:
+                geography = phrase
             i = end
             continue
         if i > 0 and low == "by" and rest >= 1:
@@ -98,7 +121,7 @@ def parse_query(text: str) -> Query:
         raise IndicatorError(
             f"Ask for one place (`in {safe(geography, 30)}`) or all of them (`by {safe(by, 20)}`), not both."
         )
-    return Query(" ".join(name_words), since=since, last=last, geography=geography, by=by)
+    return Query(" ".join(name_words), since=since, last=last, geography=geography, by=by, at=at)
 
 
 def _read_since(words: Sequence[str]) -> tuple[Period, int]:
@@ -125,6 +148,119 @@ def _read_last(words: Sequence[str]) -> tuple[tuple[int, str], int]:
         f"I can't read `last {safe(' '.join(words[:2]), 30)}`. "
         "Say how long, e.g. `last 12 months` or `last 3 years`."
     )
+
+
+# --- one period asked about ----------------------------------------------------------------------
+
+_ONE_PERIOD = (
+    "One period at a time, e.g. `/indicator overdose deaths for Dec 2023` or `in 2023` "
+    "(for a stretch of time: `since 2022` or `last 12 months`)."
+)
+_PERIOD_EXAMPLES = "e.g. `for Dec 2023`, `for 2023-12`, `for Q1 2024` or `in 2023`"
+# "for the 12 months ending Dec 2023", "for the year 2023": the period is what follows.
+_LEAD_IN = re.compile(
+    r"^(?:the\s+)?(?:(?:(?:12|twelve)[\s-]*months?(?:\s+period)?\s+)?ending\s+|"
+    r"(?:calendar\s+)?year\s+|month\s+of\s+)",
+    re.IGNORECASE,
+)
+_MONTH_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{4})$")  # 12/2023, 12-2023
+_YEAR_IN = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_DATE_NUMBERS = re.compile(r"(?<!\d)\d{4}(?!\d)|\d[/.-]\d")
+_QUARTER_WORD = re.compile(r"^q\d+$", re.IGNORECASE)
+_MONTH_WORDS = frozenset(
+    name.lower() for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], "sept")
+)
+
+
+def looks_like_period(text: str) -> bool:
+    """Whether a phrase is meant as a period (it has a year-like number or a date's digits, or
+    starts with a month or a quarter): `for service` stays part of a name, `in Ward 3` is a
+    place, and `for 13/2024` is explained."""
+    words = _LEAD_IN.sub("", text.strip()).split()
+    if not words:
+        return False
+    first = words[0].lower().rstrip(".,")
+    return (
+        bool(_DATE_NUMBERS.search(text))
+        or first in _MONTH_WORDS
+        or bool(_QUARTER_WORD.match(first))
+    )
+
+
+def read_period(text: str) -> Period:
+    """The period in a question (`Dec 2023`, `December 2023`, `2023-12`, `12/2023`, `Q1 2024`,
+    `2023`, `the 12 months ending Dec 2023`); an IndicatorError says what is wrong with it.
+
+    Any year from 1 to 9999 is read, so that `in 1800` is answered with the years that have
+    data rather than refused as unreadable."""
+    cleaned = _LEAD_IN.sub("", text.strip()).strip()
+    try:
+        return _read_period(cleaned)
+    except PeriodError as error:
+        # "'Q5 2024' is not a quarter: quarters are Q1 to Q4; write it as ..." -> the middle
+        reason = re.sub(r"^'.*?' ", "", str(error)).split("; write it as")[0]
+        raise IndicatorError(
+            f"`{safe(text, 40)}` {safe(reason, 120)}. "
+            f"Ask for one month, quarter or year, {_PERIOD_EXAMPLES}."
+        ) from None
+
+
+def _period_or_none(text: str) -> Period | None:
+    """`in 2023` is a period and `in VT` a place; `in 13/2024` is explained by the answer when no
+    place is called that (see `period_problem`)."""
+    if not looks_like_period(text):
+        return None
+    try:
+        return _read_period(_LEAD_IN.sub("", text.strip()).strip())
+    except PeriodError:
+        return None
+
+
+def period_problem(text: str) -> str | None:
+    """Why a phrase that looks like a period can't be read as one (None when it can, or when it
+    doesn't look like one): said when `in <phrase>` names no place either."""
+    if not looks_like_period(text):
+        return None
+    try:
+        read_period(text)
+    except IndicatorError as error:
+        return str(error)
+    return None
+
+
+def _read_period(text: str) -> Period:
+    if m := _MONTH_FIRST.match(text):
+        month, year = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise PeriodError(f"'{text}' is not a month: {month} is not one of 1 to 12")
+        return _any_year(f"{year:04d}-{month:02d}")
+    return _any_year(text)
+
+
+def _any_year(text: str) -> Period:
+    """`periods.parse_period`, but with a year outside the ones data can have (1800, 2999) read
+    as asked: a question about such a year has an answer ("no data"), a stored value does not."""
+    try:
+        return periods.parse_period(text)
+    except PeriodError:
+        m = _YEAR_IN.search(text)
+        if m is None or periods.MIN_YEAR <= int(m[1]) <= periods.MAX_YEAR or int(m[1]) < 1:
+            raise
+        year = int(m[1])
+        shape = periods.parse_period(text[: m.start()] + "2000" + text[m.end() :])
+        start = shape.start
+        if shape.grain == "year":
+            return periods.year_period(year)
+        if shape.grain == "quarter":
+            return periods.quarter_period(year, (start.month - 1) // 3 + 1)
+        if shape.grain == "month":
+            return periods.month_period(year, start.month)
+        try:
+            return periods.day_period(date(year, start.month, start.day))
+        except ValueError:
+            raise PeriodError(
+                f"'{text}' is not a date: {calendar.month_name[start.month]} {year} has no day {start.day}"
+            ) from None
 
 
 # --- the words of a name -------------------------------------------------------------------------

@@ -10,7 +10,8 @@ sees, and what the database holds.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
 
@@ -18,9 +19,17 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.core import charts, periods
+from bot.core import asked_period, charts, periods
 from bot.core.dates import format_due
-from bot.core.indicator_parser import KEYWORDS, IndicatorError, SetRequest, parse_query, parse_set
+from bot.core.indicator_parser import (
+    KEYWORDS,
+    IndicatorError,
+    Query,
+    SetRequest,
+    parse_query,
+    parse_set,
+    period_problem,
+)
 from bot.core.indicator_rules import (
     Point,
     Summary,
@@ -41,6 +50,7 @@ from bot.core.indicator_rules import (
 )
 from bot.core.periods import Period, PeriodError
 from bot.core.text import format_number, mention, safe, zone
+from bot.usecases.places import coalition_places
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -53,7 +63,9 @@ from storage.models import (
 logger = logging.getLogger(__name__)
 
 MAX_SUMMARY_GEOGRAPHIES = 10
-MAX_CHART_SERIES = 24  # bot.core.charts draws small multiples beyond six lines, up to 24 panels
+# Every place goes to the chart: it draws the coalition's first, then the highest (up to
+# charts.MAX_PANELS panels) and says how many it left out. This only bounds absurd files.
+MAX_CHART_SERIES = 1000
 
 
 # --- which indicators a channel sees -------------------------------------------------------------
@@ -80,6 +92,18 @@ class Series:
 
 
 @dataclass(frozen=True)
+class AskedAnswer:
+    """What a question about one period (`for Dec 2023`, `in 2023`) adds to the answer."""
+
+    asked: Period  # as asked: Dec 2023, 2023, Q1 2024
+    period: Period  # the stored period that answers it (the summaries are for it)
+    note: str | None  # how the two relate when they differ ("… are the calendar year 2023")
+    within: tuple[Point, ...] = ()  # one place's values inside the asked period (a year's months)
+    # For a place with no value for it: its nearest reported values before and after.
+    nearest: Mapping[str, tuple[Point | None, Point | None]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Answer:
     indicator: Indicator
     summaries: tuple[Summary, ...]  # one: the detailed answer; several: side by side
@@ -98,6 +122,10 @@ class Answer:
     late: str | None = None  # "12 months ending May 2025 was expected by Tue, Sep 30, 2025"
     target: float | None = None  # the target, when it applies to what the chart shows
     target_place: str | None = None  # the one place the target is for, when there is one
+    asked: AskedAnswer | None = None  # `for Dec 2023`: the summaries are for that period
+    # Totals listed apart from the places side by side (the US is not a state); never charted.
+    totals: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # the coalition's places among those charted (usecases.places)
 
     def label(self, period: Period) -> str:
         return periods.label(period, self.indicator.period_kind)
@@ -182,30 +210,46 @@ def answer(
             f"`/indicator set {indicator.slug} <value> for <period>`, or load a file with `commstat import`."
         )
     team = session.get(Team, team_id)
-    known = sorted(by_geo, key=lambda g: (g == "", g.lower()))
-    chosen, detailed, note = choose_geographies(
-        query, known, team.default_geography if team else None, indicator.name
-    )
-    kind = indicator.period_kind
     home = team.default_geography if team else None
+    known = sorted(by_geo, key=lambda g: (g == "", g.lower()))
+    query, place_note = _place_without_data(query, known, home, indicator.name)
+    chosen, detailed, note = choose_geographies(query, known, home, indicator.name)
+    note = place_note or note
+    kind = indicator.period_kind
+    totals: tuple[str, ...] = ()
+    if not detailed and len(chosen) > 1:
+        # Side by side, a total (the US, an unnamed total) is not one of the places: listed apart.
+        places = [g for g in chosen if not _is_total(g)]
+        if places:
+            totals = tuple(g for g in chosen if _is_total(g))
+            chosen = places + list(totals)
+    asked = _asked(query, indicator, chosen, by_geo, team, now)
     summaries = [
         s
         for g in chosen
         if (
-            s := summarise(
-                g,
-                by_geo[g],
-                kind=kind,
-                direction=indicator.direction,
-                target=target_for(indicator, g, home),
+            s := (
+                _summary_at(g, by_geo[g], asked.period, indicator, home)
+                if asked is not None
+                else summarise(
+                    g,
+                    by_geo[g],
+                    kind=kind,
+                    direction=indicator.direction,
+                    target=target_for(indicator, g, home),
+                )
             )
         )
         is not None
     ]
+    if asked is not None:
+        asked = _with_details(asked, chosen, by_geo, detailed)
     newest = max((p.period for g in chosen for p in by_geo[g]), key=lambda p: p.start)
     start = window_start(query, newest, kind)
+    if asked is not None:
+        start = min(start, asked.period.start)  # the chart always shows the period asked about
     end = newest.start
-    chart_geos = chosen[:MAX_CHART_SERIES]
+    chart_geos = [g for g in chosen if g not in totals][:MAX_CHART_SERIES]
     series = tuple(
         Series(g, points) for g in chart_geos if (points := fill_gaps(by_geo[g], kind, start, end))
     )
@@ -220,23 +264,26 @@ def answer(
             IndicatorValue.indicator_id == indicator.id
         )
     )
-    shown_summaries = summaries[:MAX_SUMMARY_GEOGRAPHIES]
+    shown_totals = [s for s in summaries if s.geography in totals]
+    shown_places = [s for s in summaries if s.geography not in totals]
+    shown_summaries = shown_places[:MAX_SUMMARY_GEOGRAPHIES] + shown_totals
     return Answer(
         indicator=indicator,
         summaries=tuple(shown_summaries),
-        more=len(summaries) - len(shown_summaries),
+        more=len(shown_places) - len(shown_places[:MAX_SUMMARY_GEOGRAPHIES]),
         detailed=detailed and len(shown_summaries) == 1,
         also=tuple(i.name for i in found.also),
         data_through=periods.label(newest, None),
         updated=updated,
         explanation=periods.explain(kind) if _known_kind(kind) else None,
         series=series,
-        chart_more=len(chosen) - len(chart_geos),
+        chart_more=len(chosen) - len(totals) - min(len(series), charts.MAX_PANELS),
         markers=done_markers(session, indicator, start, end + relativedelta(months=1)),
         window=f"{periods.label(first, None)} – {periods.label(newest, None)}",
         geography_note=note,
         by=query.by,
-        late=_late(indicator, newest, team, now),
+        # About a past period, the next one being late is beside the point.
+        late=_late(indicator, newest, team, now) if asked is None else None,
         # The chart's target line only where it applies to every line drawn.
         target=(
             indicator.target
@@ -246,7 +293,124 @@ def answer(
         target_place=(
             match_geography(home, by_geo) if home and indicator.target is not None else None
         ),
+        asked=asked,
+        totals=tuple(s.geography for s in shown_totals),
+        places=(
+            coalition_places(session, team, indicator, [s.geography for s in series])
+            if len(series) > 1
+            else ()
+        ),
     )
+
+
+def _is_total(geography: str) -> bool:
+    return geography == "" or place_key(geography) == "us"
+
+
+def _place_name(geography: str) -> str:
+    """A shown place in a sentence, made safe: "the US", "MD"."""
+    return "the US" if place_key(geography) == "us" else safe(geography, 40)
+
+
+def _place_without_data(
+    query: Query, known: list[str], home: str | None, name: str
+) -> tuple[Query, str | None]:
+    """Say so when the place asked about, or the coalition's own, has no data and another one
+    is shown (`/indicator fentanyl` in Maryland shows the US: it is the only place with data)."""
+    places = [g for g in known if g]
+    if query.geography is not None:
+        if match_geography(query.geography, known) is not None:
+            return query, None
+        problem = period_problem(query.geography)
+        if problem is not None:  # `in 13/2024`: a period that can't be read, and no such place
+            raise IndicatorError(problem)
+        if len(places) == 1 and len(known) == 1:
+            return replace(query, geography=None), (
+                f"No {safe(query.geography, 40)} data for {safe(name)}; showing "
+                f"{_place_name(places[0])}, the only place it has."
+            )
+        return query, None  # choose_geographies lists the places with data
+    if query.by is not None or not home or not places:
+        return query, None
+    if match_geography(home, known) is not None:
+        return query, None
+    shown = _place_name(places[0]) if len(known) == 1 else "every place it has"
+    return query, f"No {safe(home, 40)} data for {safe(name)}; showing {shown}."
+
+
+def _asked(
+    query: Query,
+    indicator: Indicator,
+    chosen: list[str],
+    by_geo: dict[str, list[Point]],
+    team: Team | None,
+    now: datetime | None,
+) -> AskedAnswer | None:
+    """The stored period that answers `for <period>`; IndicatorError naming the nearest
+    periods with data when there is none."""
+    if query.at is None:
+        return None
+    kind = indicator.period_kind if _known_kind(indicator.period_kind) else None
+    stored = [p.period for g in chosen for p in by_geo[g]]
+    found = asked_period.answering(query.at, stored, kind)
+    if found is None:
+        reported = [p.period for g in chosen for p in by_geo[g] if p.value is not None]
+        before, after = asked_period.nearest(query.at, reported)
+        today = now.astimezone(zone(team.time_zone if team else None)).date() if now else None
+        raise IndicatorError(
+            asked_period.no_data_text(
+                safe(indicator.name),
+                query.at,
+                before,
+                after,
+                kind,
+                future=today is not None and query.at.start > today,
+            )
+        )
+    return AskedAnswer(
+        found.asked, found.period, found.note, tuple(Point(p, None) for p in found.within)
+    )
+
+
+def _summary_at(
+    geography: str, points: list[Point], period: Period, indicator: Indicator, home: str | None
+) -> Summary | None:
+    """The summary as if `period` were the latest: its value and its changes."""
+    upto = [p for p in points if p.period.start <= period.start]
+    at = next((p for p in reversed(upto) if p.period.start == period.start), None)
+    if at is None or at.value is None:
+        return Summary(geography, Point(period, None), None, None, None, None)
+    return summarise(
+        geography,
+        upto,
+        kind=indicator.period_kind,
+        direction=indicator.direction,
+        target=target_for(indicator, geography, home),
+    )
+
+
+def _with_details(
+    asked: AskedAnswer, chosen: list[str], by_geo: dict[str, list[Point]], detailed: bool
+) -> AskedAnswer:
+    """The values inside the asked period (one place only), and for each place without a value
+    for it, its nearest reported values on either side."""
+    nearest: dict[str, tuple[Point | None, Point | None]] = {}
+    for g in chosen:
+        values = {p.period.start: p for p in by_geo[g]}
+        at = values.get(asked.period.start)
+        if at is not None and at.value is not None:
+            continue
+        reported = [p.period for p in by_geo[g] if p.value is not None]
+        before, after = asked_period.nearest(asked.period, reported)
+        nearest[g] = (
+            values[before.start] if before else None,
+            values[after.start] if after else None,
+        )
+    within: tuple[Point, ...] = ()
+    if detailed and len(chosen) == 1 and asked.within:
+        values = {p.period.start: p for p in by_geo[chosen[0]]}
+        within = tuple(values.get(p.period.start, p) for p in asked.within)
+    return replace(asked, within=within, nearest=nearest)
 
 
 def _late(
@@ -307,6 +471,8 @@ def chart_spec(answer: Answer) -> charts.ChartSpec:
         markers=answer.markers,
         baseline=True,
         source=indicator.source,
+        asked=answer.asked.period.start if answer.asked is not None else None,
+        highlight=answer.places,
     )
 
 
@@ -566,6 +732,7 @@ def _set_geography(
 
 __all__ = [
     "Answer",
+    "AskedAnswer",
     "CatalogEntry",
     "IndicatorError",
     "Series",

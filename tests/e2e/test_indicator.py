@@ -183,16 +183,22 @@ def test_without_a_place_every_place_is_summarised_or_the_default_shown(sqlite_b
     assert "the coalition's default place" in seen
 
 
-def test_by_state_puts_every_place_side_by_side_in_text_and_chart(bot):
+def test_by_state_puts_every_state_side_by_side_and_the_us_apart(bot):
+    """Issue 15: the national total is not a state. The states are listed and drawn; the US
+    follows under its own heading and is left out of the chart, which says so."""
     load_cdc(bot)
     with bot.services.sessions.begin() as session:
         session.get(Team, TEAM_ID).default_geography = "MD"
     seen = all_text(ask(bot, "overdose deaths by state").answer())
-    for place in ("MD", "NC", "US", "VT"):
-        assert f"*{place}* " in seen
+    lines = seen.splitlines()
+    states = [n for n, line in enumerate(lines) if line.startswith(("*MD* ", "*NC* ", "*VT* "))]
+    heading = lines.index("_US is the national total, not a state:_")
+    us = next(n for n, line in enumerate(lines) if line.startswith("*US* 73,690 deaths"))
+    assert len(states) == 3 and max(states) < heading < us
+    assert "Chart: Jan 2015 – Apr 2025 · US (the national total) not drawn" in seen
     done = wait_for(lambda: [c for c in uploads_completed(bot) if c.ok])
     alt = bot.slack.files[done[0].params["files"][0]["id"]]["alt_txt"]
-    assert "4 places" in alt
+    assert "3 places" in alt and "MD 1,562" in alt and "US" not in alt
 
 
 def test_in_an_unknown_place_lists_the_places_with_data(sqlite_bot):

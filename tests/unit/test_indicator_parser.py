@@ -2,9 +2,19 @@
 with its period and place."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core import periods
-from bot.core.indicator_parser import IndicatorError, Query, parse_query, parse_set, parse_value
+from bot.core.indicator_parser import (
+    IndicatorError,
+    Query,
+    looks_like_period,
+    parse_query,
+    parse_set,
+    parse_value,
+    period_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +97,109 @@ def test_set_text_splits_name_value_period_and_place():
     )
     with pytest.raises(IndicatorError, match="which indicator and the value"):
         parse_set("kits")
+
+
+# --- one period asked about ------------------------------------------------------------------
+
+DEC_2023 = periods.month_period(2023, 12)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("overdoses for Dec 2023", Query("overdoses", at=DEC_2023)),
+        ("overdoses for December 2023", Query("overdoses", at=DEC_2023)),
+        ("overdoses for 2023-12", Query("overdoses", at=DEC_2023)),
+        ("overdoses for 12/2023", Query("overdoses", at=DEC_2023)),
+        ("overdoses for the 12 months ending Dec 2023", Query("overdoses", at=DEC_2023)),
+        ("overdoses for Q1 2024", Query("overdoses", at=periods.quarter_period(2024, 1))),
+        ("overdoses in 2023", Query("overdoses", at=periods.year_period(2023))),
+        ("overdoses in VT", Query("overdoses", geography="VT")),
+        # `in` twice: one place and one period, in either order
+        (
+            "overdoses in VT in 2023",
+            Query("overdoses", geography="VT", at=periods.year_period(2023)),
+        ),
+        ("overdoses in Dec 2023 in VT", Query("overdoses", geography="VT", at=DEC_2023)),
+        ("overdoses in Ward 3 for Dec 2023", Query("overdoses", geography="Ward 3", at=DEC_2023)),
+        # `since` is a range, `for` one period; both may be asked
+        (
+            "overdoses since 2022 for Dec 2023",
+            Query("overdoses", since=periods.year_period(2022), at=DEC_2023),
+        ),
+        ("overdoses for Dec 2023 by state", Query("overdoses", by="state", at=DEC_2023)),
+        # A year no data can have is still a question (answered "no data; nearest: …")
+        ("overdoses in 1800", Query("overdoses", at=periods.year_period(1800))),
+        ("overdoses for Dec 2099", Query("overdoses", at=periods.month_period(2099, 12))),
+        # `for` before words that are not a period belongs to the name
+        ("calls for service", Query("calls for service")),
+        ("overdoses for last 12 months", Query("overdoses", last=(12, "months"))),
+    ],
+)
+def test_a_period_is_read_after_for_and_told_apart_from_a_place_after_in(text, expected):
+    assert parse_query(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("overdoses for Q5 2024", "`Q5 2024` is not a quarter: quarters are Q1 to Q4."),
+        ("overdoses for 13/2024", "`13/2024` is not a month: 13 is not one of 1 to 12."),
+        ("overdoses for Smarch 2023", "'Smarch' is not a month name"),
+        ("overdoses for 2023-02-30", "February 2023 has days 1 to 28"),
+        ("overdoses for Dec 2023 in 2023", "One period at a time"),
+        ("overdoses in MD in VT", "One place at a time"),
+        ("overdoses for <!channel> 2023", "`@\u2060channel 2023` is not a period"),
+    ],
+)
+def test_a_period_that_cannot_be_read_is_explained_with_examples(text, says):
+    with pytest.raises(IndicatorError) as refused:
+        parse_query(text)
+    assert says in str(refused.value)
+    assert "<!channel>" not in str(refused.value)
+
+
+def test_in_with_an_unreadable_period_is_a_place_until_no_place_is_called_that():
+    """`in 13/2024` might be a place's name; when it is not, the answer says why as a period."""
+    assert parse_query("overdoses in 13/2024") == Query("overdoses", geography="13/2024")
+    assert period_problem("13/2024") is not None and "13 is not one of 1 to 12" in period_problem(
+        "13/2024"
+    )
+    assert period_problem("Ward 3") is None
+    assert period_problem("Vermont") is None
+
+
+@given(
+    st.sampled_from(["monthly", "quarterly", "yearly"]),
+    st.integers(min_value=1000, max_value=9999),  # four-digit years, as people write them
+    st.integers(min_value=1, max_value=12),
+)
+def test_any_period_people_read_in_an_answer_can_be_asked_back(grain, year, month):
+    """The plain label the bot shows ("Dec 2023", "Q4 2023", "2023") asks for that period."""
+    period = {
+        "monthly": periods.month_period(year, month),
+        "quarterly": periods.quarter_period(year, (month - 1) // 3 + 1),
+        "yearly": periods.year_period(year),
+    }[grain]
+    label = periods.label(period, None)
+    assert parse_query(f"overdoses for {label}").at == period
+    assert parse_query(f"overdoses in {label} in VT") == Query(
+        "overdoses", geography="VT", at=period
+    )
+
+
+@given(st.text(max_size=60))
+def test_anything_typed_is_read_or_refused_with_words_never_a_crash(text):
+    try:
+        query = parse_query(f"overdoses {text}")
+    except IndicatorError as refused:
+        assert str(refused)
+    else:
+        assert query.name.startswith("overdoses")
+
+
+@given(st.from_regex(r"[A-Za-z][a-z]{2,12}( [A-Z][a-z]{2,10})?", fullmatch=True))
+def test_a_place_without_numbers_stays_a_place(place):
+    if looks_like_period(place):  # "May", "March Valley": a month's name comes first
+        return
+    assert parse_query(f"overdoses in {place}").geography == place

@@ -16,8 +16,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.core import periods
-from bot.core.indicator_rules import Comparison, Summary, format_value
+from bot.core import asked_period, periods
+from bot.core.indicator_rules import Comparison, Point, Summary, format_value
 from bot.core.text import ARROWS, clip, format_number, format_percent, safe, signed_number
 from bot.slack.blocks.imports import updated_words
 from bot.usecases.imports import UpdatedBy
@@ -29,6 +29,7 @@ HEADER_LIMIT = 150
 MAX_BLOCKS = 50
 TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)
 MAX_CATALOG_GEOGRAPHIES = 4
+MAX_WITHIN = 31  # a month's days; a year of days or weeks is left to the chart
 
 
 def _label(indicator: Indicator, period: periods.Period) -> str:
@@ -72,10 +73,33 @@ def _value_of(indicator: Indicator, summary: Summary) -> str:
     return format_value(summary.reported.value, indicator.unit)
 
 
-def detail_lines(indicator: Indicator, summary: Summary) -> list[str]:
-    """The full answer for one geography."""
+Nearest = tuple[Point | None, Point | None]
+
+
+def nearest_text(indicator: Indicator, nearest: Nearest) -> str:
+    """ "nearest reported: 12 months ending Sep 2023 (3,012 deaths) and … Oct 2024 (…)"."""
+    found = [
+        f"{_label(indicator, p.period)} ({format_value(p.value, indicator.unit)})"
+        for p in nearest
+        if p is not None and p.value is not None
+    ]
+    if not found:
+        return "no other period is reported either"
+    return "nearest reported: " + " and ".join(found)
+
+
+def detail_lines(
+    indicator: Indicator, summary: Summary, *, nearest: Nearest | None = None
+) -> list[str]:
+    """The full answer for one geography (`nearest`: for a period asked about that has no
+    value, the closest reported ones)."""
     lines: list[str] = []
     latest, reported = summary.latest, summary.reported
+    if nearest is not None and (reported is None or reported.value is None):
+        return [
+            f"{_label(indicator, latest.period)}: not reported (suppressed or missing); "
+            f"{nearest_text(indicator, nearest)}."
+        ]
     if reported is None or reported.value is None:
         return [
             f"{_label(indicator, latest.period)}: not reported (suppressed or missing), "
@@ -100,12 +124,13 @@ def detail_lines(indicator: Indicator, summary: Summary) -> list[str]:
     return lines
 
 
-def summary_line(indicator: Indicator, summary: Summary) -> str:
+def summary_line(indicator: Indicator, summary: Summary, *, nearest: Nearest | None = None) -> str:
     """One geography in a side-by-side answer."""
     place = safe(summary.geography) or "Total"
     reported = summary.reported
     if reported is None or reported.value is None:
-        return f"*{place}*: not reported ({_label(indicator, summary.latest.period)})"
+        line = f"*{place}*: not reported ({_label(indicator, summary.latest.period)})"
+        return f"{line}; {nearest_text(indicator, nearest)}" if nearest is not None else line
     parts = [f"*{place}* {format_value(reported.value, indicator.unit)}"]
     if summary.latest.period != reported.period:
         parts.append(
@@ -145,12 +170,22 @@ def build_answer(answer: Answer, *, updated_by: UpdatedBy | None = None) -> list
     if answer.detailed and answer.summaries and answer.summaries[0].geography:
         title = f"{indicator.name} — {answer.summaries[0].geography}"
     blocks: list[Block] = [HeaderBlock(text=safe(title, HEADER_LIMIT))]
+    asked = answer.asked
+    nearest = asked.nearest if asked is not None else {}
     if answer.detailed and answer.summaries:
-        lines = detail_lines(indicator, answer.summaries[0])
+        first = answer.summaries[0]
+        lines = detail_lines(indicator, first, nearest=nearest.get(first.geography))
+        if asked is not None and asked.within:
+            lines.append(within_line(indicator, asked.asked, asked.within))
     else:
-        lines = [summary_line(indicator, s) for s in answer.summaries]
+        places = [s for s in answer.summaries if s.geography not in answer.totals]
+        lines = [summary_line(indicator, s, nearest=nearest.get(s.geography)) for s in places]
         if answer.more:
             lines.append(f"…and {answer.more} more places — ask for one with `in <place>`.")
+        for s in answer.summaries:
+            if s.geography in answer.totals:
+                lines.append(f"_{total_heading(s.geography, answer.by)}:_")
+                lines.append(summary_line(indicator, s, nearest=nearest.get(s.geography)))
         place = f" for {safe(answer.target_place)}" if answer.target_place else ""
         target = (
             f"🎯 Target{place}: {format_value(indicator.target, indicator.unit)} "
@@ -160,6 +195,8 @@ def build_answer(answer: Answer, *, updated_by: UpdatedBy | None = None) -> list
         )
         if target:
             lines.append(target)
+    if asked is not None and asked.note:  # the core's words about periods: no outside text
+        lines.append(f"_{asked.note}_")
     if answer.late:
         lines.append(f"⏳ Late data: {answer.late}.")
     if answer.also:
@@ -175,15 +212,51 @@ def build_answer(answer: Answer, *, updated_by: UpdatedBy | None = None) -> list
     context.append(f"{source}Data through {answer.data_through}{updated}")
     marked = len(answer.markers)
     chart = f"Chart: {answer.window}"
+    if asked is not None:
+        chart += f" · {_label(indicator, asked.period)} marked"
     if marked:
         chart += f" · {marked} completed commitment{'s' if marked != 1 else ''} marked"
     if answer.chart_more:
         chart += f" · {answer.chart_more} more places not drawn"
+    if answer.totals:
+        chart += " · " + " and ".join(total_name(g) for g in answer.totals) + " not drawn"
     context.append(chart)
     blocks.append(
         ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)) for t in context[:10]])
     )
     return blocks
+
+
+def total_name(geography: str) -> str:
+    return f"{safe(geography)} (the national total)" if geography else "the total"
+
+
+def total_heading(geography: str, by: str | None) -> str:
+    """The national total is not a state: it is listed apart, and said to be."""
+    word = by or "place"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]  # "by states"
+    word = safe(word, 20)
+    if geography:
+        return f"{safe(geography)} is the national total, not a {word}"
+    return f"The total, not a {word}"
+
+
+def within_line(indicator: Indicator, asked: periods.Period, within: Sequence[Point]) -> str:
+    """Every value inside the asked period: "2023 by month: Jan 20.1 · Feb 19.5 · … · Dec 22.2"."""
+    if len(within) > MAX_WITHIN:
+        return f"{asked_period.plain(asked)}: {len(within)} values in the chart."
+    unit = "week" if str(indicator.period_kind or "") == "weekly" else within[0].period.grain
+    items = [
+        f"{asked_period.short_label(p.period, asked)} "
+        + (format_number(p.value) if p.value is not None else "not reported")
+        for p in within
+    ]
+    percent = "%" if indicator.unit and indicator.unit.strip() == "%" else ""
+    unit_text = f" ({safe(indicator.unit, 40)})" if indicator.unit and not percent else ""
+    return f"{asked_period.plain(asked)} by {unit}{unit_text}: " + " · ".join(
+        item + percent if not item.endswith("reported") else item for item in items
+    )
 
 
 def _sections(lines: Sequence[str], *, limit: int = SECTION_LIMIT) -> list[Block]:
@@ -274,6 +347,7 @@ __all__ = [
     "catalog_line",
     "comparison_line",
     "detail_lines",
+    "nearest_text",
     "summary_line",
     "target_line",
 ]
