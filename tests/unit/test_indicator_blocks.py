@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from bot.core import periods
-from bot.core.indicator_rules import Comparison, Point, summarise
+from bot.core.indicator_rules import Comparison, Point, Summary, summarise
 from bot.slack.blocks.indicators import build_answer, build_catalog, comparison_line, target_line
-from bot.usecases.indicators import Answer, CatalogEntry, Series
+from bot.usecases.indicators import Answer, AskedAnswer, CatalogEntry, Series
 from storage.models import Indicator
 
 
@@ -156,3 +156,64 @@ def test_a_huge_catalog_stays_within_slack_limits_and_says_how_many_more():
 
 def test_an_empty_catalog_says_how_to_load_one():
     assert "No indicators yet — load some with `commstat import`" in text_of(build_catalog([]))
+
+
+# --- one period asked about, and totals apart -------------------------------------------------
+
+
+def test_a_period_without_a_value_names_the_nearest_reported_ones():
+    indicator = deaths()
+    asked = month(2023, 12)
+    missing = Summary("NC", Point(asked, None), None, None, None, None)
+    nearest = (Point(month(2023, 9), 3391.0), Point(month(2024, 10), 2119.0))
+    answer = _answer(
+        indicator,
+        [missing],
+        asked=AskedAnswer(asked, asked, None, nearest={"NC": nearest}),
+    )
+    seen = text_of(build_answer(answer))
+    assert (
+        "12 months ending Dec 2023: not reported (suppressed or missing); nearest reported: "
+        "12 months ending Sep 2023 (3,391 deaths) and 12 months ending Oct 2024 (2,119 deaths)."
+    ) in seen
+    assert "12 months ending Dec 2023 marked" in seen
+    alone = _answer(
+        indicator, [missing], asked=AskedAnswer(asked, asked, None, nearest={"NC": (None, None)})
+    )
+    assert "no other period is reported either" in text_of(build_answer(alone))
+
+
+def test_a_year_of_months_lists_each_month_and_says_which_one_leads():
+    indicator = deaths(period_kind="monthly", unit="per 10,000 ED visits")
+    months = tuple(Point(month(2024, m), 20.0 + m if m != 3 else None) for m in range(1, 13))
+    summary = summarise("MD", months, kind="monthly", direction="lower", target=None)
+    answer = _answer(
+        indicator,
+        [summary],
+        asked=AskedAnswer(
+            periods.year_period(2024),
+            month(2024, 12),
+            "Showing Dec 2024, the last month of 2024.",
+            within=months,
+        ),
+    )
+    seen = text_of(build_answer(answer))
+    assert "*32 per 10,000 ED visits* · Dec 2024" in seen
+    assert (
+        "2024 by month (per 10,000 ED visits): Jan 21 · Feb 22 · Mar not reported · Apr 24" in seen
+    )
+    assert "_Showing Dec 2024, the last month of 2024._" in seen
+
+
+def test_side_by_side_the_national_total_is_listed_apart_and_not_drawn():
+    indicator = deaths()
+    summaries = [
+        summarise(
+            g, [Point(month(2025, 4), v)], kind="12-month-ending", direction="lower", target=None
+        )
+        for g, v in (("MD", 1562.0), ("VT", 180.0), ("US", 73690.0))
+    ]
+    seen = text_of(build_answer(_answer(indicator, summaries, totals=("US",), by="states")))
+    assert seen.index("*VT* 180") < seen.index("_US is the national total, not a state:_")
+    assert seen.index("_US is the national total, not a state:_") < seen.index("*US* 73,690")
+    assert "US (the national total) not drawn" in seen
