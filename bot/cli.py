@@ -258,8 +258,32 @@ def demo(folder: Path) -> None:
     except FolderInUse as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"CommStat demo finished in {time.monotonic() - started:.1f}s.")
-    click.echo("  " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    click.echo("  " + _demo_counts(counts))
     click.echo(f"  Open the transcript: {path.resolve()}")
+
+
+# How the demo's transcript entries are counted in words people use (bot/sandbox/transcript.py).
+_DEMO_KINDS = {
+    "typed": ("command typed", "commands typed"),
+    "did": ("click", "clicks"),
+    "message": ("channel message", "channel messages"),
+    "dm": ("direct message", "direct messages"),
+    "ephemeral": ("private reply", "private replies"),
+    "update": ("message edited", "messages edited"),
+    "image": ("chart", "charts"),
+    "home": ("App Home view", "App Home views"),
+    "form": ("form", "forms"),
+    "pass": ("hourly check that sent something", "hourly checks that sent something"),
+}
+
+
+def _demo_counts(counts: dict[str, int]) -> str:
+    """e.g. "30 commands typed, 4 clicks, 46 direct messages, …" (notes are not counted)."""
+    words = []
+    for kind, (one, many) in _DEMO_KINDS.items():
+        if counts.get(kind):
+            words.append(f"{counts[kind]} {one if counts[kind] == 1 else many}")
+    return ", ".join(words)
 
 
 @main.command()

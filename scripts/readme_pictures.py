@@ -4,7 +4,8 @@
 
 Runs `commstat demo` into a temporary folder, opens transcript.html in headless Chromium (Debian's
 `chromium` package; installed with apt-get when missing) through Playwright, and saves one picture
-per chosen day plus the visible text of that day next to it (`docs/demo-*.txt`).
+per key moment (a few entries of one day, at the transcript's real width) plus the visible text of
+those entries next to it (`docs/demo-*.txt`).
 tests/e2e/test_demo.py compares those texts with what the demo produces today, so a picture in the
 README cannot silently drift from the demo.
 """
@@ -19,14 +20,40 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-# (file name, day shown, what the README says it shows)
+WIDTH = 820  # the transcript's column: the README shows each picture at its real size
+# The key moments: (file name, day, texts, what the README says it shows). Each text picks the
+# first entry of that day (after the previous pick) that contains it; the picture shows the picked
+# entries one under the other, at the transcript's real width.
 PICTURES = [
     (
-        "demo-monday",
+        "demo-indicator",
         "2026-11-23",
-        "setting up the meeting, an indicator with its chart, commitments",
+        ["/indicator overdose deaths in MD", "1,562 deaths", "Number of Drug Overdose Deaths — MD"],
+        "an indicator asked in the channel: the number, its changes and target, then the chart",
     ),
-    ("demo-wednesday", "2026-11-25", "nudges by DM, Done from the DM, the pre-meeting digest"),
+    (
+        "demo-commit",
+        "2026-11-23",
+        [
+            "/commit Distribute 200 naloxone kits",
+            "Distribute 200 naloxone kits",
+            "Open the Saturday warming center by Friday",
+            "Open the Saturday warming center",
+        ],
+        "commitments in one line, with owners and an unambiguous due date",
+    ),
+    (
+        "demo-nudge",
+        "2026-11-25",
+        ["DM with Maria", "clicks ✅ Done in the DM", "DM with Maria"],
+        "Maria's morning message by DM, Done clicked from it, and the message updated in place",
+    ),
+    (
+        "demo-digest",
+        "2026-11-25",
+        ["CommStat digest", "Key indicators"],
+        "the pre-meeting digest in the meeting channel, with its chart",
+    ),
 ]
 
 
@@ -53,14 +80,26 @@ def main() -> None:
         DOCS.mkdir(exist_ok=True)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 900, "height": 900}, device_scale_factor=1)
-            for name, day, _ in PICTURES:
+            page = browser.new_page(viewport={"width": WIDTH, "height": 900}, device_scale_factor=1)
+            for name, day, wanted, _ in PICTURES:
                 page.goto(f"{page_url}#only={day}")
                 page.reload()  # the filter runs on load
+                entries = page.locator(f"section[id='{day}'] .entry")
+                texts = entries.all_inner_texts()
+                picked: list[int] = []
+                for text in wanted:
+                    after = picked[-1] + 1 if picked else 0
+                    picked.append(next(i for i in range(after, len(texts)) if text in texts[i]))
+                for i in range(len(texts)):
+                    if i not in picked:
+                        entries.nth(i).evaluate("e => e.style.display = 'none'")
+                page.locator(f"section[id='{day}'] .day").evaluate("e => e.style.display = 'none'")
                 section = page.locator(f"section[id='{day}']")
                 section.screenshot(path=str(DOCS / f"{name}.png"))
-                (DOCS / f"{name}.txt").write_text(section.inner_text() + "\n", encoding="utf-8")
-                print(f"wrote docs/{name}.png")
+                shown = "\n".join(texts[i] for i in picked)
+                (DOCS / f"{name}.txt").write_text(shown + "\n", encoding="utf-8")
+                height = int((section.bounding_box() or {"height": 0})["height"])
+                print(f"wrote docs/{name}.png ({height} px tall)")
             browser.close()
 
 

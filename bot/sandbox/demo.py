@@ -15,7 +15,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,7 @@ from bot.bootstrap import Services, bootstrap
 from bot.config import load_settings
 from bot.followup.scheduler import PassReport, run_pass
 from bot.sandbox import bundled
-from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_slack import Call, FakeSlack
 from bot.sandbox.slack_driver import SlackDriver
 from bot.sandbox.transcript import Transcript
 from bot.slack import ids
@@ -56,6 +56,36 @@ ORGANISATIONS = {
 }
 START = datetime(2026, 11, 23, 9, 30, tzinfo=NEW_YORK)  # Monday morning in New York
 END = START + timedelta(days=18)  # Friday of the third week (Dec 11)
+
+
+def _sent_in_words(calls: Sequence[Call], transcript: Transcript) -> str:
+    """What an hourly check sent, as a coalition member would say it: "2 direct messages
+    (Maria, Lee) and 1 post in #commstat"."""
+    people: list[str] = []
+    posts: dict[str, int] = {}
+    edits = 0
+    for call in calls:
+        if call.status != 200 or (isinstance(call.response, dict) and not call.response.get("ok")):
+            continue
+        channel = str(call.params.get("channel") or call.params.get("channel_id") or "")
+        where = transcript.where(channel)
+        if call.method == "chat.postMessage" and where.startswith("DM with "):
+            people.append(where.removeprefix("DM with ").split(" (")[0])
+        elif call.method in ("chat.postMessage", "files.completeUploadExternal"):
+            posts[where] = posts.get(where, 0) + 1
+        elif call.method == "chat.update":
+            edits += 1
+    words = []
+    if people:
+        dms = "direct message" if len(people) == 1 else "direct messages"
+        words.append(f"{len(people)} {dms} ({', '.join(dict.fromkeys(people))})")
+    for where, count in posts.items():
+        words.append(f"{count} {'post' if count == 1 else 'posts'} in {where}")
+    if edits:
+        words.append(f"{edits} {'update' if edits == 1 else 'updates'} of earlier messages")
+    if not words:
+        return "nothing new"
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
 
 
 def _wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
@@ -130,9 +160,11 @@ class Demo:
         # The stand-in has no rate limit to respect: pace by 50 ms, not Slack's 1 s per channel.
         report = run_pass(self.services, now=self.clock(), per_channel_interval=0.05)
         if len(self.fake.calls) > before:
+            self.transcript.collect(self.now)  # learns the DM channels it opened
+            sent = _sent_in_words(self.fake.calls[before:], self.transcript)
             self.transcript.note(
                 self.now,
-                f"Scheduler pass at {self.now:%-I:%M %p} New York — {report.summary()}",
+                f"CommStat's hourly check sent {sent}.",
                 kind="pass",
             )
             self.transcript.collect(self.now)
@@ -276,7 +308,8 @@ def load_data(demo: Demo) -> None:
     )
     demo.transcript.note(
         demo.now,
-        "The data analyst loads the coalition's shared indicators from the command line:\n"
+        "Before the story: the data analyst loads the coalition's shared indicators "
+        "(three commands; click to see them)\n"
         "`commstat import cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv --indicator-column "
         'Indicator --period-column period_end --value-column "Data Value" --geography-column State`\n'
         f"{overdoses.summary()}\n"
@@ -284,6 +317,7 @@ def load_data(demo: Demo) -> None:
         '"Naloxone dispensing rate" --period-column YEAR --value-column naloxone_dispensing_rate '
         "--geography-column STATE_ABBREV`\n"
         f"{naloxone.summary()}\n`commstat indicators load catalog.yml`\n{catalog}",
+        kind="setup",
     )
 
 

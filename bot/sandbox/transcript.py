@@ -179,6 +179,12 @@ class Transcript:
 
     def _render_entry(self, entry: Entry, local: datetime) -> str:
         when = local.strftime("%-I:%M %p").lower()
+        if entry.kind == "setup":  # what happened before the story starts: folded away
+            summary, _, details = entry.text.partition("\n")
+            return (
+                f'<details class="entry setup"><summary><span class="time">{when}</span> '
+                f"{self.mrkdwn(summary)}</summary>{self.mrkdwn(details)}</details>"
+            )
         if entry.kind in ("note", "pass"):
             return (
                 f'<div class="entry {_attr(entry.kind)}"><span class="time">{when}</span> '
@@ -192,7 +198,7 @@ class Transcript:
                 f'<div class="section">{self.mrkdwn(entry.text)}</div>' if entry.text else ""
             ) + f'<img class="chart" src="{src}" alt="{alt}" title="{alt}">'
         elif entry.kind in ("typed", "did"):
-            text = html.escape(entry.text)
+            text = self.typed_html(entry.text)
             body = f'<div class="typed">{text}</div>' if entry.kind == "typed" else f"<i>{text}</i>"
         else:
             body = "".join(self.block(b) for b in entry.blocks) or self.mrkdwn(entry.text)
@@ -219,7 +225,7 @@ class Transcript:
         """One entry as terminal text: a heading line, then the blocks' words, indented."""
         local = entry.at.astimezone(self.zone)
         when = local.strftime("%a %b %-d, %-I:%M %p")
-        if entry.kind in ("note", "pass"):
+        if entry.kind in ("note", "pass", "setup"):
             return f"[{when}] {self.plain(entry.text)}"
         tag = {
             "ephemeral": " (only visible to you)",
@@ -229,7 +235,7 @@ class Transcript:
         }.get(entry.kind, "")
         where = f" in {entry.where}" if entry.where else ""
         if entry.kind in ("typed", "did"):
-            return f"[{when}] {entry.who}{where}: {entry.text}"
+            return f"[{when}] {entry.who}{where}: {self.plain(entry.text)}"
         if entry.kind == "image":
             body = [self.plain(entry.text)] if entry.text else []
             body.append(f"[chart: {entry.alt or 'image'}]")
@@ -289,6 +295,16 @@ class Transcript:
         return []
 
     # --- Block Kit --------------------------------------------------------------------------------
+
+    def typed_html(self, text: str) -> str:
+        """What someone typed, as Slack shows it in the message box: a mention is @Name (the
+        `<@U…|name>` Slack sends is not what they saw), everything else literally."""
+        out = html.escape(text, quote=False)
+        out = _MENTION.sub(
+            lambda m: f'<span class="mention">@{html.escape(self.names.get(m[1], m[1]))}</span>',
+            out,
+        )
+        return _CHANNEL.sub(lambda m: f"#{m[2] or html.escape(self.channels.get(m[1], m[1]))}", out)
 
     def mrkdwn(self, text: str) -> str:
         out = html.escape(text.replace("\x00", ""), quote=False)  # NUL marks a link, below
@@ -453,7 +469,8 @@ h1{font-size:18px;margin:0;padding:14px 20px;border-bottom:1px solid #ddd;backgr
 .typed{font-family:Menlo,Consolas,monospace;font-size:14px;color:#1264a3}
 .ephemeral .content{border-left:3px solid #c9c9c9;padding-left:8px}
 .home .content,.form .content{border:1px solid #ddd;border-radius:8px;padding:8px 12px;background:#fcfcfc}
-.note,.pass{display:block;padding:4px 20px;font-size:13px;color:#616061}
+.note,.pass,.setup{display:block;padding:4px 20px;font-size:13px;color:#616061}
+.setup summary{cursor:pointer}
 .note code{white-space:pre-wrap}
 .pass{color:#7a4d00;background:#fff8e6}
 .section{display:flex;gap:8px;margin:4px 0;line-height:1.46;font-size:15px}

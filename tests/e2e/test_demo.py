@@ -33,6 +33,26 @@ def test_the_demo_runs_without_any_settings_and_says_where_the_transcript_is(dem
     home, stdout, _ = demo
     assert "transcript.html" in stdout
     assert (home / "commstat-demo" / "commstat.sqlite3").exists()
+    # what happened, in words people use ("30 commands typed, 4 clicks"), not "30 typed, 4 did"
+    assert re.search(r"\b\d+ commands typed, \d+ clicks, ", stdout), stdout
+    assert " did," not in stdout and " pass" not in stdout
+
+
+def test_the_story_starts_with_people_and_the_data_loading_is_folded_away(demo):
+    page = demo[2]
+    setup = re.search(r'<details class="entry setup"><summary>(.*?)</summary>', page, re.S)
+    assert setup and "loads the coalition's shared indicators" in setup[1]
+    assert "Imported" not in setup[1]  # the CLI's import summaries are inside, not on show
+    first_entry = page.index('<div class="entry')
+    assert page.index('<details class="entry setup">') < first_entry
+
+
+def test_what_people_typed_shows_mentions_as_slack_shows_them(demo):
+    page = demo[2]
+    typed = re.findall(r'<div class="typed">(.*?)</div>', page)
+    warming = next(t for t in typed if "Saturday warming center" in t)
+    assert '<span class="mention">@Lee (Housing Authority)</span>' in warming
+    assert not any("&lt;@U" in t or "|lee" in t for t in typed)
 
 
 def test_the_transcript_shows_commitments_with_their_dates_and_refusals(demo):
@@ -59,7 +79,8 @@ def test_the_transcript_shows_nudges_by_dm_a_digest_and_the_scheduler(demo):
     assert "DM with Maria (Health Dept)" in page
     assert "is <b>due today</b>" in page or "due today" in page
     assert "CommStat digest" in page
-    assert "Scheduler pass" in page
+    assert "CommStat's hourly check sent 1 post in #commstat." in page  # the digest, in words
+    assert "Scheduler pass" not in page and "planned" not in page
     assert "App Home" in page
     assert "on-time" in page.lower()
 
