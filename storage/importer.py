@@ -1708,7 +1708,13 @@ def _places(
     as US, a county by its FIPS code ("Baltimore city, MD"); anything else as written."""
     if columns.geography is not None:
         written = text[columns.geography]
-        unified = places.unify(str(u) for u in written.uniques)
+        present = written.uniques[np.unique(written.codes)]  # (not the rows filtered out)
+        unified = places.unify(str(u) for u in present)
+        unified.update(
+            (str(u).strip(), str(u).strip())
+            for u in written.uniques
+            if str(u).strip() not in unified
+        )
         stored = np.asarray([unified[str(u).strip()] for u in written.uniques], dtype=object)
     else:
         written, stored = _Coded.constant("", count), np.asarray([""], dtype=object)
@@ -1874,11 +1880,10 @@ def import_file(
     rows = _check_rows(frame, mapping, columns, file)
     del frame
     try:
-        if dry_run:
+        if dry_run:  # reads only: no team, no indicator, no value written, no writer's lock
             with sessions() as session:
                 try:
-                    ensure_team(session, team_id, time_zone=time_zone, now=now)
-                    return _store(session, team_id, rows, file=file, now=now, progress=progress)
+                    return _store(session, team_id, rows, file=file, now=now, dry_run=True)
                 finally:
                     session.rollback()
         with sessions.begin() as session:
@@ -1934,8 +1939,11 @@ def _store(
     *,
     file: str,
     now: datetime,
-    progress: ProgressBar | None,
+    progress: ProgressBar | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
+    """Compare the checked rows with what is stored and write what is new or changed; with
+    `dry_run`, only count (nothing is added to the session, nothing flushed or written)."""
     known = list(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
     first_names = dict(zip(rows.slugs, rows.names, strict=True))
     matched = {slug: _find(known, name, slug) for slug, name in first_names.items()}
@@ -1969,44 +1977,50 @@ def _store(
 
     report = ImportReport(file=file)
     results: dict[str, IndicatorResult] = {}
-    by_slug: dict[str, Indicator] = {}
+    by_slug: dict[str, Indicator | None] = {}  # None: new, and not created (a dry run)
     for slug in first_names:
         indicator = matched[slug]
         kind, reason = kinds[slug]
         result = IndicatorResult(name=first_names[slug], slug=slug, period_kind=kind)
         if indicator is None:
             direction, why = guess_direction(first_names[slug])
-            indicator = Indicator(
-                team_id=team_id,
-                slug=slug,
-                name=first_names[slug],
-                aliases=[],
-                unit=units.get(slug),
-                direction=direction,
-                period_kind=kind,
-                restricted_to=[],
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(indicator)
             result.created = True
             result.kind_reason, result.direction, result.direction_reason = reason, direction, why
+            if not dry_run:
+                indicator = Indicator(
+                    team_id=team_id,
+                    slug=slug,
+                    name=first_names[slug],
+                    aliases=[],
+                    unit=units.get(slug),
+                    direction=direction,
+                    period_kind=kind,
+                    restricted_to=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(indicator)
         else:
-            # The catalog's metadata wins; only fill in what nobody has set.
             result.name = indicator.name
             result.slug = indicator.slug
-            if indicator.period_kind is None:
-                indicator.period_kind = kind
-            if indicator.unit is None and slug in units:
-                indicator.unit = units[slug]
-            result.period_kind = indicator.period_kind
+            result.period_kind = kind if indicator.period_kind is None else indicator.period_kind
+            if not dry_run:  # the catalog's metadata wins; only fill in what nobody has set
+                if indicator.period_kind is None:
+                    indicator.period_kind = kind
+                if indicator.unit is None and slug in units:
+                    indicator.unit = units[slug]
         by_slug[slug] = indicator
         results[slug] = result
         report.indicators.append(result)
-    session.flush()
+    if not dry_run:
+        session.flush()
 
     # Compare with what is stored: one query, matched on integer codes, no per-row objects.
-    ids_by_code = np.asarray([by_slug[slug].id for slug in rows.slugs], dtype=np.int64)
+    # (In a dry run a new indicator has no id: a negative code, which nothing stored matches.)
+    in_order = [by_slug[slug] for slug in rows.slugs]
+    ids_by_code = np.asarray(
+        [-1 - code if i is None else i.id for code, i in enumerate(in_order)], dtype=np.int64
+    )
     indicator_ids = ids_by_code[rows.slug]
     stored_rows = _Stored(session, rows, ids)  # the indicators that existed before
     is_new, old_value = stored_rows.match(indicator_ids)
@@ -2027,6 +2041,8 @@ def _store(
         result.first, result.last = periods[0], periods[-1]
         places = rows.geographies[np.unique(rows.geography[positions])]
         result.geographies = tuple(sorted(str(g) for g in places if g))
+    if dry_run:
+        return report
 
     # Write only what is new or changed, in the unique index's order (fewer page splits).
     add_at, update_at = np.flatnonzero(is_new), np.flatnonzero(changed)
@@ -2047,8 +2063,8 @@ def _store(
                 if shown is not None:
                     shown.update(len(chunk))
 
-    for slug, indicator in by_slug.items():
-        result = results[slug]
+    for slug, written in by_slug.items():
+        result, indicator = results[slug], cast(Indicator, written)
         if result.added or result.updated:
             indicator.updated_at = now
             indicator.next_check_at = None  # the scheduler re-checks freshness on its next pass
