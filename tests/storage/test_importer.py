@@ -795,3 +795,113 @@ def test_excel_keeps_each_different_text_once_and_only_so_much(sessions, tmp_pat
     assert "more than 0 million characters of different texts" in str(refused.value)
     monkeypatch.setattr(xlsx, "MAX_KEPT_CHARS", 39)
     assert run(sessions, path, ImportMapping.from_options(sheet="Data")).added == 6
+
+
+# --- a dry run (a Slack upload's preview) ------------------------------------------------------
+
+
+def dry_run(sessions, path: Path, mapping: ImportMapping | None = None, now: datetime = NOW):
+    return import_file(
+        sessions,
+        team_id=TEAM,
+        path=path,
+        mapping=mapping or ImportMapping(),
+        now=now,
+        dry_run=True,
+    )
+
+
+def stored(sessions) -> list[tuple]:
+    """Everything an import may touch: teams, indicators (with their settings), values."""
+    with sessions() as session:
+        return [
+            *session.execute(select(Team.id, Team.time_zone)).all(),
+            *session.execute(
+                select(
+                    Indicator.slug,
+                    Indicator.unit,
+                    Indicator.period_kind,
+                    Indicator.updated_at,
+                    Indicator.next_check_at,
+                ).order_by(Indicator.slug)
+            ).all(),
+            *session.execute(
+                select(
+                    IndicatorValue.indicator_id,
+                    IndicatorValue.period,
+                    IndicatorValue.geography,
+                    IndicatorValue.value,
+                    IndicatorValue.updated_at,
+                ).order_by(IndicatorValue.id)
+            ).all(),
+        ]
+
+
+def test_a_dry_run_changes_nothing_and_counts_what_the_import_then_does(sessions, tmp_path) -> None:
+    first = dry_run(sessions, VSRR, vsrr_mapping())
+    assert stored(sessions) == []  # not even the team
+    assert (first.added, first.updated, first.unchanged) == (1116, 0, 0)
+    assert all(r.created for r in first.indicators)
+    imported = run(sessions, VSRR, vsrr_mapping())
+    assert imported.summary() == first.summary()
+
+    # A revised file: one value changed, one row more, one indicator new.
+    text = VSRR.read_text(encoding="utf-8")
+    revised_text = text.replace(
+        "MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1562,",
+        "MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1570,",
+    )
+    assert revised_text != text
+    header = text.splitlines()[0].split(",")
+    extra = dict.fromkeys(header, "")
+    extra.update(
+        {
+            "State": "MD",
+            "Indicator": "Brand new count",
+            "period_end": "2025-04",
+            "Data Value": "7",
+            "Period": "12 month-ending",
+        }
+    )
+    revised_text += ",".join(extra[c] for c in header) + "\n"
+    revised = write(tmp_path, revised_text, name="revised.csv")
+    later = NOW + timedelta(days=1)
+    before = stored(sessions)
+    preview = dry_run(sessions, revised, vsrr_mapping(), now=later)
+    assert stored(sessions) == before
+    assert (preview.added, preview.updated, preview.unchanged) == (1, 1, 1115)
+    assert preview.by_name("Brand new count").created
+    assert not preview.by_name(DEATHS).created
+    report = run(sessions, revised, vsrr_mapping(), now=later)
+    assert report.summary() == preview.summary()
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 1115)
+    assert value(sessions, DEATHS, "2025-04", "MD") == 1570
+
+
+def test_a_refused_dry_run_says_why_and_changes_nothing(sessions, tmp_path) -> None:
+    run(sessions, VSRR, vsrr_mapping())
+    before = stored(sessions)
+    path = write(tmp_path, "indicator,period,value\nDeaths,2025-01,5\nDeaths,2025-13,6\n")
+    with pytest.raises(ImportError_, match="row 3"):
+        dry_run(sessions, path)
+    assert stored(sessions) == before
+
+
+def test_a_dry_run_does_not_wait_for_the_writers_lock(sqlite_url, tmp_path) -> None:
+    """SQLite has one writer: a preview must not queue behind (or hold back) an import or a
+    /commit running at the same moment."""
+    engine = make_engine(sqlite_url)
+    sessions = make_session_factory(engine)
+    try:
+        run(sessions, VSRR, vsrr_mapping())
+        with engine.connect() as writer:
+            # another writer holds the lock (the engine begins every write BEGIN IMMEDIATE)
+            writer.exec_driver_sql("UPDATE teams SET time_zone = time_zone")
+            started = datetime.now(UTC)
+            report = dry_run(sessions, VSRR, vsrr_mapping())
+            waited = datetime.now(UTC) - started
+            writer.rollback()
+        assert report.unchanged == 1116
+        assert waited < timedelta(seconds=10)  # the busy timeout is 30 s
+    finally:
+        engine.dispose()
