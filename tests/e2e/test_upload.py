@@ -357,7 +357,12 @@ def test_a_cli_import_is_recorded_and_its_file_name_remembered(sqlite_bot):
     )
     assert ran.exit_code == 0, ran.output
     [row] = imports_of(bot)
-    assert (row.via, row.status, row.added, row.user_id) == ("cli", ImportStatus.IMPORTED, 255, None)
+    assert (row.via, row.status, row.added, row.user_id) == (
+        "cli",
+        ImportStatus.IMPORTED,
+        255,
+        None,
+    )
 
     bot.driver.command("/indicator", "naloxone in MD", user="U0MARIA", channel="C0MEETING")
     key = bot.driver.sent[-1]["response_url"].rsplit("/", 1)[-1]

@@ -152,7 +152,9 @@ def build_preview(preview: Preview) -> list[Block]:
             last = max(r.last for r in periods if r.last)
             span = f" · periods {label(first, None)} – {label(last, None)}"
         places = sorted({g for r in report.indicators for g in r.geographies})
-        where = f" · {_count(len(places), 'place' if len(places) == 1 else 'places')}" if places else ""
+        where = (
+            f" · {_count(len(places), 'place' if len(places) == 1 else 'places')}" if places else ""
+        )
         total = (
             f"*Rows to add: {format_number(report.added)} · update: "
             f"{format_number(report.updated)} · unchanged: {format_number(report.unchanged)} · "
@@ -183,7 +185,7 @@ def build_preview(preview: Preview) -> list[Block]:
             )
         )
     if preview.columns:
-        listed = ", ".join(preview.columns[:40])
+        listed = ", ".join(safe(c, 80) for c in preview.columns[:40])
         more = f" and {len(preview.columns) - 40} more" if len(preview.columns) > 40 else ""
         blocks.append(
             ContextBlock(
