@@ -194,6 +194,10 @@ def read_period(text: str) -> Period:
     Any year from 1 to 9999 is read, so that `in 1800` is answered with the years that have
     data rather than refused as unreadable."""
     cleaned = _LEAD_IN.sub("", text.strip()).strip()
+    if cleaned.lower().rstrip(".") in _MONTH_WORDS or _QUARTER_WORD.match(cleaned):
+        raise IndicatorError(
+            f"Which year? Ask e.g. `for {safe(cleaned.title(), 12)} 2024` (a month or quarter needs its year)."
+        )
     try:
         return _read_period(cleaned)
     except PeriodError as error:

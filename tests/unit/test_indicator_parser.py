@@ -148,6 +148,8 @@ def test_a_period_is_read_after_for_and_told_apart_from_a_place_after_in(text, e
         ("overdoses for Smarch 2023", "'Smarch' is not a month name"),
         ("overdoses for 2023-02-30", "February 2023 has days 1 to 28"),
         ("overdoses for Dec 2023 in 2023", "One period at a time"),
+        ("overdoses for December", "Which year? Ask e.g. `for December 2024`"),
+        ("overdoses for q1", "Which year? Ask e.g. `for Q1 2024`"),
         ("overdoses in MD in VT", "One place at a time"),
         ("overdoses for <!channel> 2023", "`@\u2060channel 2023` is not a period"),
     ],
