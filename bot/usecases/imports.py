@@ -208,16 +208,19 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
         if best is None or rank > best:
             period_column, best = column, rank
     period_columns: tuple[tuple[str, str], ...] = ()
-    if period_column is not None and best is not None and best[0] <= 1:
-        period_column = None  # one period in 50 rows: a year column beside a finer split
-    if period_column is None:
+    yearly = period_column is not None and all(
+        parse_period(v).grain == "year" for v in _values(rows, period_column)
+    )
+    if period_column is None or yearly:
+        # Years beside a month, quarter or week column: the period is split over the two.
         year = next((c for c in columns if _words(c) & {"year", "yr"}), None)
         for part, names in PART_WORDS.items():
             other = next((c for c in columns if c != year and _words(c) & set(names)), None)
-            if year and other:
+            if year and other and (period_column is None or period_column == year):
                 period_columns = (("year", year), (part, other))
+                period_column = None
                 break
-        if not period_columns and year:
+        if period_column is None and not period_columns and year:
             period_column = year
     used |= {c for _, c in period_columns} | ({period_column} if period_column else set())
 
