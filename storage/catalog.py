@@ -626,8 +626,8 @@ def _url(value: Any) -> str | None:
     text = value.strip()
     if len(text) > MAX_URL_CHARS:
         raise ValueError(f"url is longer than {MAX_URL_CHARS} characters")
-    if CONTROL_IN_TEXT.search(text) or any(c.isspace() for c in text):
-        raise ValueError("url holds a space or a control character; write spaces in a query as %20")
+    if CONTROL_IN_TEXT.search(text):
+        raise ValueError(f"url {_CONTROL_PROBLEM}")
     try:
         parts = urlsplit(text)
         _ = parts.port  # ValueError for a port that is not a number or out of range
@@ -690,8 +690,10 @@ def _mapping(options: dict[str, Any], *, default_indicator: str | None) -> dict[
             kwargs[key] = _option_text(value, key)
         else:
             raise ValueError(f"unknown import option {shown(key)}")
+    value = kwargs.get("value_column")
+    measures = isinstance(value, list) or (isinstance(value, str) and "=" in value)
     if default_indicator is not None and not (
-        kwargs.get("indicator") or kwargs.get("indicator_column") or kwargs.get("value_column")
+        kwargs.get("indicator") or kwargs.get("indicator_column") or measures
     ):
         kwargs["indicator"] = default_indicator
     try:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import logging
 import re
 import socket
 import time
@@ -48,6 +49,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpcore
 import httpx
+
+# httpx logs every request at INFO with its whole URL, whose query may hold an app token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = "CommStat-bot/0.1 (indicator source refresh)"
 SODA_PATH = re.compile(r"^/resource/[a-z0-9]{4}-[a-z0-9]{4}\.csv$", re.IGNORECASE)
@@ -194,8 +198,12 @@ def fetch(
             if last_modified:
                 conditional["If-Modified-Since"] = last_modified
             part = folder / f"{stem}.part"
-            with part.open("wb") as out:
-                answer = download.get(url, conditional, out.write, limits.max_bytes)
+            try:
+                with part.open("wb") as out:
+                    answer = download.get(url, conditional, out.write, limits.max_bytes)
+            except BaseException:
+                part.unlink(missing_ok=True)  # nothing half-downloaded is left behind
+                raise
             if answer.status == 304:
                 part.unlink(missing_ok=True)
                 return Fetched(None, etag, last_modified, 0, 1, seconds=time.monotonic() - started)
@@ -370,10 +378,26 @@ def _fetch_soda(
     started: float,
 ) -> Fetched:
     """Every page of a Socrata query, as one CSV (the header once)."""
-    limits = download.limits
     base = httpx.URL(url)
     asked = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     path = folder / f"{stem}.csv"
+    try:
+        return _pages(download, base, asked, path, headers, last_modified, started)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _pages(
+    download: _Download,
+    base: httpx.URL,
+    asked: dict[str, str],
+    path: Path,
+    headers: dict[str, str],
+    last_modified: str | None,
+    started: float,
+) -> Fetched:
+    limits = download.limits
     header: bytes | None = None
     size = 0
     first_answer: _Answer | None = None

@@ -309,10 +309,19 @@ def _import(
             now=now,
             on_stored=on_stored,
         )
-    except ImportError_ as exc:
+    except Exception as exc:
         message = str(exc)
-        if "at the same moment" in message:  # another process imported the same file
-            return _failed(sessions, read, message, transient=True, now=now)
+        raced = "at the same moment" in message or getattr(exc, "sqlstate", None) == "23505"
+        if raced:  # another process wrote the same values first: they are in, not lost
+            return _failed(
+                sessions,
+                read,
+                "another process imported the same file at the same moment; fetched again soon.",
+                transient=True,
+                now=now,
+            )
+        if not isinstance(exc, ImportError_):
+            raise
         return _failed(
             sessions,
             read,

@@ -6,6 +6,7 @@ table, redirects inward) change nothing and get a plain reason."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import re
@@ -98,10 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         self.site.requests.append(Request(parts.path, query, dict(self.headers.items())))
         kind, value = self.site.routes.get(parts.path, ("status", 404))
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             getattr(self, f"_{kind}")(value, query)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -198,9 +197,7 @@ def site() -> Iterator[Site]:
 
 
 def services_for(url: str, fake: FakeSlack) -> Services:
-    return bootstrap(
-        make_settings(url, fake.api_url, COMMSTAT_SOURCE_PRIVATE_HOSTS="127.0.0.1")
-    )
+    return bootstrap(make_settings(url, fake.api_url, COMMSTAT_SOURCE_PRIVATE_HOSTS="127.0.0.1"))
 
 
 @pytest.fixture
@@ -229,7 +226,11 @@ sources:
 indicators:"""
         + "".join(
             indicator.format(name=name)
-            for name in (DEATHS, "Opioids (T40.0-T40.4,T40.6)", "Synthetic opioids, excl. methadone (T40.4)")
+            for name in (
+                DEATHS,
+                "Opioids (T40.0-T40.4,T40.6)",
+                "Synthetic opioids, excl. methadone (T40.4)",
+            )
         )
         + "\ndefault_geography: MD\n"
     )
@@ -362,3 +363,391 @@ def test_a_source_refreshes_itself_when_its_next_period_is_due_and_is_announced_
     assert len(announcements(fake_slack)) == 2
     assert source(services).next_fetch_at == datetime(2025, 10, 2, 14, tzinfo=UTC)
     assert source(services).failures == 0
+
+
+# --- a changed file, by hand ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def commstat(sqlite_url: str, fake_slack: FakeSlack):
+    runner = CliRunner(
+        env={
+            "DATABASE_URL": sqlite_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.api_url,
+            "COMMSTAT_TIMEZONE": "America/New_York",
+            "COMMSTAT_SOURCE_PRIVATE_HOSTS": "127.0.0.1",
+        }
+    )
+
+    def invoke(*args: str):
+        return runner.invoke(main, [*args, "--team", TEAM_ID])
+
+    return invoke
+
+
+def revised(path: Path, old: bytes, new: bytes) -> bytes:
+    body = path.read_bytes()
+    assert body.count(old) == 1
+    return body.replace(old, new)
+
+
+def test_commstat_sources_refresh_by_hand_imports_a_changed_file_and_says_what_happened(
+    services, site, fake_slack, tmp_path, commstat
+) -> None:
+    site.serve("/vsrr.csv", VSRR.read_bytes())
+    set_up(services, tmp_path, vsrr_catalog(site), at=datetime.now(UTC))
+
+    first = commstat("sources", "refresh", "vsrr")
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[:2] == [
+        "vsrr: fetched 110 KB from 127.0.0.1; 1,116 values added, 0 revised.",
+        "  announced in 1 channel",
+    ]
+    assert "Outbox: sent 1 message" in first.output
+    assert len(announcements(fake_slack)) == 1
+
+    # CDC revises Maryland's April count (provisional data): the next refresh updates it.
+    site.serve(
+        "/vsrr.csv",
+        revised(
+            VSRR,
+            b"MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1562,",
+            b"MD,Maryland,2025,April,2025-04,12 month-ending,Number of Drug Overdose Deaths,1570,",
+        ),
+    )
+    second = commstat("sources", "refresh", "vsrr")
+    assert second.exit_code == 0, second.output
+    assert second.output.startswith(
+        "vsrr: fetched 110 KB from 127.0.0.1; 0 values added, 1 revised."
+    )
+    assert values(services)[("2025-04", "MD")] == 1570
+    assert announcements(fake_slack)[1] == f"Revised data: {DEATHS} — 1 revised"
+
+    # The same file again: a conditional request, 304, nothing changes, nothing is said.
+    third = commstat("sources", "refresh")
+    assert third.exit_code == 0, third.output
+    assert third.output.strip() == (
+        "vsrr: not changed since the last fetch (127.0.0.1 answered 304 Not Modified); "
+        "nothing imported."
+    )
+    assert len(announcements(fake_slack)) == 2
+
+    unknown = commstat("sources", "refresh", "<!channel> vsrr2")
+    assert unknown.exit_code == 1
+    assert (
+        "There is no source called '<!channel> vsrr2'. Sources with a url: vsrr." in unknown.output
+    )
+
+    site.answer("/vsrr.csv", "status", 503)
+    failing = commstat("sources", "refresh", "vsrr")
+    assert failing.exit_code == 1
+    assert failing.output.strip() == (
+        "vsrr: failed — 127.0.0.1 answered 503 Service Unavailable. Nothing was imported."
+    )
+    assert values(services)[("2025-04", "MD")] == 1570
+    assert failure_notes(fake_slack) == []  # the operator read it; nobody else is bothered
+
+
+# --- a failing server --------------------------------------------------------------------------
+
+AUG_30 = datetime(2025, 8, 30, 14, tzinfo=UTC)  # April's value is due: the source is fetched
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "tries_before_telling"),
+    [
+        (("status", 500), "127.0.0.1 answered 500 Internal Server Error.", 3),
+        (("silent", 3), "127.0.0.1 did not answer within 1 s.", 3),
+        (("endless", None), "127.0.0.1 sent more than 1 MB; a source may be at most that big.", 1),
+        (("html", None), "127.0.0.1 sent a web page (HTML), not a table.", 1),
+        (("file", {"body": NALOXONE.read_bytes()}), "127.0.0.1 sent a file I could not import:", 1),
+    ],
+    ids=["500", "timeout", "too-big", "html", "not-this-table"],
+)
+def test_a_failing_source_tells_the_steward_once_and_changes_nothing(
+    services, site, fake_slack, tmp_path, failure, reason, tries_before_telling
+) -> None:
+    site.serve("/vsrr.csv", without_april(VSRR))
+    set_up(services, tmp_path, vsrr_catalog(site))
+    tick(services, T0)
+    stored = values(services)
+    site.answer("/vsrr.csv", *failure)
+
+    # Retried after 15 minutes and an hour when it may mend by itself, else daily.
+    told_at = None
+    for n, at in enumerate(
+        [AUG_30, on(AUG_30, 0.25), on(AUG_30, 1.25), on(AUG_30, 25.25), on(AUG_30, 49.25)],
+        start=1,
+    ):
+        tick(services, at)
+        if failure_notes(fake_slack) and told_at is None:
+            told_at = n
+    assert told_at == tries_before_telling
+    assert len(site.hits("/vsrr.csv")) == 1 + (5 if tries_before_telling == 3 else 3)
+    [note] = failure_notes(fake_slack)
+    assert note.startswith(
+        "⚠️ I could not fetch the source *vsrr* (127.0.0.1) for Number of Drug Overdose Deaths, "
+        "Opioids (T40.0-T40.4,T40.6), Synthetic opioids, excl. methadone (T40.4): " + reason
+    )
+    assert "Nothing was imported; the values stay as they were." in note
+    assert values(services) == stored
+    assert len(announcements(fake_slack)) == 1  # the first fetch's, nothing since
+    state = source(services)
+    assert state.failures == (5 if tries_before_telling == 3 else 3)
+    assert state.last_error is not None and state.last_error.startswith(reason.split(":")[0])
+
+    # It mends: the next fetch imports April and the streak is over.
+    site.serve("/vsrr.csv", VSRR.read_bytes())
+    tick(services, on(AUG_30, 24 * 4))
+    assert values(services)[("2025-04", "MD")] == 1562
+    assert source(services).failures == 0
+    assert len(failure_notes(fake_slack)) == 1
+
+
+# --- Socrata ---------------------------------------------------------------------------------
+
+
+def test_a_socrata_endpoint_is_paged_into_one_import_and_asked_again_by_its_last_modified(
+    services, site, fake_slack, tmp_path
+) -> None:
+    """The DOSE-SYS emergency-department file as a SODA endpoint: pages of 1,000 rows in a
+    stable order, the catalog's $where kept, one import of every page."""
+    site.answer("/resource/dose-sys1.csv", "soda", DOSE)
+    url = (
+        site.url("/resource/dose-sys1.csv")
+        + "?$where=jurisdiction in('MD','VT','NC','PA','VA','DE','WV','NY','NJ','OH','KY','TN','GA','FL','SC','AL')"
+    )
+    catalog = f"""
+sources:
+  - name: dose-sys
+    url: {url}
+    period_column: [year, month]
+    value_column:
+      opioid_rate: Opioid overdose ED visits
+      drug_rate: Drug overdose ED visits
+    geography_column: jurisdiction
+    filter: {{rate_time: Monthly}}
+indicators:
+  - name: Opioid overdose ED visits
+    fetch_from: dose-sys
+    unit: per 10,000 ED visits
+    period_kind: monthly
+    update_frequency: monthly, 2-month lag
+    steward: U0LEE
+default_geography: MD
+"""
+    set_up(services, tmp_path, catalog, at=datetime(2025, 9, 1, 14, tzinfo=UTC))
+    tick(services, datetime(2025, 9, 1, 14, tzinfo=UTC))
+
+    pages = site.hits("/resource/dose-sys1.csv")
+    rows = 16 * 78 * 2  # 16 states, Jan 2019 – Jun 2025, Monthly and Annual rows
+    assert [int(p.query["$offset"]) for p in pages] == list(range(0, rows + 1, 1000))
+    assert {p.query["$limit"] for p in pages} == {"1000"}
+    assert {p.query["$order"] for p in pages} == {":id"}
+    assert {p.query["$where"] for p in pages} == {url.split("$where=")[1]}
+    [text] = announcements(fake_slack)
+    assert text.splitlines()[0].startswith(
+        "New data: Opioid overdose ED visits for Jun 2025 — MD 22.2, AL "
+    )
+    assert values(services, "Opioid overdose ED visits")[("2025-05", "MD")] == 20.5
+    assert values(services, "Drug overdose ED visits")[("2025-06", "MD")] == 72.8
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DataImport)) == 1
+
+    # July is due by the end of September: asked again with the dataset's Last-Modified only
+    # (a page's ETag says nothing about the whole query), on the first page: 304, done.
+    tick(services, datetime(2025, 10, 1, 14, tzinfo=UTC))
+    again = site.hits("/resource/dose-sys1.csv")[len(pages) :]
+    assert len(again) == 1
+    assert again[0].headers["If-Modified-Since"] == LAST_MODIFIED
+    assert "If-None-Match" not in again[0].headers
+    assert len(announcements(fake_slack)) == 1
+
+
+# --- hostile addresses and servers: one download ----------------------------------------------
+
+
+def download(site: Site, tmp_path: Path, url: str, **limits: Any) -> Any:
+    return fetch(
+        url,
+        folder=tmp_path,
+        stem="source",
+        limits=FetchLimits(**{**LIMITS.__dict__, **limits}),
+        allowed_private=frozenset({"127.0.0.1"}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("file:///etc/passwd", "The source's address starts with 'file:'; only http and https"),
+        ("ftp://127.0.0.1/x.csv", "The source's address starts with 'ftp:'"),
+        ("gopher://127.0.0.1:70/_x", "The source's address starts with 'gopher:'"),
+        ("http://user:secret@127.0.0.1/x.csv", "holds a user name or password"),
+        ("http://localhost:{port}/vsrr.csv", "localhost is on a private or local network"),
+        ("http://[::1]:{port}/vsrr.csv", "::1 is on a private or local network"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is on a private or local"),
+        ("http://10.1.2.3/x.csv", "10.1.2.3 is on a private or local network"),
+        ("http://0.0.0.0:{port}/x.csv", "0.0.0.0 is on a private or local network"),
+    ],
+)
+def test_addresses_a_source_may_not_reach_are_refused_before_any_request(
+    site, tmp_path, url, said
+) -> None:
+    site.serve("/vsrr.csv", VSRR.read_bytes())
+    with pytest.raises(FetchError) as refused:
+        download(site, tmp_path, url.format(port=site.port))
+    assert said in str(refused.value)
+    assert not refused.value.transient
+    assert site.requests == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_inward_or_in_circles_is_not_followed(site, tmp_path) -> None:
+    site.serve("/vsrr.csv", VSRR.read_bytes())
+    site.answer("/moved", "redirect", f"http://localhost:{site.port}/vsrr.csv")
+    with pytest.raises(FetchError, match="localhost is on a private or local network"):
+        download(site, tmp_path, site.url("/moved"))
+    assert [r.path for r in site.requests] == ["/moved"]
+
+    site.answer("/a", "redirect", "/b")
+    site.answer("/b", "redirect", "/a")
+    with pytest.raises(FetchError, match="redirected more than 5 times"):
+        download(site, tmp_path, site.url("/a"))
+
+    site.answer("/file", "redirect", "file:///etc/passwd")
+    with pytest.raises(FetchError, match="starts with 'file:'"):
+        download(site, tmp_path, site.url("/file"))
+
+    site.answer("/ok", "redirect", "/vsrr.csv")  # a plain move is followed
+    assert download(site, tmp_path, site.url("/ok")).size == VSRR.stat().st_size
+
+
+def test_a_server_that_drips_or_never_ends_is_cut_off_in_time_and_size(site, tmp_path) -> None:
+    site.answer("/drip", "drip", 0.2)  # slow loris: a byte every 0.2 s, never a read timeout
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"took longer than 2 s in all") as slow:
+        download(site, tmp_path, site.url("/drip"), total_seconds=2)
+    assert time.monotonic() - started < 3.5
+    assert slow.value.transient
+
+    site.answer("/endless", "endless")
+    with pytest.raises(FetchError, match=r"sent more than 1 MB"):
+        download(site, tmp_path, site.url("/endless"))
+
+    # 40 MB of CSV in 40 KB of gzip: undone in pieces, cut at the limit, never held whole.
+    bomb = b"indicator,period,value\n" + b"Overdoses,2025-01,1\n" * 2_000_000
+    site.serve("/bomb.csv", bomb, gzip=True)
+    with pytest.raises(FetchError, match=r"sent more than 1 MB"):
+        download(site, tmp_path, site.url("/bomb.csv"))
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["source.part"])
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "said"),
+    [
+        (b'{"error": "not found"}', "application/json", "sent JSON, not a table"),
+        (b"\n  <html><body>Maintenance</body></html>", "text/plain", "sent a web page (HTML)"),
+        (b"", "text/csv", "sent an empty file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "application/octet-stream", ".xls"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png", "sent a binary file"),
+    ],
+    ids=["json", "html-as-text", "empty", "xls", "png"],
+)
+def test_what_is_not_a_table_is_refused_in_words(site, tmp_path, body, kind, said) -> None:
+    site.serve("/data.csv", body, type=kind)
+    with pytest.raises(FetchError, match=re.escape(said)):
+        download(site, tmp_path, site.url("/data.csv"))
+
+
+def test_an_indicator_name_from_a_file_never_pings_the_channel(
+    services, site, fake_slack, tmp_path
+) -> None:
+    site.serve(
+        "/alarm.csv",
+        b"indicator,period,value,geography\n<!channel> overdoses <@U0LEE>,2025-05,5,<!here>\n",
+    )
+    catalog = f"""
+sources:
+  - name: alarm
+    url: {site.url("/alarm.csv")}
+indicators:
+  - name: Unrelated
+"""
+    set_up(services, tmp_path, catalog)
+    tick(services, T0)
+    [message] = [m for m in fake_slack.messages(MEETING) if "New data" in m["text"]]
+    assert "<!channel>" not in str(message) and "<!here>" not in str(message)
+    assert "<@U0LEE>" not in str(message)
+    shown = message["blocks"][0]["text"]["text"]
+    assert "New data: *@\u2060channel overdoses @U0LEE* for May 2025 — @\u2060here 5" in shown
+
+
+# --- exactly once, with several processes on PostgreSQL ---------------------------------------
+
+
+def at_once(*calls: Any) -> list[Any]:
+    """Run the calls in threads released together; their results (or exceptions) in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.postgres
+def test_two_processes_at_the_same_time_announce_new_data_once(
+    postgres_url, site, fake_slack, tmp_path
+) -> None:
+    from bot.followup.sources import refresh_now
+
+    first, second = services_for(postgres_url, fake_slack), services_for(postgres_url, fake_slack)
+    try:
+        site.serve("/vsrr.csv", without_april(VSRR))
+        set_up(first, tmp_path, vsrr_catalog(site))
+
+        # Two scheduler passes at the same instant: one claims the source, the other skips it.
+        passes = at_once(
+            lambda: run_pass(first, now=T0, per_channel_interval=0, source_limits=LIMITS),
+            lambda: run_pass(second, now=T0, per_channel_interval=0, source_limits=LIMITS),
+        )
+        assert all(not p.errors for p in passes), [p.summary() for p in passes]
+        assert sorted(p.sources.fetched for p in passes) == [0, 1]
+        assert len(site.hits("/vsrr.csv")) == 1
+        assert len(announcements(fake_slack)) == 1
+
+        # Two people refresh by hand at the same moment (no claim): both download April, the
+        # values are written once, and the meeting channel hears of it once.
+        site.serve("/vsrr.csv", VSRR.read_bytes())
+        now = datetime(2025, 8, 30, 14, tzinfo=UTC)
+        refreshed = at_once(
+            lambda: refresh_now(first, team_id=TEAM_ID, name="vsrr", now=now),
+            lambda: refresh_now(second, team_id=TEAM_ID, name="vsrr", now=now),
+        )
+        assert len(site.hits("/vsrr.csv")) == 3
+        statuses = sorted(outcome.status for [outcome] in refreshed)
+        assert statuses in (["failed", "imported"], ["imported", "unchanged"]), refreshed
+        run_pass(first, now=now, per_channel_interval=0, source_limits=LIMITS)  # delivers
+        assert len(announcements(fake_slack)) == 2
+        assert announcements(fake_slack)[1].startswith(
+            f"New data: {DEATHS} for 12 months ending Apr 2025 — MD 1,562"
+        )
+        with first.sessions() as session:
+            assert session.scalar(select(func.count()).select_from(DataImport)) == 2
+        assert values(first)[("2025-04", "MD")] == 1562
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()

@@ -14,7 +14,7 @@ from bot.sandbox import bundled
 from storage.catalog import CatalogError, load_catalog
 from storage.db import make_engine, make_session_factory
 from storage.importer import import_file
-from storage.models import Direction, Indicator, Team
+from storage.models import Direction, ImportSource, Indicator, Team
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 TEAM = "T0COALITION"
@@ -337,3 +337,189 @@ def test_small_aliases_and_merge_keys_still_work(sessions, tmp_path) -> None:
         found = {i.name: i for i in session.scalars(select(Indicator))}
     assert found["ED visits"].source == "CDC WONDER"
     assert bounds(sessions, "ED visits") == (0, 1_000_000)
+
+
+# --- sources that refresh themselves ----------------------------------------------------------
+
+SOURCES = """
+sources:
+  - name: vsrr
+    url: https://data.cdc.gov/resource/xkb8-kh2a.csv?$where=state in('MD','US')
+    indicator_column: indicator
+    period_column: period_end
+    value_column: data_value
+    geography_column: state
+    filter: {period: 12 month-ending}
+  - name: dose-sys
+    url: https://example.org/dose.xlsx
+    sheet: Jurisdiction
+    period_column: {year: year, month: month}
+    value_column: {opioid_rate: Opioid overdose ED visits}
+    geography_column: jurisdiction
+    skip_rows: 0
+indicators:
+  - name: Number of Drug Overdose Deaths
+    fetch_from: vsrr
+  - name: Opioid overdose ED visits
+    fetch_from: dose-sys
+  - name: Naloxone dispensing rate
+    source_url: https://example.org/naloxone.csv
+    source_mapping: {period_column: YEAR, value_column: rate, geography_column: STATE}
+"""
+
+
+def sources(sessions) -> dict[str, tuple]:
+    with sessions() as session:
+        rows = session.scalars(select(ImportSource).order_by(ImportSource.name)).all()
+        linked = {i.name: i.source_id for i in session.scalars(select(Indicator)) if i.source_id}
+        return {
+            s.name: (
+                s.source_url,
+                s.mapping,
+                s.etag,
+                sorted(n for n, sid in linked.items() if sid == s.id),
+            )
+            for s in rows
+        }
+
+
+def test_sources_are_stored_with_their_mapping_and_indicators_linked(sessions, tmp_path) -> None:
+    summary = load(sessions, write(tmp_path, SOURCES))
+    assert summary.splitlines()[-3:] == [
+        "• source vsrr: fetched from data.cdc.gov when due",
+        "• source dose-sys: fetched from example.org when due",
+        "• source Naloxone dispensing rate: fetched from example.org when due",
+    ]
+    stored = sources(sessions)
+    assert stored["vsrr"] == (
+        "https://data.cdc.gov/resource/xkb8-kh2a.csv?$where=state in('MD','US')",
+        {
+            "indicator_column": "indicator",
+            "period_column": "period_end",
+            "value_column": "data_value",
+            "geography_column": "state",
+            "filters": [["period", "12 month-ending"]],
+        },
+        None,
+        ["Number of Drug Overdose Deaths"],
+    )
+    assert stored["dose-sys"][1] == {
+        "geography_column": "jurisdiction",
+        "sheet": "Jurisdiction",
+        "period_columns": [["year", "year"], ["month", "month"]],
+        "value_columns": [["opioid_rate", "Opioid overdose ED visits"]],
+        "skip_rows": 0,
+    }
+    # A source written on an indicator reads every row as that indicator.
+    assert stored["Naloxone dispensing rate"][1]["indicator"] == "Naloxone dispensing rate"
+    assert stored["Naloxone dispensing rate"][3] == ["Naloxone dispensing rate"]
+
+    # The same file again changes nothing; a conditional-request state survives it.
+    with sessions.begin() as session:
+        session.scalar(select(ImportSource).where(ImportSource.name == "vsrr")).etag = '"v1"'
+    assert load(sessions, write(tmp_path, SOURCES)).startswith(
+        "Loaded catalog.yml: 0 created, 0 updated, 3 unchanged."
+    )
+    assert sources(sessions)["vsrr"][2] == '"v1"'
+
+    # A new address is another request: the ETag is forgotten. fetch_from: null unlinks.
+    moved = SOURCES.replace("xkb8-kh2a.csv?", "xkb8-kh2a.csv?$select=state,period_end&").replace(
+        "    fetch_from: dose-sys", "    fetch_from: null"
+    )
+    summary = load(sessions, write(tmp_path, moved))
+    assert "• updated Opioid overdose ED visits (fetch_from)" in summary
+    assert "• updated source vsrr: fetched from data.cdc.gov when due" in summary
+    assert sources(sessions)["vsrr"][2] is None
+    assert sources(sessions)["dose-sys"][3] == []
+
+    # A later, shorter catalog may name a source stored before.
+    load(
+        sessions,
+        write(
+            tmp_path, "indicators:\n  - name: Opioid overdose ED visits\n    fetch_from: dose-sys\n"
+        ),
+    )
+    assert sources(sessions)["dose-sys"][3] == ["Opioid overdose ED visits"]
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        (
+            "url: file:///etc/passwd",
+            "source 1 'src': url 'file:///etc/passwd' should start with https://",
+        ),
+        ("url: ftp://example.org/x.csv", "ftp: addresses are never fetched"),
+        ("url: javascript:alert(1)", "should start with https://"),
+        ("url: //example.org/x.csv", "should start with https://"),
+        ("url: https://", "has no host name"),
+        ("url: https://maria:hunter2@example.org/x.csv", "should not hold a user name or password"),
+        ("url: https://example.org:99999/x.csv", "is not a valid address"),
+        (
+            "url: https://data.cdc.gov/resource/xkb8-kh2a.json",
+            "use its .csv form (/resource/xkb8-kh2a.csv)",
+        ),
+        ("url: https://data.cdc.gov/resource/xkb8-kh2a.csv?$limit=5", "leave out $limit"),
+        ("url: [https://example.org]", "url should be an address such as https://"),
+        ("url: https://example.org/" + "a" * 2100, "url is longer than 2000 characters"),
+        ("name: src2", "needs a `url:`"),
+        ("url: https://example.org/x.csv\n    colour: red", "unknown field colour"),
+        (
+            "url: https://example.org/x.csv\n    indicator: A\n    indicator_column: B",
+            "Use either indicator NAME",
+        ),
+        ("url: https://example.org/x.csv\n    skip_rows: -1", "skip_rows should be a number"),
+        ("url: https://example.org/x.csv\n    filter: [State]", "should look like COLUMN=VALUE"),
+        (
+            "url: https://example.org/x.csv\n    period_column: {century: C}",
+            "'century' is not a part of a period",
+        ),
+    ],
+)
+def test_bad_sources_are_refused_whole(sessions, tmp_path, source, says) -> None:
+    load(sessions, write(tmp_path, SOURCES))
+    before = (snapshot(sessions), sources(sessions))
+    text = f"sources:\n  - name: src\n    {source}\nindicators:\n  - name: A\n    fetch_from: src\n"
+    if source.startswith("name:"):
+        text = f"sources:\n  - {source}\nindicators:\n  - name: A\n"
+    with pytest.raises(CatalogError) as refused:
+        load(sessions, write(tmp_path, text))
+    assert says in str(refused.value)
+    assert (snapshot(sessions), sources(sessions)) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "indicators:\n  - name: A\n    fetch_from: nowhere\n",
+            "indicator 1 'A': fetch_from 'nowhere' is not a source; list it under `sources:`",
+        ),
+        (
+            "indicators:\n  - name: A\n    fetch_from: x\n    source_url: https://example.org/a.csv\n",
+            "use either fetch_from (a source under `sources:`) or source_url",
+        ),
+        (
+            "indicators:\n  - name: A\n    source_mapping: {value_column: v}\n",
+            "source_mapping needs a source_url",
+        ),
+        ("sources: {name: x}\nindicators:\n  - name: A\n", "`sources:` should be a list"),
+        (
+            "sources:\n  - name: x\n    url: null\n  - name: x\n    url: null\nindicators:\n  - name: A\n",
+            "source 2 'x': same name as source 1",
+        ),
+        (
+            "sources:\n  - name: A\n    url: null\nindicators:\n  - name: A\n    source_url: https://e.org/a.csv\n",
+            "its source_url would be a source of the same name as one under `sources:`",
+        ),
+        (
+            'sources:\n  - name: "x\\u0007"\n    url: null\nindicators:\n  - name: A\n',
+            "source 1: name ",
+        ),
+    ],
+)
+def test_bad_links_to_sources_are_refused(sessions, tmp_path, text, says) -> None:
+    with pytest.raises(CatalogError) as refused:
+        load(sessions, write(tmp_path, text))
+    assert says in str(refused.value)
+    assert snapshot(sessions) == [] and sources(sessions) == {}
