@@ -129,6 +129,7 @@ def create(services: Services, client: WebClient, command: dict[str, Any]) -> di
         indicator=created.indicator,
         unlinked_tags=created.unlinked_tags,
         working_day=created.working_day,
+        also_linked=created.also_linked,
     )
     if not extra:
         return posted

@@ -253,6 +253,24 @@ class Commitment(Base):
         return [o.user_id for o in self.owners]
 
 
+class CommitmentIndicator(Base):
+    """An indicator a commitment is linked to by a `#tag`: all of its tags link (its first is
+    also `Commitment.indicator_id`, the one its messages show); each linked indicator's chart
+    marks the commitment when it is done."""
+
+    __tablename__ = "commitment_indicators"
+    __table_args__ = (Index("ix_commitment_indicators_indicator_id", "indicator_id"),)
+
+    commitment_id: Mapped[int] = mapped_column(
+        ForeignKey("commitments.id", ondelete="CASCADE"), primary_key=True
+    )
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)  # the tag's order in the text
+
+
 class CommitmentOwner(Base):
     __tablename__ = "commitment_owners"
     __table_args__ = (Index("ix_commitment_owners_team_user", "team_id", "user_id"),)
@@ -441,6 +459,7 @@ __all__ = [
     "Base",
     "Commitment",
     "CommitmentEvent",
+    "CommitmentIndicator",
     "CommitmentOwner",
     "CommitmentStatus",
     "DataImport",

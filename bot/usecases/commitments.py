@@ -21,6 +21,7 @@ from bot.core.commit_parser import (
     CommitDraft,
     CommitTextError,
     ListFilter,
+    ParsedCommit,
     move_phrase,
     read_commit,
     snooze_days,
@@ -34,6 +35,7 @@ from bot.usecases.meetings import next_meeting
 from storage.models import (
     Commitment,
     CommitmentEvent,
+    CommitmentIndicator,
     CommitmentOwner,
     CommitmentStatus,
     Indicator,
@@ -263,8 +265,9 @@ def snooze(
 class Created:
     commitment: Commitment
     is_new: bool  # False: a retry of a request already handled
-    indicator: str | None  # the linked indicator's slug
-    unlinked_tags: tuple[str, ...] = ()  # further `#tags`: a commitment links one indicator
+    indicator: str | None  # the first linked indicator's slug (the one its messages show)
+    unlinked_tags: tuple[str, ...] = ()  # `#tags` that name no indicator here: not linked
+    also_linked: tuple[str, ...] = ()  # the slugs of the other indicators its `#tags` linked
     working_day: date | None = None  # due on a day off: the next working day, to offer instead
 
 
@@ -295,29 +298,59 @@ def create_commitment(
         tz=zone,
         next_meeting=next_meeting(session, actor.team_id, channel_id, now=now),
     )
-    indicator = (
-        resolve_indicator(session, actor.team_id, channel_id, parsed.indicator)
-        if parsed.indicator
-        else None
-    )
+    linked, unlinked = _linked_indicators(session, actor.team_id, channel_id, parsed)
     commitment, is_new = store_new(
         session,
         actor=actor,
         owners=owners,
         what=parsed.what,
         due=parsed.due,
-        indicator_id=indicator.id if indicator else None,
+        indicator_id=linked[0].id if linked else None,
         channel_id=channel_id,
         request_key=request_key,
         now=now,
     )
+    if is_new:
+        for position, indicator in enumerate(linked):
+            session.add(
+                CommitmentIndicator(
+                    commitment_id=commitment.id,
+                    indicator_id=indicator.id,
+                    team_id=actor.team_id,
+                    position=position,
+                )
+            )
     return Created(
         commitment,
         is_new,
-        indicator.slug if indicator else None,
-        unlinked_tags=tuple(t for t in parsed.tags if t != parsed.indicator),
+        linked[0].slug if linked else None,
+        unlinked_tags=unlinked,
         working_day=_next_working_day(session, actor.team_id, parsed.due),
+        also_linked=tuple(i.slug for i in linked[1:]),
     )
+
+
+def _linked_indicators(
+    session: Session, team_id: str, channel_id: str | None, parsed: ParsedCommit
+) -> tuple[list[Indicator], tuple[str, ...]]:
+    """Every `#tag` that names an indicator visible here links it (each once, in order); the
+    others are returned to be pointed out. The first tag must name one: a commitment whose
+    linking tag is a typo is refused (nothing saved), as always."""
+    if not parsed.indicator:
+        return [], ()
+    first = resolve_indicator(session, team_id, channel_id, parsed.indicator)
+    linked, unlinked = [first], []
+    for tag in parsed.tags:
+        if tag == parsed.indicator:
+            continue
+        try:
+            indicator = resolve_indicator(session, team_id, channel_id, tag)
+        except UnknownIndicator:
+            unlinked.append(tag)
+            continue
+        if all(indicator.id != known.id for known in linked):
+            linked.append(indicator)
+    return linked, tuple(unlinked)
 
 
 def _next_working_day(session: Session, team_id: str, due: Due) -> date | None:

@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.core import asked_period, charts, periods
@@ -53,6 +53,7 @@ from bot.core.text import format_number, mention, safe, zone
 from bot.usecases.places import coalition_places
 from storage.models import (
     Commitment,
+    CommitmentIndicator,
     CommitmentStatus,
     Direction,
     Indicator,
@@ -166,7 +167,16 @@ def done_markers(
         select(Commitment.id, Commitment.closed_at)
         .where(
             Commitment.team_id == indicator.team_id,
-            Commitment.indicator_id == indicator.id,
+            # linked by any of its #tags (commitment_indicators), or by the first one only
+            # (a commitment stored before every tag linked)
+            or_(
+                Commitment.indicator_id == indicator.id,
+                Commitment.id.in_(
+                    select(CommitmentIndicator.commitment_id).where(
+                        CommitmentIndicator.indicator_id == indicator.id
+                    )
+                ),
+            ),
             Commitment.status == CommitmentStatus.DONE,
             Commitment.closed_at.is_not(None),
         )

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,8 @@ from slack_sdk.web.base_client import BaseClient
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy import event, func, select
 
-from storage.models import Commitment, CommitmentEvent, Indicator, Team
+from bot.usecases.indicators import done_markers
+from storage.models import Commitment, CommitmentEvent, CommitmentIndicator, Indicator, Team
 from tests.helpers import all_text, wait_for
 
 CHANNEL = "C0MEETING"
@@ -195,7 +196,7 @@ def test_a_tag_links_a_known_indicator_and_an_unknown_one_is_refused(bot):
     assert len(stored(bot)) == 1
 
 
-def test_several_tags_link_the_first_and_say_the_others_were_not(bot):
+def test_every_tag_links_its_indicator_and_a_tag_that_is_none_is_pointed_out(bot):
     with bot.services.sessions.begin() as session:
         from storage.repositories import ensure_team
 
@@ -211,13 +212,32 @@ def test_several_tags_link_the_first_and_say_the_others_were_not(bot):
                 )
             )
     count = len(replies(bot))
-    commitment, message = make(bot, "Distribute 200 kits by Friday #naloxone #overdoses")
+    commitment, message = make(
+        bot, "Distribute 200 kits by Friday #naloxone #overdoses #eastside #naloxone"
+    )
     said = last_reply(bot, count)["text"]
     assert (
-        f"#{commitment.id} is linked to #naloxone only: a commitment links one indicator, "
-        "so #overdoses was not linked." in said
+        f"#{commitment.id} is linked to #naloxone and #overdoses: each of their charts will mark "
+        "it when it is done." in said
     )
+    assert "#eastside is not an indicator here, so it was not linked" in said
     assert "#naloxone" in all_text(message)
+    with bot.services.sessions() as session:
+        links = session.execute(
+            select(Indicator.slug, CommitmentIndicator.position)
+            .join(Indicator, Indicator.id == CommitmentIndicator.indicator_id)
+            .where(CommitmentIndicator.commitment_id == commitment.id)
+            .order_by(CommitmentIndicator.position)
+        ).all()
+    assert [tuple(link) for link in links] == [("naloxone", 0), ("overdoses", 1)]
+
+    # Done: both indicators' charts mark it (not only the first tag's).
+    ask(bot, f"done {commitment.id}")
+    with bot.services.sessions() as session:
+        for slug in ("naloxone", "overdoses"):
+            indicator = session.scalars(select(Indicator).where(Indicator.slug == slug)).one()
+            markers = done_markers(session, indicator, date(2020, 1, 1), date(2030, 1, 1))
+            assert [m.label for m in markers] == [f"#{commitment.id} done"], slug
 
 
 def test_a_slack_retry_creates_nothing_twice(bot):

@@ -14,7 +14,10 @@ from storage.models import (
     Base,
     Commitment,
     CommitmentEvent,
+    CommitmentIndicator,
     CommitmentOwner,
+    DataImport,
+    ImportSource,
     Indicator,
     IndicatorValue,
     Job,
@@ -105,6 +108,33 @@ def seed(session, team_id: str) -> None:
             kind="nudge",
             channel="U0MARIA",
             not_before=NOW,
+            created_at=NOW,
+        )
+    )
+    session.add(
+        CommitmentIndicator(
+            commitment_id=commitment.id, indicator_id=indicator.id, team_id=team_id, position=0
+        )
+    )
+    source = ImportSource(
+        team_id=team_id,
+        name="deaths.csv",
+        mapping={"indicator": "Overdose deaths"},
+        failures=0,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(source)
+    session.flush()
+    session.add(
+        DataImport(
+            team_id=team_id,
+            source_id=source.id,
+            via="slack",
+            user_id="U0MARIA",
+            file_name="deaths.csv",
+            mapping={},
+            indicators=["overdose-deaths"],
             created_at=NOW,
         )
     )

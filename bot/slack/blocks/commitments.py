@@ -134,10 +134,11 @@ def after_creating(
     indicator: str | None,
     unlinked_tags: Sequence[str],
     working_day: date | None,
+    also_linked: Sequence[str] = (),
 ) -> tuple[str, list[Block]]:
     """What the person who made it should know at once (text, blocks), or ("", []): a due day
-    that is not a working day, with a button to move it to the next one; `#tags` left unlinked
-    (a commitment links one indicator)."""
+    that is not a working day, with a button to move it to the next one; the indicators its
+    `#tags` linked when there are several; `#tags` that name no indicator."""
     lines: list[str] = []
     blocks: list[Block] = []
     due = local_due(commitment)
@@ -149,11 +150,18 @@ def after_creating(
         lines.append(
             f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — not a working day; {label}?"
         )
+    if also_linked and indicator:
+        linked = [f"#{indicator}", *(f"#{slug}" for slug in also_linked)]
+        lines.append(
+            f"#{commitment.id} is linked to {', '.join(linked[:-1])} and {linked[-1]}: "
+            "each of their charts will mark it when it is done."
+        )
     if unlinked_tags and indicator:
         others = ", ".join(f"#{safe(t, 60)}" for t in unlinked_tags)
+        one = len(unlinked_tags) == 1
         lines.append(
-            f"#{commitment.id} is linked to #{indicator} only: a commitment links one indicator, "
-            f"so {others} {'was' if len(unlinked_tags) == 1 else 'were'} not linked."
+            f"{others} {'is not an indicator' if one else 'are not indicators'} here, so "
+            f"{'it was' if one else 'they were'} not linked (`/indicator list` shows the names)."
         )
     if not lines:
         return "", []
