@@ -751,3 +751,27 @@ def test_two_processes_at_the_same_time_announce_new_data_once(
     finally:
         first.engine.dispose()
         second.engine.dispose()
+
+
+def test_a_restricted_indicator_is_announced_only_where_it_may_be_seen(
+    services, site, fake_slack, tmp_path
+) -> None:
+    site.serve("/vsrr.csv", VSRR.read_bytes())
+    catalog = vsrr_catalog(site).replace(
+        "  - name: Synthetic opioids, excl. methadone (T40.4)\n",
+        "  - name: Synthetic opioids, excl. methadone (T40.4)\n    visibility: [C0PRIVATE]\n",
+    )
+    set_up(services, tmp_path, catalog)
+    with services.sessions.begin() as session:
+        admin = Actor(TEAM_ID, "U0ADMIN", is_admin=True)
+        meetings.set_meeting(session, admin, "C0PRIVATE", "every Friday at 9am", now=T0)
+    tick(services, T0)
+    assert [line.split(" for ")[0] for line in news(fake_slack)] == [
+        f"New data: {DEATHS}",
+        "New data: Opioids (T40.0-T40.4,T40.6)",
+    ]
+    assert [line.split(" for ")[0] for line in news(fake_slack, "C0PRIVATE")] == [
+        f"New data: {DEATHS}",
+        "New data: Opioids (T40.0-T40.4,T40.6)",
+        "New data: Synthetic opioids, excl. methadone (T40.4)",
+    ]
