@@ -12,6 +12,7 @@ import csv
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -391,47 +392,169 @@ def write_xlsx(
 ) -> int:
     """An Excel workbook: styled, frozen header, column widths, an autofilter, real dates.
 
-    Written in openpyxl's write-only mode, which streams rows instead of holding a sheet in memory.
+    The sheet's XML is written row by row straight into the zip (a few parts of fixed text around
+    it), so memory stays flat and 100,000 commitments take a few seconds: openpyxl's write-only
+    mode spent ~15 µs a cell on cell objects. Texts are inline strings (no shared-strings table
+    to hold), with the characters the file format forbids removed and at most 32,000 characters
+    (a cell holds 32,767); dates are Excel day numbers styled yyyy-mm-dd; None is no cell.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title)
-    for index, width in enumerate(WIDTHS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.print_title_rows = "1:1"  # the header on every printed page of a scorecard
-    header = []
-    for name in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor="1D3557")
-        cell.alignment = Alignment(vertical="center")
-        header.append(cell)
-    sheet.append(header)
-    date_index = [i for i, name in enumerate(COLUMNS) if name in DATE_COLUMNS]
+    letters = [_column_letters(i) for i in range(1, len(COLUMNS) + 1)]
+    date_index = {i for i, name in enumerate(COLUMNS) if name in DATE_COLUMNS}
+    sheet_title = _xml_text(title)[:31] or "Sheet1"
     count = 0
-    for row in rows:
-        values: list[Any] = []
-        for value in row:
-            if isinstance(value, str):
-                # Control characters are illegal in the file format; a cell holds 32,767 at most.
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)[:32_000]
-            values.append(value)
-        for i in date_index:
-            if values[i] is not None:
-                cell = WriteOnlyCell(sheet, value=values[i])
-                cell.number_format = "yyyy-mm-dd"
-                values[i] = cell
-        sheet.append(values)
-        count += 1
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
-    book.save(target)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as book:
+        info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=(1980, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with book.open(info, "w", force_zip64=True) as part:
+            part.write(_sheet_head(letters).encode())
+            lines: list[str] = []
+            for row in rows:
+                count += 1
+                number = str(count + 1)
+                cells = [f'<row r="{number}">']
+                for i, value in enumerate(row):
+                    if value is None or value == "":
+                        continue
+                    ref = letters[i] + number
+                    if isinstance(value, str):
+                        cells.append(_inline(ref, value))
+                    elif i in date_index and isinstance(value, date):
+                        cells.append(f'<c r="{ref}" s="2"><v>{_excel_day(value)}</v></c>')
+                    elif isinstance(value, bool):
+                        cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+                    elif isinstance(value, int | float):
+                        cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+                    else:
+                        cells.append(_inline(ref, str(value)))
+                cells.append("</row>")
+                lines.append("".join(cells))
+                if len(lines) >= 1000:
+                    part.write("".join(lines).encode())
+                    lines.clear()
+            part.write("".join(lines).encode())
+            last = f"{letters[-1]}{count + 1}"
+            part.write(
+                f'</sheetData><autoFilter ref="A1:{last}"/>'
+                '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
+                'footer="0.5"/></worksheet>'.encode()
+            )
+        quoted = "'" + sheet_title.replace("'", "''") + "'"
+        workbook = (
+            f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_DOC_RELS}"><workbookPr/>'
+            '<bookViews><workbookView activeTab="0"/></bookViews>'
+            f'<sheets><sheet name="{sheet_title}" sheetId="1" r:id="rId1"/></sheets>'
+            "<definedNames>"
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+            f"{quoted}!$A$1:${letters[-1]}${count + 1}</definedName>"
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="0">{quoted}!$1:$1'
+            "</definedName></definedNames></workbook>"
+        )
+        for name, text in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _PACKAGE_RELS),
+            ("xl/workbook.xml", workbook),
+            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
+            ("xl/styles.xml", _STYLES),
+        ):
+            book.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), text)
     return count
+
+
+# The fixed parts of the workbook `write_xlsx` writes. Styles: 0 plain, 1 the header (bold white
+# on dark blue, centred vertically), 2 a date (yyyy-mm-dd, number format 164).
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_DOC_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_CONTENT_TYPES = (
+    f"{_XML}"
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    "</Types>"
+)
+_PACKAGE_RELS = (
+    f'{_XML}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{_DOC_RELS}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_WORKBOOK_RELS = (
+    f'{_XML}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_DOC_RELS}/styles" Target="styles.xml"/>'
+    "</Relationships>"
+)
+_STYLES = (
+    f'{_XML}<styleSheet xmlns="{_MAIN}">'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><color rgb="00FFFFFF"/><name val="Calibri"/><family val="2"/></font>'
+    "</fonts>"
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="001D3557"/><bgColor indexed="64"/>'
+    "</patternFill></fill></fills>"
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1" '
+    'applyAlignment="1"><alignment vertical="center"/></xf>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # not allowed in XML 1.0
+_EXCEL_EPOCH = date(1899, 12, 30)
+
+
+def _sheet_head(letters: list[str]) -> str:
+    columns = "".join(
+        f'<col min="{i}" max="{i}" width="{width}" customWidth="1"/>'
+        for i, width in enumerate(WIDTHS, start=1)
+    )
+    header = "".join(
+        f'<c r="{letter}1" s="1" t="inlineStr"><is><t>{_xml_text(name)}</t></is></c>'
+        for letter, name in zip(letters, COLUMNS, strict=True)
+    )
+    return (
+        f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_DOC_RELS}">'
+        '<sheetViews><sheetView workbookViewId="0">'
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/></sheetView></sheetViews>'
+        f'<sheetFormatPr defaultRowHeight="15"/><cols>{columns}</cols>'
+        f'<sheetData><row r="1">{header}</row>'
+    )
+
+
+def _inline(ref: str, text: str) -> str:
+    text = _xml_text(text[:32_000] if len(text) > 32_000 else text)
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _xml_text(text: str) -> str:
+    """Text as XML character data: markup escaped, the characters XML 1.0 forbids removed."""
+    if _ILLEGAL.search(text):
+        text = _ILLEGAL.sub("", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _excel_day(day: date) -> int:
+    return (day - _EXCEL_EPOCH).days
+
+
+def _column_letters(column: int) -> str:
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def write_atomically(path: Path, write: Callable[[IO[Any]], int], *, binary: bool) -> int:

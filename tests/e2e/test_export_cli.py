@@ -304,3 +304,50 @@ def test_tick_refuses_a_bad_now_before_touching_the_database(tmp_path, now, mess
     assert result.exit_code == 1
     assert message in result.output
     assert not database.exists()
+
+
+def test_xlsx_holds_exactly_the_rows_and_what_spreadsheets_can_hold(db_url, tmp_path):
+    """Every cell read back by openpyxl is the row's value: texts as text (markup, quotes and
+    leading spaces kept; characters the file format forbids removed; at most 32,000 characters),
+    dates as dates, numbers as numbers, blanks as no cell."""
+    from bot.usecases.export import write_xlsx
+
+    engine = make_engine(seed(db_url))
+    sessions = make_session_factory(engine)
+    awkward = [
+        "  <b>bold</b> & 'quotes' \"too\" ]]> \u00e9\u4e2d\U0001f600 ",
+        "bell\x07 and form feed\x0c gone; tab\tand line\nbreak kept",
+        "x" * 40_000,
+        "_x000D_ stays as written",
+    ]
+    with sessions.begin() as session:
+        for text in awkward:
+            make(session, ["U0MARIA"], text, at(12, 1))
+    with sessions() as session:
+        rows = list(
+            export_rows(
+                session, team_id=TEAM, filters=Filters(), now=datetime(2026, 11, 23, tzinfo=UTC)
+            )
+        )
+    engine.dispose()
+    path = tmp_path / "all.xlsx"
+    with path.open("wb") as out:
+        assert write_xlsx(iter(rows), out) == len(rows) == 8
+    sheet = openpyxl.load_workbook(path).active
+    assert sheet.title == "Commitments"
+    assert sheet.auto_filter.ref == f"A1:P{len(rows) + 1}"
+    got = [list(r) for r in sheet.iter_rows(min_row=2, values_only=True)]
+
+    def expected(value):
+        if value == "" or value is None:
+            return None
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            return value.replace("\x07", "").replace("\x0c", "")[:32_000]
+        return value
+
+    assert got == [[expected(v) for v in row] for row in rows]
+    texts = {row[1] for row in got}
+    assert "  <b>bold</b> & 'quotes' \"too\" ]]> \u00e9\u4e2d\U0001f600 " in texts
+    assert "x" * 32_000 in texts
