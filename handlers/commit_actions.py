@@ -1,5 +1,9 @@
 """Buttons, pickers and forms on commitments: Done, Change date, Snooze, Add note, New commitment.
 
+The same buttons sit on the channel's confirmation, in App Home and on each line of a person's
+morning message; a click there changes that line only (`bot.slack.morning_message`), and a note
+added from a line's form marks that line too.
+
 A click or a form is read defensively: a value that is not what the bot put there (a button whose
 value is not a number, a form whose hidden commitment number was changed, a missing field) gets a
 private answer, or a message next to the form's field, and nothing is stored."""
@@ -36,6 +40,7 @@ from bot.slack.commitment_messages import (
 )
 from bot.slack.home import publish_home
 from bot.slack.jobs import ack_now, form_ack
+from bot.slack.morning_message import update_line
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
 from bot.usecases.commitments import CommitError, UnknownIndicator
@@ -82,9 +87,20 @@ def register(app: App, services: Services) -> None:
         except CommitTextError as error:
             _tell(client, body, respond, str(error))
             return
+        container = body.get("container") or {}
+        # From a line of a morning message: the form remembers which, to mark that line.
+        where = (
+            f"{container.get('channel_id')}:{container.get('message_ts')}"
+            if container.get("type") == "message" and container.get("message_ts")
+            else ""
+        )
         with services.sessions() as session:
             commitment = commitments.find(session, _team_of(body), commitment_id)
-            view = blocks.build_note_modal(commitment) if commitment is not None else None
+            view = (
+                blocks.build_note_modal(commitment, context=where)
+                if commitment is not None
+                else None
+            )
         if view is None:
             _tell(client, body, respond, "That commitment no longer exists.")
             return
@@ -98,8 +114,9 @@ def register(app: App, services: Services) -> None:
         if not note:
             ack(response_action="errors", errors={"note": "Write a note, or press Cancel."})
             return
+        number, _, where = _text(view, "private_metadata").partition("|")
         try:
-            commitment_id = _id(_text(view, "private_metadata").partition("|")[0])
+            commitment_id = _id(number)
         except CommitTextError:
             _refuse(ack, {"note": STALE_FORM})
             return
@@ -112,6 +129,16 @@ def register(app: App, services: Services) -> None:
             return
         ack()
         thread_note(client, changed.commitment, user_id, changed.note)
+        channel, _, ts = where.partition(":")
+        update_line(
+            services,
+            client,
+            team_id=_team_of(body),
+            user_id=user_id,
+            channel=channel,
+            ts=ts,
+            noted=changed.commitment.id,
+        )
 
     def on_new_commitment(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -192,8 +219,13 @@ def clicked(
     if container.get("is_ephemeral") or message_ts is None:
         _tell(client, body, respond, changed.answer)
     elif message_ts != commitment.message_ts:
-        # Another message showing this commitment (a reminder DM): update it in place too.
-        update_in_place(services, client, container.get("channel_id"), message_ts, commitment)
+        # Another message showing this commitment: a line of a morning message changes alone;
+        # any other (a reminder from before those) shows the commitment as it is now.
+        channel = container.get("channel_id")
+        if not update_line(
+            services, client, team_id=team_id, user_id=user_id, channel=channel, ts=message_ts
+        ):
+            update_in_place(services, client, channel, message_ts, commitment)
 
 
 def submit_new_commitment(

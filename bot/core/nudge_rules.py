@@ -14,6 +14,10 @@ next allowed time. Only the latest slot that has come is ever sent, so a pass af
 one message, not a burst. Slots before the commitment was made (or last moved) and slots while it
 is snoozed are skipped. A week after the due date the creator is told once.
 
+Everything that needs one person on one morning goes in **one** message (`morning_order`,
+`lines_that_fit`): overdue first (most days late first), then due today, then coming up, then
+late data; a list too long for one Slack message is summarised, never cut off mid-line.
+
 `bot.followup.nudges` and `bot.followup.freshness` apply these rules to what the database holds.
 """
 
@@ -280,6 +284,55 @@ def state_text(slot: Slot, due: date) -> str:
     return f"{days} day{'s' if days != 1 else ''} overdue"
 
 
+def deadline_on(day: date, due: date) -> str:
+    """How the morning message of `day` describes a due date: the words of `state_text` as
+    seen from that day (a reminder collapsed from an earlier missed morning speaks of today)."""
+    if day == due:
+        return "due today"
+    kind = "before" if day < due else "overdue"
+    return state_text(Slot(day, kind, due_datetime(day)), due)
+
+
+# --- one message a morning ---------------------------------------------------------------------
+
+OVERDUE, TODAY, COMING, DATA = range(4)  # the groups of a morning message, in reading order
+
+
+def morning_order(group: int, due: date, day: date, number: int) -> tuple[int, int, date, int]:
+    """Where a line goes in the morning message of `day`: overdue first, most days late first;
+    then due today; then coming up, soonest first; late data last (by how late, then number)."""
+    late = (day - due).days
+    return (group, -late if group in (OVERDUE, DATA) else 0, due, number)
+
+
+def group_of(day: date, due: date) -> int:
+    if due < day:
+        return OVERDUE
+    return TODAY if due == day else COMING
+
+
+def lines_that_fit(
+    sizes: Sequence[tuple[int, int]],
+    *,
+    max_blocks: int,
+    max_chars: int,
+    max_lines: int,
+    reserve: tuple[int, int],
+) -> int:
+    """How many leading lines, each (blocks, characters), fit a message of at most `max_blocks`
+    blocks and `max_chars` characters of text, besides the message's own `reserve` (its header
+    and footer, plus the "…and N more" line when some are left out). Whole lines only."""
+    blocks, chars = reserve
+    shown = 0
+    for count, (line_blocks, line_chars) in enumerate(sizes, start=1):
+        if count > max_lines or blocks + line_blocks > max_blocks or chars + line_chars > max_chars:
+            break
+        blocks += line_blocks
+        chars += line_chars
+        shown = count
+    return shown
+
+
 def due_datetime(day: date) -> datetime:
     """Noon UTC on `day`: a date as the instant `format_due` writes it from."""
     return datetime.combine(day, time(12), tzinfo=UTC)
@@ -297,14 +350,22 @@ def creator_notice_time(due: date, rules: Rules, zone: ZoneInfo) -> datetime | N
 
 
 __all__ = [
+    "COMING",
+    "DATA",
+    "OVERDUE",
+    "TODAY",
     "Calendar",
     "Decision",
     "Rules",
     "Slot",
     "creator_notice_time",
+    "deadline_on",
     "decide",
     "due_datetime",
+    "group_of",
+    "lines_that_fit",
     "local_instant",
+    "morning_order",
     "slots",
     "state_text",
 ]

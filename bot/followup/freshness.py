@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Services
-from bot.core import periods, text
-from bot.core.nudge_rules import Rules, Slot, decide, slots
-from bot.slack import outbox, people
-from bot.slack.blocks.nudges import steward_payload
-from storage.models import Indicator, IndicatorValue, Person, Team
+from bot.core import text
+from bot.core.nudge_rules import Rules, decide, slots
+from bot.followup.morning import (
+    late_period,
+    latest_periods,
+    next_morning,
+    plan_morning,
+    steward_key,
+)
+from bot.slack import people
+from storage.models import Indicator, Person, Team
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +80,8 @@ def learn_stewards(services: Services) -> int:
 
 
 def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
-    """Nudge the stewards of indicators whose next value is late; returns messages enqueued."""
+    """Remind the stewards of indicators whose next value is late, in their morning message;
+    returns how many morning messages were newly enqueued."""
     total = 0
     while True:
         query = (
@@ -88,7 +95,7 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
         due = list(session.scalars(query))
         if not due:
             return total
-        latest = _latest_periods(session, [i.id for i in due])
+        latest = latest_periods(session, [i.id for i in due])
         teams = {
             t.id: t
             for t in session.scalars(select(Team).where(Team.id.in_({i.team_id for i in due})))
@@ -106,11 +113,28 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
             if stewards
             else {}
         )
-        updates: list[dict[str, Any]] = []
+        wakes: dict[int, datetime | None] = {}
+        wanted: dict[tuple[str, str], list[tuple[Indicator, str]]] = defaultdict(list)
+        zones: dict[tuple[str, str], ZoneInfo] = {}
         for indicator in due:
             team = teams.get(indicator.team_id)
-            wake, sent = _plan_one(session, indicator, team, persons, latest, now=now)
-            total += sent
+            wakes[indicator.id] = _plan_one(
+                indicator, team, persons, latest, now=now, wanted=wanted, zones=zones
+            )
+        for team_id, steward in sorted(wanted):  # one order in every process
+            team = teams[team_id]
+            zone = zones[(team_id, steward)]
+            planned = plan_morning(session, team=team, user=steward, zone=zone, now=now)
+            total += int(planned.enqueued)
+            for indicator, key in wanted[(team_id, steward)]:
+                if key not in planned.told:  # came due after today's message: tomorrow's has it
+                    later = next_morning(Rules.of(team), zone, planned.day)
+                    current = wakes[indicator.id]
+                    if later is not None and (current is None or later < current):
+                        wakes[indicator.id] = later
+        updates: list[dict[str, Any]] = []
+        for indicator in due:
+            wake = wakes[indicator.id]
             if wake is None or wake <= now:
                 wake = now + RECHECK
             updates.append({"id": indicator.id, "next_check_at": wake})
@@ -119,78 +143,32 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
             return total
 
 
-def _latest_periods(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """The newest stored period of each indicator (any geography; a suppressed value counts:
-    the publisher did publish that period)."""
-    newest = (
-        select(
-            IndicatorValue.indicator_id.label("indicator_id"),
-            func.max(IndicatorValue.period_start).label("start"),
-        )
-        .where(IndicatorValue.indicator_id.in_(ids))
-        .group_by(IndicatorValue.indicator_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(IndicatorValue.indicator_id, IndicatorValue.period)
-        .join(
-            newest,
-            and_(
-                IndicatorValue.indicator_id == newest.c.indicator_id,
-                IndicatorValue.period_start == newest.c.start,
-            ),
-        )
-        .distinct()
-    )
-    found: dict[int, str] = {}
-    for indicator_id, period in rows:
-        found.setdefault(indicator_id, period)
-    return found
-
-
 def _plan_one(
-    session: Session,
     indicator: Indicator,
     team: Team | None,
     persons: dict[tuple[str, str], Person],
     latest: dict[int, str],
     *,
     now: datetime,
-) -> tuple[datetime | None, int]:
-    newest = latest.get(indicator.id)
-    if team is None or not indicator.steward_id or newest is None:
-        return None, 0
-    try:
-        last = periods.parse_period(newest)
-        following = periods.shift(last, indicator.period_kind, 1)
-        expected = periods.expected_next(last, indicator.period_kind, indicator.update_frequency)
-    except periods.PeriodError as error:
-        logger.warning("indicator %s: cannot tell when data is due: %s", indicator.slug, error)
-        return None, 0
+    wanted: dict[tuple[str, str], list[tuple[Indicator, str]]],
+    zones: dict[tuple[str, str], ZoneInfo],
+) -> datetime | None:
+    """Note the steward in `wanted` when a reminder is due at `now`; when to look again."""
+    late = late_period(indicator, latest.get(indicator.id))
+    if team is None or late is None or not indicator.steward_id:
+        return None
+    following, expected = late
     rules = Rules.of(team)
     person = persons.get((team.id, indicator.steward_id))
     zone = text.zone(person.time_zone if person else None, team.time_zone)
     decision = decide(
         slots(expected, rules, zone, overdue_only=True), now=now, rules=rules, zone=zone
     )
-    sent = 0
-    if decision.send is not None and outbox.enqueue(
-        session,
-        team_id=team.id,
-        key=steward_key(indicator, following, decision.send),
-        kind="steward_nudge",
-        channel=indicator.steward_id,
-        payload=steward_payload(indicator, following, expected),
-        now=now,
-        # Dropped before sending if that period (or a later one) arrived meanwhile.
-        holds=outbox.holds_no_value(indicator, period=following.text, start=following.start),
-    ):
-        sent = 1
-    return decision.wake, sent
-
-
-def steward_key(indicator: Indicator, following: periods.Period, slot: Slot) -> str:
-    return f"steward:{indicator.id}:{following.text}:{slot.day.isoformat()}"
+    if decision.send is not None:
+        where = (team.id, indicator.steward_id)
+        zones[where] = zone
+        wanted[where].append((indicator, steward_key(indicator, following, decision.send)))
+    return decision.wake
 
 
 __all__ = ["learn_stewards", "plan", "steward_key", "unknown_stewards"]

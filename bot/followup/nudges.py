@@ -1,38 +1,44 @@
 """Nudges over the database: which owner is reminded about which commitment, at `now`.
 
-The rules are pure and live in `bot.core.nudge_rules`; the messages are built by
-`bot.slack.blocks.nudges`. This module finds the commitments due for a look, applies the rules to
-each owner (in their own time zone) and to the creator, and puts the messages in the outbox.
+The rules are pure and live in `bot.core.nudge_rules`. This module finds the commitments due for
+a look, applies the rules to each owner (in their own time zone) and to the creator; an owner
+due a reminder gets their morning message (`bot.followup.morning.plan_morning`: one message a
+person a day, with everything that needs them), the creator a one-time notice.
 
-Each message has an idempotency key (commitment, owner, due-date version, slot date), so planning
-twice, from several processes, or at an earlier instant than a previous pass never sends anything
-twice, and carries what it was planned on (`outbox.holds_commitment`: open, due date, owners,
-snooze), which the outbox checks again right before sending. No Slack call happens here: the
-owners' time zones were stored when they were met.
+Planning twice, from several processes, or at an earlier instant than a previous pass never sends
+anything twice (the keys are explained in `bot.followup.morning`); every message carries what it
+was planned on, which the outbox checks again right before sending. No Slack call happens here:
+the owners' time zones were stored when they were met.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.core import text
-from bot.core.deadlines import local_due
-from bot.core.nudge_rules import Rules, Slot, creator_notice_time, decide, slots, state_text
+from bot.core.nudge_rules import Rules, Slot, creator_notice_time, decide, slots
+from bot.followup.morning import (
+    due_day,
+    indicator_slugs,
+    moved_at,
+    next_morning,
+    nudge_key,
+    plan_morning,
+)
 from bot.slack import outbox
-from bot.slack.blocks.nudges import creator_payload, nudge_body, nudge_payload
+from bot.slack.blocks.nudges import creator_payload
 from storage.models import (
     Commitment,
-    CommitmentEvent,
     CommitmentStatus,
-    Indicator,
     Person,
     Team,
 )
@@ -40,19 +46,10 @@ from storage.models import (
 logger = logging.getLogger(__name__)
 
 
-def due_day(commitment: Commitment) -> date:
-    """The due date the owners agreed: `due_at` in the zone it was set in."""
-    return local_due(commitment).date()
-
-
 def needs_creator_notice(commitment: Commitment) -> bool:
     """The creator is told unless they are its only owner (they are being nudged already)."""
     owners = commitment.owner_ids
     return owners != [commitment.creator_id]
-
-
-def nudge_key(commitment: Commitment, owner: str, slot: Slot) -> str:
-    return f"nudge:{commitment.id}:{owner}:{commitment.due_version}:{slot.day.isoformat()}"
 
 
 def creator_key(commitment: Commitment) -> str:
@@ -65,7 +62,7 @@ def creator_key(commitment: Commitment) -> str:
 @dataclass
 class BatchResult:
     examined: int = 0
-    nudges: int = 0  # newly enqueued owner nudges
+    nudges: int = 0  # newly enqueued morning messages
     creator_notices: int = 0
 
     @property
@@ -108,9 +105,28 @@ def plan_batch(session: Session, *, now: datetime, batch: int = 500) -> BatchRes
     if not due:
         return result
     context = _Context.load(session, due)
+    wakes: dict[int, datetime | None] = {}
+    # (team, owner) -> the commitments whose reminder is due in their morning message
+    wanted: dict[tuple[str, str], list[tuple[Commitment, str]]] = defaultdict(list)
+    for commitment in due:
+        wakes[commitment.id] = _plan_one(
+            session, commitment, context, now=now, result=result, wanted=wanted
+        )
+    # In one order in every process, so two planners never wait on each other's messages.
+    for team_id, owner in sorted(wanted):
+        team = context.teams[team_id]
+        zone = context.zone(team, owner)
+        planned = plan_morning(session, team=team, user=owner, zone=zone, now=now)
+        result.nudges += int(planned.enqueued)
+        for commitment, key in wanted[(team_id, owner)]:
+            if key not in planned.told:  # came due after today's message: tomorrow's has it
+                later = next_morning(Rules.of(team), zone, planned.day)
+                current = wakes[commitment.id]
+                if later is not None and (current is None or later < current):
+                    wakes[commitment.id] = later
     updates: list[dict[str, Any]] = []
     for commitment in due:
-        wake = _plan_one(session, commitment, context, now=now, result=result)
+        wake = wakes[commitment.id]
         if wake is None or wake <= now:  # no working days at all: look again tomorrow
             wake = now + timedelta(days=1)
         updates.append({"id": commitment.id, "next_check_at": wake})
@@ -124,7 +140,7 @@ class _Context:
 
     teams: dict[str, Team]
     people: dict[tuple[str, str], Person]
-    indicators: dict[int, str]
+    indicators: dict[int, str]  # by commitment id
     moved_at: dict[int, datetime]
 
     @classmethod
@@ -138,36 +154,11 @@ class _Context:
                 select(Person).where(Person.team_id.in_(team_ids), Person.user_id.in_(user_ids))
             )
         }
-        indicator_ids = {c.indicator_id for c in due if c.indicator_id is not None}
-        indicators: dict[int, str] = {}
-        if indicator_ids:
-            indicators = {
-                row.id: row.slug
-                for row in session.execute(
-                    select(Indicator.id, Indicator.slug).where(Indicator.id.in_(indicator_ids))
-                )
-            }
-        moved = [c.id for c in due if c.due_version > 1]
-        moved_at: dict[int, datetime] = {}
-        if moved:
-            rows = session.execute(
-                select(CommitmentEvent.commitment_id, func.max(CommitmentEvent.at))
-                .where(CommitmentEvent.commitment_id.in_(moved), CommitmentEvent.kind == "moved")
-                .group_by(CommitmentEvent.commitment_id)
-            )
-            moved_at = {cid: _aware(at) for cid, at in rows}
-        return cls(teams, people, indicators, moved_at)
+        return cls(teams, people, indicator_slugs(session, due), moved_at(session, due))
 
     def zone(self, team: Team, user_id: str) -> ZoneInfo:
         person = self.people.get((team.id, user_id))
         return text.zone(person.time_zone if person else None, team.time_zone)
-
-
-def _aware(at: datetime) -> datetime:
-    # func.max() bypasses the column type on SQLite, which then hands back naive UTC.
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _plan_one(
@@ -177,18 +168,16 @@ def _plan_one(
     *,
     now: datetime,
     result: BatchResult,
+    wanted: dict[tuple[str, str], list[tuple[Commitment, str]]],
 ) -> datetime | None:
+    """Note the owners due a reminder at `now` in `wanted`, tell the creator if it is time, and
+    return when this commitment needs a look again."""
     team = context.teams[commitment.team_id]
     rules = Rules.of(team)
     due = due_day(commitment)
     # Reminders belong to the current due date: none for slots before it was set.
     start = context.moved_at.get(commitment.id, commitment.created_at)
-    indicator = context.indicators.get(commitment.indicator_id or -1)
     wakes: list[datetime] = []
-    body: list[dict[str, Any]] | None = None
-    # What the messages are planned on: checked again right before each is sent, so a reminder
-    # held back by Slack is dropped if the commitment was done, moved, reassigned or snoozed.
-    holds = outbox.holds_commitment(commitment)
     for owner in commitment.owner_ids:
         zone = context.zone(team, owner)
         decision = decide(
@@ -202,20 +191,9 @@ def _plan_one(
         if decision.wake is not None:
             wakes.append(decision.wake)
         if decision.send is not None:
-            state = state_text(decision.send, due)
-            if body is None:
-                body = nudge_body(commitment, now=now, indicator=indicator)
-            if outbox.enqueue(
-                session,
-                team_id=commitment.team_id,
-                key=nudge_key(commitment, owner, decision.send),
-                kind="nudge",
-                channel=owner,
-                payload=nudge_payload(commitment, state, now=now, body=body),
-                now=now,
-                holds=holds,
-            ):
-                result.nudges += 1
+            wanted[(commitment.team_id, owner)].append(
+                (commitment, nudge_key(commitment, owner, decision.send))
+            )
     if needs_creator_notice(commitment):
         zone = context.zone(team, commitment.creator_id)
         at = creator_notice_time(due, rules, zone)
@@ -230,7 +208,9 @@ def _plan_one(
                 key=creator_key(commitment),
                 kind="creator_notice",
                 channel=commitment.creator_id,
-                payload=creator_payload(commitment, now=now, indicator=indicator),
+                payload=creator_payload(
+                    commitment, now=now, indicator=context.indicators.get(commitment.id)
+                ),
                 now=now,
                 holds=outbox.holds_commitment(commitment),
             ):

@@ -48,6 +48,11 @@ key; `deliver` sends what is due. The rules, and why:
   (listed by `problems()` next to the failed ones), and never tried again; its key stays taken,
   so planning it again adds nothing. The outbox reads these plain facts itself, so it needs no
   rule from the follow-up layer above it, and every caller of `deliver` gets the check.
+* **Lines of a message.** A message made of lines (a person's morning message: one line per
+  commitment) keeps them in the payload under "parts", each with its own holds, and names its
+  composer ("compose"). Right before sending, a line that no longer holds is left out and the
+  message is laid out again from the lines that do (`bot.slack.blocks.nudges.compose_morning`);
+  that payload is the one stored as sent. When no line holds, the row is dropped as above.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ from bot.core.deadlines import due_text
 from bot.core.recurrence import zone_words
 from bot.core.text import clip
 from bot.slack import errors, history
+from bot.slack.blocks.nudges import MORNING, compose_morning
 from storage import repositories as repo
 from storage.models import Commitment, CommitmentStatus, Indicator, OutboxMessage, OutboxStatus
 
@@ -127,6 +133,9 @@ def enqueue(
         if unknown:
             raise ValueError(f"unknown outbox holds: {sorted(unknown)}")
         payload = {**payload, HOLDS: holds}
+    for part in payload.get(PARTS) or []:
+        if set(part.get(HOLDS) or {}) - set(_CHECKS) or payload.get("compose") not in _COMPOSERS:
+            raise ValueError("a message of lines needs a known composer and known holds")
     values = {
         "team_id": team_id,
         "idempotency_key": key,
@@ -174,6 +183,7 @@ def upload_payload(
 # Plain facts, JSON in the payload, so that the outbox can check them itself through storage.
 
 HOLDS = "holds"  # the payload's key for them
+PARTS = "parts"  # a message's lines, each with its own holds (see the module docstring)
 
 
 def holds_commitment(commitment: Commitment) -> dict[str, Any]:
@@ -278,6 +288,7 @@ class _Claimed:
     previous_error: str | None
     unknown_since: float | None  # an earlier attempt may have arrived; look before sending
     claimed_until: datetime
+    relaid: bool = False  # some lines were left out: the payload sent is stored
 
 
 @dataclass
@@ -524,6 +535,8 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
             "claimed_until": None,
             "last_error": None,
         }
+        if row.relaid and not outcome.found:
+            values["payload"] = row.payload
     elif outcome.status == "dropped":
         values = {
             "status": OutboxStatus.DROPPED,
@@ -631,11 +644,14 @@ def _still_holds(state: _Pass, row: _Claimed) -> _Outcome | None:
     """None when the row may be sent; otherwise the outcome: dropped with the reason, or (when
     the facts cannot be read right now) retried later."""
     holds = row.payload.get(HOLDS)
-    if not holds:
+    parts = row.payload.get(PARTS)
+    if not holds and not parts:
         return None
     try:
         with state.services.sessions() as session:  # a read: no write lock, closed before Slack
-            why = no_longer_holds(session, row.team_id, holds, now=state.now)
+            why = no_longer_holds(session, row.team_id, holds, now=state.now) if holds else None
+            if why is None and parts:
+                why = _keep_lines(session, row, parts, now=state.now)
     except _BadPayload as exc:
         logger.error("outbox row %s has malformed holds: %s", row.id, exc)
         return _Outcome("failed", error=_explain("bad_payload"))
@@ -655,6 +671,31 @@ def _still_holds(state: _Pass, row: _Claimed) -> _Outcome | None:
     if waited:
         reason += f" (it had been held back: {waited})"
     return _Outcome("dropped", error=reason)
+
+
+def _keep_lines(session: Session, row: _Claimed, parts: Any, *, now: datetime) -> str | None:
+    """Leave out the lines that no longer hold and lay the message out again; why not to send it
+    at all when none is left."""
+    if not isinstance(parts, list) or not parts:
+        raise _BadPayload("parts must be a non-empty list")
+    kept: list[dict[str, Any]] = []
+    gone: list[str] = []
+    for part in parts:
+        why = no_longer_holds(session, row.team_id, part.get(HOLDS) or {}, now=now)
+        if why is None:
+            kept.append(part)
+        else:
+            gone.append(why)
+    if not kept:
+        return "; ".join(gone)
+    if gone:
+        composer = _COMPOSERS.get(str(row.payload.get("compose")))
+        if composer is None:
+            raise _BadPayload(f"no composer {row.payload.get('compose')!r}")
+        row.payload = composer({**row.payload, PARTS: kept})
+        row.relaid = True
+        logger.info("outbox row %s: left out %d line(s): %s", row.id, len(gone), "; ".join(gone))
+    return None
 
 
 def no_longer_holds(
@@ -741,6 +782,8 @@ _CHECKS: dict[str, Callable[[Session, str, dict[str, Any], datetime], str | None
     "no_value": _no_value_holds,
     "meeting": _meeting_holds,
 }
+# Who lays a message of lines out again (the payload's "compose").
+_COMPOSERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {MORNING: compose_morning}
 
 
 def _client(state: _Pass, team_id: str) -> WebClient:
@@ -944,6 +987,7 @@ def _marked_filename(filename: str, key: str) -> str:
 
 __all__ = [
     "HOLDS",
+    "PARTS",
     "DeliveryReport",
     "deliver",
     "enqueue",

@@ -58,11 +58,11 @@ def test_a_commitment_is_confirmed_listed_and_reminded_once_the_day_before(sessi
     assert "*#1* Call the shelters\n    @Maria (Health Dept) · due *Wed, Nov 25, 2026*" in out
     assert "*Your open commitments* (1)" in out
     # Tuesday 9:00 is the only reminder before it is done; the extra `tick` sends nothing again.
-    assert out.count("⏰ Reminder: *#1* is *due tomorrow*.") == 1
+    assert out.count("📅 *due tomorrow* · *#1* Call the shelters") == 1
     assert "Scheduler pass: nothing to send" in out
     # `wait until Tuesday 10am` on Tuesday at 8 means this Tuesday, not next week's
     assert "It is now Tue Nov 24, 8:00 AM" in out and "It is now Tue Nov 24, 10:00 AM" in out
-    assert "is *due today*" not in out  # done on Tuesday, so Wednesday stays quiet
+    assert "*due today*" not in out  # done on Tuesday, so Wednesday stays quiet
 
 
 def test_only_an_owner_can_mark_it_done(session):

@@ -221,7 +221,7 @@ def test_a_nudge_held_back_by_slack_is_not_sent_once_it_no_longer_holds(
     assert report.delivery.sent == 0 and report.delivery.dropped == 1
     assert "dropped 1 no longer true" in report.summary()
     assert bot.slack.messages("U0MARIA") == []  # nothing reached Maria
-    row = dropped_for(bot, "nudge")
+    row = dropped_for(bot, "morning")  # Maria's morning message: its one line no longer holds
     assert why in str(row.last_error)
     assert "held back" in str(row.last_error)  # and by what
     if status >= 500:  # an earlier try may have reached Slack: it was looked for first
@@ -242,7 +242,7 @@ def test_a_creator_notice_and_a_nudge_held_back_are_not_sent_once_it_is_done(bot
     assert bot.slack.messages("U0MARIA") == [] and bot.slack.messages("U0LEE") == []
     slack_up(bot)
     waiting = rows(bot)
-    assert {r.kind for r in waiting} == {"creator_notice", "nudge"}
+    assert {r.kind for r in waiting} == {"creator_notice", "morning"}
     assert {r.status for r in waiting} == {OutboxStatus.PENDING}
 
     command(bot, "/commit", f"done {commitment.id}", user="U0LEE")
@@ -253,7 +253,7 @@ def test_a_creator_notice_and_a_nudge_held_back_are_not_sent_once_it_is_done(bot
     assert report.delivery.dropped == len(waiting) and report.delivery.sent == 0
     why = f"#{commitment.id} was marked done"
     assert why in str(dropped_for(bot, "creator_notice").last_error)
-    assert all(why in str(r.last_error) for r in rows(bot) if r.kind == "nudge")
+    assert all(why in str(r.last_error) for r in rows(bot) if r.kind == "morning")
     assert {r.status for r in rows(bot)} == {OutboxStatus.DROPPED}
     assert bot.slack.messages("U0MARIA") == [] and bot.slack.messages("U0LEE") == []
     still_dropped_later(bot, ny(3, 10, 0, month=12))
@@ -319,7 +319,7 @@ def test_a_steward_nudge_is_not_sent_once_the_value_arrived(bot: ServedBot):
 
     assert report.delivery.sent == 0 and report.delivery.dropped == 1
     assert bot.slack.messages("U0LEE") == []
-    row = dropped_for(bot, "steward_nudge")
+    row = dropped_for(bot, "morning")  # Lee's morning message: its one line no longer holds
     assert "a value for md-overdose-deaths 2026-07 arrived" in str(row.last_error)
     still_dropped_later(bot, ny(2, 12, 30, month=12))
 
@@ -359,11 +359,12 @@ def test_held_back_messages_that_still_hold_are_sent_once(bot: ServedBot, status
     assert "Tue, Nov 24" in all_text(digest)
     assert len([c for c in bot.slack.calls_to("files.completeUploadExternal") if c.ok]) == 1
 
-    _held_then_sent(bot, status, ny(24, 10, 30), ["nudge"])
+    _held_then_sent(bot, status, ny(24, 10, 30), ["morning"])
     [dm] = bot.slack.messages("U0MARIA")
-    assert f"#{commitment.id}" in all_text(dm) and "is *due tomorrow*" in all_text(dm)
+    assert f"#{commitment.id}" in all_text(dm) and "*due tomorrow*" in all_text(dm)
 
-    _held_then_sent(bot, status, ny(1, 12, 30, month=12), ["steward_nudge", "nudge"])
+    # Lee's data is late, Maria's report overdue: a morning message each.
+    _held_then_sent(bot, status, ny(1, 12, 30, month=12), ["morning", "morning"])
     [asked] = bot.slack.messages("U0LEE")
     assert "No value yet for *Maryland overdose deaths*, Jul 2026" in all_text(asked)
 
@@ -374,7 +375,10 @@ def test_held_back_messages_that_still_hold_are_sent_once(bot: ServedBot, status
     assert all(arrived(bot, r.idempotency_key) <= 1 for r in rows(bot))
     assert {r.status for r in rows(bot)} == {OutboxStatus.SENT}
     # What a row was planned on travels with it, never to Slack, and leaves its key alone.
-    nudge = rows(bot, "nudge")[0]
-    assert nudge.payload[outbox.HOLDS]["commitment"]["id"] == commitment.id
-    assert nudge.idempotency_key.startswith(f"nudge:{commitment.id}:U0MARIA:1:")
-    assert not [c for c in bot.slack.calls_to("chat.postMessage") if outbox.HOLDS in c.params]
+    nudge = rows(bot, "morning")[0]
+    [line] = nudge.payload[outbox.PARTS]
+    assert line[outbox.HOLDS]["commitment"]["id"] == commitment.id
+    assert nudge.idempotency_key == f"morning:{TEAM_ID}:U0MARIA:2026-11-24"
+    assert line["key"].startswith(f"nudge:{commitment.id}:U0MARIA:1:")
+    sent = bot.slack.calls_to("chat.postMessage")
+    assert not [c for c in sent if outbox.HOLDS in c.params or outbox.PARTS in c.params]

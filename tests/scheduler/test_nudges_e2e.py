@@ -1,5 +1,6 @@
 """A new user's week of reminders, end to end: /commit over signed HTTP, scheduler passes at
-chosen instants, the DMs that reach Slack, and the buttons clicked in those DMs."""
+chosen instants, the DMs that reach Slack, and the buttons clicked in those DMs. (Several
+commitments in one morning message: tests/scheduler/test_morning_message.py.)"""
 
 from __future__ import annotations
 
@@ -87,9 +88,9 @@ def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
     assert report.summary() == "planned 1 nudge, 0 digests; sent 1, retrying 0, failed 0"
     [first] = dms(bot)
     seen = all_text(first)
-    assert "is *due tomorrow*" in seen
+    assert "*due tomorrow*" in seen
     assert f"#{commitment.id}" in seen and "Send the naloxone report" in seen
-    assert "<@U0MARIA>" in seen and "Wed, Nov 25, 2026" in seen
+    assert "due Wed, Nov 25, 2026" in seen
     assert "Mark it done, change the date or snooze it and I'll stop." in seen
     assert [e["action_id"] for e in buttons(first)] == list(ids.ACTIONS)
 
@@ -99,14 +100,14 @@ def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
 
     tick(bot, ny(25, 10, 30))
     assert len(dms(bot)) == 2
-    assert "is *due today*" in all_text(dms(bot)[-1])
+    assert "*due today*" in all_text(dms(bot)[-1])
 
     tick(bot, ny(26, 10, 30))
     assert len(dms(bot)) == 3
     overdue = dms(bot)[-1]
-    assert "is *1 day overdue*" in all_text(overdue)
+    assert "*1 day overdue*" in all_text(overdue)
 
-    # Done, clicked in the DM itself: the DM changes in place, the channel message too.
+    # Done, clicked in the DM itself: its line changes in place, the channel message too.
     answer = bot.driver.click(
         ids.COMMIT_DONE,
         user="U0MARIA",
@@ -116,7 +117,8 @@ def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
         message_ts=overdue["ts"],
     )
     assert answer.status == 200
-    wait_for(lambda: "✅ Done" in all_text(bot.slack.message("U0MARIA", overdue["ts"])))
+    wait_for(lambda: "✓ Done — " in all_text(bot.slack.message("U0MARIA", overdue["ts"])))
+    assert not buttons(bot.slack.message("U0MARIA", overdue["ts"]))
     wait_for(lambda: "✅ Done" in all_text(bot.slack.message(CHANNEL, commitment.message_ts)))
     assert stored(bot, commitment.id).status == "done"
 
@@ -140,7 +142,11 @@ def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
         message_ts=reminder["ts"],
     )
     wait_for(lambda: stored(bot, commitment.id).snoozed_until is not None)
-    wait_for(lambda: "Reminders snoozed" in all_text(bot.slack.message("U0MARIA", reminder["ts"])))
+    wait_for(
+        lambda: (
+            "💤 Snoozed until Fri, Nov 27" in all_text(bot.slack.message("U0MARIA", reminder["ts"]))
+        )
+    )
     # Snoozed until Fri Nov 27 at 10:30: Wednesday's and Thursday's reminders are skipped;
     # Friday's 09:00 slot is still inside the snooze; Monday's is the next.
     for day in (25, 26, 27):
@@ -148,7 +154,7 @@ def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
     assert len(dms(bot)) == 1
     tick(bot, ny(30, 9, 30))
     assert len(dms(bot)) == 2
-    assert "is *5 days overdue*" in all_text(dms(bot)[-1])
+    assert "*5 days overdue*" in all_text(dms(bot)[-1])
 
 
 def test_moving_the_date_from_the_dm_replans_the_reminders(bot):
@@ -164,13 +170,18 @@ def test_moving_the_date_from_the_dm_replans_the_reminders(bot):
         message_ts=reminder["ts"],
     )
     wait_for(lambda: stored(bot, commitment.id).due_version == 2)
-    wait_for(lambda: "Mon, Dec 7, 2026" in all_text(bot.slack.message("U0MARIA", reminder["ts"])))
+    wait_for(
+        lambda: (
+            "📅 Now due *Mon, Dec 7, 2026*"
+            in all_text(bot.slack.message("U0MARIA", reminder["ts"]))
+        )
+    )
     for day, month in [(25, 11), (26, 11), (27, 11), (30, 11), (1, 12), (2, 12), (3, 12)]:
         tick(bot, ny(day, 10, 30, month=month))
     assert len(dms(bot)) == 1  # nothing until the Friday before the new date
     tick(bot, ny(4, 10, 30, month=12))
     assert len(dms(bot)) == 2
-    assert "is *due Monday*" in all_text(dms(bot)[-1])
+    assert "*due Monday*" in all_text(dms(bot)[-1])
     assert "Mon, Dec 7, 2026" in all_text(dms(bot)[-1])
 
 
@@ -186,7 +197,7 @@ def test_each_owner_is_reminded_at_nine_in_their_own_zone_and_the_creator_is_tol
     assert dms(bot, "U0LEE") == []
     tick(bot, ny(24, 12, 5))  # 09:05 in Los Angeles
     assert len(dms(bot, "U0LEE")) == 1
-    assert "is *due tomorrow*" in all_text(dms(bot, "U0LEE")[0])
+    assert "*due tomorrow*" in all_text(dms(bot, "U0LEE")[0])
     assert dms(bot, "U0MARIA") == []  # Maria logged it but does not own it
     # A week overdue: Maria (the creator) is told once, on Wed Dec 2 at 09:00 New York.
     for day, month in [(1, 12), (2, 12), (3, 12), (4, 12), (9, 12)]:

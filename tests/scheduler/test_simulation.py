@@ -11,15 +11,18 @@ holidays or in quiet hours, every nudge between 09:00 and 10:00 local.
 from __future__ import annotations
 
 import bisect
+import json
 import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
+from sqlalchemy import select
 
 from bot.bootstrap import bootstrap
 from bot.core.dates import Due
@@ -28,7 +31,7 @@ from bot.followup.scheduler import run_pass
 from bot.usecases import commitments as core
 from bot.usecases.commitments import Actor
 from storage import repositories as repo
-from storage.models import Person, Schedule
+from storage.models import OutboxMessage, Person, Schedule
 from tests.conftest import TEAM_ID, make_settings
 
 START = datetime(2026, 10, 6, 4, 20, tzinfo=UTC)  # Tue Oct 6 2026, 00:20 in New York
@@ -315,6 +318,7 @@ def test_ninety_days_of_nudges_and_digests(db_url, fake_slack):
     ids: dict[int, int] = {}
     dm_owner: dict[str, str] = {}
     received: Counter = Counter()
+    mornings: Counter = Counter()
     digests: Counter = Counter()
     local_times: list[tuple[str, datetime]] = []
     seen_calls = 0
@@ -340,10 +344,26 @@ def test_ninety_days_of_nudges_and_digests(db_url, fake_slack):
             if channel in dm_owner or channel.startswith("U"):
                 user = dm_owner.get(channel, channel)
                 text = call.params["text"]
-                cid = int(re.search(r"#(\d+)", text).group(1))
-                kind = "nudge" if text.startswith("Reminder:") else "creator"
-                received[(user, cid, kind, now)] += 1
                 local_times.append((user, now.astimezone(zone(user))))
+                if not text.startswith("Good morning"):  # a creator's notice
+                    cid = int(re.search(r"#(\d+)", text).group(1))
+                    received[(user, cid, "creator", now)] += 1
+                    continue
+                # One morning message a person a day, a line (block `line-<id>`) a commitment.
+                mornings[(user, now.astimezone(zone(user)).date())] += 1
+                blocks = call.params["blocks"]
+                blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+                listed = [
+                    int(block["block_id"].removeprefix("line-"))
+                    for block in blocks
+                    if str(block.get("block_id", "")).startswith("line-")
+                ]
+                more = re.search(r"…and (\d+) more", json.dumps(blocks, ensure_ascii=False))
+                if more:  # a long list is summarised: the lines left out, as the outbox keeps them
+                    listed += summarised(services, call.params["metadata"], len(listed))
+                    assert len(listed) == len(set(listed)) > int(more[1])
+                for cid in listed:
+                    received[(user, cid, "nudge", now)] += 1
             else:
                 digests[(channel, now)] += 1
         last_pass = now
@@ -359,6 +379,8 @@ def test_ninety_days_of_nudges_and_digests(db_url, fake_slack):
     expected = expected_messages(list(stories.values()), last_pass)
     assert sum(expected.values()) > 500
     assert max(received.values()) == 1, "a DM was sent twice"
+    assert max(mornings.values()) == 1, "two morning messages in one day"
+    assert sum(mornings.values()) < sum(v for k, v in received.items() if k[2] == "nudge")
     missing = expected - received
     extra = received - expected
     assert not missing and not extra, (sorted(missing)[:10], sorted(extra)[:10])
@@ -374,6 +396,17 @@ def test_ninety_days_of_nudges_and_digests(db_url, fake_slack):
         sorted((digests - wanted).elements())[:5],
     )
     services.engine.dispose()
+
+
+def summarised(services, metadata: Any, shown: int) -> list[int]:
+    """The commitments a morning message summarised as "…and N more" (its stored lines)."""
+    metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+    key = metadata["event_payload"]["key"]
+    with services.sessions() as session:
+        payload = session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.idempotency_key == key)
+        ).one()
+    return [part["id"] for part in payload["parts"][shown:]]
 
 
 def _apply(

@@ -527,7 +527,7 @@ def _a_reminder(bot: Served) -> tuple[int, dict[str, Any], str]:
     report = run_pass(bot.services, now=at, per_channel_interval=0)
     assert report.nudges == 1 and report.delivery.sent == 1, report.summary()
     [reminder] = bot.slack.messages("U0MARIA")
-    assert "is *due tomorrow*" in all_text(reminder)
+    assert "*due tomorrow*" in all_text(reminder)
     return number, reminder, _dm_channel(bot, reminder)
 
 
@@ -542,7 +542,7 @@ def _snooze_in_reminder(bot: Served, prepared: tuple[int, dict[str, Any], str]) 
         message_ts=reminder["ts"],
     )
     assert _stored(bot, number).snoozed_until == bot.clock() + timedelta(days=3)
-    assert "Reminders snoozed" in _seen(bot.slack.message("U0MARIA", reminder["ts"]))
+    assert "💤 Snoozed until" in _seen(bot.slack.message("U0MARIA", reminder["ts"]))
 
 
 def _change_date_in_reminder(bot: Served, prepared: tuple[int, dict[str, Any], str]) -> None:

@@ -9,11 +9,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.nudge_rules import (
+    COMING,
+    DATA,
+    OVERDUE,
+    TODAY,
     Rules,
     Slot,
     creator_notice_time,
+    deadline_on,
     decide,
+    group_of,
+    lines_that_fit,
     local_instant,
+    morning_order,
     slots,
     state_text,
 )
@@ -298,3 +306,53 @@ def test_the_creator_is_told_on_the_first_working_day_a_week_after_the_due_date(
     assert creator_notice_time(date(2026, 11, 25), WEEKDAYS, NY) == at_ny(2, 9, month=12)
     # A week after a Saturday due date is a Saturday: Monday then.
     assert creator_notice_time(date(2026, 11, 28), WEEKDAYS, NY) == at_ny(7, 9, month=12)
+
+
+# --- one message a morning -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "due", "expected"),
+    [
+        (date(2026, 11, 24), date(2026, 11, 25), "due tomorrow"),
+        (date(2026, 11, 27), date(2026, 11, 30), "due Monday"),
+        (date(2026, 11, 25), date(2026, 11, 25), "due today"),
+        (date(2026, 11, 26), date(2026, 11, 25), "1 day overdue"),
+        (date(2026, 12, 2), date(2026, 11, 25), "7 days overdue"),
+        (date(2026, 12, 1), date(2026, 12, 14), "due Mon, Dec 14, 2026"),
+    ],
+)
+def test_a_morning_message_speaks_of_the_deadline_from_its_own_day(day, due, expected):
+    assert deadline_on(day, due) == expected
+
+
+def test_overdue_lines_come_first_most_late_first_then_today_then_coming_then_data():
+    day = date(2026, 11, 27)
+    lines = {
+        "due Monday": (date(2026, 11, 30), 1),
+        "due today": (date(2026, 11, 27), 2),
+        "1 day overdue": (date(2026, 11, 26), 3),
+        "9 days overdue": (date(2026, 11, 18), 4),
+        "due next week": (date(2026, 12, 4), 5),
+    }
+    order = sorted(
+        lines,
+        key=lambda k: morning_order(group_of(day, lines[k][0]), lines[k][0], day, lines[k][1]),
+    )
+    assert order == ["9 days overdue", "1 day overdue", "due today", "due Monday", "due next week"]
+    data = morning_order(DATA, date(2026, 9, 30), day, 1)
+    assert all(data > morning_order(g, day, day, 9) for g in (OVERDUE, TODAY, COMING))
+    assert morning_order(DATA, date(2026, 9, 1), day, 2) < data  # later data first
+
+
+def test_lines_that_fit_keeps_whole_lines_within_every_limit():
+    def fit(sizes, **limits):
+        rules = {"max_blocks": 50, "max_chars": 10_000, "max_lines": 15, "reserve": (3, 600)}
+        return lines_that_fit(sizes, **{**rules, **limits})
+
+    assert fit([(2, 500)] * 3) == 3
+    assert fit([(2, 500)] * 40) == 15  # at most 15 lines
+    assert fit([(2, 500)] * 40, max_lines=99) == 18  # 600 + 18 × 500 = 9,600 characters
+    assert fit([(2, 100)] * 40, max_lines=99) == 23  # 3 + 23 × 2 = 49 blocks
+    assert fit([(2, 9_500), (2, 10)]) == 0  # a line never fits half: none rather than cut
+    assert fit([]) == 0
