@@ -191,8 +191,9 @@ def read_period(text: str) -> Period:
     """The period in a question (`Dec 2023`, `December 2023`, `2023-12`, `12/2023`, `Q1 2024`,
     `2023`, `the 12 months ending Dec 2023`); an IndicatorError says what is wrong with it.
 
-    Any year from 1 to 9999 is read, so that `in 1800` is answered with the years that have
-    data rather than refused as unreadable."""
+    Any four-digit year (1000 to 9999) is read, so that `in 1800` is answered with the years
+    that have data rather than refused as unreadable; `Jan 0001` is refused ("the year 1 looks
+    wrong"): its answer would read "Jan 1"."""
     cleaned = _LEAD_IN.sub("", text.strip()).strip()
     if cleaned.lower().rstrip(".") in _MONTH_WORDS or _QUARTER_WORD.match(cleaned):
         raise IndicatorError(
@@ -242,13 +243,14 @@ def _read_period(text: str) -> Period:
 
 
 def _any_year(text: str) -> Period:
-    """`periods.parse_period`, but with a year outside the ones data can have (1800, 2999) read
-    as asked: a question about such a year has an answer ("no data"), a stored value does not."""
+    """`periods.parse_period`, but with a four-digit year outside the ones data can have (1800,
+    2999) read as asked: a question about such a year has an answer ("no data"), a stored value
+    does not."""
     try:
         return periods.parse_period(text)
     except PeriodError:
         m = _YEAR_IN.search(text)
-        if m is None or periods.MIN_YEAR <= int(m[1]) <= periods.MAX_YEAR or int(m[1]) < 1:
+        if m is None or periods.MIN_YEAR <= int(m[1]) <= periods.MAX_YEAR or int(m[1]) < 1000:
             raise
         year = int(m[1])
         shape = periods.parse_period(text[: m.start()] + "2000" + text[m.end() :])

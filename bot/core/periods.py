@@ -367,17 +367,15 @@ def year_earlier(period: Period, kind: str | None) -> Period:
 def period_end(period: Period, kind: str | None) -> date:
     """The last day a period covers (a week for weekly data; the month shown for 12-month-ending)."""
     kind = _check_kind(kind)
+    start = period.start
     if period.grain == "day":
-        return period.start + timedelta(days=6) if kind == "weekly" else period.start
-    following = (
-        period.start
-        + {
-            "month": relativedelta(months=1),
-            "quarter": relativedelta(months=3),
-            "year": relativedelta(years=1),
-        }[period.grain]
-    )
-    return following - timedelta(days=1)
+        if kind != "weekly":
+            return start
+        # Counted back from date.max, not forward: a question about the week of Dec 31, 9999
+        # has an answer ("no data"), not an overflow.
+        return start + timedelta(days=min(6, (date.max - start).days))
+    last = {"month": start.month, "quarter": start.month + 2, "year": 12}[period.grain]
+    return date(start.year, last, calendar.monthrange(start.year, last)[1])
 
 
 def infer_kind(periods: Sequence[Period]) -> str:
