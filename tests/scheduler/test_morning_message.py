@@ -257,7 +257,7 @@ def test_a_steward_with_late_data_and_a_due_commitment_gets_one_message(bot):
     assert "*1 commitment* and *1 late data update* need you today" in seen
     assert f"*#{made.id}* Send the naloxone report" in seen
     assert "No value yet for *Maryland overdose deaths*, Jul 2026" in seen
-    assert "you own these commitments and steward this data" in seen
+    assert "you own this commitment and steward this data" in seen
     tick(bot, ny(1, 11, 30, month=12))
     assert len(dms(bot)) == 1
 

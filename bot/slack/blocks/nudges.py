@@ -39,6 +39,7 @@ from bot.slack.blocks import commitments as blocks
 from storage.models import Commitment, CommitmentStatus, Indicator
 
 STOP_HINT = "Mark it done, change the date or snooze it and I'll stop."
+DATA_STOP_HINT = "Once the value is in, I'll stop asking for it."
 FALLBACK_CLIP = 150  # a commitment's words in a notification
 LINE_CLIP = 300  # a commitment's words in a line of the morning message
 NAME_CLIP = 200  # an indicator's name
@@ -192,17 +193,16 @@ def compose_morning(payload: dict[str, Any], *, shown: int | None = None) -> dic
             where.append("`/indicator list`")
         more = f"…and {len(hidden)} more: {', '.join(where)}"
         out.append(SectionBlock(block_id="more", text=_md(more)).to_dict())
+    owned = f"you own {'this commitment' if commitments == 1 else 'these commitments'}"
     if not data:
-        why = f"you own {'this commitment' if commitments == 1 else 'these commitments'}"
+        why, stop = owned, STOP_HINT
     elif not commitments:
-        why = "you are the data steward"
+        why, stop = "you are the data steward", DATA_STOP_HINT
     else:
-        why = "you own these commitments and steward this data"
+        why, stop = f"{owned} and steward this data", f"{STOP_HINT} {DATA_STOP_HINT}"
     note = f"You're getting this because {why}; everything for one morning comes in one message."
     out.append(
-        ContextBlock(
-            block_id="why", elements=[MarkdownTextObject(text=f"{note} {STOP_HINT}")]
-        ).to_dict()
+        ContextBlock(block_id="why", elements=[MarkdownTextObject(text=f"{note} {stop}")]).to_dict()
     )
     return {**payload, "shown": shown, "text": _fallback(counted, parts), "blocks": out}
 
@@ -236,7 +236,7 @@ def changed_line(
         words = f"📅 Now due *{due_text(commitment)}* — {what}\n{details}"
     elif commitment.snoozed_until is not None and commitment.snoozed_until > now:
         until = commitment.snoozed_until.astimezone(ZoneInfo(commitment.time_zone))
-        words = f"💤 Snoozed until {format_due(until, has_time=True)} — {what}\n{details}"
+        words = f"💤 Snoozed until {format_due(until)} — {what}\n{details}"
     if words is None and not noted:
         return part
     if words is None:
