@@ -1,4 +1,9 @@
-"""What a CommStat digest says, from plain values: its lines, sections, scope and titles.
+"""What a CommStat digest says, from plain values: its window, lines, sections, scope and titles.
+
+A digest covers a `Window`: what was done, made or updated from `since` to `now`, what is due
+from `now` to the next meeting (`due_by`), and what comes up from then to the meeting after it
+(`coming_by`). Every heading names the window that was used ("Done since Mon, Nov 23, 9:00 AM",
+"Due before the next meeting (Thu, Nov 26)"), so what a heading says and what it lists agree.
 
 Every word the bot did not write (a commitment's text, an indicator's name, place and unit)
 goes through `bot.core.text.safe` here, where the line is built; owners and stewards are the
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,10 +39,52 @@ SECTION_LIMIT = 3000  # Slack's limit for a section's text
 MAX_BLOCKS = 50
 HEADER_LIMIT = 150
 ITEMS_PER_SECTION = 10  # a digest is read in a minute before a meeting, not scrolled
+# All sections' text together: Slack refuses a message well below 50 blocks × 3000 characters
+# (`msg_blocks_too_long` from about 13k characters in all), so the sections share this.
+MESSAGE_TEXT_BUDGET = 10_000
 TEXT_CLIP = 140  # a commitment's words in a digest line
 NAME_CLIP = 150  # an indicator's name, place or unit in a digest line
 FLAG_AFTER_DAYS = 7  # "after a week overdue: flagged in the next digest"
 _MORE_RESERVE = 120  # room kept in a section for the "…and N more" line
+LOOKAHEAD = timedelta(days=7)  # with no meeting to go by: the next week, then the week after
+LOCAL_HOLIDAY = "local holiday"  # the name of a day off an admin added (bot.core.nudge_rules)
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# What `Window.since` is, which decides how the headings name it.
+SINCE_MEETING = "meeting"  # when the last meeting started
+SINCE_LOOKBACK = "lookback"  # exactly LOOKAHEAD before `now` (no meeting to go by)
+SINCE_INSTANT = "instant"  # any other instant (the last weekly digest's time, a week before…)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The stretch of time a digest covers (aware datetimes; the meetings in their own zone).
+
+    Done, new and indicator data: `since` to `now`. Due: from `now` to `due_by`. Coming up: after
+    `due_by`, up to `coming_by`. A commitment due on a day without a time counts as due by a
+    boundary that falls on that day (`day_end`): "due Thursday" is the Thursday meeting's business.
+    """
+
+    since: datetime
+    now: datetime
+    next_meeting: datetime | None = None
+    following_meeting: datetime | None = None
+    since_kind: str = SINCE_INSTANT
+
+    @property
+    def due_by(self) -> datetime:
+        return self.next_meeting if self.next_meeting is not None else self.now + LOOKAHEAD
+
+    @property
+    def coming_by(self) -> datetime:
+        if self.following_meeting is not None:
+            return self.following_meeting
+        return self.due_by + LOOKAHEAD
+
+
+def day_end(at: datetime) -> datetime:
+    """The last second of `at`'s day, in `at`'s own zone."""
+    return at.replace(hour=23, minute=59, second=59, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -90,6 +137,9 @@ class DigestData:
     done: Listing = field(default_factory=Listing)
     overdue: Listing = field(default_factory=Listing)
     upcoming: Listing = field(default_factory=Listing)
+    coming: Listing = field(
+        default_factory=Listing
+    )  # due after the next meeting, before the one after
     new: Listing = field(default_factory=Listing)
     moves: Listing = field(default_factory=Listing)
     stale: Listing = field(default_factory=Listing)
@@ -107,8 +157,17 @@ class Section:
 
     @property
     def text(self) -> str:
+        return self.fit(SECTION_LIMIT)
+
+    def fit(self, limit: int) -> str:
+        """The section in at most about `limit` characters (whole lines, then "…and N more")."""
         return section_text(
-            self.title, self.lines, self.total, empty=self.empty, more_hint=self.more_hint
+            self.title,
+            self.lines,
+            self.total,
+            empty=self.empty,
+            more_hint=self.more_hint,
+            limit=limit,
         )
 
 
@@ -128,9 +187,14 @@ def owners_text(owners: Sequence[str]) -> str:
     return ", ".join(mention(o) for o in owners) or "no owner"
 
 
+def short_day(at: datetime) -> str:
+    """`Thu, Dec 3`, where the year is obvious."""
+    return format_due(at).rsplit(",", 1)[0]
+
+
 def short_when(at: datetime) -> str:
     """`Thu, Dec 3, 10:00 AM` for headers, where the year is obvious."""
-    return f"{format_due(at).rsplit(',', 1)[0]}, {format_time(at)}"
+    return f"{short_day(at)}, {format_time(at)}"
 
 
 def item_line(item: Item, kind: str) -> str:
@@ -183,7 +247,13 @@ def stale_line(stale: Stale) -> str:
 
 
 def section_text(
-    title: str, lines: Sequence[str], total: int, *, empty: str, more_hint: str | None
+    title: str,
+    lines: Sequence[str],
+    total: int,
+    *,
+    empty: str,
+    more_hint: str | None,
+    limit: int = SECTION_LIMIT,
 ) -> str:
     """A titled list that fits one section: whole lines only, then "…and N more"."""
     text = f"*{title}* ({total})" if total else f"*{title}*"
@@ -191,7 +261,7 @@ def section_text(
         return f"{text}\n{empty}"
     shown = 0
     for line in lines[:ITEMS_PER_SECTION]:
-        if len(text) + 1 + len(line) > SECTION_LIMIT - _MORE_RESERVE:
+        if len(text) + 1 + len(line) > min(limit, SECTION_LIMIT) - _MORE_RESERVE:
             break
         text += "\n" + line
         shown += 1
@@ -200,16 +270,54 @@ def section_text(
     return text
 
 
-def until_words(next_meeting: datetime | None) -> str:
-    return "before the next meeting" if next_meeting is not None else "in the next 7 days"
+def fitted(parts: Sequence[Section], budget: int = MESSAGE_TEXT_BUDGET) -> list[str]:
+    """The sections' texts, together within `budget`: when the whole lists are too long, every
+    section is held to the same length (the longest that fits), so a long list shortens itself
+    and leaves the short ones whole; each still ends with "…and N more" where it was cut."""
+    full = [part.text for part in parts]
+    if sum(map(len, full)) <= budget:
+        return full
+    low, high = 0, SECTION_LIMIT
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sum(len(part.fit(middle)) for part in parts) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return [part.fit(low) for part in parts]
 
 
-def sections(data: DigestData, *, next_meeting: datetime | None) -> list[Section]:
-    """The six sections, in the order a meeting reads them."""
-    until = until_words(next_meeting)
+def since_words(window: Window, zone: ZoneInfo) -> str:
+    """How the headings name the start of the window: exactly the one that was used."""
+    since = window.since.astimezone(zone)
+    if window.since_kind == SINCE_MEETING:
+        return f"since the last meeting ({short_day(since)})"
+    if window.since_kind == SINCE_LOOKBACK:
+        return f"in the last {LOOKAHEAD.days} days"
+    return f"since {short_when(since)}"
+
+
+def due_words(window: Window, zone: ZoneInfo) -> str:
+    if window.next_meeting is not None:
+        return f"before the next meeting ({short_day(window.next_meeting)})"
+    return f"in the next {LOOKAHEAD.days} days (by {short_day(window.due_by.astimezone(zone))})"
+
+
+def coming_words(window: Window, zone: ZoneInfo) -> str:
+    if window.following_meeting is not None:
+        return f"before the following meeting ({short_day(window.following_meeting)})"
+    by = short_day(window.coming_by.astimezone(zone))
+    if window.next_meeting is not None:
+        return f"in the week after the meeting (by {by})"
+    return f"in the {LOOKAHEAD.days} days after that (by {by})"
+
+
+def sections(data: DigestData, *, window: Window, zone: ZoneInfo) -> list[Section]:
+    """The seven sections, in the order a meeting reads them, each named by its window."""
+    since = since_words(window, zone)
     return [
         Section(
-            "✅ Done since the last meeting",
+            f"✅ Done {since}",
             [item_line(i, "done") for i in data.done.items],
             data.done.total,
             "Nothing completed yet.",
@@ -223,21 +331,28 @@ def sections(data: DigestData, *, next_meeting: datetime | None) -> list[Section
             "`/commit list overdue`",
         ),
         Section(
-            f"📅 Due {until}",
+            f"📅 Due {due_words(window, zone)}",
             [item_line(i, "upcoming") for i in data.upcoming.items],
             data.upcoming.total,
             "Nothing due.",
             "`/commit list all`",
         ),
         Section(
-            "🆕 New since the last meeting",
+            f"🔭 Coming up {coming_words(window, zone)}",
+            [item_line(i, "upcoming") for i in data.coming.items],
+            data.coming.total,
+            "Nothing due then.",
+            "`/commit list all`",
+        ),
+        Section(
+            f"🆕 New {since}",
             [item_line(i, "new") for i in data.new.items],
             data.new.total,
             "No new commitments.",
             "`/commit list all`",
         ),
         Section(
-            "📈 Indicators with new data",
+            f"📈 Indicators with new data {since}",
             [move_line(m) for m in data.moves.items],
             data.moves.total,
             "No new indicator values.",
@@ -253,20 +368,61 @@ def sections(data: DigestData, *, next_meeting: datetime | None) -> list[Section
     ]
 
 
-def scope_line(*, since: datetime, next_meeting: datetime | None, zone: ZoneInfo) -> str:
-    """What the digest covers: since when, the whole coalition, and the meeting it is for."""
-    scope = f"Since {format_due(since.astimezone(zone))} · commitments from all channels"
-    if next_meeting is not None:
-        scope += f" · next meeting {short_when(next_meeting.astimezone(zone))}"
+def scope_line(window: Window, *, zone: ZoneInfo, merged: bool = False) -> str:
+    """What the digest covers: from when, the whole coalition, and the meetings it looks to."""
+    since = window.since.astimezone(zone)
+    if window.since_kind == SINCE_LOOKBACK:
+        scope = f"The last {LOOKAHEAD.days} days"
+    elif window.since_kind == SINCE_MEETING:
+        scope = f"Since the last meeting, {short_when(since)}"
+    else:
+        scope = f"Since {short_when(since)}"
+    scope += " · commitments from all channels"
+    if window.next_meeting is not None:
+        scope += f" · next meeting {short_when(window.next_meeting)}"
+    if window.following_meeting is not None:
+        scope += f", then {short_when(window.following_meeting)}"
+    if merged:
+        scope += " · this week's digest and the pre-meeting digest in one"
     return scope
 
 
-def fallback_text(data: DigestData, *, title: str, next_meeting: datetime | None) -> str:
-    """The notification text: the title and the counts."""
+def holiday_words(name: str) -> str:
+    return "a local holiday" if name == LOCAL_HOLIDAY else safe(name, NAME_CLIP)
+
+
+def long_day(at: datetime) -> str:
+    """`Thursday, Nov 26`."""
+    return f"{_DAY_NAMES[at.weekday()]}, {short_day(at).split(', ', 1)[1]}"
+
+
+def holiday_line(meeting: datetime, name: str) -> str:
+    """The digest's note when its meeting falls on a holiday."""
+    return f"🗓️ *{long_day(meeting)} is {holiday_words(name)} — is the meeting still on?*"
+
+
+def holiday_notice(meeting: datetime, name: str, *, today: date) -> str:
+    """The short note the working day before a meeting that falls on a holiday."""
+    day = long_day(meeting)
+    when = f"tomorrow, {day}," if (meeting.date() - today).days == 1 else day
     return (
-        f"{title}: {data.overdue.total} overdue, {data.upcoming.total} due "
-        f"{until_words(next_meeting)}, {data.done.total} done, {data.new.total} new"
+        f"🗓️ Heads-up: {when} is {holiday_words(name)} — is the CommStat meeting at "
+        f"{format_time(meeting)} still on? If it is off or moves, let everyone know here."
     )
+
+
+def fallback_text(
+    data: DigestData, *, title: str, window: Window, zone: ZoneInfo, holiday: str | None = None
+) -> str:
+    """The notification text: the title, the counts, and a holiday if the meeting is on one."""
+    text = (
+        f"{title}: {data.overdue.total} overdue, {data.upcoming.total} due "
+        f"{due_words(window, zone)}, {data.coming.total} coming up, {data.done.total} done, "
+        f"{data.new.total} new"
+    )
+    if holiday is not None and window.next_meeting is not None:
+        text += f". {long_day(window.next_meeting)} is {holiday_words(holiday)}: is the meeting still on?"
+    return text
 
 
 def header_text(title: str) -> str:
@@ -290,22 +446,40 @@ def dated_title(at: datetime) -> str:
     return f"CommStat digest — {format_due(at)}"
 
 
+def merged_title(meeting: datetime) -> str:
+    """The weekly digest and a pre-meeting digest that fall on the same day, as one message."""
+    return f"Weekly and pre-meeting CommStat digest — meeting {short_when(meeting)}"
+
+
 __all__ = [
+    "SINCE_INSTANT",
+    "SINCE_LOOKBACK",
+    "SINCE_MEETING",
     "DigestData",
     "Item",
     "Listing",
     "Move",
     "Section",
     "Stale",
+    "Window",
+    "coming_words",
     "dated_title",
+    "day_end",
+    "due_words",
     "fallback_text",
+    "fitted",
+    "holiday_line",
+    "holiday_notice",
     "item_line",
     "meeting_title",
+    "merged_title",
     "move_line",
     "scope_line",
     "section_text",
     "sections",
+    "short_day",
     "short_when",
+    "since_words",
     "stale_line",
     "verdict",
     "weekly_title",

@@ -43,6 +43,8 @@ class PassReport:
     creator_notices: int = 0
     steward_nudges: int = 0
     digests: int = 0
+    holiday_notes: int = 0  # "is the meeting still on?" the working day before a holiday
+    charts: int = 0  # digest charts shared: part of their digest's message, not counted apart
     examined: int = 0  # commitments looked at
     delivery: Any = None  # outbox.DeliveryReport
     sources: Any = None  # sources.SourcesReport: catalog sources fetched
@@ -57,10 +59,16 @@ class PassReport:
         return int(getattr(self.delivery, name, 0) or 0)
 
     def summary(self) -> str:
-        """e.g. "planned 3 nudges, 1 digest; sent 4, retrying 0, failed 0"."""
+        """e.g. "planned 3 nudges, 1 digest; sent 4, retrying 0, failed 0": messages as people
+        see them, so a digest and its chart are one ("sent 4 (1 with its chart)")."""
+        planned = f"{_plural(self.planned_nudges, 'nudge')}, {_plural(self.digests, 'digest')}"
+        if self.holiday_notes:
+            planned += f", {_plural(self.holiday_notes, 'holiday note')}"
+        sent = f"sent {self._delivered('sent') - self.charts}"
+        if self.charts:
+            sent += f" ({self.charts} with {'its chart' if self.charts == 1 else 'their charts'})"
         text = (
-            f"planned {_plural(self.planned_nudges, 'nudge')}, {_plural(self.digests, 'digest')}; "
-            f"sent {self._delivered('sent')}, retrying {self._delivered('retrying')}, "
+            f"planned {planned}; {sent}, retrying {self._delivered('retrying')}, "
             f"failed {self._delivered('failed')}"
         )
         if self._delivered("dropped"):
@@ -76,6 +84,7 @@ class PassReport:
         return bool(
             self.planned_nudges
             or self.digests
+            or self.holiday_notes
             or self._delivered("sent")
             or self._delivered("retrying")
             or self._delivered("failed")
@@ -132,11 +141,14 @@ def run_pass(
         logger.exception("scheduler: planning data-freshness nudges failed")
         report.errors.append("data freshness")
     try:
-        report.digests = digest.plan(services, now=now)  # charts drawn between transactions
+        planned = digest.plan_messages(services, now=now)  # charts drawn between transactions
+        report.digests, report.holiday_notes = planned.digests, planned.holiday_notes
     except Exception:
         logger.exception("scheduler: planning digests failed")
         report.errors.append("digests")
     try:
+        with services.sessions() as session:
+            charts = digest.due_charts(session, now)
         report.delivery = outbox.deliver(
             services,
             now=now,
@@ -144,6 +156,8 @@ def run_pass(
             max_seconds=max_seconds,
             timeout=timeout,
         )
+        with services.sessions() as session:
+            report.charts = digest.charts_shared(session, charts, now)
     except Exception:
         logger.exception("scheduler: sending failed")
         report.errors.append("sending")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -98,6 +99,24 @@ def occurrence_before(
     return previous_before(
         schedule.rrule, schedule.dtstart, schedule.time_zone, before, inclusive=inclusive
     )
+
+
+def occurrence_on_day(schedule: Schedule, day: date, zone: ZoneInfo) -> datetime | None:
+    """The schedule's first occurrence on `day` (a day in `zone`), if it has one that day."""
+    found = occurrence_after(schedule, datetime.combine(day, time(0), tzinfo=zone), inclusive=True)
+    return found if found is not None and found.astimezone(zone).date() == day else None
+
+
+def digest_on_day(schedule: Schedule, day: date) -> datetime | None:
+    """The meeting whose pre-meeting digest is posted on `day` (in the meeting's zone), if any:
+    the first meeting whose digest time is on or after that day's start."""
+    zone = ZoneInfo(schedule.time_zone)
+    lead = timedelta(minutes=schedule.digest_lead_minutes)
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    meeting = occurrence_after(schedule, start + lead, inclusive=True)
+    if meeting is None or (meeting - lead).date() != day:
+        return None
+    return meeting
 
 
 def next_meeting(

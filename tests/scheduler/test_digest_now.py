@@ -90,3 +90,39 @@ def test_digest_now_posts_this_channels_digest_once_and_leaves_other_messages_to
     assert len(bot.slack.messages(OTHER_CHANNEL)) == 1
     assert len(digests(bot)) == 1 and len(charts_shared(bot)) == 1
     assert {status for status, _ in rows(bot).values()} == {OutboxStatus.SENT}
+
+
+def sections_of(digest):
+    return [b["text"]["text"] for b in digest["blocks"] if b["type"] == "section"]
+
+
+def test_digest_now_without_a_meeting_names_the_week_it_covers(bot):
+    bot.driver.command("/commit", "Call the shelter by Dec 4", user="U0MARIA", channel=CHANNEL)
+    wait_for(lambda: bot.slack.messages(CHANNEL))
+    bot.driver.command("/commstat", "digest now", user="U0MARIA", channel=CHANNEL)
+    [digest] = wait_for(lambda: digests(bot))
+    done, _overdue, due, coming, new, moved, _late = sections_of(digest)
+    assert done.startswith("*✅ Done in the last 7 days*")
+    assert new.startswith("*🆕 New in the last 7 days* (1)")
+    assert moved.startswith("*📈 Indicators with new data in the last 7 days*")
+    assert due.startswith("*📅 Due in the next 7 days (by Mon, Nov 30)*")
+    assert coming.startswith("*🔭 Coming up in the 7 days after that (by Mon, Dec 7)* (1)")
+    assert "Call the shelter" in coming
+    assert "meeting" not in all_text(digest)  # there is none: no heading speaks of one
+    assert digest["blocks"][1]["elements"][0]["text"].startswith("The last 7 days · ")
+
+
+def test_digest_now_with_a_meeting_looks_to_the_following_one(bot):
+    bot.driver.command(
+        "/commstat", "meeting every Thursday at 10am", user="U0MARIA", channel=CHANNEL
+    )
+    wait_for(lambda: bot.slack.messages(CHANNEL))
+    bot.driver.command("/commit", "Call the shelter by Dec 1", user="U0MARIA", channel=CHANNEL)
+    wait_for(lambda: len(bot.slack.messages(CHANNEL)) == 2)
+    bot.driver.command("/commstat", "digest now", user="U0MARIA", channel=CHANNEL)
+    [digest] = wait_for(lambda: digests(bot))
+    note, done, _overdue, due, coming, *_ = sections_of(digest)
+    assert note == "🗓️ *Thursday, Nov 26 is Thanksgiving Day — is the meeting still on?*"
+    assert done.startswith("*✅ Done since Thu, Nov 19, 10:00 AM*")  # no meeting before it yet
+    assert due.startswith("*📅 Due before the next meeting (Thu, Nov 26)*")
+    assert coming.startswith("*🔭 Coming up before the following meeting (Thu, Dec 3)* (1)")

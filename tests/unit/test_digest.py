@@ -7,7 +7,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from bot.core.digest import DigestData, Item, Listing, Move, Stale, move_line
+from bot.core.digest import (
+    SINCE_INSTANT,
+    SINCE_LOOKBACK,
+    SINCE_MEETING,
+    DigestData,
+    Item,
+    Listing,
+    Move,
+    Stale,
+    Window,
+    coming_words,
+    due_words,
+    holiday_line,
+    holiday_notice,
+    move_line,
+    since_words,
+)
 from bot.followup.digest import draft, render
 from bot.slack.blocks.digest import build_blocks
 from storage.db import make_engine
@@ -25,10 +41,23 @@ NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wed Nov 25, 10:00 New York
 SINCE = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
 MEETING = datetime(2026, 11, 26, 10, 0, tzinfo=NY)
+FOLLOWING = datetime(2026, 12, 3, 10, 0, tzinfo=NY)
+WINDOW = Window(
+    since=SINCE,
+    now=NOW,
+    next_meeting=MEETING,
+    following_meeting=FOLLOWING,
+    since_kind=SINCE_MEETING,
+)
 
 
 def texts(blocks):
-    return [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    """The lists' sections (not the note about a meeting on a holiday)."""
+    return [
+        b["text"]["text"]
+        for b in blocks
+        if b["type"] == "section" and not b["text"]["text"].startswith("🗓️")
+    ]
 
 
 def everything(blocks):
@@ -55,6 +84,7 @@ def data_with(n, *, late=9):
         done=listing(items(min(n, 10))),
         overdue=listing(items(min(n, 10), late=late)),
         upcoming=listing(items(min(n, 10))),
+        coming=listing(items(min(n, 10))),
         new=listing(items(min(n, 10))),
         moves=Listing(
             [
@@ -94,13 +124,13 @@ def check_limits(blocks):
     assert len(everything(blocks)) < 12000  # below where Slack starts refusing long messages
 
 
-def build(data, next_meeting=MEETING):
+def build(data, window=WINDOW, **options):
     return build_blocks(
         data,
         title="CommStat digest — meeting Thu, Nov 26, 10:00 AM",
-        since=SINCE,
-        next_meeting=next_meeting,
+        window=window,
         zone=NY,
+        **options,
     )
 
 
@@ -110,12 +140,20 @@ def test_an_empty_digest_says_so_in_each_section():
     assert blocks[0]["type"] == "header"
     assert blocks[0]["text"]["text"] == "CommStat digest — meeting Thu, Nov 26, 10:00 AM"
     sections = texts(blocks)
-    assert sections[0] == "*✅ Done since the last meeting*\nNothing completed yet."
+    assert sections[0] == "*✅ Done since the last meeting (Thu, Nov 19)*\nNothing completed yet."
     assert sections[1] == "*⚠️ Overdue*\nNothing overdue. 🎉"
-    assert sections[2].startswith("*📅 Due before the next meeting*")
-    assert "all channels" in everything(blocks)
-    assert "Since Thu, Nov 19, 2026" in everything(blocks)
+    assert sections[2] == "*📅 Due before the next meeting (Thu, Nov 26)*\nNothing due."
+    assert sections[3] == (
+        "*🔭 Coming up before the following meeting (Thu, Dec 3)*\nNothing due then."
+    )
+    assert sections[4] == "*🆕 New since the last meeting (Thu, Nov 19)*\nNo new commitments."
+    assert sections[5].startswith("*📈 Indicators with new data since the last meeting (Thu, Nov")
+    assert blocks[1]["elements"][0]["text"] == (
+        "Since the last meeting, Thu, Nov 19, 10:00 AM · commitments from all channels"
+        " · next meeting Thu, Nov 26, 10:00 AM, then Thu, Dec 3, 10:00 AM"
+    )
     assert text.startswith("CommStat digest — meeting Thu, Nov 26, 10:00 AM: 0 overdue")
+    assert "0 coming up" in text
 
 
 def test_five_items_are_all_listed_with_owners_and_days_late():
@@ -146,11 +184,28 @@ def test_three_hundred_items_are_summarised_never_cut():
     lines = overdue.split("\n")
     assert lines[0] == "*⚠️ Overdue* (300)"
     shown = [line for line in lines if line.startswith("• ")]
-    assert len(shown) == 10
+    # Seven full sections would pass Slack's ~13k limit for a message: each is held to the same
+    # length, in whole lines, and says how many more there are and where to read them.
+    assert 5 <= len(shown) < 10
     assert all(line.endswith(("late*", "over a week late*")) for line in shown)  # whole lines
-    assert lines[-1] == "_…and 290 more_ — `/commit list overdue`"
-    assert sections[2].endswith("_…and 290 more_ — `/commit list all`")
-    assert sections[0].endswith("_…and 290 more_")
+    more = 300 - len(shown)
+    assert lines[-1] == f"_…and {more} more_ — `/commit list overdue`"
+    assert sections[2].endswith(" more_ — `/commit list all`")
+    assert sections[3].endswith(" more_ — `/commit list all`")
+    assert sections[0].endswith(" more_")
+    for section in sections:  # what is shown and what is counted add up to the whole list
+        assert section.count("\n• ") + int(section.split("_…and ")[1].split()[0]) == 300
+
+
+def test_a_long_list_shortens_itself_and_leaves_the_short_ones_whole():
+    data = data_with(300)
+    data.done, data.upcoming, data.coming = Listing(items(2), 2), Listing(), Listing(items(1), 1)
+    _, blocks = build(data)
+    check_limits(blocks)
+    done, overdue, due, coming = texts(blocks)[:4]
+    assert done.count("\n• ") == 2 and "more" not in done
+    assert due.endswith("Nothing due.") and coming.count("\n• ") == 1
+    assert overdue.count("\n• ") == 10 or "more" in overdue
 
 
 def test_long_commitment_texts_are_shortened_at_a_word_and_sections_stay_whole():
@@ -178,9 +233,17 @@ def test_indicator_lines_show_value_change_arrow_and_verdict():
     assert move_line(bad).endswith("— 🔴 bad")
 
 
-def test_without_a_next_meeting_the_horizon_is_a_week():
-    _, blocks = build(DigestData(), next_meeting=None)
-    assert texts(blocks)[2].startswith("*📅 Due in the next 7 days*")
+def test_without_a_meeting_every_heading_names_the_week_it_covers():
+    local = NOW.astimezone(NY)
+    window = Window(since=local - timedelta(days=7), now=local, since_kind=SINCE_LOOKBACK)
+    _, blocks = build(DigestData(), window)
+    sections = texts(blocks)
+    assert sections[0].startswith("*✅ Done in the last 7 days*")
+    assert sections[2].startswith("*📅 Due in the next 7 days (by Wed, Dec 2)*")
+    assert sections[3].startswith("*🔭 Coming up in the 7 days after that (by Wed, Dec 9)*")
+    assert sections[4].startswith("*🆕 New in the last 7 days*")
+    assert "last meeting" not in everything(blocks) and "next meeting" not in everything(blocks)
+    assert blocks[1]["elements"][0]["text"] == "The last 7 days · commitments from all channels"
 
 
 # --- from the database ------------------------------------------------------------------------
@@ -238,22 +301,25 @@ def test_build_digest_from_the_database(session, n):
         session,
         team_id="T1",
         channel_id="C0MEETING",
-        since=SINCE,
-        now=NOW,
-        next_meeting=MEETING,
+        window=WINDOW,
         title="CommStat digest — meeting Thu, Nov 26, 10:00 AM",
     )
     check_limits(digest.blocks)
     sections = texts(digest.blocks)
     if n == 0:
         assert sections[1] == "*⚠️ Overdue*\nNothing overdue. 🎉"
-        assert sections[0] == "*✅ Done since the last meeting*\nNothing completed yet."
+        assert (
+            sections[0] == "*✅ Done since the last meeting (Thu, Nov 19)*\nNothing completed yet."
+        )
     else:
         assert sections[1].startswith(f"*⚠️ Overdue* ({n})")
         assert "<@U0MARIA> · due Sun, Nov 15, 2026 · *10 days late* · ⚑" in sections[1]
-        assert sections[2].startswith(f"*📅 Due before the next meeting* ({n})")
+        assert sections[2].startswith(f"*📅 Due before the next meeting (Thu, Nov 26)* ({n})")
         assert "<@U0LEE>" in sections[2]
-        assert sections[0].startswith(f"*✅ Done since the last meeting* ({n})")
+        assert sections[3].startswith(
+            "*🔭 Coming up before the following meeting (Thu, Dec 3)* (2)"
+        )
+        assert sections[0].startswith(f"*✅ Done since the last meeting (Thu, Nov 19)* ({n})")
         assert (f"…and {n - 10} more" in sections[1]) == (n > 10)
     assert digest.chart_png is None
 
@@ -282,15 +348,16 @@ def test_due_at_the_meeting_or_on_its_day_is_due_before_the_next_meeting(session
         session,
         team_id="T1",
         channel_id="C0MEETING",
-        since=SINCE,
-        now=NOW,
-        next_meeting=MEETING,
+        window=WINDOW,
         title="CommStat digest — meeting Thu, Nov 26, 10:00 AM",
     )
     due = texts(digest.blocks)[2]
-    assert due.startswith("*📅 Due before the next meeting* (2)")
+    assert due.startswith("*📅 Due before the next meeting (Thu, Nov 26)* (2)")
     assert "before the next meeting" in due.split("\n", 1)[1] and "due Thursday" in due
     assert "3pm" not in due and "Friday" not in due
+    coming = texts(digest.blocks)[3]  # the rest of the week, up to the following meeting
+    assert coming.startswith("*🔭 Coming up before the following meeting (Thu, Dec 3)* (2)")
+    assert "3pm" in coming and "due Friday" in coming and "due Thursday" not in coming
 
 
 def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed(session):
@@ -362,17 +429,9 @@ def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed
         )
     )
     session.flush()
-    digest = build_digest(
-        session,
-        team_id="T1",
-        channel_id="C0MEETING",
-        since=SINCE,
-        now=NOW,
-        next_meeting=MEETING,
-        title="t",
-    )
+    digest = build_digest(session, team_id="T1", channel_id="C0MEETING", window=WINDOW, title="t")
     sections = texts(digest.blocks)
-    moves, stale = sections[4], sections[5]
+    moves, stale = sections[5], sections[6]
     assert (
         "*Overdose deaths*: *100* deaths for Oct 2026 ▼ −20 (−16.7%) vs Sep 2026 — 🟢 good" in moves
     )
@@ -381,3 +440,86 @@ def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed
     assert "steward <@U0SAM>" in stale
     assert digest.chart_png is not None and digest.chart_png.startswith(b"\x89PNG")
     assert "Overdose deaths" in digest.chart_alt
+
+
+# --- the window and how the headings name it ---------------------------------------------------
+
+
+def test_each_heading_names_the_window_it_was_given():
+    weekly_since = datetime(2026, 11, 23, 9, 0, tzinfo=NY)  # the last weekly digest's time
+    window = Window(since=weekly_since, now=datetime(2026, 11, 30, 9, 0, tzinfo=NY))
+    assert window.since_kind == SINCE_INSTANT
+    assert since_words(window, NY) == "since Mon, Nov 23, 9:00 AM"
+    assert due_words(window, NY) == "in the next 7 days (by Mon, Dec 7)"
+    assert coming_words(window, NY) == "in the 7 days after that (by Mon, Dec 14)"
+    assert since_words(WINDOW, NY) == "since the last meeting (Thu, Nov 19)"
+    assert due_words(WINDOW, NY) == "before the next meeting (Thu, Nov 26)"
+    assert coming_words(WINDOW, NY) == "before the following meeting (Thu, Dec 3)"
+    last = Window(since=SINCE, now=NOW, next_meeting=MEETING)  # the schedule's last meeting
+    assert coming_words(last, NY) == "in the week after the meeting (by Thu, Dec 3)"
+    assert (last.due_by, last.coming_by) == (MEETING, MEETING + timedelta(days=7))
+    assert (WINDOW.due_by, WINDOW.coming_by) == (MEETING, FOLLOWING)
+    # A UTC instant is named in the zone the digest speaks in (11 PM UTC is 6 PM in New York).
+    late = Window(since=datetime(2026, 11, 24, 4, 0, tzinfo=UTC), now=NOW)
+    assert since_words(late, NY) == "since Mon, Nov 23, 11:00 PM"
+
+
+def test_a_weekly_digest_says_since_when_and_never_the_last_meeting():
+    window = Window(
+        since=datetime(2026, 11, 23, 9, 0, tzinfo=NY),
+        now=datetime(2026, 11, 30, 9, 0, tzinfo=NY),
+        next_meeting=datetime(2026, 12, 3, 10, 0, tzinfo=NY),
+        following_meeting=datetime(2026, 12, 10, 10, 0, tzinfo=NY),
+    )
+    _, blocks = build(DigestData(), window)
+    sections = texts(blocks)
+    assert sections[0] == "*✅ Done since Mon, Nov 23, 9:00 AM*\nNothing completed yet."
+    assert sections[2].startswith("*📅 Due before the next meeting (Thu, Dec 3)*")
+    assert sections[3].startswith("*🔭 Coming up before the following meeting (Thu, Dec 10)*")
+    assert sections[4].startswith("*🆕 New since Mon, Nov 23, 9:00 AM*")
+    assert sections[5].startswith("*📈 Indicators with new data since Mon, Nov 23, 9:00 AM*")
+    assert "last meeting" not in everything(blocks)
+    assert blocks[1]["elements"][0]["text"].startswith("Since Mon, Nov 23, 9:00 AM · ")
+
+
+def test_coming_up_lists_owners_and_hostile_words_stay_words():
+    hostile = Item(
+        id=7,
+        text="<!channel> <@U0BOSS> <https://evil.example|click> *bold* & more",
+        owners=("U0LEE",),
+        due="Tue, Dec 1, 2026",
+    )
+    text, blocks = build(DigestData(coming=Listing([hostile], 1)))
+    check_limits(blocks)
+    coming = texts(blocks)[3]
+    assert coming.startswith("*🔭 Coming up before the following meeting (Thu, Dec 3)* (1)\n")
+    assert "— <@U0LEE> · due Tue, Dec 1, 2026" in coming
+    assert "<!channel>" not in everything(blocks) and "<@U0BOSS>" not in everything(blocks)
+    assert "<https://" not in everything(blocks)
+    assert "&lt;" not in coming or "&amp;" in coming  # escaped, never live
+    assert "1 coming up" in text
+
+
+def test_a_meeting_on_a_holiday_asks_whether_it_is_still_on():
+    text, blocks = build(DigestData(), holiday="Thanksgiving Day")
+    first = next(b for b in blocks if b["type"] == "section")
+    assert first["text"]["text"] == (
+        "🗓️ *Thursday, Nov 26 is Thanksgiving Day — is the meeting still on?*"
+    )
+    assert blocks.index(first) == 2  # right under the scope line
+    assert "Thursday, Nov 26 is Thanksgiving Day: is the meeting still on?" in text
+    assert holiday_line(MEETING, "local holiday").startswith(
+        "🗓️ *Thursday, Nov 26 is a local holiday"
+    )
+    named = holiday_line(MEETING, "<!here> Day")  # a calendar's words are words too
+    assert "<!here>" not in named and "here Day — is the meeting still on?*" in named
+    assert holiday_notice(MEETING, "Thanksgiving Day", today=date(2026, 11, 25)) == (
+        "🗓️ Heads-up: tomorrow, Thursday, Nov 26, is Thanksgiving Day — is the CommStat meeting at "
+        "10:00 AM still on? If it is off or moves, let everyone know here."
+    )
+    monday = datetime(2026, 9, 7, 14, 0, tzinfo=NY)  # Labor Day; the note goes out on Friday
+    assert holiday_notice(monday, "Labor Day", today=date(2026, 9, 4)).startswith(
+        "🗓️ Heads-up: Monday, Sep 7 is Labor Day — is the CommStat meeting at 2:00 PM still on?"
+    )
+    _, plain = build(DigestData(), holiday=None)
+    assert "🗓️" not in everything(plain)

@@ -3,7 +3,7 @@ next one is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -166,3 +166,29 @@ def test_moving_the_lead_after_the_digest_went_out_starts_with_the_following_mee
 def test_the_digest_lead_needs_a_meeting(sessions):
     with pytest.raises(ScheduleRefused, match="no digest to move"), sessions.begin() as session:
         meetings.set_digest_lead(session, MARIA, CHANNEL, 120, now=NOW, digest_key=key)
+
+
+def test_which_meetings_digest_and_which_weekly_digest_fall_on_a_day(sessions):
+    with sessions.begin() as session:
+        meetings.set_meeting(session, MARIA, CHANNEL, "every Thursday at 10am", now=NOW)
+        meetings.set_weekly_digest(session, MARIA, CHANNEL, "Wednesday 9am", now=NOW)
+    with sessions() as session:
+        meeting = meetings.schedule_for(session, TEAM, CHANNEL)
+        weekly = meetings.schedule_for(session, TEAM, CHANNEL, WEEKLY)
+        assert meeting is not None and weekly is not None
+        wednesday, thursday = date(2026, 11, 25), date(2026, 11, 26)
+        # The digest of Thursday's meeting goes out on Wednesday (24 hours before).
+        assert meetings.digest_on_day(meeting, wednesday) == datetime(2026, 11, 26, 10, tzinfo=NY)
+        assert meetings.digest_on_day(meeting, thursday) is None
+        assert meetings.occurrence_on_day(weekly, wednesday, NY) == datetime(
+            2026, 11, 25, 9, tzinfo=NY
+        )
+        assert meetings.occurrence_on_day(weekly, thursday, NY) is None
+        meeting.digest_lead_minutes = 120  # now Thursday 8:00, the meeting's own day
+        assert meetings.digest_on_day(meeting, thursday) == datetime(2026, 11, 26, 10, tzinfo=NY)
+        assert meetings.digest_on_day(meeting, wednesday) is None
+        meeting.digest_lead_minutes = 3 * 24 * 60  # Monday 10:00
+        assert meetings.digest_on_day(meeting, date(2026, 11, 23)) == datetime(
+            2026, 11, 26, 10, tzinfo=NY
+        )
+        session.rollback()

@@ -5,7 +5,6 @@ Pure: plain values in, fallback text and block dicts out (no database, no clock)
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,8 +20,11 @@ from slack_sdk.models.blocks import (
 from bot.core.digest import (
     MAX_BLOCKS,
     DigestData,
+    Window,
     fallback_text,
+    fitted,
     header_text,
+    holiday_line,
     scope_line,
     sections,
 )
@@ -34,30 +36,34 @@ def build_blocks(
     data: DigestData,
     *,
     title: str,
-    since: datetime,
-    next_meeting: datetime | None,
+    window: Window,
     zone: ZoneInfo,
     chart: bool = False,
+    holiday: str | None = None,
+    merged: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The digest message: fallback text and blocks (≤ 50 blocks, ≤ 3000 chars a section)."""
+    """The digest message: fallback text and blocks (≤ 50 blocks, ≤ 3000 chars a section).
+
+    `holiday`: the name of the holiday the next meeting falls on, if it does. `merged`: this is
+    the weekly digest and the pre-meeting digest in one."""
     blocks: list[Block] = [
         HeaderBlock(text=header_text(title)),
         ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=scope_line(since=since, next_meeting=next_meeting, zone=zone)
-                )
-            ]
+            elements=[MarkdownTextObject(text=scope_line(window, zone=zone, merged=merged))]
         ),
     ]
-    for section in sections(data, next_meeting=next_meeting):
+    if holiday is not None and window.next_meeting is not None:
+        blocks.append(
+            SectionBlock(text=MarkdownTextObject(text=holiday_line(window.next_meeting, holiday)))
+        )
+    for text in fitted(sections(data, window=window, zone=zone)):
         blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=section.text)))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
     if chart:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=CHART_NOTE)]))
     assert len(blocks) <= MAX_BLOCKS
-    text = fallback_text(data, title=title, next_meeting=next_meeting)
-    return text, [b.to_dict() for b in blocks]
+    fallback = fallback_text(data, title=title, window=window, zone=zone, holiday=holiday)
+    return fallback, [b.to_dict() for b in blocks]
 
 
 __all__ = ["build_blocks"]
