@@ -112,6 +112,9 @@ class Move:
     previous_period: str | None = None
     change: float | None = None
     verdict: str | None = None  # "good" | "bad" | None (no change, or no direction)
+    # New values came, but the period after them is late too: said here, not again under
+    # "Late data" (one indicator is not both news and forgotten in the same digest).
+    late: Stale | None = None
 
 
 @dataclass(frozen=True)
@@ -216,10 +219,10 @@ def move_line(move: Move) -> str:
     name = safe(move.name, NAME_CLIP)
     line = f"• *{name}*{where}: *{format_number(move.value)}*{unit} for {safe(move.period)}"
     if move.change is None or move.previous_period is None:
-        return line + " (first value)"
+        return line + " (first value)" + _still_late(move)
     previous = safe(move.previous_period)
     if move.change == 0:
-        return line + f" {ARROWS['flat']} no change vs {previous}"
+        return line + f" {ARROWS['flat']} no change vs {previous}" + _still_late(move)
     sign = "+" if move.change > 0 else "−"
     line += f" {arrow(move.change)} {signed_number(move.change)}"
     base = move.value - move.change
@@ -230,7 +233,16 @@ def move_line(move: Move) -> str:
         line += " — 🟢 good"
     elif move.verdict == "bad":
         line += " — 🔴 bad"
-    return line
+    return line + _still_late(move)
+
+
+def _still_late(move: Move) -> str:
+    """For new values that are already behind: when the next one was expected, and who brings it."""
+    if move.late is None:
+        return ""
+    expected = format_due(datetime.combine(move.late.expected_by, datetime.min.time()))
+    steward = f", steward {mention(move.late.steward_id)}" if move.late.steward_id else ""
+    return f"\n    ⏳ _still behind: the next value was expected by {expected}{steward}_"
 
 
 def stale_line(stale: Stale) -> str:
@@ -362,7 +374,9 @@ def sections(data: DigestData, *, window: Window, zone: ZoneInfo) -> list[Sectio
             "⏳ Late data",
             [stale_line(s) for s in data.stale.items],
             data.stale.total,
-            "All indicators are up to date.",
+            "No other indicator is late."
+            if any(m.late for m in data.moves.items)
+            else "All indicators are up to date.",
             "`/indicator list`",
         ),
     ]

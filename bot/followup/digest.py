@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -299,10 +299,11 @@ def _indicators(
         if geography is None:
             continue
         move = _indicator_news(session, indicator, geography, since)
-        if move is not None:
-            moves.append(move)
         late = _staleness(session, indicator, geography, today)
-        if late is not None:
+        if move is not None:
+            # news that is already behind is said once, with the news (bot/core/digest.Move)
+            moves.append(replace(move, late=late) if late is not None else move)
+        elif late is not None:
             stale.append(late)
     stale.sort(key=lambda s: (s.expected_by, s.name))
     return (

@@ -442,6 +442,47 @@ def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed
     assert "Overdose deaths" in digest.chart_alt
 
 
+def test_new_values_that_are_already_behind_are_said_once_with_the_news(session):
+    # Loaded this week, but the next period was due long ago (the demo's first digest): listed
+    # under new data with a "still behind" line, not a second time under "Late data".
+    deaths = Indicator(
+        team_id="T1",
+        slug="od",
+        name="Overdose deaths",
+        unit="deaths",
+        period_kind="monthly",
+        update_frequency="monthly",
+        created_at=NOW,
+        updated_at=NOW,
+        steward_id="U0KIM",
+    )
+    session.add(deaths)
+    session.flush()
+    for month, value in [(3, 130.0), (4, 120.0)]:
+        session.add(
+            IndicatorValue(
+                team_id="T1",
+                indicator_id=deaths.id,
+                period=f"2025-{month:02d}",
+                period_start=date(2025, month, 1),
+                geography="",
+                value=value,
+                updated_at=NOW - timedelta(days=1),
+            )
+        )
+    session.flush()
+    digest = build_digest(session, team_id="T1", channel_id="C0MEETING", window=WINDOW, title="t")
+    text = everything(digest.blocks)
+    sections = texts(digest.blocks)
+    moves, stale = sections[5], sections[6]
+    assert "*Overdose deaths*: *120* deaths for Apr 2025" in moves
+    assert "still behind: the next value was expected by" in moves
+    assert "steward <@U0KIM>" in moves
+    assert "Overdose deaths" not in stale
+    assert "No other indicator is late." in stale
+    assert text.count("Overdose deaths") == 1  # once in the message (the chart is apart)
+
+
 # --- the window and how the headings name it ---------------------------------------------------
 
 
