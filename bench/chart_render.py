@@ -9,8 +9,9 @@ command is acknowledged; the digest renders a few per meeting. What it does, in 
    wall-clock and in CPU time (``time.process_time``, steadier when CI shares the machine);
 3. reads the resident memory from ``/proc/self/statm`` before and after (it must stay flat: the
    module keeps no figure, and never uses pyplot; "before" is taken after 50 untimed renders,
-   since matplotlib's font and text-metric caches grow by ~35 MB at first and then stop), and times the digest chart (4 indicators) and a
-   huge input (10,000 points) a few times for scale;
+   since matplotlib's font and text-metric caches grow by ~35 MB at first and then stop), and times the digest chart (4 indicators), a
+   huge input (10,000 points) and the naloxone rate by state (51 places, small multiples) a few
+   times for scale;
 4. prints a table and writes ``bench/results/chart_render-local.json``.
 """
 
@@ -37,6 +38,7 @@ DATA = (
     / "data"
     / "cdc_vsrr_provisional_overdose_deaths_US_MD_NC_VT.csv"
 )
+NALOXONE = DATA.with_name("cdc_naloxone_dispensing_rates_by_state.csv")
 
 
 def _rss_mb() -> float:
@@ -50,6 +52,26 @@ def _series(frame: pd.DataFrame, state: str, indicator: str) -> Series:
     periods = [date(int(p[:4]), int(p[5:7]), 1) for p in rows["period_end"]]
     values = [None if pd.isna(v) else float(v) for v in rows["Data Value"]]
     return Series(state, periods, values)
+
+
+def _by_state() -> ChartSpec:
+    """`/indicator naloxone by state`: 51 places, yearly, as the usecase hands them over."""
+    frame = pd.read_csv(NALOXONE)
+    series = [
+        Series(
+            str(place),
+            [date(int(y), 1, 1) for y in rows["YEAR"]],
+            [None if pd.isna(v) else float(v) for v in rows["naloxone_dispensing_rate"]],
+        )
+        for place, rows in sorted(frame.groupby("STATE_ABBREV"), key=lambda kv: str(kv[0]))
+    ]
+    return ChartSpec(
+        title="Naloxone dispensing rate",
+        unit="prescriptions per 100 persons",
+        period_label="by year",
+        series=series,
+        source="CDC, State Naloxone Dispensing Rates (IQVIA Xponent retail pharmacy data)",
+    )
 
 
 def _specs() -> tuple[ChartSpec, list[ChartSpec], ChartSpec]:
@@ -125,6 +147,11 @@ def run(options: Options) -> dict[str, Any]:
     huge_times = _timed(
         lambda: charts.render_indicator_chart(huge), 3 if options.quick else 10, huge_cpu
     )
+    by_state = _by_state()
+    by_state_cpu: list[float] = []
+    by_state_times = _timed(
+        lambda: charts.render_indicator_chart(by_state), 3 if options.quick else 10, by_state_cpu
+    )
     gc.collect()
     rss_end = _rss_mb()
 
@@ -135,10 +162,12 @@ def run(options: Options) -> dict[str, Any]:
         "md_chart_ms": summary_ms(md_times),
         "digest_chart_ms": summary_ms(digest_times),
         "huge_10k_points_ms": summary_ms(huge_times),
+        "by_state_51_places_ms": summary_ms(by_state_times),
         "cpu_ms": {
             "md_chart": summary_ms(md_cpu),
             "digest_chart": summary_ms(digest_cpu),
             "huge_10k_points": summary_ms(huge_cpu),
+            "by_state_51_places": summary_ms(by_state_cpu),
         },
         "rss_mb": {
             "after_warm_up": round(rss_start, 1),
@@ -157,6 +186,7 @@ def run(options: Options) -> dict[str, Any]:
         (f"MD chart x{renders}", "md_chart_ms", "md_chart"),
         (f"digest (4 panels) x{len(digest_times)}", "digest_chart_ms", "digest_chart"),
         (f"10k points x{len(huge_times)}", "huge_10k_points_ms", "huge_10k_points"),
+        (f"by state (51) x{len(by_state_times)}", "by_state_51_places_ms", "by_state_51_places"),
     ):
         s, c = results[key], results["cpu_ms"][cpu_key]
         rows.append([name, s["p50"], s["p95"], s["p99"], s["max"], c["p50"], c["p95"]])

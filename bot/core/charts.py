@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from itertools import pairwise
 from typing import Any
 
 import matplotlib
@@ -47,6 +48,7 @@ __all__ = [
     "Series",
     "baseline_forecast",
     "describe",
+    "panels",
     "render_digest_chart",
     "render_indicator_chart",
     "warm_up",
@@ -89,6 +91,9 @@ class ChartSpec:
     markers: Sequence[Marker] = ()
     baseline: bool = True  # draw the forecast baseline
     source: str | None = None  # footnote, e.g. "CDC/NCHS Vital Statistics Rapid Release"
+    # The coalition's own places (its default place first), as the series label them: drawn
+    # first and in their own colour when there are several places (see `panels`).
+    highlight: Sequence[str] = ()
     asked: date | None = None  # the period a question asked about (`for Dec 2023`): ringed
 
 
@@ -106,6 +111,9 @@ class Baseline:
 # Okabe–Ito, colour-blind safe; yellow left out (unreadable on white), black kept for the target.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 TARGET_COLOUR = "#000000"
+HIGHLIGHT = PALETTE[1]  # the coalition's own places among many (vermillion; others are blue)
+TARGET_STYLE = (0, (6, 2, 1, 2))  # dash-dot
+BASELINE_STYLE = (0, (4, 3))  # dashed
 MARKER_COLOUR = "#555555"
 MUTED = "#555555"
 
@@ -138,7 +146,8 @@ def _literal_text() -> AbstractContextManager[None]:
 
 
 def render_indicator_chart(spec: ChartSpec) -> bytes:
-    """One indicator as a 1200x675 PNG (taller only for more than 12 small multiples)."""
+    """One indicator as a 1200x675 PNG (taller for more than 8 small multiples, about 195 px a
+    row: 1200x870 for 9-12 places, 1200x1455 for 21-24)."""
     with _LOCK, _literal_text():
         return _png(_build_figure(spec))
 
@@ -222,7 +231,8 @@ def describe(spec: ChartSpec) -> str:
     `bot.core.text.safe` (the picture itself draws them as they are)."""
     title = clip(spec.title.strip() or "Indicator", 150)
     unit = f" {spec.unit}" if spec.unit else ""
-    drawn = [s for s in spec.series if _latest(s) is not None]
+    shown, left_out = panels(spec)
+    drawn = shown + left_out  # the coalition's places first, in the order the chart draws them
     if not drawn:
         return safe(f"Chart of {title}: no data yet.", ALT_CHARS)
     grain = _grain(spec)
@@ -276,16 +286,40 @@ def describe(spec: ChartSpec) -> str:
     return safe(" ".join(parts), ALT_CHARS)
 
 
+def panels(spec: ChartSpec, limit: int = MAX_PANELS) -> tuple[list[Series], list[Series]]:
+    """(places drawn, places left out), in the order the chart shows them.
+
+    The coalition's places (`spec.highlight`, in its order) always come first. When every place
+    fits (`limit`), the others follow in the caller's order (alphabetical from `/indicator`);
+    when some must be left out, the others are the places with the highest latest values, highest
+    first, and the left-out ones follow the same ranking. Places with no value are never drawn.
+    """
+    drawn = [s for s in spec.series if _latest(s) is not None]
+    rank: dict[str, int] = {}
+    for n, place in enumerate(spec.highlight):
+        rank.setdefault(_place(place), n)
+    ours = sorted(
+        (s for s in drawn if _place(s.label) in rank), key=lambda s: rank[_place(s.label)]
+    )
+    others = [s for s in drawn if _place(s.label) not in rank]
+    if len(drawn) <= limit:
+        return ours + others, []
+    ranked = sorted(others, key=lambda s: -(_latest(s) or (date.min, 0.0))[1])  # stable on ties
+    shown = (ours + ranked)[:limit]
+    return shown, (ours + ranked)[limit:]
+
+
 # --- building figures (internal; tests inspect these) -------------------------------------------
 
 
 def _build_figure(spec: ChartSpec) -> Figure:
     """The laid-out figure for one indicator (tests count its texts and check overlaps)."""
-    drawn = [s for s in spec.series if _latest(s) is not None]
-    if not drawn:
+    shown, left_out = panels(spec)
+    if not shown:
         return _no_data_figure(spec.title)
-    if len(drawn) > MAX_LINES or _scales_differ(drawn):
-        return _small_multiples_figure(spec, drawn)
+    if len(shown) + len(left_out) > MAX_LINES or _scales_differ(shown):
+        return _small_multiples_figure(spec, shown, left_out)
+    drawn = shown  # the coalition's places first
     fig = _new_figure(WIDTH_IN, HEIGHT_IN)
     ax = fig.add_subplot()
     _titles(fig, spec.title)
@@ -305,7 +339,9 @@ def _build_figure(spec: ChartSpec) -> Figure:
             base = _plot_baseline(ax, s, colour)
             if base is not None and n == 0:
                 handles.append(
-                    Line2D([], [], color=MUTED, linestyle=(0, (4, 3)), lw=2, label=BASELINE_LABEL)
+                    Line2D(
+                        [], [], color=MUTED, linestyle=BASELINE_STYLE, lw=2, label=BASELINE_LABEL
+                    )
                 )
                 method = base.method
             if base is not None:
@@ -314,14 +350,14 @@ def _build_figure(spec: ChartSpec) -> Figure:
         handles.append(ring)
     if spec.target is not None:
         handles.append(_plot_target(ax, spec.target, spec.direction, spec.unit))
-    first = min(_first(s) for s in drawn)
-    marker_handle = _plot_markers(ax, spec.markers, first, labels=True)
+    placed = _place_markers(spec.markers, drawn)
+    marker_handle = _plot_markers(ax, placed.shown, labels=True)
     if marker_handle is not None:
         handles.append(marker_handle)
     _style_axes(ax, spec.unit, grain=_grain(spec))
     _legend_below(fig, ax, handles)
     notes = [f"Baseline: {method}, carried forward."] if method else []
-    _footnote(fig, spec.source, gaps, notes)
+    _footnote(fig, spec.source, gaps, notes + _late_note(placed, _grain(spec)))
     labelled = any(t.get_gid() == "marker-label" for t in ax.texts)
     if labelled:  # headroom first, so labels rarely sit on the data (it changes the y ticks)
         low, high = ax.get_ylim()
@@ -333,6 +369,8 @@ def _build_figure(spec: ChartSpec) -> Figure:
 
 
 def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
+    """Up to four indicators in a 2x2 grid (or a row): each with its latest value, its unit on the
+    y axis and one key for the line styles under them."""
     shown = list(specs)[:4]
     if not any(_latest(s) is not None for spec in shown for s in spec.series):
         return _no_data_figure("these indicators" if shown else "the digest")
@@ -340,9 +378,12 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
     rows = 2 if len(shown) == 4 else 1
     fig = _new_figure(WIDTH_IN, HEIGHT_IN)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    gaps = False
+    size = _panel_px(fig, rows, cols, shared=False, title_lines=2)
+    gaps = based = targeted = marked = False
+    places: list[Line2D] = []  # panels with several places: which colour is which
+    late: list[str] = []
     for ax, spec in zip(axes, shown, strict=False):
-        drawn = [s for s in spec.series if _latest(s) is not None][:MAX_LINES]
+        drawn = panels(spec, limit=MAX_LINES)[0][:MAX_LINES]
         name = "\n".join(
             textwrap.wrap(spec.title, 40 if cols <= 2 else 28, max_lines=2, placeholder="…")
         )
@@ -354,64 +395,147 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
             colour = PALETTE[n % len(PALETTE)]
             plotted = _plot_series(ax, s, colour, label=s.label)
             gaps = gaps or plotted.gaps
+            if len(drawn) > 1 and s.label and s.label not in {h.get_label() for h in places}:
+                places.append(Line2D([], [], color=colour, lw=2.2, label=clip(s.label, 20)))
             if spec.baseline and len(drawn) == 1:
-                _plot_baseline(ax, s, colour)
+                based = _plot_baseline(ax, s, colour) is not None or based
         if spec.target is not None:
             _plot_target(ax, spec.target, spec.direction, spec.unit)
+            targeted = True
         grain = _grain(spec)
         latest = _mark_latest(ax, drawn, grain)
         ax.set_title(f"{name}\n{latest}", loc="left", fontsize=SMALL_PT, linespacing=1.3)
-        _plot_markers(ax, spec.markers, min(_first(s) for s in drawn), labels=False)
-        _style_axes(ax, None, compact=True, grain=grain)
+        placed = _place_markers(spec.markers, drawn)
+        marked = _plot_markers(ax, placed.shown, labels=False) is not None or marked
+        late += _late_note(placed, grain)
+        _style_axes(ax, None, compact=True, grain=grain, size_px=size)
+        if spec.unit:  # on the axis, as on every chart: wrapped to the panel's height
+            ax.set_ylabel(_wrap_to(spec.unit, size[1], 3), fontsize=SMALL_PT, color=MUTED)
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
+    key = list(places) or [Line2D([], [], color=PALETTE[0], lw=2.2, label="Reported")]
+    key += _style_key(based=based, target="Target" if targeted else None, marked=marked)
+    _figure_key(fig, key)
     notes = []
     if len(specs) > len(shown):
         notes.append(f"{len(specs) - len(shown)} more indicators in the digest text.")
-    _footnote(fig, "; ".join(sorted({s.source for s in shown if s.source})) or None, gaps, notes)
+    source = "; ".join(sorted({s.source for s in shown if s.source})) or None
+    _footnote(fig, source, gaps, notes + late[:1])
     _lay_out(fig, [list(axes[r * cols : (r + 1) * cols]) for r in range(rows)])
     return fig
 
 
-def _small_multiples_figure(spec: ChartSpec, drawn: Sequence[Series]) -> Figure:
-    shown = list(drawn)[:MAX_PANELS]
+def _small_multiples_figure(
+    spec: ChartSpec, shown: Sequence[Series], left_out: Sequence[Series]
+) -> Figure:
+    """A panel per place (at most MAX_PANELS): the coalition's places first and in their own
+    colour, one y scale for all that starts at zero (unless sizes differ more than SCALE_SPLIT
+    times: then each panel has its own, still from zero), the unit on the y axis, a key for the
+    line styles, and how many places are left out and how to ask about one."""
     cols = min(4, len(shown))
     grain = _grain(spec)
     rows = math.ceil(len(shown) / cols)
-    fig = _new_figure(WIDTH_IN, HEIGHT_IN + 1.5 * max(0, rows - 3))
+    fig = _new_figure(WIDTH_IN, HEIGHT_IN + 1.3 * max(0, rows - 2))  # ~200 px a row from 3 rows
     _titles(fig, spec.title)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True).ravel()
-    gaps = False
-    first = min(_first(s) for s in shown)
+    shared = not _scales_differ(shown)
+    # Not matplotlib's sharex/sharey: each limit change then visits every sibling (24 x 24), a
+    # third of the render time. The same limits and tick choices are set on each panel instead.
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    ours = {_place(p) for p in spec.highlight}
+    # Their own colour only sets the coalition's places apart from others (not when all are).
+    mine = sum(_place(s.label) in ours for s in shown)
+    highlighted = 0 < mine < len(shown)
+    placed = _place_markers(spec.markers, shown)
+    gaps = based = marked = False
+    ring: Line2D | None = None
     for ax, s in zip(axes, shown, strict=False):
-        plotted = _plot_series(ax, s, PALETTE[0], label=s.label)
+        own = highlighted and _place(s.label) in ours
+        colour = HIGHLIGHT if own else PALETTE[0]
+        plotted = _plot_series(ax, s, colour, label=s.label)
         gaps = gaps or plotted.gaps
         latest = _latest(s)
         value = f" · {format_number(latest[1])}" if latest else ""
-        ax.set_title(clip(s.label or "—", 14) + value, loc="left", fontsize=SMALL_PT)
+        ax.set_title(
+            clip(s.label or "—", 14) + value,
+            loc="left",
+            fontsize=SMALL_PT,
+            fontweight="bold" if own else "normal",
+            color=colour if own else "#222222",
+        )
         if spec.baseline:
-            _plot_baseline(ax, s, PALETTE[0])
+            based = _plot_baseline(ax, s, colour) is not None or based
         if spec.target is not None:
-            ax.axhline(spec.target, color=TARGET_COLOUR, lw=1.2, linestyle=(0, (6, 2, 1, 2)))
-        _plot_markers(ax, spec.markers, first, labels=False)
+            ax.axhline(spec.target, color=TARGET_COLOUR, lw=1.2, linestyle=TARGET_STYLE)
+        marked = _plot_markers(ax, placed.shown, labels=False) is not None or marked
         if spec.asked is not None:
-            _plot_asked(ax, [s], spec.asked, grain)
-        _style_axes(ax, None, compact=True, grain=grain)
+            ring = _plot_asked(ax, [s], spec.asked, grain) or ring
+    visible = list(axes[: len(shown)])
     for ax in axes[len(shown) :]:
         ax.set_visible(False)
-    kind = (spec.period_label or "").strip().rstrip(".")
-    notes = [kind[:1].upper() + kind[1:] + "."] if kind else []
-    if spec.target is not None:
-        notes.append(f"Black dash-dot line: target {format_number(spec.target)}.")
-    if spec.baseline:
-        notes.append("Dashed: recent trend (Theil–Sen).")
+    # Counts and rates start at zero on every panel; nothing below zero: one decision for all.
+    zero = all(not np.isfinite(ax.dataLim.y0) or ax.dataLim.y0 >= 0 for ax in visible)
+    _same_limits(visible, shared=shared, zero=zero)
+    size = _panel_px(fig, rows, cols, shared=shared, title_lines=1)
+    for n, ax in enumerate(visible):
+        _style_axes(ax, None, compact=True, grain=grain, size_px=size, zero=zero)
+        # dates under the lowest panel of each column; one scale is written out on the left only
+        ax.tick_params(labelbottom=n + cols >= len(visible), labelleft=not shared or n % cols == 0)
     if spec.unit:
-        notes.append(f"Values in {spec.unit}.")
-    if len(drawn) > len(shown):
-        notes.append(f"{len(drawn) - len(shown)} more not shown.")
-    _footnote(fig, spec.source, gaps, notes)
+        fig.supylabel(
+            _wrap_to(spec.unit, fig.bbox.height * 0.6), fontsize=TEXT_PT, ha="left", gid="ylabel"
+        )
+    key = (
+        [
+            Line2D([], [], color=HIGHLIGHT, lw=2.2, label="The coalition's places"),
+            Line2D([], [], color=PALETTE[0], lw=2.2, label="Other places"),
+        ]
+        if highlighted
+        else [Line2D([], [], color=PALETTE[0], lw=2.2, label="Reported")]
+    )
+    target = (
+        _target_label(spec.target, spec.direction, spec.unit) if spec.target is not None else None
+    )
+    key += _style_key(based=based, target=target, marked=marked)
+    if ring is not None:
+        key.append(ring)
+    _figure_key(fig, key)
+    total = len(shown) + len(left_out)
+    kind = (spec.period_label or "").strip().rstrip(".")
+    about = [kind[:1].upper() + kind[1:]] if kind else []
+    if left_out:
+        chosen = "the coalition's, then the highest" if highlighted else "the highest"
+        about.append(f"{len(shown)} of {total} places: {chosen} latest values")
+    elif highlighted:
+        about.append("the coalition's places first")
+    _subtitle(fig, " · ".join(about))
+    notes = []
+    if left_out:
+        name = clip(" ".join(spec.title.split()) or "the indicator", 40)
+        example = clip(left_out[0].label, 14)
+        notes.append(f"And {len(left_out)} more places: /indicator {name} in {example}.")
+    if not shared:
+        notes.append("Each panel has its own scale (sizes differ more than tenfold).")
+    _footnote(fig, spec.source, gaps, notes + _late_note(placed, grain), lines=4)
     _lay_out(fig, [list(axes[r * cols : (r + 1) * cols]) for r in range(rows)])
     return fig
+
+
+def _same_limits(axes: Sequence[Axes], *, shared: bool, zero: bool) -> None:
+    """One time span on every panel, and one value range when `shared` (from zero when `zero`),
+    with matplotlib's usual 5% margins around the data."""
+    boxes = [ax.dataLim for ax in axes]
+    x0 = min(b.x0 for b in boxes if np.isfinite(b.x0))
+    x1 = max(b.x1 for b in boxes if np.isfinite(b.x1))
+    pad = (x1 - x0) * 0.05 or 15.0  # days
+    for ax in axes:
+        ax.set_xlim(x0 - pad, x1 + pad)
+    ys = [(b.y0, b.y1) for b in boxes if np.isfinite(b.y0) and np.isfinite(b.y1)]
+    if not shared or not ys:
+        return
+    y0, y1 = min(y for y, _ in ys), max(y for _, y in ys)
+    pad = (y1 - (0.0 if zero else y0)) * 0.05 or abs(y1) * 0.05 or 1.0
+    for ax in axes:
+        ax.set_ylim(0.0 if zero else y0 - pad, y1 + pad)
 
 
 def _no_data_figure(title: str) -> Figure:
@@ -496,27 +620,84 @@ def _plot_baseline(ax: Axes, s: Series, colour: str) -> Baseline | None:
         return None
     x = np.asarray([latest[0], *base.periods], dtype="datetime64[D]")
     y = np.asarray([latest[1], *base.values], dtype=float)
-    ax.plot(x, y, color=colour, lw=2, linestyle=(0, (4, 3)), alpha=0.9)
+    ax.plot(x, y, color=colour, lw=2, linestyle=BASELINE_STYLE, alpha=0.9)
     return base
 
 
-def _plot_target(ax: Axes, target: float, direction: str, unit: str | None) -> Line2D:
+def _target_label(target: float, direction: str, unit: str | None) -> str:
     better = "higher" if direction == "higher" else "lower"
-    unit_text = f" {unit}" if unit else ""
+    unit_text = f" {clip(unit, 30)}" if unit else ""
+    return f"Target {format_number(target)}{unit_text} ({better} is better)"
+
+
+def _plot_target(ax: Axes, target: float, direction: str, unit: str | None) -> Line2D:
     return ax.axhline(
         target,
         color=TARGET_COLOUR,
         lw=1.8,
-        linestyle=(0, (6, 2, 1, 2)),
-        label=f"Target {format_number(target)}{unit_text} ({better} is better)",
+        linestyle=TARGET_STYLE,
+        label=_target_label(target, direction, unit),
     )
 
 
-def _plot_markers(
-    ax: Axes, markers: Sequence[Marker], first: date, *, labels: bool
-) -> Line2D | None:
+def _style_key(*, based: bool, target: str | None, marked: bool) -> list[Line2D]:
+    """Key entries for the line styles a figure of panels uses: baseline, target, completions."""
+    key = []
+    if based:
+        key.append(
+            Line2D([], [], color=MUTED, linestyle=BASELINE_STYLE, lw=2, label=BASELINE_LABEL)
+        )
+    if target is not None:
+        key.append(
+            Line2D([], [], color=TARGET_COLOUR, linestyle=TARGET_STYLE, lw=1.5, label=target)
+        )
+    if marked:
+        key.append(
+            Line2D([], [], color=MARKER_COLOUR, linestyle=":", lw=1, label="Commitment done")
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class _Markers:
+    shown: list[Marker]  # within the data's periods, oldest first, each at the date it is drawn
+    late: list[Marker]  # completed after the latest data's period: not drawn, only noted
+    last: date  # the latest value's period
+
+
+def _place_markers(markers: Sequence[Marker], drawn: Sequence[Series]) -> _Markers:
+    """Which completions the chart can show: those from the first period to the end of the
+    latest one with a value. One completed during the latest period sits on its point (a yearly
+    value for 2023 is drawn on 1 Jan 2023); one completed after it would float over the forecast,
+    where no data can show its effect yet, so it is left out and named in the footnote."""
+    newest = max(drawn, key=lambda s: (_latest(s) or (date.min, 0.0))[0])
+    last = (_latest(newest) or (date.min, 0.0))[0]
+    grid = _Grid.of(newest.periods)
+    end = grid.date_at(grid.index(last) + 1) if grid else last + timedelta(days=1)
+    first = min(_first(s) for s in drawn)
+    shown, late = [], []
+    for m in sorted(markers, key=lambda m: _day(m.when)):
+        when = _day(m.when)
+        if when >= end:
+            late.append(m)
+        elif when >= first:
+            shown.append(Marker(min(when, last), m.label))
+    return _Markers(shown, late, last)
+
+
+def _late_note(placed: _Markers, grain: str | None) -> list[str]:
+    if not placed.late:
+        return []
+    names = ", ".join(clip(m.label, 18) for m in placed.late[:3])
+    if len(placed.late) > 3:
+        names += f" and {len(placed.late) - 3} more"
+    return [
+        f"Completed after the latest data ({_period(placed.last, grain)}), so not marked: {names}."
+    ]
+
+
+def _plot_markers(ax: Axes, shown: Sequence[Marker], *, labels: bool) -> Line2D | None:
     """Thin vertical lines; labels for the most recent few that do not collide (see _prune)."""
-    shown = sorted((m for m in markers if _day(m.when) >= first), key=lambda m: m.when)
     if not shown:
         return None
     handle = None
@@ -601,41 +782,113 @@ def _mark_latest(ax: Axes, drawn: Sequence[Series], grain: str | None) -> str:
 
 
 def _style_axes(
-    ax: Axes, unit: str | None, *, compact: bool = False, grain: str | None = None
+    ax: Axes,
+    unit: str | None,
+    *,
+    compact: bool = False,
+    grain: str | None = None,
+    size_px: tuple[float, float] | None = None,
+    zero: bool | None = None,
 ) -> None:
-    """Spines, grid and ticks; date ticks never finer than the data's period (`grain`)."""
+    """Spines, grid and ticks that can be read at any size.
+
+    Date ticks are never finer than the data's period (`grain`), and never closer than a label's
+    width plus a gap on an axes `size_px` (width, height in pixels, as laid out; the default is
+    one chart on the whole image): a small panel gets every 3rd or 5th year, not "2020202220242026".
+    Value ticks are about two label heights apart or more. `zero`: start the y axis at zero (default:
+    when nothing drawn is below zero, as counts and rates never are: a scale that starts just
+    under the data makes a small change look like a big one).
+    """
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#dddddd", lw=0.8)
     ax.set_axisbelow(True)
     ax.tick_params(labelsize=SMALL_PT)
+    width, height = size_px or (WIDTH_IN * DPI - 170, HEIGHT_IN * DPI - 270)
+    label_w, label_h = _tick_label_px()
     # round steps (0.2, not 0.25 or 0.06), so ticks read well with few decimals
-    steps = [1, 2, 5, 10]
-    ax.yaxis.set_major_locator(_Once(MaxNLocator(nbins=4 if compact else 6, steps=steps)))
+    nbins = max(1, min(4 if compact else 6, int(height / (1.8 * label_h))))
+    ax.yaxis.set_major_locator(_Once(MaxNLocator(nbins=nbins, steps=[1, 2, 5, 10])))
     ax.yaxis.set_major_formatter(_Thousands())
-    most = 4 if compact else 7
-    low_x, high_x = ax.get_xlim()
-    years = (high_x - low_x) / 365.25
-    step = {"month": 1, "quarter": 3}.get(grain or "", 0)
-    every = next((m for m in (1, 2, 3, 6) if m % max(step, 1) == 0 and years * 12 / m <= most), 12)
-    if years >= 3 or grain == "year" or (step and every == 12):  # whole years only
-        base = next((b for b in (1, 2, 3, 5, 10, 20, 50) if years / b <= most), 100)
-        ax.xaxis.set_major_locator(_Once(_YearLocator(base)))
-        ax.xaxis.set_major_formatter(_YearFormatter())
-    elif step:  # monthly or quarterly data: month ticks, never days
-        months = mdates.MonthLocator(bymonth=range(1, 13, every))
-        ax.xaxis.set_major_locator(_Once(months))
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(months, show_offset=False))
-    else:
-        locator = mdates.AutoDateLocator(minticks=2, maxticks=most)
-        if grain == "week":  # a tick at most every 7 days, never hours
-            locator.intervald[mdates.DAILY] = [7, 14]
-        ax.xaxis.set_major_locator(_Once(locator))
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+    ax.xaxis.set_major_locator(_DateTicks(ax, grain, width, label_w, compact))
+    ax.xaxis.set_major_formatter(_DateFormatter())
     if unit:
         ax.set_ylabel(clip(unit, 30), fontsize=TEXT_PT)
-    low, high = ax.get_ylim()
-    if low > 0 and high > 0 and low < 0.35 * high:
-        ax.set_ylim(bottom=0)  # counts that come near zero: start the axis at zero, honestly
+    if zero is None:
+        zero = bool(np.isfinite(ax.dataLim.y0)) and ax.dataLim.y0 >= 0
+    if zero:
+        ax.set_ylim(bottom=0)
+
+
+def _date_locator(ax: Axes, grain: str | None, width: float, label_w: float, compact: bool) -> Any:
+    """Whole years, months or (daily/weekly data) matplotlib's AutoDateLocator, as many as fit."""
+    most = 4 if compact else 7
+    slot = label_w + 0.5 * SMALL_PT * DPI / 72  # a label and a gap of half an em
+    low_x, high_x = ax.get_xlim()
+    days = max(high_x - low_x, 1.0)
+    px_per_day = width / days
+    years = days / 365.25
+    step = {"month": 1, "quarter": 3}.get(grain or "", 0)
+    every = next(
+        (
+            m
+            for m in (1, 2, 3, 6)
+            if m % max(step, 1) == 0 and years * 12 / m <= most and m * 30.4 * px_per_day >= slot
+        ),
+        12,
+    )
+    if years >= 3 or grain == "year" or (step and every == 12):  # whole years only
+
+        def inside(base: int) -> int:
+            ticks = _YearLocator(base).tick_values(low_x, high_x)
+            return int(((ticks >= low_x) & (ticks <= high_x)).sum())
+
+        bases = [b for b in (1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500) if inside(b) <= most]
+        em = SMALL_PT * DPI / 72
+        # labels half an em apart; a quarter of an em rather than a lone year on a narrow panel
+        base = next((b for b in bases if b * 365.25 * px_per_day >= slot), 1000)
+        if inside(base) < 2:
+            closer = next((b for b in bases if b * 365.25 * px_per_day >= label_w + em / 4), 1000)
+            base = closer if inside(closer) >= 2 else base
+        return _YearLocator(base)
+    if step:  # monthly or quarterly data: month ticks, never days
+        return mdates.MonthLocator(bymonth=range(1, 13, every))
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=max(2, min(most, int(width // slot))))
+    if grain == "week":  # a tick at most every 7 days, never hours
+        locator.intervald[mdates.DAILY] = [7, 14]
+    return locator
+
+
+_LABEL_PX: list[tuple[float, float]] = []  # measured once: a year label's width, a line's height
+
+
+def _tick_label_px() -> tuple[float, float]:
+    """The width of the widest usual date tick label ("2026") and a tick label's height, in px."""
+    if not _LABEL_PX:
+        renderer = RendererAgg(10, 10, DPI)
+        w, h, _ = renderer.get_text_width_height_descent(
+            "2026", FontProperties(size=SMALL_PT), False
+        )
+        _LABEL_PX.append((float(w), float(h)))
+    return _LABEL_PX[0]
+
+
+class _DateFormatter(Formatter):
+    """ "2016" for ticks on 1 January; otherwise matplotlib's ConciseDateFormatter ("2024", "Apr",
+    "Jul" — the year only where it changes), never with an offset text in the corner."""
+
+    def __init__(self) -> None:
+        self._concise: mdates.ConciseDateFormatter | None = None
+
+    def format_ticks(self, values: Any) -> list[str]:
+        days = [mdates.num2date(v) for v in values]
+        if all((d.month, d.day, d.hour, d.minute) == (1, 1, 0, 0) for d in days):
+            return [str(d.year) for d in days]
+        if self._concise is None:
+            self._concise = mdates.ConciseDateFormatter(mdates.AutoDateLocator(), show_offset=False)
+        return list(self._concise.format_ticks(values))
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return self.format_ticks([x])[0]
 
 
 class _Once(Locator):
@@ -676,6 +929,32 @@ class _Once(Locator):
         return self.inner.view_limits(vmin, vmax)
 
 
+class _DateTicks(_Once):
+    """The date ticks of `_date_locator` for an expected axes width, once per view; `coarsen`
+    chooses again for a narrower width until there are fewer ticks (see _uncrowd_dates)."""
+
+    def __init__(
+        self, ax: Axes, grain: str | None, width: float, label_w: float, compact: bool
+    ) -> None:
+        super().__init__(_date_locator(ax, grain, width, label_w, compact))
+        self._args = (ax, grain, label_w, compact)
+        self._width = self.width = width  # the expected width; `_width` shrinks as it coarsens
+
+    def coarsen(self) -> bool:
+        ax, grain, label_w, compact = self._args
+        before = len(self())
+        for _ in range(8):
+            self._width *= 0.8
+            inner = _date_locator(ax, grain, self._width, label_w, compact)
+            inner.set_axis(self.axis)
+            low, high = sorted(float(v) for v in ax.get_xlim())
+            ticks = np.asarray(inner(), dtype=float)
+            if 0 < int(((ticks >= low) & (ticks <= high)).sum()) < before:
+                self.inner, self._view = inner, None
+                return True
+        return False
+
+
 class _YearLocator(Locator):
     """Ticks on 1 January of every `base`-th year (like YearLocator, without dateutil rrules)."""
 
@@ -695,13 +974,6 @@ class _YearLocator(Locator):
 
     def nonsingular(self, v0: float, v1: float) -> tuple[float, float]:
         return mdates.YearLocator(self.base).nonsingular(v0, v1)
-
-
-class _YearFormatter(Formatter):
-    """ "2016" for a tick on a date (matplotlib date number)."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        return str(mdates.num2date(x).year)
 
 
 class _Thousands(Formatter):
@@ -755,7 +1027,9 @@ def _fit(text: Text, width_px: float, renderer: RendererAgg) -> None:
     text.set_text(full[:lo].rstrip() + "…")
 
 
-def _footnote(fig: Figure, source: str | None, gaps: bool, notes: Sequence[str] = ()) -> None:
+def _footnote(
+    fig: Figure, source: str | None, gaps: bool, notes: Sequence[str] = (), *, lines: int = 3
+) -> None:
     parts = []
     if source:
         parts.append("Source: " + source.strip().removeprefix("Source:").strip().rstrip(".") + ".")
@@ -768,10 +1042,70 @@ def _footnote(fig: Figure, source: str | None, gaps: bool, notes: Sequence[str] 
     renderer = _renderer(fig)
     for width in range(92, 20, -6):  # wrap narrower until the widest line fits the image
         text.set_text(
-            "\n".join(textwrap.wrap(" ".join(parts), width, max_lines=3, placeholder=" …"))
+            "\n".join(textwrap.wrap(" ".join(parts), width, max_lines=lines, placeholder=" …"))
         )
         if text.get_window_extent(renderer).width <= fig.bbox.width * 0.97:
             break
+
+
+def _subtitle(fig: Figure, text: str) -> None:
+    """A muted line under the title (what the panels are), placed by _lay_out."""
+    if text:
+        subtitle = fig.text(0.01, 0, text, ha="left", va="top", fontsize=SMALL_PT, color=MUTED)
+        subtitle.set_gid("subtitle")
+        _fit(subtitle, fig.bbox.width * 0.97, _renderer(fig))
+
+
+def _wrap_to(text: str, length_px: float, lines: int = 2) -> str:
+    """A label in at most `lines` lines, each about no longer than `length_px` (a rotated axis
+    label), words kept whole."""
+    em = SMALL_PT * DPI / 72
+    chars = max(8, int(length_px / (0.6 * em)))
+    text = " ".join(text.split())
+    wrapped = textwrap.wrap(
+        clip(text, 60), chars, max_lines=lines, placeholder="…", break_long_words=False
+    )
+    return "\n".join(wrapped)
+
+
+def _panel_px(
+    fig: Figure, rows: int, cols: int, *, shared: bool, title_lines: int
+) -> tuple[float, float]:
+    """About how big each panel of a rows x cols figure will be, in pixels, before _lay_out:
+    the tick density is chosen from it (generous margins: fewer ticks, never crowded ones)."""
+    em = SMALL_PT * DPI / 72
+    labels = 3.6 * em  # y tick labels such as "4,000" and their pad
+    left = labels * (1 if shared else cols) + 0.6 * em * cols + 2.5 * em  # + the unit
+    width = (fig.bbox.width - left - 2 * fig.dpi * PAD_X_IN * cols) / cols
+    fixed = 7.5 * em  # title, key and footnote
+    per_row = (1.5 * title_lines + 1.6) * em  # panel title, date labels
+    height = (fig.bbox.height - fixed) / rows - per_row - 2 * fig.dpi * PAD_Y_IN
+    return max(width, 40.0), max(height, 30.0)
+
+
+def _figure_key(fig: Figure, handles: Sequence[Line2D]) -> None:
+    """The key of a figure of panels, under them (placed by _lay_out), in as many columns as fit."""
+    if not handles:
+        return
+    renderer = _renderer(fig)
+    limit = fig.bbox.width * 0.97
+    for ncols in range(min(5, len(handles)), 0, -1):
+        legend = fig.legend(
+            handles=handles,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 0.0),
+            ncols=ncols,
+            frameon=False,
+            fontsize=SMALL_PT,
+            handlelength=2.4,
+            columnspacing=1.4,
+            borderaxespad=0,
+            borderpad=0,
+        )
+        legend.set_gid("key")
+        if ncols == 1 or legend.get_window_extent(renderer).width <= limit:
+            return
+        legend.remove()
 
 
 def _legend_below(fig: Figure, ax: Axes, handles: Sequence[Line2D]) -> None:
@@ -857,6 +1191,53 @@ def _renderer(fig: Figure) -> RendererAgg:
 
 
 def _lay_out(fig: Figure, grid: Sequence[Sequence[Axes]]) -> None:
+    """Place the axes (_place_axes); where date labels came out closer than a quarter of an em
+    at their final size, use fewer date ticks and place them again (rare: they are chosen for
+    the expected panel size)."""
+    _place_axes(fig, grid)
+    for _ in range(4):
+        if not _uncrowd_dates(fig, [ax for row in grid for ax in row if ax.get_visible()]):
+            return
+        _place_axes(fig, grid)
+
+
+def _uncrowd_dates(fig: Figure, axes: Sequence[Axes]) -> bool:
+    """Fewer date ticks on each axes whose drawn date labels overlap or nearly touch, and on the
+    panels alike (same span and size: small multiples), so their tick marks stay in step."""
+    renderer = _renderer(fig)
+    gap = SMALL_PT * DPI / 72 / 4
+    changed: list[_DateTicks] = []
+    for ax in axes:
+        locator = ax.xaxis.get_major_locator()
+        if not isinstance(locator, _DateTicks) or locator in changed:
+            continue
+        if not any(t.get_text() for t in ax.xaxis.get_majorticklabels()):
+            continue  # dates not written under this panel
+        low, high = sorted(ax.get_xlim())
+        boxes = sorted(
+            (
+                t.get_window_extent(renderer)
+                for t in ax.xaxis.get_majorticklabels()
+                if t.get_text() and low <= t.get_position()[0] <= high
+            ),
+            key=lambda b: b.x0,
+        )
+        if not any(b.x0 - a.x1 < gap for a, b in pairwise(boxes)):
+            continue
+        for other in axes:
+            alike = other.xaxis.get_major_locator()
+            if (
+                isinstance(alike, _DateTicks)
+                and alike not in changed
+                and alike.width == locator.width
+                and other.get_xlim() == ax.get_xlim()
+                and alike.coarsen()
+            ):
+                changed.append(alike)
+    return bool(changed)
+
+
+def _place_axes(fig: Figure, grid: Sequence[Sequence[Axes]]) -> None:
     """Place the axes of a rows x columns grid so that nothing overlaps or is cut off.
 
     What constrained layout does, in one measuring pass instead of a full draw (two, with its
@@ -869,13 +1250,25 @@ def _lay_out(fig: Figure, grid: Sequence[Sequence[Axes]]) -> None:
     width, height = fig.bbox.width, fig.bbox.height
     pad_x, pad_y = fig.dpi * PAD_X_IN, fig.dpi * PAD_Y_IN
     top, bottom = height - pad_y, pad_y
-    for text in fig.texts:
+    for text in fig.texts:  # title, subtitle (in that order) and footnote
         if text.get_gid() == "title":
             text.set_y(1 - pad_y / height)
+            top -= text.get_window_extent(renderer).height + 2 * pad_y
+        elif text.get_gid() == "subtitle":
+            text.set_y(top / height)
             top -= text.get_window_extent(renderer).height + 2 * pad_y
         elif text.get_gid() == "footnote" and text.get_text():
             text.set_y(pad_y / height)
             bottom += text.get_window_extent(renderer).height + 2 * pad_y
+    for legend in fig.legends:  # a figure's key sits on the footnote
+        if legend.get_gid() == "key":
+            legend.set_bbox_to_anchor((pad_x / width, bottom / height), transform=fig.transFigure)
+            bottom += legend.get_window_extent(renderer).height + 2 * pad_y
+    start_x = pad_x
+    for text in fig.texts:  # the unit of panels that share it, left of them all
+        if text.get_gid() == "ylabel" and text.get_text():
+            text.set_position((pad_x / width, (top + bottom) / 2 / height))
+            start_x += text.get_window_extent(renderer).width + 2 * pad_x
     rows, cols = len(grid), max(len(row) for row in grid)
     # margins (px) around each row and column: the widest of its visible axes
     left, right = [0.0] * cols, [0.0] * cols
@@ -893,13 +1286,13 @@ def _lay_out(fig: Figure, grid: Sequence[Sequence[Axes]]) -> None:
             below[r] = max(below[r], frame.y0 - tight.y0)
             above[r] = max(above[r], tight.y1 - frame.y1)
     gap_x, gap_y = 2 * pad_x, 2 * pad_y
-    cell_w = (width - 2 * pad_x - sum(left) - sum(right) - gap_x * (cols - 1)) / cols
+    cell_w = (width - start_x - pad_x - sum(left) - sum(right) - gap_x * (cols - 1)) / cols
     cell_h = (top - bottom - sum(above) - sum(below) - gap_y * (rows - 1)) / rows
     cell_w, cell_h = max(cell_w, 20.0), max(cell_h, 20.0)  # absurd inputs: tiny, never negative
     y = top
     for r, row in enumerate(grid):
         y -= above[r] + cell_h
-        x = pad_x
+        x = start_x
         for c, ax in enumerate(row):
             x += left[c]
             ax.set_position((x / width, y / height, cell_w / width, cell_h / height))
@@ -1004,6 +1397,11 @@ def _horizon(periods: Sequence[date]) -> int:
 
 
 # --- small helpers ------------------------------------------------------------------------------
+
+
+def _place(label: str) -> str:
+    """How a place is matched against `ChartSpec.highlight`: "md", " MD " and "Md" are one."""
+    return " ".join(label.split()).casefold()
 
 
 def _num(v: float | None) -> float | None:

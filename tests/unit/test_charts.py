@@ -6,7 +6,7 @@ import struct
 import time
 from datetime import date
 from io import BytesIO
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from bot.core.charts import (
     render_digest_chart,
     render_indicator_chart,
 )
+from bot.sandbox import bundled
 
 CDC = (
     Path(__file__).resolve().parents[2]
@@ -336,7 +337,8 @@ def test_twelve_geographies_become_small_multiples(cdc):
         panels[0].get_title(loc="left") == "Ward 1 · 937.2"
     )  # latest MD 1,562 x 0.6, as /indicator says it
     assert_no_overlaps(fig)
-    assert png_size(render_indicator_chart(ChartSpec("Wards", None, None, wards))) == (1200, 675)
+    # three rows of four: taller than one chart, so each row keeps ~200 px
+    assert png_size(render_indicator_chart(ChartSpec("Wards", None, None, wards))) == (1200, 870)
 
 
 # --- edges ---------------------------------------------------------------------------------------
@@ -379,7 +381,8 @@ def test_huge_inputs_render_in_reasonable_time():
     assert png_size(render_indicator_chart(ChartSpec("Daily", None, None, many_points)))[0] == 1200
     fig = charts._build_figure(ChartSpec("Fifty places", None, None, fifty))
     assert len([ax for ax in fig.axes if ax.get_visible()]) == charts.MAX_PANELS
-    assert "26 more not shown." in fig.get_supxlabel()
+    footnote = " ".join(fig.get_supxlabel().split())
+    assert "And 26 more places: /indicator Fifty places in Place 25." in footnote
     big = charts._png(fig)
     assert time.perf_counter() - started < 30  # generous: this guards against minutes, not ms
     assert png_size(big)[0] == 1200
@@ -505,7 +508,11 @@ def test_y_tick_labels_say_exactly_where_the_gridlines_are():
 
     panels = drawn_tick_labels(fig, "y")
     assert len(panels) == len(rates)
-    for locs, labels in panels:
+    # one scale for all: only the left column writes it out
+    assert len({ax.get_ylim() for ax in fig.axes if ax.get_visible()}) == 1
+    labelled = [(locs, labels) for locs, labels in panels if labels]
+    assert len(labelled) == 2  # 8 panels: two rows of four
+    for locs, labels in labelled:
         assert len(labels) >= 2
         assert len(set(labels)) == len(labels)
         assert [float(text.replace(",", "")) for text in labels] == pytest.approx(locs)
@@ -607,3 +614,234 @@ def test_dollar_signs_in_names_are_text_not_mathtext():
     )
     png = charts.render_indicator_chart(spec)
     assert png.startswith(b"\x89PNG")
+
+
+# --- many places: small multiples a reader can use (the naloxone rate by state) -----------------
+
+NALOXONE_TITLE = "Naloxone dispensing rate"
+NALOXONE_UNIT = "prescriptions per 100 persons"
+COALITION = ("MD", "NC", "VT")  # the demo's default place, then the places it imports data for
+
+
+@pytest.fixture(scope="module")
+def naloxone() -> list[Series]:
+    """The bundled CDC file: 51 places (50 states and DC), yearly 2019-2023, alphabetical as
+    `/indicator naloxone by state` hands them to the chart."""
+    frame = pd.read_csv(bundled.NALOXONE)
+    return [
+        Series(
+            str(place),
+            [date(int(y), 1, 1) for y in rows["YEAR"]],
+            [None if pd.isna(v) else float(v) for v in rows["naloxone_dispensing_rate"]],
+        )
+        for place, rows in sorted(frame.groupby("STATE_ABBREV"), key=lambda kv: str(kv[0]))
+    ]
+
+
+def by_state(series: list[Series], **changes) -> ChartSpec:
+    base = {
+        "title": NALOXONE_TITLE,
+        "unit": NALOXONE_UNIT,
+        "period_label": "by year",
+        "series": series,
+        "source": "CDC, State Naloxone Dispensing Rates (IQVIA Xponent retail pharmacy data)",
+        "highlight": COALITION,
+    }
+    return ChartSpec(**(base | changes))
+
+
+def shown_panels(fig) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def panel_place(ax) -> str:
+    return ax.get_title(loc="left").split(" · ")[0]
+
+
+def panel_value(ax) -> float:
+    return float(ax.get_title(loc="left").split(" · ")[1].replace(",", ""))
+
+
+def footnote(fig) -> str:
+    return " ".join(fig.get_supxlabel().split())
+
+
+def test_naloxone_by_state_shows_the_coalitions_places_first_then_the_highest(naloxone):
+    # Was: the first 24 alphabetically (AK..MN): NC and VT missing, MD not set apart.
+    assert len(naloxone) == 51
+    fig = charts._build_figure(by_state(naloxone))
+
+    panels = shown_panels(fig)
+    assert len(panels) == charts.MAX_PANELS == 24
+    places = [panel_place(ax) for ax in panels]
+    assert places[:3] == ["MD", "NC", "VT"]
+    assert places[3:6] == ["WY", "AR", "NM"]  # 2.5, 1.9, 1.6 in 2023: the highest latest values
+    values = [panel_value(ax) for ax in panels[3:]]
+    assert values == sorted(values, reverse=True)
+    left_out = {s.label for s in naloxone} - set(places)
+    assert len(left_out) == 27
+    assert max((s.values[-1] or 0.0) for s in naloxone if s.label in left_out) <= min(
+        values
+    )  # nobody higher was left out
+    # Set apart: their own colour and bold titles, said in the key.
+    for ax in panels:
+        own = panel_place(ax) in COALITION
+        line = next(line for line in ax.get_lines() if line.get_label() == panel_place(ax))
+        assert (line.get_color() == charts.HIGHLIGHT) is own
+        title = next(t for t in ax.findobj(Text) if t.get_text() == ax.get_title(loc="left"))
+        assert (title.get_fontweight() == "bold") is own
+    labels = legend_labels(fig)
+    assert "The coalition's places" in labels and "Other places" in labels
+    # How many are left out, and how to see one of them.
+    texts = [t.get_text() for t in visible_texts(fig)]
+    assert "By year · 24 of 51 places: the coalition's, then the highest latest values" in texts
+    assert "And 27 more places: /indicator Naloxone dispensing rate in ME." in footnote(fig)
+    assert_no_overlaps(fig)
+
+
+def test_all_places_fit_keep_the_callers_order_after_the_coalitions(naloxone):
+    twelve = [s for s in naloxone if s.label in {"AK", "AL", "AR", "AZ", "CA", "VT", "MD"}]
+    fig = charts._build_figure(by_state(twelve))
+    assert [panel_place(ax) for ax in shown_panels(fig)] == [
+        "MD", "VT", "AK", "AL", "AR", "AZ", "CA",
+    ]  # fmt: skip
+    assert "more places" not in footnote(fig)
+    # Without coalition places: exactly as given, nothing set apart.
+    fig = charts._build_figure(by_state(twelve, highlight=()))
+    places = [panel_place(ax) for ax in shown_panels(fig)]
+    assert places == [s.label for s in twelve]
+    assert "The coalition's places" not in legend_labels(fig)
+    # Places named differently in case or spacing are still the coalition's.
+    assert charts.panels(by_state(twelve, highlight=(" vt ",)))[0][0].label == "VT"
+
+
+def test_panels_of_rates_share_one_scale_that_starts_at_zero(naloxone):
+    # Was: each panel its own scale, MD from 0.6 to 0.9, so a small change looked steep.
+    fig = charts._build_figure(by_state(naloxone))
+    limits = {ax.get_ylim() for ax in shown_panels(fig)}
+    assert len(limits) == 1
+    low, high = limits.pop()
+    assert low == 0
+    assert high >= 2.5  # WY's 2.5 fits on it
+    assert "its own scale" not in footnote(fig)
+
+
+def test_places_of_very_different_sizes_each_have_a_scale_from_zero(cdc):
+    series = [cdc_series(cdc, s) for s in ("MD", "NC", "VT", "US")]
+    fig = charts._build_figure(ChartSpec(DEATHS, "deaths", "12-month-ending", series))
+    for ax in shown_panels(fig):
+        assert ax.get_ylim()[0] == 0
+    tops = {panel_place(ax): ax.get_ylim()[1] for ax in shown_panels(fig)}
+    assert tops["US"] > 50_000 and tops["VT"] < 1_000
+    assert "Each panel has its own scale" in footnote(fig)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 7, 12, 13, 20, 24, 51])
+def test_tick_labels_never_run_together_at_any_panel_count(naloxone, count):
+    # Was: "2020202220242026" under each of 24 panels.
+    fig = charts._build_figure(by_state(naloxone[:count]))
+    assert_no_overlaps(fig)  # every text, tick labels included, measured by the Agg renderer
+    renderer = fig.canvas.get_renderer()
+    for _locs, labels in drawn_tick_labels(fig, "x"):
+        if labels:  # the lowest panel of each column writes the years
+            assert len(labels) >= 2 and all(t.isdigit() and len(t) == 4 for t in labels)
+    for ax in shown_panels(fig):
+        boxes = sorted(
+            (t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()),
+            key=lambda b: b.x0,
+        )
+        em = charts.SMALL_PT * charts.DPI / 72
+        assert all(b.x0 - a.x1 >= em / 4 for a, b in pairwise(boxes))
+    # every column has its dates, even above an empty slot in the last row
+    panels = shown_panels(fig)
+    columns = min(4, len(panels))  # up to 6 alike places are lines on one chart
+    with_dates = [ax for ax in panels if any(t.get_text() for t in ax.get_xticklabels())]
+    assert len(with_dates) == columns
+
+
+def test_monthly_places_small_multiples_have_readable_year_ticks(cdc):
+    series = [cdc_series(cdc, s) for s in ("MD", "NC", "VT", "US")]
+    spec = ChartSpec(
+        DEATHS, "deaths", "12-month-ending totals, by month", series, highlight=("MD",)
+    )
+    fig = charts._build_figure(spec)
+    for _, labels in drawn_tick_labels(fig, "x"):
+        assert len(labels) >= 2
+    assert_no_overlaps(fig)
+
+
+def test_every_panel_chart_says_its_unit_and_keys_its_lines(naloxone):
+    fig = charts._build_figure(by_state(naloxone, target=1.0, direction="higher"))
+    assert fig.get_supylabel() == NALOXONE_UNIT  # the unit, on the y axis of all panels
+    labels = legend_labels(fig)
+    assert "If nothing changes" in labels
+    assert "Target 1 prescriptions per 100 persons (higher is better)" in labels
+    assert_no_overlaps(fig)
+
+
+def test_the_digest_panels_have_units_and_a_key_for_target_and_baseline(cdc, naloxone):
+    md = [s for s in naloxone if s.label == "MD"]
+    specs = [
+        md_spec(cdc),  # target 1,500 deaths and the baseline
+        ChartSpec("Opioid deaths — NC", "deaths", None, [cdc_series(cdc, "NC", OPIOIDS)]),
+        by_state(md, title="Naloxone dispensing rate — MD", highlight=()),
+        ChartSpec("Overdose deaths — US", "deaths", None, [cdc_series(cdc, "US")]),
+    ]
+    fig = charts._build_digest_figure(specs)
+    panels = shown_panels(fig)
+    units = [" ".join(ax.get_ylabel().split()) for ax in panels]
+    assert units == ["deaths", "deaths", NALOXONE_UNIT, "deaths"]
+    labels = [label.lower() for label in legend_labels(fig)]
+    assert "target" in labels and "if nothing changes" in labels
+    for ax in panels:  # counts and rates from zero here too
+        assert ax.get_ylim()[0] == 0
+    assert_no_overlaps(fig)
+
+
+def marker_xs(fig) -> list[float]:
+    return [
+        float(np.asarray(line.get_xdata(), dtype=float)[0])
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if line.get_gid() == "marker-line"
+    ]
+
+
+def test_a_commitment_done_after_the_latest_data_is_not_drawn_but_named(naloxone):
+    # Was: "#1 done" in 2025, three years past the last value (2023), over the forecast.
+    md = [s for s in naloxone if s.label == "MD"]
+    markers = [Marker(date(2025, 3, 1), "#1 done"), Marker(date(2023, 6, 1), "#2 done")]
+    spec = by_state(md, title="Naloxone dispensing rate — MD", highlight=(), markers=markers)
+    fig = charts._build_figure(spec)
+
+    last = charts.mdates.date2num(date(2023, 1, 1))  # the 2023 value's point
+    assert marker_xs(fig) == [last]  # #2 (during 2023) sits on 2023's point; #1 is not drawn
+    assert marker_labels(fig) == ["#2 done"]
+    assert "Completed after the latest data (2023), so not marked: #1 done." in footnote(fig)
+    assert_no_overlaps(fig)
+
+    many = charts._build_figure(by_state(naloxone, markers=markers))
+    assert set(marker_xs(many)) == {last}
+    assert "so not marked: #1 done." in footnote(many)
+
+
+def test_the_alt_text_lists_places_in_the_order_they_are_drawn(naloxone):
+    text = describe(by_state(naloxone))
+    assert text.startswith(
+        "Chart of Naloxone dispensing rate for 51 places; latest prescriptions per 100 persons: "
+        "MD 0.8 (2023); NC 0.6 (2023); VT 0.4 (2023); WY 2.5 (2023); AR 1.9 (2023)"
+    )
+    assert "and 43 more." in text
+
+
+def test_hostile_place_lists_do_not_break_the_order(naloxone):
+    # the coalition's places repeated, unknown, empty or absurdly long: ignored, never duplicated
+    spec = by_state(naloxone, highlight=("VT", "", "vt", "<!channel>", "X" * 5000, "MD"))
+    shown, left_out = charts.panels(spec)
+    assert [s.label for s in shown[:2]] == ["VT", "MD"]
+    assert len(shown) + len(left_out) == 51
+    assert len({s.label for s in shown + left_out}) == 51
+    # a series with no value at all is never a panel, nor counted as left out
+    empty = Series("ZZ", [date(2023, 1, 1)], [None])
+    shown, left_out = charts.panels(by_state([*naloxone, empty], highlight=("ZZ",)))
+    assert "ZZ" not in {s.label for s in shown + left_out}
