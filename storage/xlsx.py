@@ -22,6 +22,15 @@ What it reports instead of guessing: cells with a value to the right of the head
 column (`outside`), and formulas saved without a calculated value (`uncalculated`: a program that
 writes formulas without computing them leaves the value unknown, which is not "missing").
 
+Big sheets (FAST_FROM_BYTES of XML or more) are read by calamine (Rust, python-calamine), ~5-10
+times faster, but only after one pass over the raw XML (zlib and byte counts, no parser) has
+checked the same limits and found nothing calamine would read differently or blow up on: no DTD,
+formula without its value, phonetic run, `_xHHHH_` escape, possibly over-long text, cell without
+its reference, and no cell right of row 1's last cell or far enough down that calamine's dense
+table (first to last cell) would exceed MAX_CELLS. calamine aborts the process, rather than
+failing, on a value at XFD1048576; such a value is found by its column letters and refused
+before calamine is called. Anything else unusual goes to the exact reader.
+
 Cell values become the texts pandas would have given the importer (numbers as `5` or `12.5`,
 dates as `2025-01-31 00:00:00`, error cells and pandas' NA words such as `NULL` as blank), so
 files that imported before import the same.
@@ -30,14 +39,18 @@ files that imported before import the same.
 from __future__ import annotations
 
 import posixpath
+import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
 
+import numpy as np
+import python_calamine as calamine
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
@@ -58,6 +71,9 @@ MAX_CELLS = 20_000_000  # cells present in the sheet (a million rows of 20 colum
 MAX_KEPT_CHARS = 256 << 20  # distinct texts kept from the columns read (each kept once)
 MAX_TAG_BYTES = 2 << 20  # between two `<`: what expat may have to hold at once
 CHUNK_BYTES = 1 << 20
+# Sheets whose XML is at least this big are read by calamine (Rust) when a scan of the raw XML
+# finds nothing that needs the exact reader; smaller ones the exact reader reads in a second.
+FAST_FROM_BYTES = 8 << 20
 
 # What pandas' read_excel read as NaN by default: these texts were blank to the importer.
 NA_TEXTS = frozenset(
@@ -95,6 +111,16 @@ _SHARED_STRINGS_TYPE = (
 )
 _STYLES_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"
 _MAX_SHOWN = 20  # cells listed in `outside` and `uncalculated` (all are counted)
+# What the scan before calamine looks for in the raw XML.
+_ESCAPE = re.compile(rb"_x[0-9A-Fa-f]{4}_")  # Excel's escaped characters: the exact reader's way
+_REF_LETTERS = re.compile(rb'<c r="([A-Za-z]*)')
+_REF_ROW = re.compile(rb'<c r="[A-Za-z]*([0-9]+)')
+_REF_FAR_ROW = re.compile(rb'<c r="[A-Za-z]*([0-9]{7,})')  # row 1,000,000 or more
+_FIRST_ROW = re.compile(rb'<row r="1"[ >].*?</row>', re.DOTALL)
+_KIND = re.compile(rb'\bt="([A-Za-z]+)"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_TEXT = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
+_FORMULA_WITHOUT_VALUE = re.compile(rb"(?:</f>|<f\b[^>]*/>)(?!<v>[^<])")
 
 
 class SpreadsheetError(Exception):
@@ -153,11 +179,61 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+def _too_many_cells(file: str) -> str:
+    return (
+        f"{file} has more than {MAX_CELLS:,} cells in this sheet, more than I import at once. "
+        "Split it, or save the columns you need as CSV and import that. Nothing was imported."
+    )
+
+
+def _too_many_texts(file: str) -> str:
+    return (
+        f"{file} holds more than {MAX_KEPT_CHARS >> 20:,} million characters of different texts "
+        "in the columns read, more than an indicator file needs. Nothing was imported."
+    )
+
+
+def _letters_column(letters: bytes) -> int:
+    """`AB` -> 28; anything that is not one to three letters -> beyond the grid."""
+    if not 1 <= len(letters) <= 3 or not letters.isalpha():
+        return EXCEL_COLUMNS + 1
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + letter - 64
+    return column
+
+
+def _calamine_text(value: Any) -> str:
+    """A value calamine read, as the text `_Sheet._value` gives the same cell."""
+    if isinstance(value, str):
+        return "" if value in NA_TEXTS else value
+    if isinstance(value, datetime):
+        return cell_text(value)
+    if isinstance(value, date):  # a date-styled whole day: openpyxl's from_excel gives midnight
+        return cell_text(datetime(value.year, value.month, value.day))
+    return cell_text(value)
+
+
+@dataclass
+class _Scanned:
+    exact: bool = False  # something only the exact reader handles
+    root: bytes = b""  # the start of the part's first element
+
+
+@dataclass
+class _Plan:
+    part: str
+    exact: bool
+    sheet: Any = None  # calamine's loaded sheet
+    outside: tuple[int, list[tuple[int, int]]] | None = None  # values right of the header
+
+
 class Workbook:
     """An open .xlsx file, checked; `read` reads one of its sheets."""
 
     def __init__(self, path: Path) -> None:
         self.file = path.name
+        self.path = path
         try:
             self.zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
@@ -198,17 +274,34 @@ class Workbook:
             if styles_part in self.parts:
                 self._parse(styles_part, styles, limit=MAX_SMALL_PART_BYTES)
             self.dates, self.durations = styles.date_styles()
-            self.strings: list[str] = []
             strings_part = next(
                 (p for p, t in types.overrides.items() if t == _SHARED_STRINGS_TYPE), None
             )
-            if strings_part is not None and strings_part in self.parts:
-                table = _SharedStrings(self.file)
-                self._parse(strings_part, table, limit=MAX_SHARED_STRINGS_BYTES)
-                self.strings = table.strings
+            self.strings_part = strings_part if strings_part in self.parts else None
+            self._strings: list[str] | None = None  # parsed when the exact reader needs them
+            self._plans: dict[str, _Plan] = {}
+            # Shared strings calamine may not read as the exact reader does: parsed now (and
+            # refused now, as before, if they must be); they also keep calamine off every sheet.
+            self.strings_exact = self.strings_part is not None and self._scan_strings().exact
+            if self.strings_exact:
+                self._strings = self._parse_strings()
         except BaseException:
             self.zip.close()
             raise
+
+    @property
+    def strings(self) -> list[str]:
+        """The shared strings, parsed by expat with every limit (on first use)."""
+        if self._strings is None:
+            self._strings = self._parse_strings()
+        return self._strings
+
+    def _parse_strings(self) -> list[str]:
+        if self.strings_part is None:
+            return []
+        table = _SharedStrings(self.file)
+        self._parse(self.strings_part, table, limit=MAX_SHARED_STRINGS_BYTES)
+        return table.strings
 
     @property
     def sheet_names(self) -> list[str]:
@@ -216,6 +309,13 @@ class Workbook:
 
     def close(self) -> None:
         self.zip.close()
+        for plan in self._plans.values():
+            plan.sheet = None
+        if self._calamine is not None:
+            self._calamine.close()
+            self._calamine = None
+
+    _calamine: Any = None
 
     def __enter__(self) -> Workbook:
         return self
@@ -231,10 +331,269 @@ class Workbook:
         if not self.sheets:
             raise SpreadsheetError(f"{self.file} has no worksheet with cells.")
         part = self.sheets[0][1] if sheet is None else dict(self.sheets)[sheet]
+        plan = self._plans.get(part)
+        if plan is None:
+            plan = self._plans[part] = self._plan(part)
+        if not plan.exact:
+            return self._read_fast(plan, columns, last_row)
+        if plan.outside is not None and last_row is None:
+            cells = self._exact(part, columns, 1).cells  # the header; the rest is refused
+            cells.outside_count, cells.outside = plan.outside
+            return cells
         handler = _Sheet(self, columns, last_row)
         self._parse(part, handler, limit=MAX_PART_BYTES)
         handler.finish()
         return handler.cells
+
+    # --- the fast path: calamine, after a scan of the raw XML -----------------------------------
+
+    def _scan(self, name: str, limit: int, scan: Callable[[bytes], None]) -> _Scanned:
+        """Stream part `name` once (zlib, no XML parser), refusing as `_parse` does a part over
+        `limit` or a tag or text of over MAX_TAG_BYTES, and noting what only the exact reader
+        handles: a DTD, entity or CDATA (`<!`), a text that may be over MAX_CELL_CHARS, phonetic
+        runs, `_xHHHH_` escapes, or a root element with a namespace prefix. `scan` sees each piece
+        (whole tags only: a piece ends just before its last `<`)."""
+        info = self.parts[name]
+        if info.file_size > limit:
+            self._parse(name, _Handler(), limit=limit)  # refuses, with _parse's message
+        found = _Scanned()
+        carry = b""
+        since_tag = 0
+        try:
+            with self.zip.open(info) as source:
+                while chunk := source.read(CHUNK_BYTES):
+                    first = chunk.find(b"<")
+                    since_tag += len(chunk) if first < 0 else first
+                    if since_tag > MAX_TAG_BYTES:
+                        self._parse(name, _Handler(), limit=limit)  # refuses, as it streams
+                        found.exact = True
+                        return found
+                    if first >= 0:
+                        since_tag = len(chunk) - chunk.rfind(b"<") - 1
+                    data = carry + chunk
+                    cut = data.rfind(b"<")
+                    piece, carry = (data[:cut], data[cut:]) if cut > 0 else (b"", data)
+                    if not found.root:
+                        start = data.find(b"<", data.find(b"?>") + 1 if b"<?" in data[:5] else 0)
+                        found.root = data[start + 1 : start + 40]
+                        if b":" in found.root.split(b" ", 1)[0]:
+                            found.exact = True
+                    if piece:
+                        self._look(piece, found)
+                        scan(piece)
+                if carry:
+                    self._look(carry, found)
+                    scan(carry)
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+            found.exact = True  # the exact reader says what is broken
+        return found
+
+    @staticmethod
+    def _look(piece: bytes, found: _Scanned) -> None:
+        if b"<!" in piece or b"<rPh" in piece or _ESCAPE.search(piece):
+            found.exact = True
+        marks = np.flatnonzero(np.frombuffer(piece, dtype=np.uint8) == 60)  # every `<`
+        if len(marks) and (
+            int(marks[0]) > MAX_CELL_CHARS or int(np.diff(marks).max(initial=0)) > MAX_CELL_CHARS
+        ):
+            found.exact = True  # a text that may be over Excel's limit: counted exactly
+
+    def _scan_strings(self) -> _Scanned:
+        assert self.strings_part is not None
+        count = 0
+
+        def scan(piece: bytes) -> None:
+            nonlocal count
+            count += piece.count(b"<si>") + piece.count(b"<si ") + piece.count(b"<si/>")
+
+        found = self._scan(self.strings_part, MAX_SHARED_STRINGS_BYTES, scan)
+        if count > MAX_SHARED_STRINGS:
+            found.exact = True
+        return found
+
+    def _plan(self, part: str) -> _Plan:
+        """Whether calamine may read this sheet: only when nothing in it needs the exact reader
+        and no cell lies where calamine's dense table would grow beyond MAX_CELLS."""
+        if calamine is None or self.parts[part].file_size < FAST_FROM_BYTES:
+            return _Plan(part, exact=True)
+        if self.strings_exact:
+            return _Plan(part, exact=True)
+        width = 0  # the last column row 1 has a cell in: no cell may lie to the right of it
+        letters: set[bytes] = set()
+        far: list[bytes] = []
+        cells = refs = odd = formulas = 0
+
+        def scan(piece: bytes) -> None:
+            nonlocal cells, refs, odd, formulas, width
+            if not cells:
+                first = _FIRST_ROW.search(piece)
+                if first is not None:
+                    width = max(
+                        map(_letters_column, _REF_LETTERS.findall(first.group())), default=0
+                    )
+            cells += piece.count(b"<c ") + piece.count(b"<c>") + piece.count(b"<c/>")
+            odd += piece.count(b"<c\t") + piece.count(b"<c\n") + piece.count(b"<c\r")
+            refs += piece.count(b'<c r="')
+            letters.update(_REF_LETTERS.findall(piece))
+            far.extend(_REF_FAR_ROW.findall(piece))
+            if b"<f" in piece:
+                formulas += len(_FORMULA_WITHOUT_VALUE.findall(piece))
+
+        found = self._scan(part, MAX_PART_BYTES, scan)
+        if cells > MAX_CELLS:
+            raise SpreadsheetError(_too_many_cells(self.file))
+        columns = [_letters_column(text) for text in letters]
+        widest = max(columns, default=0)
+        rows = max((int(digits) for digits in far), default=0)
+        exact = (
+            found.exact
+            or not found.root.startswith(b"worksheet")
+            or odd > 0
+            or cells != refs
+            or formulas > 0
+            or widest > width
+            or widest > EXCEL_COLUMNS
+            or rows > EXCEL_ROWS
+        )
+        beyond = {t for t, c in zip(letters, columns, strict=True) if width < c <= EXCEL_COLUMNS}
+        if exact and widest > width and beyond and len(beyond) <= 100:
+            # Cells right of the header in a big sheet: found by their column letters, so a stray
+            # value at XFD1048576 is refused without reading the sheet cell by cell.
+            outside = self._outside(part, beyond)
+            if outside is not None and outside[0]:
+                return _Plan(part, exact=True, outside=outside)
+        if not exact and max(width, 1) * EXCEL_ROWS > MAX_CELLS:
+            # A wide header: how far down do cells go? (The dense table is rows x columns.)
+            last = self._last_row(part)
+            exact = last < 0 or last * width > MAX_CELLS
+        return _Plan(part, exact=exact)
+
+    def _outside(self, part: str, beyond: set[bytes]) -> tuple[int, list[tuple[int, int]]] | None:
+        """The cells in the columns `beyond` that hold a value (as `_Sheet` decides it), counted,
+        the first listed; None if the scan cannot tell."""
+        pattern = re.compile(
+            rb'<c r="('
+            + b"|".join(re.escape(t) for t in sorted(beyond, key=len, reverse=True))
+            + rb')([0-9]+)"([^>]*?)(?:/>|>(.*?)</c>)',
+            re.DOTALL,
+        )
+        count = 0
+        first: list[tuple[int, int]] = []
+
+        def scan(piece: bytes) -> None:
+            nonlocal count
+            for match in pattern.finditer(piece):
+                letters, row, attrs, inner = match.groups()
+                if inner and self._holds_value(attrs, inner):
+                    count += 1
+                    if len(first) < _MAX_SHOWN:
+                        first.append((int(row), _letters_column(letters)))
+
+        found = self._scan(part, MAX_PART_BYTES, scan)
+        return None if found.exact else (count, first)
+
+    def _holds_value(self, attrs: bytes, inner: bytes) -> bool:
+        kind = _KIND.search(attrs)
+        kind_text = kind.group(1) if kind else b"n"
+        if kind_text == b"e":
+            return False  # an error cell is blank to the importer
+        texts = b"".join(_TEXT.findall(inner)) if kind_text == b"inlineStr" else b""
+        value = _VALUE.search(inner)
+        raw = (texts or (value.group(1) if value else b"")).decode("utf-8", "replace")
+        if kind_text == b"s":
+            try:
+                raw = self.strings[int(raw)]
+            except (ValueError, IndexError):
+                return True  # broken: the exact reader would refuse the file anyway
+        return bool(raw) and raw not in NA_TEXTS
+
+    def _last_row(self, part: str) -> int:
+        last = 0
+
+        def scan(piece: bytes) -> None:
+            nonlocal last
+            rows = _REF_ROW.findall(piece)
+            if rows:
+                last = max(last, max(int(r) for r in rows))
+
+        found = self._scan(part, MAX_PART_BYTES, scan)
+        return -1 if found.exact else last
+
+    def _exact(self, part: str, columns: set[int] | None, last_row: int | None) -> _Sheet:
+        handler = _Sheet(self, columns, last_row)
+        self._parse(part, handler, limit=MAX_PART_BYTES)
+        handler.finish()
+        return handler
+
+    def _read_fast(self, plan: _Plan, columns: set[int] | None, last_row: int | None) -> Cells:
+        """The sheet through calamine (loaded once per workbook and sheet), as `_Sheet` gives it."""
+        if plan.sheet is None:
+            try:
+                if self._calamine is None:
+                    self._calamine = calamine.CalamineWorkbook.from_path(self.path)
+                name = next(n for n, p in self.sheets if p == plan.part)
+                plan.sheet = self._calamine.get_sheet_by_name(name)
+            except Exception as exc:  # calamine's own errors: say the file is unreadable
+                raise SpreadsheetError(
+                    f"{self.file} is not a readable Excel file ({str(exc)[:200]}); save it "
+                    "again as .xlsx."
+                ) from None
+        sheet = plan.sheet
+        top, left = sheet.start or (0, 0)
+        texts: dict[tuple[type, Any], str] = {}  # each distinct value's text, worked out once
+        kept = 0
+
+        def text(value: Any) -> str:
+            nonlocal kept
+            known = texts[(type(value), value)] = _calamine_text(value)
+            kept += len(known)
+            if kept > MAX_KEPT_CHARS:
+                raise SpreadsheetError(_too_many_texts(self.file))
+            return known
+
+        rows_iter = sheet.iter_rows()
+        header: dict[int, str] = {}
+        first_row = top + 1
+        if first_row == 1:
+            raw: list[Any] = next(rows_iter, [])
+            header = {left + i + 1: _calamine_text(v) for i, v in enumerate(raw)}
+            first_row = 2
+        named = [c for c, t in header.items() if t]
+        width = max(named, default=0)
+        result = Cells(header=[header.get(c, "") for c in range(1, width + 1)])
+        wanted = set(range(1, width + 1)) if columns is None else set(columns)
+        keep = sorted(c for c in wanted if c <= width)
+        result.columns = {c: [] for c in keep}
+        positions = [(c, c - left - 1) for c in keep]  # (a position < 0: left of the range)
+        outside_from = max(width - left, 0)  # list positions to the right of the header
+        kept_columns = [result.columns[c] for c, _ in positions]
+        for number, raw in enumerate(rows_iter, start=first_row):
+            if last_row is not None and number > last_row:
+                break
+            values = []
+            any_text = False
+            for _, at in positions:
+                value = raw[at] if 0 <= at < len(raw) else ""
+                if value == "" or value is None:
+                    values.append("")
+                    continue
+                cell = texts.get((type(value), value))
+                if cell is None:
+                    cell = text(value)
+                values.append(cell)
+                any_text = any_text or bool(cell)
+            if any_text:
+                result.rows.append(number)
+                for column, cell in zip(kept_columns, values, strict=True):
+                    column.append(cell)
+            if len(raw) > outside_from:
+                for at in range(outside_from, len(raw)):
+                    value = raw[at]
+                    if value != "" and _calamine_text(value):
+                        result.outside_count += 1
+                        if len(result.outside) < _MAX_SHOWN:
+                            result.outside.append((number, left + at + 1))
+        return result
 
     # --- parsing parts ---------------------------------------------------------------------------
 
@@ -600,11 +959,7 @@ class _Sheet(_Handler):
         self.column = column
         self.count += 1
         if self.count > MAX_CELLS:
-            raise SpreadsheetError(
-                f"{self.file} has more than {MAX_CELLS:,} cells in this sheet, more than I import "
-                "at once. Split it, or save the columns you need as CSV and import that. "
-                "Nothing was imported."
-            )
+            raise SpreadsheetError(_too_many_cells(self.file))
         self.kind = attrs.get("t", "n")
         style = attrs.get("s")
         self.style = int(style) if style and style.isdigit() else 0
@@ -641,11 +996,7 @@ class _Sheet(_Handler):
                     kept = self.seen[text] = text
                     self.kept += len(text)
                     if self.kept > MAX_KEPT_CHARS:
-                        raise SpreadsheetError(
-                            f"{self.file} holds more than {MAX_KEPT_CHARS >> 20:,} million "
-                            "characters of different texts in the columns read, more than an "
-                            "indicator file needs. Nothing was imported."
-                        )
+                        raise SpreadsheetError(_too_many_texts(self.file))
                 self.current[column] = kept
             if self.formula and not self._has_value():
                 self._uncalculated(row, column)
