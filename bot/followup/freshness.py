@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,12 +23,12 @@ from bot.core import text
 from bot.core.nudge_rules import Rules, decide, slots
 from bot.followup.morning import (
     late_period,
-    latest_periods,
     next_morning,
     plan_morning,
     steward_key,
 )
 from bot.slack import people
+from bot.usecases.indicators import newest_periods
 from storage.models import Indicator, Person, Team
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
         due = list(session.scalars(query))
         if not due:
             return total
-        latest = latest_periods(session, [i.id for i in due])
+        latest = newest_periods(session, [i.id for i in due])
         teams = {
             t.id: t
             for t in session.scalars(select(Team).where(Team.id.in_({i.team_id for i in due})))
@@ -147,7 +147,7 @@ def _plan_one(
     indicator: Indicator,
     team: Team | None,
     persons: dict[tuple[str, str], Person],
-    latest: dict[int, str],
+    latest: dict[int, tuple[date, str]],
     *,
     now: datetime,
     wanted: dict[tuple[str, str], list[tuple[Indicator, str]]],

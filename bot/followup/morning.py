@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.core import periods
@@ -38,19 +38,19 @@ from bot.core.deadlines import local_due
 from bot.core.nudge_rules import Rules, Slot, decide, local_instant, slots
 from bot.slack import outbox
 from bot.slack.blocks.nudges import commitment_line, data_line, morning_payload
+from bot.slack.morning_message import KIND
+from bot.usecases.indicators import newest_periods
 from storage import repositories as repo
 from storage.models import (
     Commitment,
     CommitmentEvent,
     Indicator,
-    IndicatorValue,
     OutboxMessage,
     Team,
 )
 
 logger = logging.getLogger(__name__)
 
-KIND = "morning"  # the outbox kind of these messages
 LEDGER_DAYS = 31  # how far back earlier mornings are read for reminders already given
 
 
@@ -194,10 +194,10 @@ def _data_lines(
     )
     if not stewarded:
         return []
-    latest = latest_periods(session, [i.id for i in stewarded])
+    newest = newest_periods(session, [i.id for i in stewarded])
     found: list[_Candidate] = []
     for indicator in stewarded:
-        late = late_period(indicator, latest.get(indicator.id))
+        late = late_period(indicator, newest.get(indicator.id))
         if late is None:
             continue
         following, expected = late
@@ -229,50 +229,21 @@ def _data_builder(
     )
 
 
-def late_period(indicator: Indicator, newest: str | None) -> tuple[periods.Period, date] | None:
+def late_period(
+    indicator: Indicator, newest: tuple[date, str] | None
+) -> tuple[periods.Period, date] | None:
     """The period whose value a steward owes and the day it was expected by; None when the
     indicator has no steward or no values, or its periods cannot be read."""
     if not indicator.steward_id or newest is None:
         return None
     try:
-        last = periods.parse_period(newest)
+        last = periods.parse_period(newest[1])
         following = periods.shift(last, indicator.period_kind, 1)
         expected = periods.expected_next(last, indicator.period_kind, indicator.update_frequency)
     except periods.PeriodError as error:
         logger.warning("indicator %s: cannot tell when data is due: %s", indicator.slug, error)
         return None
     return following, expected
-
-
-def latest_periods(session: Session, ids: Sequence[int]) -> dict[int, str]:
-    """The newest stored period of each indicator (any geography; a suppressed value counts:
-    the publisher did publish that period)."""
-    if not ids:
-        return {}
-    newest = (
-        select(
-            IndicatorValue.indicator_id.label("indicator_id"),
-            func.max(IndicatorValue.period_start).label("start"),
-        )
-        .where(IndicatorValue.indicator_id.in_(ids))
-        .group_by(IndicatorValue.indicator_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(IndicatorValue.indicator_id, IndicatorValue.period)
-        .join(
-            newest,
-            and_(
-                IndicatorValue.indicator_id == newest.c.indicator_id,
-                IndicatorValue.period_start == newest.c.start,
-            ),
-        )
-        .distinct()
-    )
-    found: dict[int, str] = {}
-    for indicator_id, period in rows:
-        found.setdefault(indicator_id, period)
-    return found
 
 
 def moved_at(session: Session, commitments: Iterable[Commitment]) -> dict[int, datetime]:
@@ -344,7 +315,6 @@ __all__ = [
     "due_day",
     "indicator_slugs",
     "late_period",
-    "latest_periods",
     "morning_key",
     "moved_at",
     "next_morning",

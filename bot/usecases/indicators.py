@@ -10,7 +10,7 @@ sees, and what the database holds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -79,6 +79,36 @@ def visible_indicators(session: Session, team_id: str, channel_id: str | None) -
         select(Indicator).where(Indicator.team_id == team_id).order_by(Indicator.name)
     ).all()
     return [i for i in found if is_visible(i, channel_id)]
+
+
+def newest_periods(session: Session, ids: Sequence[int]) -> dict[int, tuple[date, str]]:
+    """Each indicator's newest stored period, (start, as written), in one query: any place, and
+    a suppressed value counts (the publisher did publish that period). Whether data is late
+    (the steward's morning message) and when a source is due are both read from it."""
+    if not ids:
+        return {}
+    newest = (
+        select(
+            IndicatorValue.indicator_id.label("indicator_id"),
+            func.max(IndicatorValue.period_start).label("start"),
+        )
+        .where(IndicatorValue.indicator_id.in_(ids))
+        .group_by(IndicatorValue.indicator_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(IndicatorValue.indicator_id, IndicatorValue.period_start, IndicatorValue.period)
+        .join(
+            newest,
+            (IndicatorValue.indicator_id == newest.c.indicator_id)
+            & (IndicatorValue.period_start == newest.c.start),
+        )
+        .order_by(IndicatorValue.period)  # one answer in every database when two texts tie
+    )
+    found: dict[int, tuple[date, str]] = {}
+    for indicator_id, start, period in rows:
+        found.setdefault(indicator_id, (start, period))
+    return found
 
 
 # --- the whole answer ----------------------------------------------------------------------------
@@ -751,6 +781,7 @@ __all__ = [
     "catalog",
     "chart_spec",
     "load_points",
+    "newest_periods",
     "set_value",
     "visible_indicators",
 ]

@@ -32,11 +32,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core import periods, text
 from bot.usecases.fetch import DEFAULT_LIMITS, Fetched, FetchError, FetchLimits, fetch, host_of
+from bot.usecases.indicators import newest_periods
 from storage.import_records import record_import
 from storage.importer import ImportError_, ImportMapping, ImportReport, import_file, slugify
 from storage.models import ImportSource, Indicator, IndicatorValue, Team
@@ -141,7 +142,7 @@ def next_due(session: Session, source: ImportSource, *, now: datetime) -> dateti
     linked = list(session.scalars(select(Indicator).where(Indicator.source_id == source.id)))
     if not linked:
         return now if source.checked_at is None else now + LATE_EVERY
-    newest = _newest_periods(session, [i.id for i in linked])
+    newest = newest_periods(session, [i.id for i in linked])
     earliest: date | None = None
     for indicator in linked:
         period = newest.get(indicator.id)
@@ -159,34 +160,6 @@ def next_due(session: Session, source: ImportSource, *, now: datetime) -> dateti
     team = session.get(Team, source.team_id)
     zone = text.zone(team.time_zone if team else None)
     return datetime.combine(earliest, time(FETCH_HOUR), tzinfo=zone)
-
-
-def _newest_periods(session: Session, ids: Sequence[int]) -> dict[int, tuple[date, str]]:
-    """Each indicator's newest stored period: (start, as written)."""
-    if not ids:
-        return {}
-    newest = (
-        select(
-            IndicatorValue.indicator_id.label("indicator_id"),
-            func.max(IndicatorValue.period_start).label("start"),
-        )
-        .where(IndicatorValue.indicator_id.in_(ids))
-        .group_by(IndicatorValue.indicator_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(IndicatorValue.indicator_id, IndicatorValue.period_start, IndicatorValue.period)
-        .join(
-            newest,
-            (IndicatorValue.indicator_id == newest.c.indicator_id)
-            & (IndicatorValue.period_start == newest.c.start),
-        )
-        .order_by(IndicatorValue.period)
-    )
-    found: dict[int, tuple[date, str]] = {}
-    for indicator_id, start, period in rows:
-        found.setdefault(indicator_id, (start, period))
-    return found
 
 
 def sources_of(session: Session, team_id: str, name: str | None = None) -> list[ImportSource]:
@@ -254,7 +227,7 @@ def _read(sessions: sessionmaker[Session], source_id: int) -> _Read:
             raise LookupError(f"no source {source_id}")
         team = session.get(Team, source.team_id)
         ids = list(session.scalars(select(Indicator.id).where(Indicator.team_id == source.team_id)))
-        before = {k: v[0] for k, v in _newest_periods(session, ids).items()}
+        before = {k: v[0] for k, v in newest_periods(session, ids).items()}
         return _Read(
             info=SourceInfo(
                 source.id, source.team_id, source.name, host_of(source.source_url or "")
@@ -385,7 +358,7 @@ def _news(session: Session, read: _Read, report: ImportReport) -> list[News]:
         )
         if indicator is None:  # pragma: no cover - the import just wrote it
             continue
-        newest = _newest_periods(session, [indicator.id]).get(indicator.id)
+        newest = newest_periods(session, [indicator.id]).get(indicator.id)
         old = read.before.get(indicator.id)
         period = label = None
         values: tuple[tuple[str, float | None], ...] = ()
