@@ -837,10 +837,14 @@ def _date_locator(ax: Axes, grain: str | None, width: float, label_w: float, com
         12,
     )
     if years >= 3 or grain == "year" or (step and every == 12):  # whole years only
+        # the years whose 1 January is in view, once (not a tick list per candidate step)
+        jan1 = _YearLocator(1).tick_values(low_x, high_x)
+        in_view = np.asarray(
+            [mdates.num2date(t).year for t in jan1[(jan1 >= low_x) & (jan1 <= high_x)]], dtype=int
+        )
 
         def inside(base: int) -> int:
-            ticks = _YearLocator(base).tick_values(low_x, high_x)
-            return int(((ticks >= low_x) & (ticks <= high_x)).sum())
+            return int((in_view % base == 0).sum())
 
         bases = [b for b in (1, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200, 500) if inside(b) <= most]
         em = SMALL_PT * DPI / 72
@@ -878,8 +882,15 @@ class _DateFormatter(Formatter):
 
     def __init__(self) -> None:
         self._concise: mdates.ConciseDateFormatter | None = None
+        self._last: tuple[tuple[float, ...], list[str]] = ((), [])  # asked again at each draw
 
     def format_ticks(self, values: Any) -> list[str]:
+        key = tuple(float(v) for v in values)
+        if key != self._last[0]:
+            self._last = (key, self._format(values))
+        return list(self._last[1])
+
+    def _format(self, values: Any) -> list[str]:
         days = [mdates.num2date(v) for v in values]
         if all((d.month, d.day, d.hour, d.minute) == (1, 1, 0, 0) for d in days):
             return [str(d.year) for d in days]
