@@ -23,8 +23,7 @@ from bot.core import text
 from bot.core.nudge_rules import Rules, decide, slots
 from bot.followup.morning import (
     late_period,
-    next_morning,
-    plan_morning,
+    queue_mornings,
     steward_key,
 )
 from bot.slack import people
@@ -114,24 +113,14 @@ def plan(session: Session, *, now: datetime, batch: int = 200) -> int:
             else {}
         )
         wakes: dict[int, datetime | None] = {}
-        wanted: dict[tuple[str, str], list[tuple[Indicator, str]]] = defaultdict(list)
+        wanted: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
         zones: dict[tuple[str, str], ZoneInfo] = {}
         for indicator in due:
             team = teams.get(indicator.team_id)
             wakes[indicator.id] = _plan_one(
                 indicator, team, persons, latest, now=now, wanted=wanted, zones=zones
             )
-        for team_id, steward in sorted(wanted):  # one order in every process
-            team = teams[team_id]
-            zone = zones[(team_id, steward)]
-            planned = plan_morning(session, team=team, user=steward, zone=zone, now=now)
-            total += int(planned.enqueued)
-            for indicator, key in wanted[(team_id, steward)]:
-                if key not in planned.told:  # came due after today's message: tomorrow's has it
-                    later = next_morning(Rules.of(team), zone, planned.day)
-                    current = wakes[indicator.id]
-                    if later is not None and (current is None or later < current):
-                        wakes[indicator.id] = later
+        total += queue_mornings(session, wanted, teams=teams, zones=zones, wakes=wakes, now=now)
         updates: list[dict[str, Any]] = []
         for indicator in due:
             wake = wakes[indicator.id]
@@ -150,7 +139,7 @@ def _plan_one(
     latest: dict[int, tuple[date, str]],
     *,
     now: datetime,
-    wanted: dict[tuple[str, str], list[tuple[Indicator, str]]],
+    wanted: dict[tuple[str, str], list[tuple[int, str]]],
     zones: dict[tuple[str, str], ZoneInfo],
 ) -> datetime | None:
     """Note the steward in `wanted` when a reminder is due at `now`; when to look again."""
@@ -167,7 +156,7 @@ def _plan_one(
     if decision.send is not None:
         where = (team.id, indicator.steward_id)
         zones[where] = zone
-        wanted[where].append((indicator, steward_key(indicator, following, decision.send)))
+        wanted[where].append((indicator.id, steward_key(indicator, following, decision.send)))
     return decision.wake
 
 

@@ -24,7 +24,7 @@ No Slack call happens here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -124,6 +124,36 @@ def plan_morning(
         return Planned(day, True, frozenset(payload["items"]))
     # Another process queued it a moment ago (its transaction committed while we waited).
     return Planned(day, False, _items_of(session, [key]) or frozenset())
+
+
+def queue_mornings(
+    session: Session,
+    wanted: Mapping[tuple[str, str], Sequence[tuple[int, str]]],
+    *,
+    teams: Mapping[str, Team],
+    zones: Mapping[tuple[str, str], ZoneInfo],
+    wakes: dict[int, datetime | None],
+    now: datetime,
+) -> int:
+    """Queue the morning message of each person in `wanted` ((team, person) -> the row id and
+    line key of each reminder due at `now`, in the person's zone `zones[(team, person)]`);
+    returns how many messages were new. A line that
+    their message of the day does not hold came due after it was queued: its row's next look
+    (`wakes`, by row id) moves to their next morning, whose message will have it."""
+    queued = 0
+    # In one order in every process, so two planners never wait on each other's messages.
+    for team_id, user in sorted(wanted):
+        team = teams[team_id]
+        zone = zones[(team_id, user)]
+        planned = plan_morning(session, team=team, user=user, zone=zone, now=now)
+        queued += int(planned.enqueued)
+        for row_id, key in wanted[(team_id, user)]:
+            if key not in planned.told:
+                later = next_morning(Rules.of(team), zone, planned.day)
+                current = wakes[row_id]
+                if later is not None and (current is None or later < current):
+                    wakes[row_id] = later
+    return queued
 
 
 def _commitment_lines(
@@ -320,5 +350,6 @@ __all__ = [
     "next_morning",
     "nudge_key",
     "plan_morning",
+    "queue_mornings",
     "steward_key",
 ]

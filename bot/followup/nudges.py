@@ -30,9 +30,8 @@ from bot.followup.morning import (
     due_day,
     indicator_slugs,
     moved_at,
-    next_morning,
     nudge_key,
-    plan_morning,
+    queue_mornings,
 )
 from bot.slack import outbox
 from bot.slack.blocks.nudges import creator_payload
@@ -107,23 +106,15 @@ def plan_batch(session: Session, *, now: datetime, batch: int = 500) -> BatchRes
     context = _Context.load(session, due)
     wakes: dict[int, datetime | None] = {}
     # (team, owner) -> the commitments whose reminder is due in their morning message
-    wanted: dict[tuple[str, str], list[tuple[Commitment, str]]] = defaultdict(list)
+    wanted: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for commitment in due:
         wakes[commitment.id] = _plan_one(
             session, commitment, context, now=now, result=result, wanted=wanted
         )
-    # In one order in every process, so two planners never wait on each other's messages.
-    for team_id, owner in sorted(wanted):
-        team = context.teams[team_id]
-        zone = context.zone(team, owner)
-        planned = plan_morning(session, team=team, user=owner, zone=zone, now=now)
-        result.nudges += int(planned.enqueued)
-        for commitment, key in wanted[(team_id, owner)]:
-            if key not in planned.told:  # came due after today's message: tomorrow's has it
-                later = next_morning(Rules.of(team), zone, planned.day)
-                current = wakes[commitment.id]
-                if later is not None and (current is None or later < current):
-                    wakes[commitment.id] = later
+    zones = {(t, user): context.zone(context.teams[t], user) for t, user in wanted}
+    result.nudges += queue_mornings(
+        session, wanted, teams=context.teams, zones=zones, wakes=wakes, now=now
+    )
     updates: list[dict[str, Any]] = []
     for commitment in due:
         wake = wakes[commitment.id]
@@ -168,7 +159,7 @@ def _plan_one(
     *,
     now: datetime,
     result: BatchResult,
-    wanted: dict[tuple[str, str], list[tuple[Commitment, str]]],
+    wanted: dict[tuple[str, str], list[tuple[int, str]]],
 ) -> datetime | None:
     """Note the owners due a reminder at `now` in `wanted`, tell the creator if it is time, and
     return when this commitment needs a look again."""
@@ -192,7 +183,7 @@ def _plan_one(
             wakes.append(decision.wake)
         if decision.send is not None:
             wanted[(commitment.team_id, owner)].append(
-                (commitment, nudge_key(commitment, owner, decision.send))
+                (commitment.id, nudge_key(commitment, owner, decision.send))
             )
     if needs_creator_notice(commitment):
         zone = context.zone(team, commitment.creator_id)
