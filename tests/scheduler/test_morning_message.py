@@ -79,6 +79,11 @@ def line_blocks(message, number: int) -> list[dict]:
     ]
 
 
+def line_text(message, number: int) -> str:
+    """The words of a commitment's line in a morning message, line breaks kept."""
+    return line_blocks(message, number)[0]["text"]["text"]
+
+
 def store_commitments(bot, texts: list[str], *, due: datetime, owner: str = "U0MARIA") -> None:
     """Many commitments at once, made a week before `due` (as /commit would store them)."""
     made_at = due - timedelta(days=7)
@@ -161,6 +166,8 @@ def test_each_line_has_its_own_buttons_and_a_click_changes_that_line_only(bot):
     )
     wait_for(lambda: "💤 Snoozed until Fri, Nov 27" in all_text(shown()))
     assert stored(bot, third.id).snoozed_until is not None
+    # laid out as it was sent: what on the first line, when and with whom on the next
+    assert f"*#{third.id}* {third.text}\ndue " in line_text(shown(), third.id)
     assert f"✓ Done — *#{second.id}*" in all_text(shown())
     assert line_blocks(shown(), first.id) == line_blocks({"blocks": before}, first.id)
 
@@ -193,7 +200,10 @@ def test_each_line_has_its_own_buttons_and_a_click_changes_that_line_only(bot):
         private_metadata=view["private_metadata"],
     )
     wait_for(lambda: "📝 Your note was added." in all_text(shown()))
-    assert "📅 Now due *Mon, Dec 7, 2026*" in all_text(shown())
+    assert line_text(shown(), first.id).startswith(
+        f"📅 Now due *Mon, Dec 7, 2026* — *#{first.id}* {first.text}\ndue Mon, Dec 7, 2026"
+    )
+    assert line_text(shown(), first.id).endswith("\n📝 Your note was added.")
     assert f"✓ Done — *#{second.id}*" in all_text(shown())
     assert "💤 Snoozed until" in all_text(shown())
     assert len(dms(bot)) == 1  # changed in place, nothing new posted

@@ -241,9 +241,7 @@ def changed_line(
         return part
     if words is None:
         section = dict(part["blocks"][0])
-        text = dict(section["text"])
-        text["text"] = clip(text["text"], blocks.SECTION_LIMIT - 40) + "\n📝 Your note was added."
-        section["text"] = text
+        section["text"] = _md(section["text"]["text"] + "\n📝 Your note was added.").to_dict()
         return {**part, "blocks": [section, *part["blocks"][1:]]}
     if noted:
         words += "\n📝 Your note was added."
@@ -281,7 +279,11 @@ def _replaced(part: dict[str, Any], new_blocks: list[dict[str, Any]]) -> dict[st
 
 
 def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, blocks.SECTION_LIMIT))
+    """Within a section's limit, its line breaks kept: a changed line reads like the line sent
+    (what it is, then when and with whom below)."""
+    rows = text.split("\n")
+    room = blocks.SECTION_LIMIT // len(rows) - 1
+    return MarkdownTextObject(text="\n".join(clip(row, room) for row in rows))
 
 
 def _order(key: tuple[int, int, date, int]) -> list[Any]:
