@@ -20,6 +20,7 @@ from bot.usecases.sources import News
 
 MAX_INDICATORS = 10
 MAX_PLACES = 8
+SECTION_LIMIT = 3000
 
 
 def _values(news: News) -> str:
@@ -52,19 +53,28 @@ def news_line(news: News) -> str:
 
 
 def news_payload(news: Sequence[News], *, source: str, host: str) -> dict[str, Any]:
-    lines = [news_line(n) for n in news[:MAX_INDICATORS]]
-    if len(news) > MAX_INDICATORS:
-        lines.append(f"…and {len(news) - MAX_INDICATORS} more indicators.")
-    body = "\n".join(f"📈 {line}" for line in lines)
+    """Whole lines while they fit one section, then "…and N more indicators": a line cut in
+    the middle could end inside a name, a bold or an escaped `&amp;`."""
+    lines: list[str] = []
+    size = 40  # room for the "…and N more" line
+    for item in news[:MAX_INDICATORS]:
+        line = f"📈 {news_line(item)}"
+        if lines and size + len(line) + 1 > SECTION_LIMIT:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    if len(news) > len(lines):
+        lines.append(f"…and {len(news) - len(lines)} more indicators.")
+    body = "\n".join(lines)
     slugs = " ".join(f"`/indicator {n.slug}`" for n in news[:3])
     why = (
         f"Fetched by the bot from {safe(host, 100)} (source {safe(source, 100)}). "
         f"See the chart with {slugs}."
     )
     return {
-        "text": "\n".join(line.replace("*", "") for line in lines),
+        "text": "\n".join(line.removeprefix("📈 ").replace("*", "") for line in lines),
         "blocks": [
-            SectionBlock(text=MarkdownTextObject(text=body[:2990])).to_dict(),
+            SectionBlock(text=MarkdownTextObject(text=body[:SECTION_LIMIT])).to_dict(),
             ContextBlock(elements=[MarkdownTextObject(text=why[:2990])]).to_dict(),
         ],
     }
