@@ -23,7 +23,9 @@ from typing import Any
 
 from bot.bootstrap import Services
 from bot.followup import digest, freshness, nudges, sources
+from bot.followup.sources import SourcesReport
 from bot.slack import outbox
+from bot.usecases.fetch import DEFAULT_LIMITS, FetchLimits
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class PassReport:
     charts: int = 0  # digest charts shared: part of their digest's message, not counted apart
     examined: int = 0  # commitments looked at
     delivery: Any = None  # outbox.DeliveryReport
-    sources: Any = None  # sources.SourcesReport: catalog sources fetched
+    sources: SourcesReport | None = None  # catalog sources fetched
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -102,7 +104,7 @@ def run_pass(
     per_channel_interval: float = 1.0,
     max_seconds: float | None = None,
     timeout: float = outbox.SLACK_TIMEOUT,
-    source_limits: Any = None,
+    source_limits: FetchLimits = DEFAULT_LIMITS,
 ) -> PassReport:
     """One pass at the instant `now`. Each planning step commits on its own (a batch at a time
     for nudges), so a failure in one step neither undoes nor blocks the others; delivery always
@@ -125,8 +127,8 @@ def run_pass(
     except Exception:
         logger.exception("scheduler: planning nudges failed at %s", now.isoformat())
         report.errors.append("nudges")
-    try:  # downloads with no transaction open; `source_limits` (FetchLimits) for tests
-        report.sources = sources.refresh_due(services, now=now, **_limits(source_limits))
+    try:  # downloads with no transaction open; tests lower `source_limits`
+        report.sources = sources.refresh_due(services, now=now, limits=source_limits)
     except Exception:
         logger.exception("scheduler: fetching sources failed")
         report.errors.append("sources")
@@ -163,10 +165,6 @@ def run_pass(
         report.errors.append("sending")
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _limits(limits: Any) -> dict[str, Any]:
-    return {} if limits is None else {"limits": limits}
 
 
 PassFunction = Callable[..., PassReport]
