@@ -16,11 +16,11 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 
 from bot.core.dates import format_due
 from bot.core.text import format_number, safe
+from bot.slack.blocks.commitments import SECTION_LIMIT
 from bot.usecases.sources import News
 
 MAX_INDICATORS = 10
 MAX_PLACES = 8
-SECTION_LIMIT = 3000
 
 
 def _values(news: News) -> str:
