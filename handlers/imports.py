@@ -25,7 +25,7 @@ from bot.slack.files import FileRefused, download, file_info
 from bot.slack.jobs import ack_now, form_ack
 from bot.slack.people import actor_for
 from bot.usecases import imports
-from bot.usecases.imports import ImportRefused, ImportStatus, Uploader
+from bot.usecases.imports import ImportRefused, ImportStatus, PreviewChanged, Uploader
 from handlers import replies
 from storage.importer import ImportError_, ImportMapping
 
@@ -294,11 +294,36 @@ def confirm(
                     now=services.clock(),
                     time_zone=services.settings.timezone,
                 )
+    except PreviewChanged as changed:
+        _tell(client, body, respond, str(changed))
+        _preview_again(services, client, body, respond, uploader, upload_.row_id)
+        return
     except (FileRefused, ImportRefused) as refused:
         _tell(client, body, respond, str(refused))
         return
     text, shown = blocks.build_imported(done)
     _replace(client, body, respond, text, shown)
+
+
+def _preview_again(
+    services: Services,
+    client: WebClient,
+    body: dict[str, Any],
+    respond: Respond,
+    uploader: Uploader,
+    row_id: int,
+) -> None:
+    """The clicked preview, read again from the file as it is now (with the upload's mapping)."""
+    try:
+        with services.sessions() as session:
+            upload_ = imports.pending(session, uploader, row_id)
+        preview = _read(
+            services, client, uploader, upload_.file_id, mapping=upload_.mapping, row_id=row_id
+        )
+    except (FileRefused, ImportRefused) as refused:
+        _tell(client, body, respond, str(refused))
+        return
+    _replace(client, body, respond, blocks.preview_fallback(preview), blocks.build_preview(preview))
 
 
 def cancel(
@@ -310,11 +335,13 @@ def cancel(
     uploader, upload_ = found
     try:
         with services.sessions.begin() as session:
-            said = imports.cancel(session, uploader, upload_.row_id, now=services.clock())
+            said, cancelled = imports.cancel(
+                session, uploader, upload_.row_id, now=services.clock()
+            )
     except ImportRefused as refused:
         _tell(client, body, respond, str(refused))
         return
-    if upload_.status == ImportStatus.IMPORTED:
+    if not cancelled:  # imported: its result stays in place of the preview
         _tell(client, body, respond, said)
         return
     text, shown = blocks.build_closed(said)
@@ -410,7 +437,7 @@ def mapping_submitted(
     channel, _, ts = where.partition("|")
     try:
         preview = _read(services, client, uploader, upload_.file_id, mapping=mapping, row_id=row_id)
-    except FileRefused as refused:
+    except (FileRefused, ImportRefused) as refused:
         client.chat_postMessage(channel=user_id, text=str(refused))
         return
     text, shown = blocks.preview_fallback(preview), blocks.build_preview(preview)

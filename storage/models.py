@@ -441,6 +441,8 @@ class DataImport(Base):
     user_id: Mapped[str | None] = mapped_column(String(32))  # Slack user; None for cli/source
     file_name: Mapped[str] = mapped_column(String(300))
     file_id: Mapped[str | None] = mapped_column(String(32))  # Slack file id (uploads)
+    # The bytes an upload's preview read: Import writes exactly these, or nothing.
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
     channel_id: Mapped[str | None] = mapped_column(String(32))  # where the upload was answered
     status: Mapped[ImportStatus] = mapped_column(
         _enum(ImportStatus), default=ImportStatus.PREVIEWED

@@ -841,6 +841,19 @@ class FakeSlack:
         event.update(channel=cid, channel_type="im", event_ts=event["ts"])
         return event
 
+    def change_file(self, file_id: str, data: bytes) -> None:
+        """The file's bytes change under the same id (a snippet edited in Slack, or a test that
+        needs what a later download finds to differ from what an earlier one did)."""
+        with self._lock:
+            self._files[file_id]["size"] = len(data)
+            self._uploads[file_id] = data
+
+    def delete_file(self, file_id: str) -> None:
+        """Its owner deletes the file: files.info answers file_not_found, the download 404."""
+        with self._lock:
+            self._files.pop(file_id, None)
+            self._uploads.pop(file_id, None)
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(

@@ -22,6 +22,7 @@ No Slack here: the file arrives as a path, the person as ids and rights.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,15 +42,29 @@ from storage.importer import (
     ImportMapping,
     ImportReport,
     import_file,
+    slugify,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
 
 VIA_SLACK = "slack"
+# New indicators one upload may add: a coalition's catalog holds dozens. A wrong Indicator
+# column (a free-text column, a place) would add thousands, each an entry in /indicator list.
+MAX_NEW_INDICATORS = 100
+RESTRICTED = (
+    "This file has values for an indicator that is restricted to other channels, so it "
+    "can't be imported from here. Type `/indicator import` in one of that indicator's "
+    "channels and pick the file there. Nothing was imported."
+)
 
 
 class ImportRefused(Exception):
     """Nothing was written; the message (safe for Slack) says why and what to do."""
+
+
+class PreviewChanged(ImportRefused):
+    """Import found something other than what its preview showed (the file changed in Slack,
+    or Change mapping read it anew meanwhile): nothing was written; preview it again."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,8 @@ class Preview:
     status: ImportStatus
     mapping: ImportMapping
     remembered: bool  # the mapping is the one remembered for this file's name
+    # The mapping was given (Change mapping, a re-read), not remembered or guessed.
+    chosen: bool = False
     columns: list[str] = field(default_factory=list)
     report: ImportReport | None = None
     refusal: str | None = None  # the importer's words (raw: the blocks make them safe)
@@ -325,7 +342,8 @@ def preview(
     `mapping` (from Change mapping) is used as given; otherwise the one remembered for the
     file's name, else a guess. `row_id` re-previews an earlier upload of this person's."""
     name = path.name
-    remembered = False
+    sha256 = file_sha256(path)
+    remembered, chosen = False, mapping is not None
     if mapping is None:
         with sessions() as session:
             source = source_named(session, uploader.team_id, name)
@@ -354,18 +372,43 @@ def preview(
         )
     except ImportError_ as error:
         refusal = str(error)
+        if mapping is not None:
+            refusal, rights = _refusal_seen_from_here(
+                sessions,
+                uploader=uploader,
+                path=path,
+                mapping=mapping,
+                now=now,
+                time_zone=time_zone,
+                refusal=refusal,
+            )
     if mapping is None:
         mapping = ImportMapping()
     if report is not None:
         with sessions() as session:
             rights = rights_problem(session, uploader, report)
+        if rights is None:
+            refusal = too_many_new(report)
     status = (
-        ImportStatus.PREVIEWED if report is not None and rights is None else ImportStatus.REFUSED
+        ImportStatus.PREVIEWED
+        if report is not None and rights is None and refusal is None
+        else ImportStatus.REFUSED
     )
     shown = report if rights is None else None  # a refused person sees no numbers at all
     with sessions.begin() as session:
         ensure_team(session, uploader.team_id, time_zone=time_zone, now=now)
-        row = session.get(DataImport, row_id) if row_id is not None else None
+        row = (
+            session.get(DataImport, row_id, with_for_update=True, populate_existing=True)
+            if row_id is not None
+            else None
+        )
+        if row is not None and row.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
+            # Imported or cancelled while this preview was being read: it stays what it is.
+            done = "imported" if row.status == ImportStatus.IMPORTED else "cancelled"
+            raise ImportRefused(
+                f"{safe(row.file_name, 100)} was {done} meanwhile; to read it another way, "
+                "upload it again."
+            )
         if row is None or row.team_id != uploader.team_id:
             row = DataImport(
                 team_id=uploader.team_id,
@@ -378,6 +421,7 @@ def preview(
             )
             session.add(row)
         row.status = status
+        row.file_sha256 = sha256
         row.mapping = mapping.to_dict()
         row.indicators = [r.slug for r in shown.indicators] if shown else []
         row.added = shown.added if shown else 0
@@ -392,10 +436,32 @@ def preview(
         status=status,
         mapping=mapping,
         remembered=remembered,
+        chosen=chosen,
         columns=columns,
         report=shown,
         refusal=refusal,
         rights=rights,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(1 << 16):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def too_many_new(report: ImportReport) -> str | None:
+    """Why a file that would add very many new indicators is not imported as it is (raw words:
+    the blocks make them safe), or None."""
+    new = [r.name for r in report.indicators if r.created]
+    if len(new) <= MAX_NEW_INDICATORS:
+        return None
+    return (
+        f"This file would add {len(new):,} new indicators ({', '.join(new[:3])}, …); one upload "
+        f"adds at most {MAX_NEW_INDICATORS}. If its Indicator column was read wrongly, press "
+        "Change mapping; a catalog that large is loaded with `commstat import`."
     )
 
 
@@ -427,11 +493,7 @@ def rights_problem(session: Session, uploader: Uploader, report: ImportReport) -
             )
             others.append(f"{safe(indicator.name, 80)} ({who})")
     if hidden:
-        return (
-            "This file has values for an indicator that is restricted to other channels, so it "
-            "can't be imported from here. Type `/indicator import` in one of that indicator's "
-            "channels and pick the file there. Nothing was imported."
-        )
+        return RESTRICTED
     problems: list[str] = []
     if others:
         listed = "; ".join(others[:10]) + (
@@ -452,6 +514,48 @@ def rights_problem(session: Session, uploader: Uploader, report: ImportReport) -
     if not problems:
         return None
     return " ".join(problems) + " Nothing was imported."
+
+
+def _refusal_seen_from_here(
+    sessions: sessionmaker[Session],
+    *,
+    uploader: Uploader,
+    path: Path,
+    mapping: ImportMapping,
+    now: datetime,
+    time_zone: str,
+    refusal: str,
+) -> tuple[str | None, str | None]:
+    """(refusal, rights) for a file the importer refused. Its words can quote the catalog (an
+    indicator's stored name, plausible range or grain), which for an indicator restricted to
+    other channels must not reach this conversation: when the team has such indicators, the
+    file is checked again against an empty catalog; if it names one of them, it is refused as
+    restricted, else shown the catalog-free refusal (or the first one, when that passes)."""
+    with sessions() as session:
+        hidden = [
+            (i.slug, i.name.casefold(), {slugify(a) for a in i.aliases})
+            for i in session.scalars(select(Indicator).where(Indicator.team_id == uploader.team_id))
+            if not is_visible(i, uploader.channel_id)
+        ]
+    if not hidden:
+        return refusal, None
+    try:
+        report = import_file(
+            sessions,
+            team_id="",  # no team has this id: an empty catalog
+            path=path,
+            mapping=mapping,
+            now=now,
+            time_zone=time_zone,
+            dry_run=True,
+        )
+    except ImportError_ as error:
+        return str(error), None
+    for result in report.indicators:
+        for slug, name, aliases in hidden:
+            if result.slug == slug or result.name.casefold() == name or result.slug in aliases:
+                return None, RESTRICTED
+    return refusal, None
 
 
 def _stewards_any(session: Session, uploader: Uploader) -> bool:
@@ -545,14 +649,29 @@ def run_import(
         )
     mapping = upload.mapping
     visible = Uploader(uploader.team_id, uploader.user_id, uploader.is_admin, upload.channel_id)
+    sha256 = file_sha256(path)
 
     def on_stored(session: Session, report: ImportReport) -> None:
         row = session.get(DataImport, row_id, with_for_update=True, populate_existing=True)
         if row is None or row.status != ImportStatus.PREVIEWED:
             raise _AlreadyHandled
+        if row.file_sha256 not in (None, sha256):
+            raise PreviewChanged(
+                f"{safe(row.file_name, 100)} changed in Slack after its preview, so nothing was "
+                "imported. Here is a new preview of what it holds now; press Import on it if "
+                "it is right."
+            )
+        if row.mapping != mapping.to_dict():
+            raise PreviewChanged(
+                "The preview was read again (Change mapping) while you pressed Import, so "
+                "nothing was imported. Press Import on the new preview if it is right."
+            )
         problem = rights_problem(session, visible, report)
         if problem is not None:
             raise ImportRefused(problem)
+        too_many = too_many_new(report)
+        if too_many is not None:
+            raise ImportRefused(safe(too_many))
         created = [r.slug for r in report.indicators if r.created]
         if created:
             for indicator in session.scalars(
@@ -605,17 +724,18 @@ def run_import(
         return _imported(row, already=False)
 
 
-def cancel(session: Session, uploader: Uploader, row_id: int, *, now: datetime) -> str:
-    """Cancel a preview (nothing was written, nothing will be); says what happened."""
+def cancel(session: Session, uploader: Uploader, row_id: int, *, now: datetime) -> tuple[str, bool]:
+    """Cancel a preview (nothing was written, nothing will be): what to say, and whether the
+    upload is cancelled now (False: it was imported, perhaps since the click was read)."""
     row = session.get(DataImport, row_id, with_for_update=True)
     pending(session, uploader, row_id)  # refuses someone else's
     assert row is not None
     if row.status == ImportStatus.IMPORTED:
-        return "This file was already imported; Cancel changes nothing now."
+        return "This file was already imported; Cancel changes nothing now.", False
     if row.status != ImportStatus.CANCELLED:
         row.status = ImportStatus.CANCELLED
         row.finished_at = now
-    return f"Cancelled: nothing from {safe(row.file_name, 100)} was imported."
+    return f"Cancelled: nothing from {safe(row.file_name, 100)} was imported.", True
 
 
 def mapping_from_form(
@@ -736,6 +856,7 @@ __all__ = [
     "Imported",
     "Pending",
     "Preview",
+    "PreviewChanged",
     "UpdatedBy",
     "Uploader",
     "cancel",

@@ -135,7 +135,9 @@ def build_preview(preview: Preview) -> list[Block]:
         blocks.append(_buttons_cancel_only(preview))
         return blocks
     how = (
-        "the mapping remembered for files of this name"
+        "the mapping set for this upload"
+        if preview.chosen
+        else "the mapping remembered for files of this name"
         if preview.remembered
         else "a mapping guessed from its columns"
     )
