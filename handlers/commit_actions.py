@@ -62,7 +62,7 @@ def register(app: App, services: Services) -> None:
         commitment_id = str(action.get("block_id") or "").removeprefix("commitment-")
         picked = action.get("selected_date")
         if action.get("type") == "button":  # "Move to Mon, Nov 30": `<id>:<date>`
-            commitment_id, _, picked = _text(action, "value").partition(":")
+            commitment_id, _, picked = replies.text_at(action, "value").partition(":")
         clicked(
             services,
             client,
@@ -76,7 +76,7 @@ def register(app: App, services: Services) -> None:
     def on_snooze(
         body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
-        commitment_id, _, days = _text(action, "selected_option", "value").partition(":")
+        commitment_id, _, days = replies.text_at(action, "selected_option", "value").partition(":")
         clicked(services, client, body, respond, "snooze", commitment_id, days)
 
     def on_note_button(
@@ -95,7 +95,7 @@ def register(app: App, services: Services) -> None:
             else ""
         )
         with services.sessions() as session:
-            commitment = commitments.find(session, _team_of(body), commitment_id)
+            commitment = commitments.find(session, replies.team_of(body), commitment_id)
             view = (
                 blocks.build_note_modal(commitment, context=where)
                 if commitment is not None
@@ -110,18 +110,18 @@ def register(app: App, services: Services) -> None:
     def on_note_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        note = _text(view["state"]["values"], "note", "text", "value").strip()
+        note = replies.text_at(view["state"]["values"], "note", "text", "value").strip()
         if not note:
             ack(response_action="errors", errors={"note": "Write a note, or press Cancel."})
             return
-        number, _, where = _text(view, "private_metadata").partition("|")
+        number, _, where = replies.text_at(view, "private_metadata").partition("|")
         try:
             commitment_id = _id(number)
         except CommitTextError:
             _refuse(ack, {"note": STALE_FORM})
             return
         user_id = body["user"]["id"]
-        actor = actor_for(services, client, _team_of(body), user_id)
+        actor = actor_for(services, client, replies.team_of(body), user_id)
         try:
             changed = replies.change_commitment(services, actor, "note", commitment_id, note, body)
         except CommitError as error:
@@ -133,7 +133,7 @@ def register(app: App, services: Services) -> None:
         update_line(
             services,
             client,
-            team_id=_team_of(body),
+            team_id=replies.team_of(body),
             user_id=user_id,
             channel=channel,
             ts=ts,
@@ -161,23 +161,6 @@ def _id(value: Any) -> int:
     return parse_id(value if isinstance(value, str) else "")
 
 
-def _node(node: Any, *path: str) -> Any:
-    """What is at `path` in a payload, or None when a step is missing or not an object."""
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def _text(node: Any, *path: str) -> str:
-    """The text at `path` in a payload, or "" when it is missing or not text."""
-    found = _node(node, *path)
-    return found if isinstance(found, str) else ""
-
-
-def _team_of(body: dict[str, Any]) -> str:
-    return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
-
-
 def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
     """Answer only the person who clicked: in place of a reply in the conversation, or by DM from
     App Home (which has no response URL)."""
@@ -196,7 +179,7 @@ def clicked(
     raw_id: Any,
     rest: str,
 ) -> None:
-    team_id = _team_of(body)
+    team_id = replies.team_of(body)
     user_id = body["user"]["id"]
     try:
         commitment_id = _id(raw_id)
@@ -234,16 +217,16 @@ def submit_new_commitment(
     """The form makes a commitment exactly as `/commit` does (same zone, same indicators);
     mistakes appear next to their field, and nothing is stored."""
     values = view["state"]["values"]
-    typed = _text(values, "what", "value", "value")
+    typed = replies.text_at(values, "what", "value", "value")
     what = tidy(typed)
-    picked_users = _node(values, "owners", "value", "selected_users") or []
+    picked_users = replies.node(values, "owners", "value", "selected_users") or []
     if not isinstance(picked_users, list):
         picked_users = [picked_users]
     owners = list(dict.fromkeys(u for u in picked_users if is_user_id(u)))
-    picked = _text(values, "due", "value", "selected_date")
-    slug = _text(values, "indicator", "value", "selected_option", "value") or None
-    channel = _text(values, "channel", "value", "selected_conversation")
-    team_id = _team_of(body)
+    picked = replies.text_at(values, "due", "value", "selected_date")
+    slug = replies.text_at(values, "indicator", "value", "selected_option", "value") or None
+    channel = replies.text_at(values, "channel", "value", "selected_conversation")
+    team_id = replies.team_of(body)
     user_id = body["user"]["id"]
     errors = _missing(what=what, owners=picked_users, picked=picked, channel=channel)
     if len(typed) > MAX_TEXT_CHARS:  # Slack's form stops at 2,000; a forged one is refused too

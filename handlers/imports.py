@@ -123,21 +123,6 @@ def register(app: App, services: Services) -> None:
 # --- reading the payloads ----------------------------------------------------------------------
 
 
-def _node(node: Any, *path: str) -> Any:
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return node
-
-
-def _text(node: Any, *path: str) -> str:
-    found = _node(node, *path)
-    return found if isinstance(found, str) else ""
-
-
-def _team_of(body: dict[str, Any]) -> str:
-    return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
-
-
 def _row_id(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit() and len(value) < 12:
         return int(value)
@@ -224,7 +209,7 @@ def upload_submitted(
     services: Services, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
 ) -> None:
     """`/indicator import`'s form: the picked file is previewed in the person's DM."""
-    picked = _node(view, "state", "values", "file", "file", "files")
+    picked = replies.node(view, "state", "values", "file", "file", "files")
     files = [f for f in picked if isinstance(f, dict)] if isinstance(picked, list) else []
     file_id = files[0].get("id") if files else None
     if not isinstance(file_id, str) or not file_id:
@@ -232,12 +217,12 @@ def upload_submitted(
         return
     ack()
     user_id = body["user"]["id"]
-    where = _text(view, "private_metadata")
+    where = replies.text_at(view, "private_metadata")
     dm = client.conversations_open(users=user_id)["channel"]["id"]
     upload(
         services,
         client,
-        team_id=_team_of(body),
+        team_id=replies.team_of(body),
         user_id=user_id,
         where=where if is_channel_id(where) else dm,
         file_id=file_id,
@@ -256,7 +241,7 @@ def _pending(
     if row_id is None:
         _tell(client, body, respond, "That button is not one of mine. Nothing was changed.")
         return None
-    uploader = _uploader(services, client, _team_of(body), body["user"]["id"], None)
+    uploader = _uploader(services, client, replies.team_of(body), body["user"]["id"], None)
     try:
         with services.sessions() as session:
             upload_ = imports.pending(session, uploader, row_id)
@@ -376,9 +361,9 @@ def open_mapping_form(
         return
     where = _message_of(body)
     columns = ""
-    for block in _node(body, "message", "blocks") or []:
+    for block in replies.node(body, "message", "blocks") or []:
         if isinstance(block, dict) and block.get("block_id") == blocks.COLUMNS_BLOCK:
-            columns = _text((block.get("elements") or [{}])[0], "text")
+            columns = replies.text_at((block.get("elements") or [{}])[0], "text")
     view = blocks.build_mapping_modal(
         row_id=upload_.row_id,
         file_name=upload_.file_name,
@@ -401,9 +386,9 @@ def mapping_submitted(
 ) -> None:
     """Change mapping: a mistake in the options goes next to its field; otherwise the form
     closes and the preview is read again with the new mapping, in place."""
-    values = _node(view, "state", "values") or {}
+    values = replies.node(view, "state", "values") or {}
     typed = {
-        block_id: _text(values, block_id, "value", "value")
+        block_id: replies.text_at(values, block_id, "value", "value")
         for block_id, *_ in blocks.MAPPING_FIELDS
     }
     try:
@@ -413,13 +398,13 @@ def mapping_submitted(
         field = next((f for option, f in _FIELD_OF_OPTION if option in text), "period_columns")
         ack(response_action="errors", errors={field: text[:FIELD_ERROR_CHARS]})
         return
-    row_text, _, where = _text(view, "private_metadata").partition("|")
+    row_text, _, where = replies.text_at(view, "private_metadata").partition("|")
     row_id = _row_id(row_text)
     user_id = body["user"]["id"]
     if row_id is None:
         ack(response_action="errors", errors={"indicator": "This form is out of date."})
         return
-    uploader = _uploader(services, client, _team_of(body), user_id, None)
+    uploader = _uploader(services, client, replies.team_of(body), user_id, None)
     try:
         with services.sessions() as session:
             upload_ = imports.pending(session, uploader, row_id)

@@ -79,3 +79,24 @@ def change_commitment(
             now=services.clock(),
             request=request_identity(request),
         )
+
+
+# --- reading interaction payloads (clicks and forms) -------------------------------------------
+
+
+def node(payload: Any, *path: str) -> Any:
+    """What is at `path` in a payload, or None when a step is missing or not an object."""
+    for key in path:
+        payload = payload.get(key) if isinstance(payload, dict) else None
+    return payload
+
+
+def text_at(payload: Any, *path: str) -> str:
+    """The text at `path` in a payload, or "" when it is missing or not text."""
+    found = node(payload, *path)
+    return found if isinstance(found, str) else ""
+
+
+def team_of(body: dict[str, Any]) -> str:
+    """The workspace an interaction came from (a click's `team`, a form's `user.team_id`)."""
+    return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])

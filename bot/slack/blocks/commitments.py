@@ -33,9 +33,9 @@ from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text, local_due
 from bot.core.text import clip, mention, safe
 from bot.slack import ids
+from bot.slack.blocks.limits import SECTION_LIMIT
 from storage.models import Commitment, CommitmentStatus
 
-SECTION_LIMIT = 3000
 OWNERS_LIMIT = 1000  # with the 400-character action, a summary stays far below SECTION_LIMIT
 MAX_LIST_ITEMS = 40  # a message holds 50 blocks; keep room for the header and the summary
 

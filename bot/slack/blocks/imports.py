@@ -28,11 +28,11 @@ from bot.core.dates import format_due
 from bot.core.periods import label
 from bot.core.text import clip, format_number, mention, safe
 from bot.slack import ids
+from bot.slack.blocks.limits import SECTION_LIMIT
 from bot.usecases.imports import Imported, Preview, UpdatedBy, describe_mapping, form_fields
 from storage.importer import ImportMapping, ImportReport
 from storage.models import Direction
 
-SECTION_LIMIT = 3000
 COLUMNS_BLOCK = "import_columns"  # the preview's list of the file's columns (the form shows it)
 MAX_INDICATORS_SHOWN = 12
 MAX_PLACES_SHOWN = 8

@@ -20,11 +20,11 @@ from bot.core import asked_period, periods
 from bot.core.indicator_rules import Comparison, Point, Summary, format_value
 from bot.core.text import ARROWS, clip, format_number, format_percent, safe, signed_number
 from bot.slack.blocks.imports import updated_words
+from bot.slack.blocks.limits import SECTION_LIMIT
 from bot.usecases.imports import UpdatedBy
 from bot.usecases.indicators import Answer, CatalogEntry
 from storage.models import Indicator
 
-SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 MAX_BLOCKS = 50
 TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)

@@ -18,9 +18,9 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.text import safe
+from bot.slack.blocks.limits import SECTION_LIMIT
 from bot.usecases.report import OrgStats, Report
 
-SECTION_LIMIT = 3000
 MAX_BLOCKS = 50
 
 

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlo
 
 from bot.core.dates import format_due
 from bot.core.text import format_number, safe
-from bot.slack.blocks.commitments import SECTION_LIMIT
+from bot.slack.blocks.limits import SECTION_LIMIT
 from bot.usecases.sources import News
 
 MAX_INDICATORS = 10
