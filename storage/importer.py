@@ -139,6 +139,24 @@ class ImportError_(Exception):
         super().__init__(printable(message))
 
 
+class ImportRaced(ImportError_):
+    """Another import (or process) wrote the same indicators or values first, between this
+    import's reading and writing; nothing of this one was written. Importing again finds what
+    the other wrote, so it is a moment's problem, not the file's."""
+
+
+# PostgreSQL's unique_violation: a raw driver error (the COPY and executemany paths go below
+# SQLAlchemy) carries it as `sqlstate`, SQLAlchemy's IntegrityError on its `orig`.
+UNIQUE_VIOLATION = "23505"
+
+
+def _raced(error: BaseException) -> bool:
+    """Did writing fail because another transaction stored the same keys first?"""
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(error, "sqlstate", None) == UNIQUE_VIOLATION
+
+
 def printable(text: str) -> str:
     """Text fit to print to an operator's terminal: control characters shown as `?`, and
     at most MAX_MESSAGE_CHARS characters."""
@@ -1892,8 +1910,10 @@ def import_file(
             if on_stored is not None:
                 on_stored(session, report)
             return report
-    except IntegrityError:
-        raise ImportError_(
+    except Exception as error:
+        if not _raced(error):
+            raise
+        raise ImportRaced(
             f"Nothing was imported: someone else changed the same values of {file} at the same "
             "moment. Import the file again."
         ) from None
@@ -2381,6 +2401,7 @@ __all__ = [
     "SUPPRESSION_MARKERS",
     "ImportError_",
     "ImportMapping",
+    "ImportRaced",
     "ImportReport",
     "IndicatorResult",
     "guess_direction",

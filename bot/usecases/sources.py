@@ -39,7 +39,14 @@ from bot.core import periods, text
 from bot.usecases.fetch import DEFAULT_LIMITS, Fetched, FetchError, FetchLimits, fetch, host_of
 from bot.usecases.indicators import newest_periods
 from storage.import_records import record_import
-from storage.importer import ImportError_, ImportMapping, ImportReport, import_file, slugify
+from storage.importer import (
+    ImportError_,
+    ImportMapping,
+    ImportRaced,
+    ImportReport,
+    import_file,
+    slugify,
+)
 from storage.models import ImportSource, Indicator, IndicatorValue, Team
 
 logger = logging.getLogger(__name__)
@@ -282,23 +289,19 @@ def _import(
             now=now,
             on_stored=on_stored,
         )
-    except Exception as exc:
-        message = str(exc)
-        raced = "at the same moment" in message or getattr(exc, "sqlstate", None) == "23505"
-        if raced:  # another process wrote the same values first: they are in, not lost
-            return _failed(
-                sessions,
-                read,
-                "another process imported the same file at the same moment; fetched again soon.",
-                transient=True,
-                now=now,
-            )
-        if not isinstance(exc, ImportError_):
-            raise
+    except ImportRaced:  # another process wrote the same values first: they are in, not lost
         return _failed(
             sessions,
             read,
-            f"{read.info.host} sent a file I could not import: {text.clip(message, 600)}",
+            "another process imported the same file at the same moment; fetched again soon.",
+            transient=True,
+            now=now,
+        )
+    except ImportError_ as exc:
+        return _failed(
+            sessions,
+            read,
+            f"{read.info.host} sent a file I could not import: {text.clip(str(exc), 600)}",
             transient=False,
             now=now,
         )
