@@ -384,9 +384,7 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
     late: list[str] = []
     for ax, spec in zip(axes, shown, strict=False):
         drawn = panels(spec, limit=MAX_LINES)[0][:MAX_LINES]
-        name = "\n".join(
-            textwrap.wrap(spec.title, 40 if cols <= 2 else 28, max_lines=2, placeholder="…")
-        )
+        name = _panel_title(spec.title, 34 if cols <= 2 else 26)
         if not drawn:
             ax.set_title(name, loc="left", fontsize=TEXT_PT)
             _no_data_axes(ax)
@@ -423,6 +421,14 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
     _footnote(fig, source, gaps, notes + late[:1])
     _lay_out(fig, [list(axes[r * cols : (r + 1) * cols]) for r in range(rows)])
     return fig
+
+
+def _panel_title(title: str, chars: int) -> str:
+    """A panel's name in at most two lines of about `chars` (34 in a 2x2 digest: 35 ran past the
+    image's edge); the place stays with its dash ("… Deaths —" / "MD" would read as two things:
+    a no-break space, which textwrap keeps)."""
+    kept = title.replace(" — ", " —\u00a0")
+    return "\n".join(textwrap.wrap(kept, chars, max_lines=2, placeholder="…"))
 
 
 def _small_multiples_figure(
@@ -1072,7 +1078,7 @@ def _wrap_to(text: str, length_px: float, lines: int = 2) -> str:
     label), words kept whole."""
     em = SMALL_PT * DPI / 72
     chars = max(8, int(length_px / (0.6 * em)))
-    text = " ".join(text.split())
+    text = " ".join(text.split(" "))  # runs of spaces made one; a no-break space is kept
     wrapped = textwrap.wrap(
         clip(text, 60), chars, max_lines=lines, placeholder="…", break_long_words=False
     )

@@ -798,6 +798,31 @@ def test_the_digest_panels_have_units_and_a_key_for_target_and_baseline(cdc, nal
     assert_no_overlaps(fig)
 
 
+def test_the_digest_panel_titles_stay_inside_the_image(cdc):
+    # Was: "Number of Drug Overdose Deaths — M", the place cut off at the image's right edge.
+    specs = [
+        ChartSpec("Naloxone dispensing rate — MD", "per 100", None, [cdc_series(cdc, "MD")]),
+        ChartSpec("Number of Drug Overdose Deaths — MD", "deaths", None, [cdc_series(cdc, "MD")]),
+        ChartSpec("Opioids (T40.0-T40.4,T40.6) — MD", "deaths", None, [cdc_series(cdc, "MD")]),
+        ChartSpec(
+            "Synthetic opioids, excl. methadone (T40.4) — US",
+            "deaths",
+            None,
+            [cdc_series(cdc, "US")],
+        ),
+    ]
+    fig = charts._build_digest_figure(specs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    right = fig.bbox.x1
+    for ax in shown_panels(fig):
+        title = next(t for t in ax.texts + [ax._left_title] if t.get_text())
+        box = title.get_window_extent(renderer)
+        assert box.x1 <= right, (title.get_text(), box.x1, right)
+        words = " ".join(title.get_text().split())
+        assert "— MD" in words or "— US" in words  # the place is not cut off either
+
+
 def marker_xs(fig) -> list[float]:
     return [
         float(np.asarray(line.get_xdata(), dtype=float)[0])
