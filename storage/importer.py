@@ -1919,19 +1919,26 @@ def import_file(
         ) from None
 
 
-def _find(known: Sequence[Indicator], name: str, slug: str) -> Indicator | None:
-    """An indicator already in the catalog: by slug, by name, then by alias."""
-    for indicator in known:
-        if indicator.slug == slug:
-            return indicator
-    folded = name.casefold()
-    for indicator in known:
-        if indicator.name.casefold() == folded:
-            return indicator
-    for indicator in known:
-        if any(slugify(alias) == slug for alias in indicator.aliases):
-            return indicator
-    return None
+class _Catalog:
+    """The team's indicators looked up by slug, by name (case-folded), then by an alias's slug:
+    three dictionaries built once per import, so matching a file of thousands of indicator names
+    against a catalog of thousands costs one lookup each, not names x catalog x aliases."""
+
+    def __init__(self, known: Iterable[Indicator]) -> None:
+        self.by_slug: dict[str, Indicator] = {}
+        self.by_name: dict[str, Indicator] = {}
+        self.by_alias: dict[str, Indicator] = {}
+        for indicator in known:  # the first of several with one name or alias wins, as before
+            self.by_slug.setdefault(indicator.slug, indicator)
+            self.by_name.setdefault(indicator.name.casefold(), indicator)
+            for alias in indicator.aliases:
+                self.by_alias.setdefault(slugify(alias), indicator)
+
+    def find(self, name: str, slug: str) -> Indicator | None:
+        """An indicator already in the catalog: by slug, by name, then by alias."""
+        return (
+            self.by_slug.get(slug) or self.by_name.get(name.casefold()) or self.by_alias.get(slug)
+        )
 
 
 def _common_units(rows: _Rows) -> dict[str, str]:
@@ -1964,9 +1971,9 @@ def _store(
 ) -> ImportReport:
     """Compare the checked rows with what is stored and write what is new or changed; with
     `dry_run`, only count (nothing is added to the session, nothing flushed or written)."""
-    known = list(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
+    catalog = _Catalog(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
     first_names = dict(zip(rows.slugs, rows.names, strict=True))
-    matched = {slug: _find(known, name, slug) for slug, name in first_names.items()}
+    matched = {slug: catalog.find(name, slug) for slug, name in first_names.items()}
     _check_values(rows, matched, file)
 
     # Kinds and grains of what is stored already, so a file cannot mix months into yearly data.
