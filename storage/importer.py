@@ -588,7 +588,7 @@ class _Problems:
         shown = sorted(self.found, key=lambda p: p[0])[: self.limit]
         lines = [
             f"Nothing was imported: {file} has {self.total:,} problem{_s(self.total)} "
-            "(row numbers as in a spreadsheet; the header is row 1)."
+            "(row numbers as a spreadsheet shows them: the header and any lines above it count)."
         ]
         lines += self.headline
         lines += [f"  row {row}: {text}" for row, text in shown]
@@ -609,6 +609,7 @@ class _Source:
     book: Workbook | None = None
     csv: dict[str, Any] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # the header's column names, trimmed, unique
+    header_row: int = 1  # Excel: the sheet's row of column names (title lines above it)
 
     @property
     def file(self) -> str:
@@ -643,7 +644,7 @@ def _open(
         source = _Source(path, "excel", sheet)
         try:
             source.book = Workbook(path)
-            return source, _excel_sample(source)
+            return source, _excel_sample(source, skip_rows)
         except SpreadsheetError as exc:
             source.close()
             raise ImportError_(str(exc)) from None
@@ -1002,12 +1003,17 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
 def _read_cells(source: _Source, columns: set[int] | None, last_row: int | None) -> Cells:
     assert source.book is not None
     try:
-        return source.book.read(source.sheet, columns=columns, last_row=last_row)
+        return source.book.read(
+            source.sheet, columns=columns, last_row=last_row, header_row=source.header_row
+        )
     except SpreadsheetError as exc:
         raise ImportError_(str(exc)) from None
 
 
-def _excel_sample(source: _Source) -> pd.DataFrame:
+def _excel_sample(source: _Source, skip_rows: int | None = None) -> pd.DataFrame:
+    """The first rows of the sheet, every column. The header is row 1, or the row after
+    `skip_rows` lines, or (not told) the first row of two or more values under title lines of
+    one value at most - as a CSV file's header is found."""
     assert source.book is not None
     names = source.book.sheet_names
     if source.sheet is not None and source.sheet not in names:
@@ -1015,17 +1021,43 @@ def _excel_sample(source: _Source) -> pd.DataFrame:
             f"{source.file} has no sheet '{shown(source.sheet)}'. Its sheets are: "
             f"{shown_columns(names)}."
         )
-    cells = _read_cells(source, None, SAMPLE_ROWS + 1)
+    if skip_rows is not None:
+        source.header_row = skip_rows + 1
+    cells = _read_cells(source, None, source.header_row + SAMPLE_ROWS)
+    if skip_rows is None and sum(1 for text in cells.header if text) < 2:
+        start = _excel_table_start(source)
+        if start is not None and start != 1:
+            source.header_row = start
+            cells = _read_cells(source, None, start + SAMPLE_ROWS)
     label = source.sheet or (names[0] if names else "")
+    if not cells.header and skip_rows:
+        raise ImportError_(
+            f"--skip-rows {skip_rows}: row {source.header_row:,} of the sheet '{shown(label)}' in "
+            f"{source.file} is empty, so it cannot be the header (the column names). Give the "
+            "number of lines above the header."
+        )
     if not cells.header:
         raise ImportError_(
-            f"The sheet '{label}' in {source.file} is empty, or has nothing in row 1: the column "
-            "names (the header) must be the sheet's first row."
+            f"The sheet '{shown(label)}' in {source.file} is empty, or has nothing in row 1: the "
+            "column names (the header) must be the sheet's first row, or below title lines "
+            "(--skip-rows N: the lines above it)."
         )
     _refuse_wide(source.file, len(cells.header))
     source.names = _unique_names(cells.header)
     _refuse_uncalculated(source, cells)
     return _excel_frame(source, cells)
+
+
+def _excel_table_start(source: _Source) -> int | None:
+    """The row of a table's header under title lines: the first row with two or more values,
+    when every row above it has one at most (a title, a date, a note); None if there is none in
+    the first MAX_LINES_ABOVE + 1 rows."""
+    assert source.book is not None
+    try:
+        filled = source.book.filled(source.sheet, MAX_LINES_ABOVE + 1)
+    except SpreadsheetError as exc:
+        raise ImportError_(str(exc)) from None
+    return next((row for row in sorted(filled) if filled[row] >= 2), None)
 
 
 def _excel_frame(source: _Source, cells: Cells) -> pd.DataFrame:
@@ -1063,8 +1095,9 @@ def _refuse_outside(source: _Source, cells: Cells) -> None:
         problems.found.append(
             (
                 row,
-                f"cell {cell_name(row, column)} holds a value, but row 1 names columns only up to "
-                f"{last}; name its column in row 1, or delete the stray cell",
+                f"cell {cell_name(row, column)} holds a value, but row {source.header_row} names "
+                f"columns only up to {last}; name its column in row {source.header_row}, or "
+                "delete the stray cell",
             )
         )
     problems.raise_if_any(source.file)

@@ -135,7 +135,7 @@ class _Done(Exception):
 class Cells:
     """What a read found: the header, the rows with a value in a kept column, and problems."""
 
-    header: list[str]  # row 1's texts, up to its last non-blank cell
+    header: list[str]  # the header row's texts (row 1 unless told), up to its last non-blank cell
     rows: list[int] = field(default_factory=list)  # spreadsheet row numbers, ascending
     columns: dict[int, list[str]] = field(default_factory=dict)  # column (1-based) -> texts
     outside: list[tuple[int, int]] = field(default_factory=list)  # (row, column), first ones
@@ -324,13 +324,21 @@ class Workbook:
         self.close()
 
     def read(
-        self, sheet: str | None, *, columns: set[int] | None = None, last_row: int | None = None
+        self,
+        sheet: str | None,
+        *,
+        columns: set[int] | None = None,
+        last_row: int | None = None,
+        header_row: int = 1,
     ) -> Cells:
-        """Row 1 as the header, then the rows up to `last_row` (all if None): the texts of
-        `columns` (1-based), or of every column of the header when None."""
-        if not self.sheets:
-            raise SpreadsheetError(f"{self.file} has no worksheet with cells.")
-        part = self.sheets[0][1] if sheet is None else dict(self.sheets)[sheet]
+        """Row `header_row` as the header (the rows above it are titles and notes, not read),
+        then the rows up to `last_row` (all if None): the texts of `columns` (1-based), or of
+        every column of the header when None."""
+        part = self._part(sheet)
+        if header_row != 1:
+            # calamine's checks (the header's width, cells right of it) are made on row 1: a
+            # table below title lines is read by the exact reader, which knows its header row.
+            return self._exact(part, columns, last_row, header_row).cells
         plan = self._plans.get(part)
         if plan is None:
             plan = self._plans[part] = self._plan(part)
@@ -519,8 +527,22 @@ class Workbook:
         found = self._scan(part, MAX_PART_BYTES, scan)
         return -1 if found.exact else last
 
-    def _exact(self, part: str, columns: set[int] | None, last_row: int | None) -> _Sheet:
-        handler = _Sheet(self, columns, last_row)
+    def filled(self, sheet: str | None, last_row: int) -> dict[int, int]:
+        """How many cells hold a value in each of the rows 1 to `last_row` that has any: where a
+        table's header stands below title lines (read exactly, stopping at `last_row`)."""
+        handler = _Filled(self, last_row)
+        self._parse(self._part(sheet), handler, limit=MAX_PART_BYTES)
+        return handler.filled
+
+    def _part(self, sheet: str | None) -> str:
+        if not self.sheets:
+            raise SpreadsheetError(f"{self.file} has no worksheet with cells.")
+        return self.sheets[0][1] if sheet is None else dict(self.sheets)[sheet]
+
+    def _exact(
+        self, part: str, columns: set[int] | None, last_row: int | None, header_row: int = 1
+    ) -> _Sheet:
+        handler = _Sheet(self, columns, last_row, header_row)
         self._parse(part, handler, limit=MAX_PART_BYTES)
         handler.finish()
         return handler
@@ -839,8 +861,11 @@ class _SharedStrings(_Handler):
 class _Sheet(_Handler):
     """One worksheet, event by event; see `Workbook.read`."""
 
-    def __init__(self, book: Workbook, columns: set[int] | None, last_row: int | None) -> None:
+    def __init__(
+        self, book: Workbook, columns: set[int] | None, last_row: int | None, header_row: int = 1
+    ) -> None:
         self.book = book
+        self.header_row = header_row  # the rows above it are skipped
         self.file = book.file
         self.strings = book.strings
         self.dates = book.dates
@@ -848,7 +873,7 @@ class _Sheet(_Handler):
         self.wanted = columns
         self.last_row = last_row
         self.keep: set[int] = set()  # set when the header is known
-        self.header: dict[int, str] | None = {}  # None once row 1 is over
+        self.header: dict[int, str] | None = {}  # None once the header row is over
         self.cells = Cells(header=[])
         self.seen: dict[str, str] = {}  # each distinct text kept once
         self.kept = 0  # characters in `seen`
@@ -926,14 +951,14 @@ class _Sheet(_Handler):
             raise SpreadsheetError(
                 f"{self.file} is not a readable Excel file ({problem}); save it again as .xlsx."
             )
-        if self.header is not None and number > 1:
+        if self.header is not None and number > self.header_row:
             self._header_done()
         if self.last_row is not None and number > self.last_row:
             raise _Done
         self.row, self.column = number, 0
 
     def _row_end(self) -> None:
-        if self.row == 1:
+        if self.row == self.header_row:
             self._header_done()
         elif self.current:
             cells = self.cells
@@ -982,8 +1007,8 @@ class _Sheet(_Handler):
 
     def _cell_end(self) -> None:
         row, column = self.row, self.column
-        if self.header is not None:  # row 1: the column names
-            if row == 1:
+        if self.header is not None:  # the column names, or a title line above them
+            if row == self.header_row:
                 self.header[column] = self._value()
                 if self.formula and not self._has_value():
                     self._uncalculated(row, column)
@@ -1080,3 +1105,19 @@ class _Sheet(_Handler):
             self._header_done()
         if self.current:
             self._row_end()
+
+
+class _Filled(_Sheet):
+    """Counts the cells holding a value in each of the first rows (see `Workbook.filled`)."""
+
+    def __init__(self, book: Workbook, last_row: int) -> None:
+        super().__init__(book, None, last_row)
+        self.header = None  # no header: every row is only counted
+        self.filled: dict[int, int] = {}
+
+    def _row_end(self) -> None:
+        pass
+
+    def _cell_end(self) -> None:
+        if self._value():
+            self.filled[self.row] = self.filled.get(self.row, 0) + 1

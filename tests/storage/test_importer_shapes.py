@@ -247,3 +247,58 @@ def test_a_plain_table_is_never_taken_for_a_title(sessions, tmp_path) -> None:
     assert run(sessions, path).added == 2
     for file in (bundled.OVERDOSES, bundled.NALOXONE, bundled.DOSE_SYS):
         assert "skiprows" not in _csv_options(file)
+
+
+def _cdc_workbook(tmp_path: Path, last: object = 1234) -> Path:
+    """A CDC-style sheet: two title lines, the table from row 3, a blank row and a note below."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Data"
+    sheet.append(["Provisional drug overdose death counts"])
+    sheet.append(["Data as of 2025-08-25"])
+    sheet.append(["State", "Indicator", "Month", "Data Value"])
+    sheet.append(["MD", "Overdose deaths", "2025-01", 1500])
+    sheet.append(["MD", "Overdose deaths", "2025-02", last])
+    sheet.append([])
+    sheet.append(["Note: counts below 10 are suppressed."])
+    path = tmp_path / "cdc.xlsx"
+    book.save(path)
+    return path
+
+
+EXCEL_COLUMNS = {
+    "indicator_column": "Indicator",
+    "period_column": "Month",
+    "value_column": "Data Value",
+    "geography_column": "State",
+}
+
+
+def test_title_lines_above_an_excel_table_are_found_or_skipped_as_told(sessions, tmp_path) -> None:
+    path = _cdc_workbook(tmp_path)
+    report = run(sessions, path, **EXCEL_COLUMNS)
+    assert (report.added, report.rows) == (2, 2)  # the note below is not a row
+    assert stored(sessions) == {
+        ("Overdose deaths", "2025-01", "MD"): 1500.0,
+        ("Overdose deaths", "2025-02", "MD"): 1234.0,
+    }
+    assert run(sessions, path, skip_rows=2, **EXCEL_COLUMNS).unchanged == 2
+
+
+def test_excel_row_numbers_count_the_title_lines_and_skip_rows_is_checked(
+    sessions, tmp_path
+) -> None:
+    path = _cdc_workbook(tmp_path, last="lots")
+    for skip in (None, 2):
+        with pytest.raises(ImportError_, match="row 5: Data Value 'lots' is not a number"):
+            run(sessions, path, skip_rows=skip, **EXCEL_COLUMNS)
+    with pytest.raises(
+        ImportError_, match=r"^--skip-rows 5: row 6 of the sheet 'Data' in cdc\.xlsx is empty"
+    ):
+        run(sessions, path, skip_rows=5, **EXCEL_COLUMNS)
+    with pytest.raises(ImportError_, match="no column 'Indicator'"):
+        run(sessions, path, skip_rows=0, **EXCEL_COLUMNS)  # the title as the header
+    assert count(sessions) == 0
