@@ -810,7 +810,10 @@ def test_the_commit_form_offers_a_restricted_indicator_only_in_its_channel(bot):
 
 def test_in_its_own_channel_the_restricted_indicator_answers_as_any_other(bot):
     _indicators(bot)
-    assert "Places with data: Eastside" in _ask(bot, "/indicator", "reentry in Narnia", WARD)
+    # an unknown place is answered as for any indicator: the place it has, said plainly
+    answer = _ask(bot, "/indicator", "reentry in Narnia", WARD)
+    assert "showing Eastside, the only place it has" in answer
+    assert "*22* · Oct 2026" in answer
     assert SECRET_NAME in _ask(bot, "/indicator", "list", WARD)
     made = make(bot, "Count releases by Dec 4 #jail", channel=WARD)  # the prefix works here
     with bot.services.sessions() as session:
