@@ -145,6 +145,11 @@ class ImportRaced(ImportError_):
     the other wrote, so it is a moment's problem, not the file's."""
 
 
+class ImportHidden(ImportError_):
+    """The file names an indicator the caller may not see (`import_file(visible=...)`); the
+    message says so without its stored name, limits or grain, and nothing was written."""
+
+
 # PostgreSQL's unique_violation: a raw driver error (the COPY and executemany paths go below
 # SQLAlchemy) carries it as `sqlstate`, SQLAlchemy's IntegrityError on its `orig`.
 UNIQUE_VIOLATION = "23505"
@@ -1913,6 +1918,7 @@ def import_file(
     time_zone: str = "America/New_York",
     dry_run: bool = False,
     on_stored: Callable[[Session, ImportReport], None] | None = None,
+    visible: Callable[[Indicator], bool] | None = None,
 ) -> ImportReport:
     """Read, check, then upsert the whole file in one transaction; refuse it whole on any problem.
 
@@ -1920,6 +1926,9 @@ def import_file(
     `dry_run` reads and checks everything and reports what would change, writing nothing (a Slack
     upload's preview). `on_stored(session, report)` runs inside the import's transaction after the
     values are written (e.g. `storage.import_records.record_import`), so both land or neither.
+    `visible(indicator)` says whether the caller may see a catalog indicator (a Slack upload:
+    not one restricted to other channels); a file naming one it may not is refused as
+    ImportHidden before any check can quote that indicator's stored name, limits or grain.
     """
     file = path.name
     source, sample = _open(path, mapping.sheet, mapping.skip_rows)
@@ -1934,12 +1943,16 @@ def import_file(
         if dry_run:  # reads only: no team, no indicator, no value written, no writer's lock
             with sessions() as session:
                 try:
-                    return _store(session, team_id, rows, file=file, now=now, dry_run=True)
+                    return _store(
+                        session, team_id, rows, file=file, now=now, dry_run=True, visible=visible
+                    )
                 finally:
                     session.rollback()
         with sessions.begin() as session:
             ensure_team(session, team_id, time_zone=time_zone, now=now)
-            report = _store(session, team_id, rows, file=file, now=now, progress=progress)
+            report = _store(
+                session, team_id, rows, file=file, now=now, progress=progress, visible=visible
+            )
             if on_stored is not None:
                 on_stored(session, report)
             return report
@@ -2001,12 +2014,15 @@ def _store(
     now: datetime,
     progress: ProgressBar | None = None,
     dry_run: bool = False,
+    visible: Callable[[Indicator], bool] | None = None,
 ) -> ImportReport:
     """Compare the checked rows with what is stored and write what is new or changed; with
     `dry_run`, only count (nothing is added to the session, nothing flushed or written)."""
     catalog = _Catalog(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
     first_names = dict(zip(rows.slugs, rows.names, strict=True))
     matched = {slug: catalog.find(name, slug) for slug, name in first_names.items()}
+    if visible is not None:
+        _refuse_hidden(rows, matched, visible, file)
     _check_values(rows, matched, file)
 
     # Kinds and grains of what is stored already, so a file cannot mix months into yearly data.
@@ -2129,6 +2145,30 @@ def _store(
             indicator.updated_at = now
             indicator.next_check_at = None  # the scheduler re-checks freshness on its next pass
     return report
+
+
+def _refuse_hidden(
+    rows: _Rows,
+    matched: dict[str, Indicator | None],
+    visible: Callable[[Indicator], bool],
+    file: str,
+) -> None:
+    """Refuse a file that names an indicator the caller may not see, quoting only the file."""
+    hidden = [
+        code
+        for code, slug in enumerate(rows.slugs)
+        if (indicator := matched.get(slug)) is not None and not visible(indicator)
+    ]
+    if not hidden:
+        return
+    named = ", ".join(  # (codes are numbered in order of first appearance)
+        f"'{shown(rows.names[code])}' (row {int(rows.row[np.argmax(rows.slug == code)]):,})"
+        for code in hidden[:5]
+    )
+    more = f" and {len(hidden) - 5:,} more" if len(hidden) > 5 else ""
+    raise ImportHidden(
+        f"Nothing was imported: {file} names an indicator you cannot see here: {named}{more}."
+    )
 
 
 def _refuse_control(
@@ -2440,6 +2480,7 @@ __all__ = [
     "HIGHER_IS_BETTER_WORDS",
     "SUPPRESSION_MARKERS",
     "ImportError_",
+    "ImportHidden",
     "ImportMapping",
     "ImportRaced",
     "ImportReport",

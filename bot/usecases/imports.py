@@ -39,10 +39,10 @@ from storage.import_records import file_sample, record_import, remember_source, 
 from storage.importer import (
     SUPPRESSION_MARKERS,
     ImportError_,
+    ImportHidden,
     ImportMapping,
     ImportReport,
     import_file,
-    slugify,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
@@ -369,19 +369,12 @@ def preview(
             now=now,
             time_zone=time_zone,
             dry_run=True,
+            visible=lambda indicator: is_visible(indicator, uploader.channel_id),
         )
+    except ImportHidden:  # refused before any check could quote the indicator's stored facts
+        rights = RESTRICTED
     except ImportError_ as error:
         refusal = str(error)
-        if mapping is not None:
-            refusal, rights = _refusal_seen_from_here(
-                sessions,
-                uploader=uploader,
-                path=path,
-                mapping=mapping,
-                now=now,
-                time_zone=time_zone,
-                refusal=refusal,
-            )
     if mapping is None:
         mapping = ImportMapping()
     if report is not None:
@@ -514,48 +507,6 @@ def rights_problem(session: Session, uploader: Uploader, report: ImportReport) -
     if not problems:
         return None
     return " ".join(problems) + " Nothing was imported."
-
-
-def _refusal_seen_from_here(
-    sessions: sessionmaker[Session],
-    *,
-    uploader: Uploader,
-    path: Path,
-    mapping: ImportMapping,
-    now: datetime,
-    time_zone: str,
-    refusal: str,
-) -> tuple[str | None, str | None]:
-    """(refusal, rights) for a file the importer refused. Its words can quote the catalog (an
-    indicator's stored name, plausible range or grain), which for an indicator restricted to
-    other channels must not reach this conversation: when the team has such indicators, the
-    file is checked again against an empty catalog; if it names one of them, it is refused as
-    restricted, else shown the catalog-free refusal (or the first one, when that passes)."""
-    with sessions() as session:
-        hidden = [
-            (i.slug, i.name.casefold(), {slugify(a) for a in i.aliases})
-            for i in session.scalars(select(Indicator).where(Indicator.team_id == uploader.team_id))
-            if not is_visible(i, uploader.channel_id)
-        ]
-    if not hidden:
-        return refusal, None
-    try:
-        report = import_file(
-            sessions,
-            team_id="",  # no team has this id: an empty catalog
-            path=path,
-            mapping=mapping,
-            now=now,
-            time_zone=time_zone,
-            dry_run=True,
-        )
-    except ImportError_ as error:
-        return str(error), None
-    for result in report.indicators:
-        for slug, name, aliases in hidden:
-            if result.slug == slug or result.name.casefold() == name or result.slug in aliases:
-                return None, RESTRICTED
-    return refusal, None
 
 
 def _stewards_any(session: Session, uploader: Uploader) -> bool:
@@ -703,6 +654,7 @@ def run_import(
             now=now,
             time_zone=time_zone,
             on_stored=on_stored,
+            visible=lambda indicator: is_visible(indicator, uploader.channel_id),
         )
     except (_AlreadyHandled, ImportError_) as error:
         with sessions() as session:
@@ -713,6 +665,8 @@ def run_import(
             raise ImportRefused(
                 "This upload was cancelled; upload the file again to import it."
             ) from None
+        if isinstance(error, ImportHidden):  # restricted since the preview
+            raise ImportRefused(RESTRICTED) from None
         raise ImportRefused(
             f"Nothing was imported: {safe(str(error), 2500)}"
             if not str(error).startswith("Nothing was imported")

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import storage.importer
 from storage.db import make_engine, make_session_factory
-from storage.importer import ImportMapping, import_file
-from storage.models import Indicator
+from storage.importer import ImportError_, ImportHidden, ImportMapping, import_file
+from storage.models import Indicator, IndicatorValue
 from storage.repositories import ensure_team
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -110,3 +111,47 @@ def test_a_name_matches_by_slug_before_name_before_alias(sessions, tmp_path: Pat
         sessions, team_id=TEAM, path=path, mapping=ImportMapping(), now=NOW, dry_run=True
     )
     assert [(r.name, r.created) for r in report.indicators] == [("Deaths", False)]
+
+
+def test_a_file_naming_an_indicator_the_caller_cannot_see_is_refused_without_its_facts(
+    sessions, tmp_path: Path
+) -> None:
+    """Its stored name, plausible limits and grain stay unsaid; nothing is written."""
+    with sessions.begin() as session:  # type: ignore[attr-defined]
+        ensure_team(session, TEAM, time_zone="America/New_York", now=NOW)
+        session.add(
+            Indicator(
+                team_id=TEAM,
+                slug="secret-overdose-deaths",
+                name="Secret overdose deaths",
+                aliases=["hidden deaths"],
+                plausible_max=123456,
+                restricted_to=["C0PRIVATE"],
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    path = tmp_path / "probe.csv"
+    path.write_text("indicator,period,value\nOpen data,2024-01,1\nhidden deaths,2024-01,99999999\n")
+    for dry_run in (True, False):
+        with pytest.raises(ImportHidden) as refused:
+            import_file(
+                sessions,
+                team_id=TEAM,
+                path=path,
+                mapping=ImportMapping(),
+                now=NOW,
+                dry_run=dry_run,
+                visible=lambda indicator: not indicator.restricted_to,
+            )
+        said = str(refused.value)
+        assert said == (
+            "Nothing was imported: probe.csv names an indicator you cannot see here: "
+            "'hidden deaths' (row 3)."
+        )
+    # the operator's command line sees everything: the catalog's limit is the reason
+    with pytest.raises(ImportError_, match="Secret overdose deaths") as refused:
+        import_file(sessions, team_id=TEAM, path=path, mapping=ImportMapping(), now=NOW)
+    assert not isinstance(refused.value, ImportHidden)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(IndicatorValue)) == 0
