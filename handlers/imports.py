@@ -280,8 +280,10 @@ def confirm(
                     time_zone=services.settings.timezone,
                 )
     except PreviewChanged as changed:
-        _tell(client, body, respond, str(changed))
+        # the new preview first: the note that points at it ("Here is a new preview") comes
+        # when it is there to see
         _preview_again(services, client, body, respond, uploader, upload_.row_id)
+        _tell(client, body, respond, str(changed))
         return
     except (FileRefused, ImportRefused) as refused:
         _tell(client, body, respond, str(refused))
