@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import math
+import resource
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -260,3 +263,37 @@ def load_bundled(engine: Engine, *, team_id: str, now: datetime) -> Any:
     )
     load_catalog(sessions, team_id=team_id, path=bundled.CATALOG, now=now)
     return report
+
+
+# --- one measured step in a child process of its own (its peak memory is its own) ----------------
+
+
+def measure_in_child(module: str, step: str, path: Path, database_url: str) -> dict[str, Any]:
+    """Run `python -m <module> <step> <path> <database_url>` and read the JSON line it prints
+    with `print_step` last."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, step, str(path), database_url],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def print_step(step: str, started: float, cpu_started: float, detail: dict[str, Any]) -> None:
+    """The child's report: wall and CPU seconds since `started`/`cpu_started` (perf_counter and
+    process_time; a loaded machine stretches the first, not the second, and the database
+    server's own work is in neither), its peak memory, and `detail`."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(
+        json.dumps(
+            {
+                "step": step,
+                "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.process_time() - cpu_started,
+                "peak_mb": peak_kb / 1024,
+                **detail,
+            }
+        )
+    )

@@ -17,11 +17,8 @@ What it does:
 
 from __future__ import annotations
 
-import json
 import platform
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import Database, Options, print_table, run_on_throwaway_database
+from bench import (
+    Database,
+    Options,
+    measure_in_child,
+    print_step,
+    print_table,
+    run_on_throwaway_database,
+)
 
 NAME = "indicator_import"
 FULL_ROWS = 1_000_000
@@ -99,32 +103,11 @@ def _child(step: str, csv_path: str, database_url: str) -> None:
             "unchanged": report.unchanged,
             "missing": report.missing,
         }
-    seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started  # this process only; a loaded machine
-    # stretches `seconds` but not this (the database server's own work is not in it)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(
-        json.dumps(
-            {
-                "step": step,
-                "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
-                "peak_mb": peak_kb / 1024,
-                **detail,
-            }
-        )
-    )
+    print_step(step, started, cpu_started, detail)
 
 
 def _measure(step: str, csv_path: Path, database_url: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.indicator_import", step, str(csv_path), database_url],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return measure_in_child("bench.indicator_import", step, csv_path, database_url)
 
 
 def run(options: Options) -> dict[str, Any]:

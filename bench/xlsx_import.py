@@ -17,11 +17,8 @@ What it does:
 
 from __future__ import annotations
 
-import json
 import platform
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +27,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import Database, Options, print_table, run_on_throwaway_database
+from bench import (
+    Database,
+    Options,
+    measure_in_child,
+    print_step,
+    print_table,
+    run_on_throwaway_database,
+)
 
 NAME = "xlsx_import"
 FULL_ROWS = 1_000_000
@@ -175,28 +179,11 @@ def _child(step: str, path: str, database_url: str) -> None:
         except ImportError_ as exc:
             detail = {"outcome": "refused: " + str(exc).splitlines()[0][:60]}
         engine.dispose()
-    print(
-        json.dumps(
-            {
-                "step": step,
-                "seconds": time.perf_counter() - started,
-                "cpu_seconds": time.process_time() - cpu_started,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                **detail,
-            }
-        )
-    )
+    print_step(step, started, cpu_started, detail)
 
 
 def _measure(step: str, path: Path, database_url: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.xlsx_import", step, str(path), database_url],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return measure_in_child("bench.xlsx_import", step, path, database_url)
 
 
 def run(options: Options) -> dict[str, Any]:
