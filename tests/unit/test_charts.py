@@ -816,7 +816,7 @@ def test_the_digest_panel_titles_stay_inside_the_image(cdc):
     renderer = fig.canvas.get_renderer()
     right = fig.bbox.x1
     for ax in shown_panels(fig):
-        title = next(t for t in ax.texts + [ax._left_title] if t.get_text())
+        title = next(t for t in [*ax.texts, ax._left_title] if t.get_text())
         box = title.get_window_extent(renderer)
         assert box.x1 <= right, (title.get_text(), box.x1, right)
         words = " ".join(title.get_text().split())

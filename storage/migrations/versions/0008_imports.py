@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("team_id", "name", name=op.f("uq_import_sources_team_id_name")),
     )
     with op.batch_alter_table("import_sources", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_import_sources_team_id"), ["team_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_import_sources_team_id"), ["team_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_import_sources_next_fetch_at"), ["next_fetch_at"], unique=False
         )
