@@ -32,6 +32,14 @@ from storage.importer import ImportError_, ImportMapping
 logger = logging.getLogger(__name__)
 
 MAX_FILES = 3  # files previewed from one message; more are named and left
+# The answer to words typed in the bot's DM (it reads files there, not messages), and how many
+# of the DM's latest messages are looked at before saying it again.
+TYPED_IN_DM = (
+    "I don't read messages here. Drop a CSV or Excel file in this conversation to preview an "
+    "import of indicator data; for everything else use `/commit help`, `/indicator help` or "
+    "`/commstat help` in any channel."
+)
+RECENT_MESSAGES = 5
 FIELD_ERROR_CHARS = 150
 # Which form field a mapping mistake belongs next to, by the option the importer names.
 _FIELD_OF_OPTION = (
@@ -78,6 +86,17 @@ def register(app: App, services: Services) -> None:
                 text=f"I previewed the first {MAX_FILES} files; send the others one at a time.",
             )
 
+    def on_typed(event: dict[str, Any], client: WebClient) -> None:
+        """Words typed in the bot's DM: it does not read them, so it says what it does read,
+        once for a run of messages (not again while its last answer is among the latest)."""
+        channel = event.get("channel")
+        if not isinstance(channel, str) or not is_channel_id(channel):
+            return
+        latest = client.conversations_history(channel=channel, limit=RECENT_MESSAGES)
+        if any(m.get("text") == TYPED_IN_DM for m in latest.get("messages") or []):
+            return
+        client.chat_postMessage(channel=channel, text=TYPED_IN_DM)
+
     def on_confirm(
         body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -106,8 +125,11 @@ def register(app: App, services: Services) -> None:
     app.event({"type": "message", "subtype": "file_share"}, matchers=[from_a_person])(
         ack=ack_now, lazy=[on_file_shared]
     )
-    # Every other message in the DM (the bot's own posts, edits, typed words): acknowledged, no
-    # job. Without a listener Bolt would answer 404 and Slack would retry them.
+    app.event({"type": "message", "subtype": None}, matchers=[from_a_person])(
+        ack=ack_now, lazy=[on_typed]
+    )
+    # Every other message (the bot's own posts, edits, other channels): acknowledged, no job.
+    # Without a listener Bolt would answer 404 and Slack would retry them.
     app.event("message")(ack_now)
     app.action(ids.IMPORT_CONFIRM)(ack=ack_now, lazy=[on_confirm])
     app.action(ids.IMPORT_CANCEL)(ack=ack_now, lazy=[on_cancel])

@@ -841,6 +841,19 @@ class FakeSlack:
         event.update(channel=cid, channel_type="im", event_ts=event["ts"])
         return event
 
+    def say_in_dm(self, user_id: str, text: str) -> dict[str, Any]:
+        """``user_id`` types ``text`` in their direct message with the bot: the message is posted
+        in the DM and the ``message`` event (no subtype, ``channel_type: im``) Slack would send
+        for it is returned, for the driver to send."""
+        with self._lock:
+            cid = self._open_dm([user_id])
+            message = self._store_message(
+                cid, {"type": "message", "user": user_id, "team": self.team_id, "text": text}
+            )
+            event = copy.deepcopy(message)
+        event.update(channel=cid, channel_type="im", event_ts=event["ts"])
+        return event
+
     def change_file(self, file_id: str, data: bytes) -> None:
         """The file's bytes change under the same id (a snippet edited in Slack, or a test that
         needs what a later download finds to differ from what an earlier one did)."""
