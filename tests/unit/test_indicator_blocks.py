@@ -138,7 +138,12 @@ def test_the_catalog_lists_value_period_and_freshness():
     seen = text_of(blocks)
     assert "Indicators (2)" in seen
     assert "* (kits) — 101 · Oct 2026 · data through Oct 2026" in seen
-    assert "MD 102 · NC 102 · US 102 · VT 102 · +1 more" in seen
+    assert "MD 102 · NC 102 · VT 102 · WV 102 · +1 more" in seen  # the states first
+
+
+def test_the_catalog_lists_the_national_total_after_the_states_and_says_what_it_is():
+    seen = text_of(build_catalog([_entry(3, ("US", "MD", "NC", "VT"))]))
+    assert "MD 103 · NC 103 · VT 103 · US (national total) 103 · Oct 2026" in seen
 
 
 def test_a_huge_catalog_stays_within_slack_limits_and_says_how_many_more():

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.core import asked_period, periods
+from bot.core import asked_period, periods, places
 from bot.core.indicator_rules import Comparison, Point, Summary, format_value
 from bot.core.text import ARROWS, clip, format_number, format_percent, safe, signed_number
 from bot.slack.blocks.imports import updated_words
@@ -287,7 +287,8 @@ def catalog_line(entry: CatalogEntry) -> str:
     name = f"*{safe(indicator.name, 200)}*{unit}"
     if not entry.latest:
         return f"{name} — no values yet"
-    items = list(entry.latest.items())
+    # The national total is not one of the places: listed after them, and said to be.
+    items = sorted(entry.latest.items(), key=lambda item: item[0] == places.NATION)
     newest_reported = max(p.period for _, p in items)
     if len(items) == 1 and not items[0][0]:
         values = format_value(items[0][1].value or 0.0, indicator.unit if unit == "" else None)
@@ -295,7 +296,7 @@ def catalog_line(entry: CatalogEntry) -> str:
         percent = "%" if indicator.unit and indicator.unit.strip() == "%" else ""
         # A place whose newest value is older than the others says which period it is for.
         shown = [
-            f"{safe(g) or 'total'} {format_number(p.value or 0.0)}{percent}"
+            f"{_catalog_place(g)} {format_number(p.value or 0.0)}{percent}"
             + ("" if p.period == newest_reported else f" ({_label(indicator, p.period)})")
             for g, p in items[:MAX_CATALOG_GEOGRAPHIES]
         ]
@@ -305,6 +306,12 @@ def catalog_line(entry: CatalogEntry) -> str:
     if entry.newest is not None:
         line += f" · data through {periods.label(entry.newest, None)}"
     return line
+
+
+def _catalog_place(geography: str) -> str:
+    if geography == places.NATION:
+        return f"{geography} (national total)"
+    return safe(geography) or "total"
 
 
 def catalog_fallback(entries: Sequence[CatalogEntry]) -> str:
