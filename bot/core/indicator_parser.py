@@ -96,6 +96,11 @@ def parse_query(text: str) -> Query:
             if low == "in" and not phrase:
                 raise IndicatorError("In which place? e.g. `/indicator overdose deaths in MD`.")
             period = read_period(phrase) if low == "for" else _period_or_none(phrase)
+            if period is None and low == "in" and at is None:  # "in MD Dec 2023"
+                place_words = phrase.split()
+                trailing = _trailing_period(place_words)
+                if trailing is not None:
+                    at, phrase = trailing, " ".join(place_words)
             if period is not None:
                 if at is not None:
                     raise IndicatorError(_ONE_PERIOD)
@@ -115,6 +120,10 @@ def parse_query(text: str) -> Query:
             continue
         name_words.append(word)
         i += 1
+    trailing = _trailing_period(name_words)  # "overdoses Dec 2023": said without `for`
+    if trailing is not None and at is not None:
+        raise IndicatorError(_ONE_PERIOD)
+    at = at or trailing
     if not name_words:
         raise IndicatorError("Which indicator? e.g. `/indicator overdose deaths since 2022`.")
     if geography is not None and by is not None:
@@ -122,6 +131,33 @@ def parse_query(text: str) -> Query:
             f"Ask for one place (`in {safe(geography, 30)}`) or all of them (`by {safe(by, 20)}`), not both."
         )
     return Query(" ".join(name_words), since=since, last=last, geography=geography, by=by, at=at)
+
+
+_TRAILING_FORMS = re.compile(r"^(\d{4}-\d{2}|\d{1,2}/\d{4}|q[1-4][ -]\d{4})$", re.IGNORECASE)
+
+
+def _trailing_period(name_words: list[str]) -> Period | None:
+    """A month or quarter with its year at the end of the name (`overdoses Dec 2023`,
+    `overdoses Q1 2024`, `overdoses 2023-12`) is the period asked for, as with `for`; the words
+    are taken off the name. A bare year is left alone: "Healthy People 2030" is a name."""
+    for used in (2, 1):
+        if len(name_words) <= used:
+            continue
+        phrase = " ".join(name_words[-used:])
+        first = name_words[-used].lower().rstrip(".,")
+        if used == 2 and not (first in _MONTH_WORDS or _QUARTER_WORD.match(first)):
+            continue
+        if used == 2 and not re.fullmatch(r"\d{4}", name_words[-1]):
+            continue
+        if used == 1 and not _TRAILING_FORMS.match(phrase):
+            continue
+        try:
+            period = read_period(phrase)
+        except IndicatorError:
+            continue
+        del name_words[-used:]
+        return period
+    return None
 
 
 def _read_since(words: Sequence[str]) -> tuple[Period, int]:

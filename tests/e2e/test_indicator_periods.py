@@ -114,6 +114,8 @@ def test_a_past_month_gives_its_value_its_changes_and_a_chart_that_rings_it(bot)
         "overdoses in Vermont for 12/2023",
         "overdoses in VT for the 12 months ending Dec 2023",
         "overdoses in 2023 in VT",
+        "overdoses Dec 2023 in VT",  # said without `for`
+        "overdoses in VT Dec 2023",
     ],
 )
 def test_the_same_period_asked_in_other_words_gets_the_same_answer(sqlite_bot, typed):

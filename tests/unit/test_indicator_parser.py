@@ -205,3 +205,29 @@ def test_a_place_without_numbers_stays_a_place(place):
     if looks_like_period(place):  # "May", "March Valley": a month's name comes first
         return
     assert parse_query(f"overdoses in {place}").geography == place
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "period", "place"),
+    [
+        ("overdoses Dec 2023", "overdoses", "2023-12", None),
+        ("overdoses December 2023", "overdoses", "2023-12", None),
+        ("overdoses Q1 2024", "overdoses", "2024-Q1", None),
+        ("overdoses 2023-12", "overdoses", "2023-12", None),
+        ("overdoses 12/2023", "overdoses", "2023-12", None),
+        ("overdoses in MD Dec 2023", "overdoses", "2023-12", "MD"),
+        ("overdoses in North Carolina Q1 2024", "overdoses", "2024-Q1", "North Carolina"),
+        # a bare year or number stays part of the name or place
+        ("Healthy People 2030", "Healthy People 2030", None, None),
+        ("overdoses in Ward 3", "overdoses", None, "Ward 3"),
+    ],
+)
+def test_a_period_said_without_for_is_the_period_asked(text, name, period, place):
+    query = parse_query(text)
+    assert (query.name, query.geography) == (name, place)
+    assert (query.at.text if query.at else None) == period
+
+
+def test_two_periods_one_said_without_for_are_refused():
+    with pytest.raises(IndicatorError, match="One period at a time"):
+        parse_query("overdoses Dec 2023 for Jan 2024")
