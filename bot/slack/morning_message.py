@@ -43,6 +43,37 @@ def update_line(
     whose note they just added. False when that message is not a morning message of theirs."""
     if not channel or not ts:
         return False
+    message = _compose(services, team_id=team_id, user_id=user_id, ts=ts, noted=noted)
+    if message is None:
+        return False
+    # Two clicks on two lines a moment apart: each lays the message out from the database, but
+    # the first one's update may reach Slack after the second's while having read before it.
+    # Read again after each update and send again while what is shown is not what is stored.
+    for _ in range(UPDATE_ROUNDS):
+        try:
+            client.chat_update(
+                channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
+            )
+        except SlackApiError as error:
+            logger.warning(
+                "could not update morning message %s: %s", ts, error.response.get("error")
+            )
+            break
+        again = _compose(services, team_id=team_id, user_id=user_id, ts=ts, noted=noted)
+        if again is None or again == message:
+            break
+        message = again
+    return True
+
+
+UPDATE_ROUNDS = 3  # a message changed by more clicks than this at once settles at the next click
+
+
+def _compose(
+    services: Services, *, team_id: str, user_id: str, ts: str, noted: int | None
+) -> dict[str, Any] | None:
+    """The message at `ts` as the database says it should look now; None when it is not a
+    morning message sent to `user_id`."""
     now = services.clock()
     with services.sessions() as session:  # a read: closed before Slack is asked
         row = session.scalars(
@@ -55,7 +86,7 @@ def update_line(
             )
         ).first()
         if row is None:
-            return False
+            return None
         payload: dict[str, Any] = dict(row.payload)
         shown = int(payload.get("shown") or 0)
         parts: list[dict[str, Any]] = list(payload.get("parts") or [])
@@ -86,12 +117,7 @@ def update_line(
                     indicator=_indicator(session, commitment),
                 )
             )
-    message = blocks.compose_morning({**payload, "parts": lines}, shown=shown)
-    try:
-        client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message["blocks"])
-    except SlackApiError as error:
-        logger.warning("could not update morning message %s: %s", ts, error.response.get("error"))
-    return True
+    return blocks.compose_morning({**payload, "parts": lines}, shown=shown)
 
 
 def _noted_since(
