@@ -128,6 +128,28 @@ def build_commitment_message(
     return blocks
 
 
+TAGS_BUDGET = 1200  # characters of tag names in one answer line: two lines stay in a section
+
+
+def _listed(names: Sequence[str], *, last: str = " and ") -> str:
+    """'#a, #b and #c': whole names while they fit TAGS_BUDGET, then 'and N more' (fifty long
+    indicator slugs, each linked by a short tag, overflowed Slack's section and the answer was
+    never sent)."""
+    shown: list[str] = []
+    size = 0
+    for name in names:
+        if shown and size + len(name) > TAGS_BUDGET:
+            break
+        shown.append(name)
+        size += len(name) + 2
+    rest = len(names) - len(shown)
+    if rest:
+        return f"{', '.join(shown)} and {rest} more"
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])}{last}{shown[-1]}"
+
+
 def after_creating(
     commitment: Commitment,
     *,
@@ -151,13 +173,13 @@ def after_creating(
             f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — not a working day; {label}?"
         )
     if also_linked and indicator:
-        linked = [f"#{indicator}", *(f"#{slug}" for slug in also_linked)]
+        linked = _listed([f"#{indicator}", *(f"#{slug}" for slug in also_linked)])
         lines.append(
-            f"#{commitment.id} is linked to {', '.join(linked[:-1])} and {linked[-1]}: "
+            f"#{commitment.id} is linked to {linked}: "
             "each of their charts will mark it when it is done."
         )
     if unlinked_tags and indicator:
-        others = ", ".join(f"#{safe(t, 60)}" for t in unlinked_tags)
+        others = _listed([f"#{safe(t, 60)}" for t in unlinked_tags], last=", ")
         one = len(unlinked_tags) == 1
         lines.append(
             f"{others} {'is not an indicator' if one else 'are not indicators'} here, so "
