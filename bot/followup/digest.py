@@ -499,7 +499,7 @@ def _enqueue(
     A digest that speaks of a meeting is dropped, chart and all, if that meeting has started
     by the time Slack takes it (it waited behind a 429 or a 5xx)."""
     message_key, chart_key = keys
-    holds = outbox.holds_meeting(meeting) if meeting is not None else None
+    holds = outbox.holds_meeting(meeting, channel=channel_id) if meeting is not None else None
     added = 0
     if outbox.enqueue(
         session,
@@ -577,7 +577,7 @@ def _enqueue_note(session: Session, schedule: Schedule, note: _Note, now: dateti
             payload={"text": holiday_notice(note.meeting, note.name, today=note.day)},
             now=now,
             not_before=now,
-            holds=outbox.holds_meeting(note.meeting),
+            holds=outbox.holds_meeting(note.meeting, channel=schedule.channel_id),
         )
     )
 

@@ -83,6 +83,7 @@ from bot.core.recurrence import zone_words
 from bot.core.text import clip
 from bot.slack import errors, history
 from bot.slack.blocks.nudges import MORNING, compose_morning
+from bot.usecases import meetings
 from storage import repositories as repo
 from storage.models import Commitment, CommitmentStatus, Indicator, OutboxMessage, OutboxStatus
 
@@ -213,10 +214,14 @@ def holds_no_value(indicator: Indicator, *, period: str, start: date) -> dict[st
     }
 
 
-def holds_meeting(starts_at: datetime) -> dict[str, Any]:
-    """A digest (and its chart) that speaks of a meeting: that meeting has not started."""
+def holds_meeting(starts_at: datetime, *, channel: str | None = None) -> dict[str, Any]:
+    """A digest (and its chart) that speaks of a meeting: that meeting has not started and, with
+    `channel`, is still that channel's meeting (not stopped, not moved to another time)."""
     zone = getattr(starts_at.tzinfo, "key", None)
-    return {"meeting": {"starts_at": starts_at.astimezone(UTC).isoformat(), "zone": zone}}
+    facts = {"starts_at": starts_at.astimezone(UTC).isoformat(), "zone": zone}
+    if channel is not None:
+        facts["channel"] = channel
+    return {"meeting": facts}
 
 
 def status_of(session: Session, key: str) -> tuple[str, str]:
@@ -770,11 +775,19 @@ def _meeting_holds(
 ) -> str | None:
     starts = _at(facts["starts_at"])
     assert starts is not None
-    if now < starts:
-        return None
     zone = text.zone(facts.get("zone"))
     local = format_due(starts.astimezone(zone), has_time=True)
-    return f"its meeting started at {local} {zone_words(zone.key)}"
+    if now >= starts:
+        return f"its meeting started at {local} {zone_words(zone.key)}"
+    channel = facts.get("channel")
+    if channel is None:  # queued before the channel was recorded
+        return None
+    schedule = meetings.schedule_for(session, team_id, str(channel))
+    if schedule is None:
+        return f"the meeting of {local} was stopped"
+    if meetings.occurrence_after(schedule, starts, inclusive=True) != starts:
+        return f"the meeting of {local} was moved ({schedule.description})"
+    return None
 
 
 _CHECKS: dict[str, Callable[[Session, str, dict[str, Any], datetime], str | None]] = {
