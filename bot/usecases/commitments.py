@@ -393,6 +393,12 @@ def resolve_indicator(
     starts = [i for i in known if i.slug.startswith(wanted)]
     if len(starts) == 1:
         return starts[0]
+    if len(starts) > 1:
+        named = ", ".join(f"#{i.slug}" for i in starts[:5])
+        raise UnknownIndicator(
+            f"#{safe(tag, 60)} starts more than one indicator ({named}): write more of it. "
+            "Nothing was saved."
+        )
     choices = ", ".join(f"#{i.slug}" for i in known[:10]) or "none yet (`/indicator list`)"
     raise UnknownIndicator(
         f"I don't know the indicator #{safe(tag, 60)}. Known indicators: {choices}. Nothing was saved."

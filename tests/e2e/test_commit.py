@@ -220,7 +220,7 @@ def test_every_tag_links_its_indicator_and_a_tag_that_is_none_is_pointed_out(bot
         f"#{commitment.id} is linked to #naloxone and #overdoses: each of their charts will mark "
         "it when it is done." in said
     )
-    assert "#eastside is not an indicator here, so it was not linked" in said
+    assert "#eastside matches no single indicator here, so it was not linked" in said
     assert "#naloxone" in all_text(message)
     with bot.services.sessions() as session:
         links = session.execute(

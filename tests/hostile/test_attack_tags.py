@@ -36,7 +36,7 @@ def test_the_same_tag_three_ways_links_once_and_warns_of_nothing(bot):
     commitment, _ = make(bot, "Restock by Friday #naloxone #naloxone #NALOXONE #Kits")
     assert links(bot, commitment.id) == ["naloxone"]
     said = json.dumps(replies(bot)[count:])
-    assert "not an indicator" not in said and "linked to" not in said
+    assert "no single indicator" not in said and "linked to" not in said
 
 
 def test_fifty_unknown_tags_are_pointed_out_within_slacks_limits(bot):
@@ -48,7 +48,7 @@ def test_fifty_unknown_tags_are_pointed_out_within_slacks_limits(bot):
     for block in reply.get("blocks") or []:
         if block.get("type") == "section":
             assert len(block["text"]["text"]) <= 3000
-    assert "not indicators here" in said
+    assert "match no single indicator here" in said
 
 
 def test_fifty_known_tags_link_fifty_indicators_and_the_answer_fits(bot):
@@ -90,6 +90,7 @@ def test_a_tag_that_starts_two_indicators_names_both_and_saves_nothing(bot):
     _add_indicator(bot, "opioid-deaths", "Opioid deaths")
     _add_indicator(bot, "opioid-ed-visits", "Opioid ED visits")
     said = ask(bot, "Count them by Friday #opioid")["text"]
+    assert "#opioid starts more than one indicator (" in said
     assert "#opioid-deaths" in said and "#opioid-ed-visits" in said
     assert "Nothing was saved" in said
     assert stored(bot) == []

@@ -182,7 +182,7 @@ def after_creating(
         others = _listed([f"#{safe(t, 60)}" for t in unlinked_tags], last=", ")
         one = len(unlinked_tags) == 1
         lines.append(
-            f"{others} {'is not an indicator' if one else 'are not indicators'} here, so "
+            f"{others} {'matches' if one else 'match'} no single indicator here, so "
             f"{'it was' if one else 'they were'} not linked (`/indicator list` shows the names)."
         )
     if not lines:
