@@ -297,3 +297,21 @@ def print_step(step: str, started: float, cpu_started: float, detail: dict[str, 
             }
         )
     )
+
+
+def run_migrated_in_folder(
+    options: Options, name: str, run: Callable[[Database, Path], dict[str, Any]]
+) -> dict[str, Any]:
+    """`run(database, folder)` on a throwaway database, migrated, with a temporary folder for
+    the files it writes (the import benches)."""
+
+    def migrated(database: Database) -> dict[str, Any]:
+        from storage.db import make_engine, upgrade
+
+        engine = make_engine(database.url)
+        upgrade(engine)
+        engine.dispose()
+        with tempfile.TemporaryDirectory(prefix=f"commstat_{name}_") as folder:
+            return run(database, Path(folder))
+
+    return run_on_throwaway_database(options, name, migrated)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import platform
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from bench import (
     measure_in_child,
     print_step,
     print_table,
-    run_on_throwaway_database,
+    run_migrated_in_folder,
 )
 
 NAME = "indicator_import"
@@ -112,18 +111,12 @@ def _measure(step: str, csv_path: Path, database_url: str) -> dict[str, Any]:
 
 def run(options: Options) -> dict[str, Any]:
     rows = options.rows or (QUICK_ROWS if options.quick else FULL_ROWS)
-    with tempfile.TemporaryDirectory(prefix="commstat_import_") as tmp:
-        return run_on_throwaway_database(
-            options, NAME, lambda database: _run(database, Path(tmp), rows)
-        )
+    return run_migrated_in_folder(
+        options, NAME, lambda database, folder: _run(database, folder, rows)
+    )
 
 
 def _run(database: Database, folder: Path, rows: int) -> dict[str, Any]:
-    from storage.db import make_engine, upgrade
-
-    engine = make_engine(database.url)
-    upgrade(engine)
-    engine.dispose()
     csv_path = folder / "values.csv"
     written = write_csv(csv_path, rows)
     size_mb = csv_path.stat().st_size / 1e6

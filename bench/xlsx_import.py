@@ -20,7 +20,6 @@ from __future__ import annotations
 import platform
 import random
 import sys
-import tempfile
 import time
 import zipfile
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from bench import (
     measure_in_child,
     print_step,
     print_table,
-    run_on_throwaway_database,
+    run_migrated_in_folder,
 )
 
 NAME = "xlsx_import"
@@ -188,18 +187,12 @@ def _measure(step: str, path: Path, database_url: str) -> dict[str, Any]:
 
 def run(options: Options) -> dict[str, Any]:
     rows = options.rows or (QUICK_ROWS if options.quick else FULL_ROWS)
-    with tempfile.TemporaryDirectory(prefix="commstat_xlsx_") as tmp:
-        return run_on_throwaway_database(
-            options, NAME, lambda database: _run(database, Path(tmp), rows)
-        )
+    return run_migrated_in_folder(
+        options, NAME, lambda database, folder: _run(database, folder, rows)
+    )
 
 
 def _run(database: Database, folder: Path, rows: int) -> dict[str, Any]:
-    from storage.db import make_engine, upgrade
-
-    engine = make_engine(database.url)
-    upgrade(engine)
-    engine.dispose()
     started = time.perf_counter()
     good = folder / "values.xlsx"
     written = write_xlsx(good, rows)
