@@ -338,13 +338,13 @@ def _linked_indicators(
     linking tag is a typo is refused (nothing saved), as always."""
     if not parsed.indicator:
         return [], ()
-    first = resolve_indicator(session, team_id, channel_id, parsed.indicator)
-    linked, unlinked = [first], []
+    known = visible_indicators(session, team_id, channel_id)
+    linked, unlinked = [_tagged(known, parsed.indicator)], []
     for tag in parsed.tags:
         if tag == parsed.indicator:
             continue
         try:
-            indicator = resolve_indicator(session, team_id, channel_id, tag)
+            indicator = _tagged(known, tag)
         except UnknownIndicator:
             unlinked.append(tag)
             continue
@@ -379,13 +379,11 @@ def owner_zone(session: Session, team_id: str, user_id: str, *, default: str) ->
     )
 
 
-def resolve_indicator(
-    session: Session, team_id: str, channel_id: str | None, tag: str
-) -> Indicator:
-    """The indicator a `#tag` names: its slug or an alias, else the one slug it starts. An
-    indicator restricted to other channels does not exist here, as for `/indicator`."""
+def _tagged(known: Sequence[Indicator], tag: str) -> Indicator:
+    """The indicator a `#tag` names among those visible here (`known`: an indicator restricted
+    to other channels does not exist here, as for `/indicator`): its slug or an alias, else the
+    one slug it starts."""
     wanted = tag.lower().replace("_", "-")
-    known = visible_indicators(session, team_id, channel_id)
     for indicator in known:
         names = [indicator.slug, *(a.lower().replace(" ", "-") for a in indicator.aliases or [])]
         if wanted in names:
