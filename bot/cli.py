@@ -580,7 +580,7 @@ def sources_refresh(name: str | None, team: str | None) -> None:
     for outcome in outcomes:
         click.echo(outcome.message)
         if outcome.news:
-            channels = len({key.split(":")[2] for key in outcome.keys})
+            channels = len(outcome.keys)  # one announcement per channel
             click.echo(
                 f"  announced in {channels} channel{'s' * (channels != 1)}"
                 if channels
