@@ -398,7 +398,9 @@ def write_xlsx(
     to hold), with the characters the file format forbids removed and at most 32,000 characters
     (a cell holds 32,767); dates are Excel day numbers styled yyyy-mm-dd; None is no cell.
     """
-    letters = [_column_letters(i) for i in range(1, len(COLUMNS) + 1)]
+    from storage.xlsx import column_name
+
+    letters = [column_name(i) for i in range(1, len(COLUMNS) + 1)]
     date_index = {i for i, name in enumerate(COLUMNS) if name in DATE_COLUMNS}
     sheet_title = _xml_text(title)[:31] or "Sheet1"
     count = 0
@@ -548,14 +550,6 @@ def _xml_text(text: str) -> str:
 
 def _excel_day(day: date) -> int:
     return (day - _EXCEL_EPOCH).days
-
-
-def _column_letters(column: int) -> str:
-    letters = ""
-    while column:
-        column, rest = divmod(column - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def write_atomically(path: Path, write: Callable[[IO[Any]], int], *, binary: bool) -> int:
