@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -35,7 +35,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core.indicator_rules import can_enter_data, is_visible
 from bot.core.periods import PeriodError, parse_period
 from bot.core.text import mention, safe
-from storage.import_records import file_sample, record_import, remember_source, source_named
+from storage.import_records import (
+    file_sample,
+    last_import,
+    record_import,
+    remember_source,
+    source_named,
+)
 from storage.importer import (
     SUPPRESSION_MARKERS,
     ImportError_,
@@ -599,7 +605,7 @@ def run_import(
             "upload it again. Nothing was imported."
         )
     mapping = upload.mapping
-    visible = Uploader(uploader.team_id, uploader.user_id, uploader.is_admin, upload.channel_id)
+    uploader = replace(uploader, channel_id=upload.channel_id)  # visibility where it was previewed
     sha256 = file_sha256(path)
 
     def on_stored(session: Session, report: ImportReport) -> None:
@@ -617,7 +623,7 @@ def run_import(
                 "The preview was read again (Change mapping) while you pressed Import, so "
                 "nothing was imported. Press Import on the new preview if it is right."
             )
-        problem = rights_problem(session, visible, report)
+        problem = rights_problem(session, uploader, report)
         if problem is not None:
             raise ImportRefused(problem)
         too_many = too_many_new(report)
@@ -761,9 +767,7 @@ def form_fields(mapping: ImportMapping) -> dict[str, str]:
 
 def updated_by(session: Session, indicator: Indicator) -> UpdatedBy | None:
     """Who (or what) last imported this indicator's values, and when."""
-    if indicator.last_import_id is None:
-        return None
-    row = session.get(DataImport, indicator.last_import_id)
+    row = last_import(session, indicator)
     if row is None or row.status != ImportStatus.IMPORTED:
         return None
     return UpdatedBy(via=row.via, user_id=row.user_id, at=row.finished_at or row.created_at)
