@@ -108,8 +108,6 @@ class Fetched:
     etag: str | None
     last_modified: str | None
     size: int
-    pages: int
-    seconds: float
 
     @property
     def not_modified(self) -> bool:
@@ -173,11 +171,9 @@ def fetch(
     """Download `url` into `folder` as `stem`.csv or `stem`.xlsx (by its content), or learn that
     it has not changed. Raises FetchError in plain words; never opens a database transaction."""
     check_url(url)
-    started = time.monotonic()
-    deadline = started + limits.total_seconds
+    deadline = time.monotonic() + limits.total_seconds
     host = host_of(url)
     backend = _GuardedBackend(allowed_private, deadline)
-    transport = _transport(backend)
     timeout = httpx.Timeout(
         connect=limits.connect_timeout,
         read=limits.read_timeout,
@@ -186,12 +182,15 @@ def fetch(
     )
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
     with httpx.Client(
-        transport=transport, timeout=timeout, trust_env=False, follow_redirects=False
+        transport=_GuardedTransport(backend),
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
     ) as client:
         download = _Download(client, limits, deadline, host)
         try:
             if is_soda(url):
-                return _fetch_soda(download, url, folder, stem, headers, last_modified, started)
+                return _fetch_soda(download, url, folder, stem, headers, last_modified)
             conditional = dict(headers)
             if etag:
                 conditional["If-None-Match"] = etag
@@ -206,16 +205,9 @@ def fetch(
                 raise
             if answer.status == 304:
                 part.unlink(missing_ok=True)
-                return Fetched(None, etag, last_modified, 0, 1, seconds=time.monotonic() - started)
+                return Fetched(None, etag, last_modified, 0)
             path = _settle(part, folder, stem, host, answer.content_type)
-            return Fetched(
-                path,
-                answer.etag,
-                answer.last_modified,
-                answer.size,
-                1,
-                seconds=time.monotonic() - started,
-            )
+            return Fetched(path, answer.etag, answer.last_modified, answer.size)
         except httpx.TimeoutException:
             if time.monotonic() >= deadline - 0.05:
                 raise FetchError(
@@ -375,14 +367,13 @@ def _fetch_soda(
     stem: str,
     headers: dict[str, str],
     last_modified: str | None,
-    started: float,
 ) -> Fetched:
     """Every page of a Socrata query, as one CSV (the header once)."""
     base = httpx.URL(url)
     asked = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
     path = folder / f"{stem}.csv"
     try:
-        return _pages(download, base, asked, path, headers, last_modified, started)
+        return _pages(download, base, asked, path, headers, last_modified)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -395,7 +386,6 @@ def _pages(
     path: Path,
     headers: dict[str, str],
     last_modified: str | None,
-    started: float,
 ) -> Fetched:
     limits = download.limits
     header: bytes | None = None
@@ -423,9 +413,7 @@ def _pages(
                 if page == 0:
                     out.close()
                     path.unlink(missing_ok=True)
-                    return Fetched(
-                        None, None, last_modified, 0, 1, seconds=time.monotonic() - started
-                    )
+                    return Fetched(None, None, last_modified, 0)
                 raise FetchError(
                     f"{download.host} answered 'not modified' in the middle of paging.",
                     transient=True,
@@ -450,14 +438,8 @@ def _pages(
             size += answer.size
             if rows < limits.soda_page_rows:
                 assert first_answer is not None
-                return Fetched(
-                    path,
-                    None,  # a page's ETag says nothing about the whole query
-                    first_answer.last_modified,
-                    size,
-                    page + 1,
-                    seconds=time.monotonic() - started,
-                )
+                # a page's ETag says nothing about the whole query
+                return Fetched(path, None, first_answer.last_modified, size)
     raise FetchError(
         f"{download.host} has more than {limits.max_pages * limits.soda_page_rows:,} rows for "
         "this query; narrow it with $where in the source's url.",
@@ -670,10 +652,6 @@ class _GuardedTransport(httpx.HTTPTransport):
             max_keepalive_connections=2,
             network_backend=backend,
         )
-
-
-def _transport(backend: _GuardedBackend) -> httpx.HTTPTransport:
-    return _GuardedTransport(backend)
 
 
 __all__ = [
