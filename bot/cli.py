@@ -333,6 +333,17 @@ def _instant(text: str | None) -> datetime | None:
     return at
 
 
+def _kept_for_later(team_id: str) -> None:
+    """After data was stored before any workspace is connected: say where it went."""
+    from storage.repositories import UNCONNECTED_TEAM
+
+    if team_id == UNCONNECTED_TEAM:
+        click.echo(
+            "No Slack workspace is connected yet: this is kept for the workspace that "
+            "SLACK_BOT_TOKEN serves, which takes it over when `commstat serve` first starts."
+        )
+
+
 def _team_id(settings: Settings, services: Any, team: str | None) -> str:
     """Which workspace's data a CLI command works on: --team, else the only one we know."""
     from sqlalchemy import select
@@ -354,10 +365,6 @@ def _team_id(settings: Settings, services: Any, team: str | None) -> str:
     if not known and settings.slack_bot_token is None and not settings.oauth_enabled:
         # The first run: data before Slack is connected. The workspace the token serves takes it
         # over when `commstat serve` (or `socket`/`worker`) first starts with its token.
-        click.echo(
-            "No Slack workspace is connected yet: this is kept for the workspace that "
-            "SLACK_BOT_TOKEN serves, which takes it over when `commstat serve` first starts."
-        )
         return UNCONNECTED_TEAM
     which = "several workspaces use this database" if known else "no workspace has used the bot yet"
     raise click.ClickException(
@@ -498,6 +505,7 @@ def import_(
     except ImportError_ as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.summary())
+    _kept_for_later(team_id)
 
 
 @main.group()
@@ -515,10 +523,11 @@ def indicators_load(file: Path, team: str | None) -> None:
 
     settings = _settings()
     services = bootstrap(settings)
+    team_id = _team_id(settings, services, team)
     try:
         summary = load_catalog(
             services.sessions,
-            team_id=_team_id(settings, services, team),
+            team_id=team_id,
             path=file,
             now=services.clock(),
             time_zone=settings.timezone,
@@ -526,6 +535,7 @@ def indicators_load(file: Path, team: str | None) -> None:
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(summary)
+    _kept_for_later(team_id)
 
 
 @main.command()

@@ -56,6 +56,9 @@ def _teams_and_values(services) -> tuple[list[str], dict[str, int]]:
 def test_the_readme_import_works_on_a_new_database_and_the_workspace_takes_it_over(
     db_url, fake_slack, clock
 ):
+    missing = _cli(db_url, "import", "no-such-file.csv")  # nothing kept: nothing said of it
+    assert missing.exit_code == 1 and "There is no file at no-such-file.csv" in missing.output
+    assert "No Slack workspace is connected yet" not in missing.output
     result = _cli(db_url, *README_IMPORT)
     assert result.exit_code == 0, result.output
     assert "No Slack workspace is connected yet" in result.output
