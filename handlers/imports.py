@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -212,19 +214,29 @@ def _read(
     mapping: ImportMapping | None = None,
     row_id: int | None = None,
 ) -> imports.Preview:
-    file = file_info(client, file_id)
-    with tempfile.TemporaryDirectory(prefix="commstat-upload-") as folder:
-        path = download(client, file, Path(folder), slack_api_url=services.settings.slack_api_url)
+    with _downloaded(services, client, file_id) as path:
         return imports.preview(
             services.sessions,
             uploader=uploader,
             path=path,
-            file_id=file.id,
+            file_id=file_id,
             now=services.clock(),
             time_zone=services.settings.timezone,
             mapping=mapping,
             row_id=row_id,
         )
+
+
+@contextmanager
+def _downloaded(
+    services: Services, client: WebClient, file_id: str, *, name: str | None = None
+) -> Iterator[Path]:
+    """The file as Slack has it now, in a temporary folder for as long as it is read (under
+    `name`, the one its preview showed, when given); FileRefused when Slack will not give it."""
+    file = file_info(client, file_id)
+    with tempfile.TemporaryDirectory(prefix="commstat-upload-") as folder:
+        path = download(client, file, Path(folder), slack_api_url=services.settings.slack_api_url)
+        yield path.rename(path.with_name(name)) if name else path
 
 
 def upload_submitted(
@@ -287,12 +299,7 @@ def confirm(
         with services.sessions() as session:
             done = imports.finished(session, uploader, upload_.row_id)
         if done is None:
-            file = file_info(client, upload_.file_id)
-            with tempfile.TemporaryDirectory(prefix="commstat-import-") as folder:
-                path = download(
-                    client, file, Path(folder), slack_api_url=services.settings.slack_api_url
-                )
-                path = path.rename(path.with_name(upload_.file_name))
+            with _downloaded(services, client, upload_.file_id, name=upload_.file_name) as path:
                 done = imports.run_import(
                     services.sessions,
                     uploader=uploader,
