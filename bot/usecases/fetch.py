@@ -328,20 +328,11 @@ def _settle(part: Path, folder: Path, stem: str, host: str, content_type: str) -
     not to be a web page, JSON or an old binary spreadsheet."""
     with part.open("rb") as handle:
         head = handle.read(2048)
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped:
+    try:
+        _refuse_page_or_json(head, host, content_type)
+    except FetchError:
         part.unlink(missing_ok=True)
-        raise FetchError(f"{host} sent an empty file.", transient=True)
-    if _HTML.match(stripped):
-        part.unlink(missing_ok=True)
-        raise _html_error(host)
-    if stripped[:1] in (b"{", b"[") or "json" in content_type:
-        part.unlink(missing_ok=True)
-        raise FetchError(
-            f"{host} sent JSON, not a table. Use the address of the CSV or Excel file (for a "
-            "Socrata dataset: …/resource/abcd-1234.csv).",
-            transient=False,
-        )
+        raise
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         part.unlink(missing_ok=True)
         raise FetchError(
@@ -355,6 +346,22 @@ def _settle(part: Path, folder: Path, stem: str, host: str, content_type: str) -
     path = folder / f"{stem}{suffix}"
     part.replace(path)
     return path
+
+
+def _refuse_page_or_json(head: bytes, host: str, content_type: str) -> None:
+    """FetchError for a body that is empty, a web page or JSON (read from its first bytes): the
+    checks a file and a Socrata endpoint's first page share."""
+    stripped = head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise FetchError(f"{host} sent an empty file.", transient=True)
+    if _HTML.match(stripped):
+        raise _html_error(host)
+    if stripped[:1] in (b"{", b"[") or "json" in content_type:
+        raise FetchError(
+            f"{host} sent JSON, not a table. Use the address of the CSV or Excel file (for a "
+            "Socrata dataset: …/resource/abcd-1234.csv).",
+            transient=False,
+        )
 
 
 # --- Socrata ---------------------------------------------------------------------------------
@@ -418,10 +425,10 @@ def _pages(
                     f"{download.host} answered 'not modified' in the middle of paging.",
                     transient=True,
                 )
+            body = buffer.getvalue()
             if page == 0:
                 first_answer = answer
-                _settle_soda_head(buffer.getvalue(), download.host, answer.content_type)
-            body = buffer.getvalue()
+                _refuse_page_or_json(body, download.host, answer.content_type)
             line_end = body.find(b"\n")
             page_header = body if line_end < 0 else body[: line_end + 1]
             rows = _count_rows(body, download.host)
@@ -445,18 +452,6 @@ def _pages(
         "this query; narrow it with $where in the source's url.",
         transient=False,
     )
-
-
-def _settle_soda_head(body: bytes, host: str, content_type: str) -> None:
-    stripped = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped:
-        raise FetchError(f"{host} sent an empty answer.", transient=True)
-    if _HTML.match(stripped):
-        raise _html_error(host)
-    if stripped[:1] in (b"{", b"[") or "json" in content_type:
-        raise FetchError(
-            f"{host} sent JSON, not CSV; use the endpoint's .csv address.", transient=False
-        )
 
 
 def _count_rows(body: bytes, host: str) -> int:

@@ -662,6 +662,25 @@ def test_what_is_not_a_table_is_refused_in_words(site, tmp_path, body, kind, sai
         download(site, tmp_path, site.url("/data.csv"))
 
 
+@pytest.mark.parametrize(
+    ("body", "kind", "said"),
+    [
+        (b'[{"state": "MD"}]', "application/json", "sent JSON, not a table"),
+        (b"<!DOCTYPE html><html>Sign in</html>", "text/html", "sent a web page (HTML)"),
+        (b"", "text/csv", "sent an empty file"),
+    ],
+    ids=["json", "html", "empty"],
+)
+def test_a_socrata_endpoint_that_answers_with_no_table_is_refused_in_words_as_a_file_is(
+    site, tmp_path, body, kind, said
+) -> None:
+    site.serve("/resource/abcd-1234.csv", body, type=kind)
+    with pytest.raises(FetchError, match=re.escape(said)):
+        download(site, tmp_path, site.url("/resource/abcd-1234.csv"))
+    assert len(site.hits("/resource/abcd-1234.csv")) == 1  # the first page, no more
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_indicator_name_from_a_file_never_pings_the_channel(
     services, site, fake_slack, tmp_path
 ) -> None:
