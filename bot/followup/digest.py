@@ -715,10 +715,7 @@ def _due(session: Session, schedule: Schedule, now: datetime) -> _Due:
 
 
 def _queued(session: Session, key: str) -> bool:
-    return (
-        session.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key))
-        is not None
-    )
+    return bool(outbox.status_of(session, key)[0])  # any status: queued, sent or dropped
 
 
 @dataclass(frozen=True)
