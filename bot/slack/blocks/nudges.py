@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 from bot.core import periods
 from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text, local_due
+from bot.core.digest import short_day
 from bot.core.nudge_rules import (
     DATA,
     OVERDUE,
@@ -182,7 +183,8 @@ def compose_morning(payload: dict[str, Any], *, shown: int | None = None) -> dic
     counts = [c for c in (_count(commitments, "commitment"), _count(data, "late data update")) if c]
     counted = " and ".join(counts)
     day = date.fromisoformat(payload["day"])
-    header = f"☀️ Good morning! {' and '.join(f'*{c}*' for c in counts)} {'needs' if len(parts) == 1 else 'need'} you today, {format_due(due_datetime(day)).rsplit(',', 1)[0]}:"
+    needs = "needs" if len(parts) == 1 else "need"
+    header = f"☀️ Good morning! {' and '.join(f'*{c}*' for c in counts)} {needs} you today, {short_day(due_datetime(day))}:"
     out: list[dict[str, Any]] = [SectionBlock(block_id="morning", text=_md(header)).to_dict()]
     for part in parts[:shown]:
         out.extend(part["blocks"])
