@@ -75,6 +75,16 @@ def command(bot, command_name, text, *, user="U0MARIA", channel=MEETING_CHANNEL)
     )
 
 
+def meeting_with_digest_2_hours_before(bot, weekday):
+    """On Mon, Nov 23: a meeting every `weekday` at 10 AM, its digest at 8 AM."""
+    bot.clock.now = ny(23, 10)
+    command(bot, "/commstat", f"meeting every {weekday} at 10am")
+    bot.driver.command(
+        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
+    )
+    wait_for(lambda: bot.slack.calls_to("response_url"))
+
+
 def done(bot, commitment):
     """`/commit done <id>` as its owner, at the clock's time."""
     bot.driver.command("/commit", f"done {commitment.id}", user="U0MARIA", channel=WORK_CHANNEL)
@@ -154,12 +164,7 @@ def test_a_digest_is_never_posted_late_and_the_next_meeting_still_gets_one(bot):
 
 
 def test_passes_at_any_instant_in_any_order_post_one_digest_per_meeting(bot):
-    bot.clock.now = ny(23, 10)
-    command(bot, "/commstat", "meeting every Thursday at 10am")
-    bot.driver.command(
-        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
-    )
-    wait_for(lambda: bot.slack.calls_to("response_url"))
+    meeting_with_digest_2_hours_before(bot, "Thursday")
     for at in [ny(26, 9), ny(25, 10), ny(26, 8), ny(26, 8, 1), ny(26, 9, 59), ny(24, 9)]:
         tick(bot, at)
     [digest] = digests(bot)
@@ -290,12 +295,7 @@ def test_a_weekly_digest_on_the_pre_meeting_digests_day_is_one_message(bot):
 
 
 def test_when_the_pre_meeting_digest_comes_first_the_weekly_digest_adds_nothing(bot):
-    bot.clock.now = ny(23, 10)
-    command(bot, "/commstat", "meeting every Tuesday at 10am")
-    bot.driver.command(
-        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
-    )
-    wait_for(lambda: bot.slack.calls_to("response_url"))
+    meeting_with_digest_2_hours_before(bot, "Tuesday")
     command(bot, "/commstat", "weekly digest Tuesday 9am")  # after that digest, same day
     for at in (ny(24, 7), ny(24, 8), ny(24, 9), ny(24, 9, 30), ny(24, 11), ny(24, 14)):
         tick(bot, at)
@@ -310,12 +310,7 @@ def test_when_the_pre_meeting_digest_comes_first_the_weekly_digest_adds_nothing(
 
 
 def test_a_weekly_digest_goes_alone_when_that_days_meeting_digest_never_went(bot):
-    bot.clock.now = ny(23, 10)
-    command(bot, "/commstat", "meeting every Tuesday at 10am")
-    bot.driver.command(
-        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
-    )
-    wait_for(lambda: bot.slack.calls_to("response_url"))
+    meeting_with_digest_2_hours_before(bot, "Tuesday")
     command(bot, "/commstat", "weekly digest Tuesday 11am")
     tick(bot, ny(24, 11, 30))  # down through the meeting: its digest is never sent late
     [digest] = digests(bot)
@@ -327,12 +322,7 @@ def test_a_weekly_digest_goes_alone_when_that_days_meeting_digest_never_went(bot
 
 
 def test_a_meeting_on_thanksgiving_gets_a_note_the_working_day_before_and_in_its_digest(bot):
-    bot.clock.now = ny(23, 10)
-    command(bot, "/commstat", "meeting every Thursday at 10am")
-    bot.driver.command(
-        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
-    )
-    wait_for(lambda: bot.slack.calls_to("response_url"))
+    meeting_with_digest_2_hours_before(bot, "Thursday")
     noted_at, summaries = [], []
     at = ny(23, 11)
     while at <= ny(26, 12):
@@ -364,12 +354,7 @@ def test_a_meeting_on_thanksgiving_gets_a_note_the_working_day_before_and_in_its
 
 
 def test_a_holiday_the_admins_turned_off_gets_no_note(bot):
-    bot.clock.now = ny(23, 10)
-    command(bot, "/commstat", "meeting every Thursday at 10am")
-    bot.driver.command(
-        "/commstat", "digest 2 hours before", user="U0MARIA", channel=MEETING_CHANNEL
-    )
-    wait_for(lambda: bot.slack.calls_to("response_url"))
+    meeting_with_digest_2_hours_before(bot, "Thursday")
     bot.driver.command(
         "/commstat", "settings holidays remove Nov 26", user="U0ADMIN", channel=MEETING_CHANNEL
     )
