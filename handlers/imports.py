@@ -12,6 +12,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +283,7 @@ def _pending(
     except ImportRefused as refused:
         _tell(client, body, respond, str(refused))
         return None
-    return Uploader(
-        uploader.team_id, uploader.user_id, uploader.is_admin, upload_.channel_id
-    ), upload_
+    return replace(uploader, channel_id=upload_.channel_id), upload_
 
 
 def confirm(
@@ -318,7 +317,7 @@ def confirm(
         _tell(client, body, respond, str(refused))
         return
     text, shown = blocks.build_imported(done)
-    _replace(client, body, respond, text, shown)
+    _replace(client, _message_of(body), body["user"]["id"], text, shown)
 
 
 def _preview_again(
@@ -339,7 +338,8 @@ def _preview_again(
     except (FileRefused, ImportRefused) as refused:
         _tell(client, body, respond, str(refused))
         return
-    _replace(client, body, respond, blocks.preview_fallback(preview), blocks.build_preview(preview))
+    text, shown = blocks.preview_fallback(preview), blocks.build_preview(preview)
+    _replace(client, _message_of(body), body["user"]["id"], text, shown)
 
 
 def cancel(
@@ -361,22 +361,21 @@ def cancel(
         _tell(client, body, respond, said)
         return
     text, shown = blocks.build_closed(said)
-    _replace(client, body, respond, text, shown)
+    _replace(client, _message_of(body), body["user"]["id"], text, shown)
 
 
 def _replace(
-    client: WebClient, body: dict[str, Any], respond: Respond, text: str, shown: list[Any]
+    client: WebClient, where: tuple[str, str] | None, user_id: str, text: str, shown: list[Any]
 ) -> None:
-    """The clicked preview becomes `shown`, in place (no buttons left to press twice)."""
-    where = _message_of(body)
-    if where is None:
-        _tell(client, body, respond, text)
-        return
-    try:
-        client.chat_update(channel=where[0], ts=where[1], text=text, blocks=shown)
-    except SlackApiError:
-        logger.warning("could not update an upload's preview in place")
-        _tell(client, body, respond, text)
+    """The preview at `where` becomes `shown`, in place (no buttons left to press twice); when it
+    can't be updated, `shown` is posted in the person's DM instead, buttons and all."""
+    if where is not None:
+        try:
+            client.chat_update(channel=where[0], ts=where[1], text=text, blocks=shown)
+            return
+        except SlackApiError:
+            logger.warning("could not update an upload's preview in place; posting it again")
+    client.chat_postMessage(channel=user_id, text=text, blocks=shown)
 
 
 def open_mapping_form(
@@ -449,7 +448,7 @@ def mapping_submitted(
         )
         return
     ack()
-    uploader = Uploader(uploader.team_id, user_id, uploader.is_admin, upload_.channel_id)
+    uploader = replace(uploader, channel_id=upload_.channel_id)
     channel, _, ts = where.partition("|")
     try:
         preview = _read(services, client, uploader, upload_.file_id, mapping=mapping, row_id=row_id)
@@ -457,10 +456,4 @@ def mapping_submitted(
         client.chat_postMessage(channel=user_id, text=str(refused))
         return
     text, shown = blocks.preview_fallback(preview), blocks.build_preview(preview)
-    if is_channel_id(channel) and ts:
-        try:
-            client.chat_update(channel=channel, ts=ts, text=text, blocks=shown)
-            return
-        except SlackApiError:
-            logger.warning("could not update an upload's preview in place; posting it again")
-    client.chat_postMessage(channel=user_id, text=text, blocks=shown)
+    _replace(client, (channel, ts) if is_channel_id(channel) and ts else None, user_id, text, shown)

@@ -80,6 +80,23 @@ def test_a_file_changed_in_slack_after_its_preview_is_previewed_again_not_import
         assert not session.scalar(select(IndicatorValue.id).where(IndicatorValue.value == 47523))
 
 
+def test_a_new_preview_that_cannot_replace_the_old_one_is_posted_with_its_buttons(sqlite_bot):
+    """Slack refuses to update the clicked preview (deleted meanwhile, say): the preview read
+    again is posted in the DM, Import button and all, not left as words with nothing to press."""
+    bot = sqlite_bot
+    dm, preview = cdc(bot)
+    bot.slack.change_file(file_id_of(bot), changed_cdc())
+    bot.slack.fail_next("chat.update", error="message_not_found")
+    key = press(bot, dm, preview, ids.IMPORT_CONFIRM)
+    assert "changed in Slack after its preview, so nothing was imported" in private_answer(bot, key)
+    posted = said(bot, dm, 2)
+    assert "Rows to add: 1,116" in all_text(posted)
+    assert ids.IMPORT_CONFIRM in buttons(posted)
+    press(bot, dm, posted, ids.IMPORT_CONFIRM)
+    now_shows(bot, dm, posted["ts"], "1,116 added")
+    assert count_values(bot) == 1116
+
+
 def test_a_file_that_shrank_in_slack_shows_its_new_counts_before_anything_is_written(sqlite_bot):
     bot = sqlite_bot
     dm, preview = cdc(bot)
