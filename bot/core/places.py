@@ -90,6 +90,11 @@ def state_code(text: str, *, numbers: bool = False) -> str | None:
     return by_name.get(_folded(stripped))
 
 
+def is_nation(text: str) -> bool:
+    """Whether a place is the national total ("US", "United States", "USA"…): not a state."""
+    return state_code(text) == NATION
+
+
 def unify(places: Iterable[str]) -> dict[str, str]:
     """Each distinct place of a column as it is stored: a state as its postal code, anything else
     as written (trimmed). Numbers become states only when every place of the column is one."""

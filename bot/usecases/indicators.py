@@ -19,7 +19,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.core import asked_period, charts, periods
+from bot.core import asked_period, charts, periods, places
 from bot.core.dates import format_due
 from bot.core.indicator_parser import (
     KEYWORDS,
@@ -344,12 +344,12 @@ def answer(
 
 
 def _is_total(geography: str) -> bool:
-    return geography == "" or place_key(geography) == "us"
+    return geography == "" or places.is_nation(geography)
 
 
 def _place_name(geography: str) -> str:
     """A shown place in a sentence, made safe: "the US", "MD"."""
-    return "the US" if place_key(geography) == "us" else safe(geography, 40)
+    return "the US" if places.is_nation(geography) else safe(geography, 40)
 
 
 def _place_without_data(

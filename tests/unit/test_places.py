@@ -105,3 +105,10 @@ def test_county_place_by_fips(fips: str, place: str) -> None:
 def test_county_place_refuses_what_is_no_county(fips: str, says: str) -> None:
     with pytest.raises(PlaceError, match=says):
         county_place(fips)
+
+
+def test_the_national_total_is_known_by_any_of_its_names():
+    from bot.core.places import is_nation
+
+    assert all(is_nation(n) for n in ("US", "us", "United States", "USA", " national "))
+    assert not any(is_nation(n) for n in ("MD", "Maryland", "Ward 3", "", "24"))

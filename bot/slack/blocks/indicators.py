@@ -288,7 +288,7 @@ def catalog_line(entry: CatalogEntry) -> str:
     if not entry.latest:
         return f"{name} — no values yet"
     # The national total is not one of the places: listed after them, and said to be.
-    items = sorted(entry.latest.items(), key=lambda item: item[0] == places.NATION)
+    items = sorted(entry.latest.items(), key=lambda item: places.is_nation(item[0]))
     newest_reported = max(p.period for _, p in items)
     if len(items) == 1 and not items[0][0]:
         values = format_value(items[0][1].value or 0.0, indicator.unit if unit == "" else None)
@@ -309,8 +309,8 @@ def catalog_line(entry: CatalogEntry) -> str:
 
 
 def _catalog_place(geography: str) -> str:
-    if geography == places.NATION:
-        return f"{geography} (national total)"
+    if places.is_nation(geography):
+        return f"{safe(geography)} (national total)"
     return safe(geography) or "total"
 
 
