@@ -350,18 +350,23 @@ def _link(session: Session, info: SourceInfo, report: ImportReport) -> None:
 
 
 def _news(session: Session, read: _Read, report: ImportReport) -> list[News]:
-    found: list[News] = []
-    for result in report.indicators:
-        if not (result.added or result.updated):
-            continue
-        indicator = session.scalar(
+    results = [r for r in report.indicators if r.added or r.updated]
+    by_slug = {
+        i.slug: i
+        for i in session.scalars(
             select(Indicator).where(
-                Indicator.team_id == read.info.team_id, Indicator.slug == result.slug
+                Indicator.team_id == read.info.team_id,
+                Indicator.slug.in_([r.slug for r in results]),
             )
         )
+    }
+    latest = newest_periods(session, [i.id for i in by_slug.values()])
+    found: list[News] = []
+    for result in results:
+        indicator = by_slug.get(result.slug)
         if indicator is None:  # pragma: no cover - the import just wrote it
             continue
-        newest = newest_periods(session, [indicator.id]).get(indicator.id)
+        newest = latest.get(indicator.id)
         old = read.before.get(indicator.id)
         period = label = None
         values: tuple[tuple[str, float | None], ...] = ()
