@@ -335,23 +335,19 @@ class Workbook:
         then the rows up to `last_row` (all if None): the texts of `columns` (1-based), or of
         every column of the header when None."""
         part = self._part(sheet)
-        if header_row != 1:
-            # calamine's checks (the header's width, cells right of it) are made on row 1: a
-            # table below title lines is read by the exact reader, which knows its header row.
-            return self._exact(part, columns, last_row, header_row).cells
-        plan = self._plans.get(part)
-        if plan is None:
-            plan = self._plans[part] = self._plan(part)
-        if not plan.exact:
-            return self._read_fast(plan, columns, last_row)
-        if plan.outside is not None and last_row is None:
-            cells = self._exact(part, columns, 1).cells  # the header; the rest is refused
-            cells.outside_count, cells.outside = plan.outside
-            return cells
-        handler = _Sheet(self, columns, last_row)
-        self._parse(part, handler, limit=MAX_PART_BYTES)
-        handler.finish()
-        return handler.cells
+        # calamine's checks (the header's width, cells right of it) are made on row 1: a table
+        # below title lines is read by the exact reader, which knows its header row.
+        if header_row == 1:
+            plan = self._plans.get(part)
+            if plan is None:
+                plan = self._plans[part] = self._plan(part)
+            if not plan.exact:
+                return self._read_fast(plan, columns, last_row)
+            if plan.outside is not None and last_row is None:
+                cells = self._exact(part, columns, 1).cells  # the header; the rest is refused
+                cells.outside_count, cells.outside = plan.outside
+                return cells
+        return self._exact(part, columns, last_row, header_row).cells
 
     # --- the fast path: calamine, after a scan of the raw XML -----------------------------------
 
