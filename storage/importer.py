@@ -1700,12 +1700,10 @@ def _parse_periods(
                 parsed.append(exc)
         return period_texts, parsed, shown(columns.period)
     year = text[columns.period_parts[0][1]]
-    if len(columns.period_parts) == 1:
-        pairs = _Coded(year.codes, year.uniques)
-        part_name, part_uniques = None, np.asarray([""], dtype=object)
-        pair_codes, pair_uniques = year.codes, np.arange(len(year.uniques))
+    if len(columns.period_parts) == 1:  # the year alone
+        pairs, part_name, part_uniques = year, None, np.asarray([""], dtype=object)
+        years = np.arange(len(year.uniques))
         within = np.zeros(len(year.uniques), dtype=np.intp)
-        years = pair_uniques
     else:
         part_name, part_column = columns.period_parts[1]
         part = text[part_column]
@@ -1766,12 +1764,8 @@ def _places(
         written = text[columns.geography]
         present = written.uniques[np.unique(written.codes)]  # (not the rows filtered out)
         unified = places.unify(str(u) for u in present)
-        unified.update(
-            (str(u).strip(), str(u).strip())
-            for u in written.uniques
-            if str(u).strip() not in unified
-        )
-        stored = np.asarray([unified[str(u).strip()] for u in written.uniques], dtype=object)
+        trimmed = [str(u).strip() for u in written.uniques]  # (filtered-out places as written)
+        stored = np.asarray([unified.get(t, t) for t in trimmed], dtype=object)
     else:
         written, stored = _Coded.constant("", count), np.asarray([""], dtype=object)
     if columns.county is not None:
