@@ -85,7 +85,7 @@ def register(app: App, services: Services) -> None:
         try:
             commitment_id = _id(action.get("value"))
         except CommitTextError as error:
-            _tell(client, body, respond, str(error))
+            replies.tell(client, body, respond, str(error))
             return
         container = body.get("container") or {}
         # From a line of a morning message: the form remembers which, to mark that line.
@@ -102,10 +102,10 @@ def register(app: App, services: Services) -> None:
                 else None
             )
         if view is None:
-            _tell(client, body, respond, "That commitment no longer exists.")
+            replies.tell(client, body, respond, "That commitment no longer exists.")
             return
         if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
-            _tell(client, body, respond, replies.FORM_TOO_SLOW)
+            replies.tell(client, body, respond, replies.FORM_TOO_SLOW)
 
     def on_note_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
@@ -161,15 +161,6 @@ def _id(value: Any) -> int:
     return parse_id(value if isinstance(value, str) else "")
 
 
-def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
-    """Answer only the person who clicked: in place of a reply in the conversation, or by DM from
-    App Home (which has no response URL)."""
-    if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
-
-
 def clicked(
     services: Services,
     client: WebClient,
@@ -184,13 +175,13 @@ def clicked(
     try:
         commitment_id = _id(raw_id)
     except CommitTextError as error:
-        _tell(client, body, respond, str(error))
+        replies.tell(client, body, respond, str(error))
         return
     actor = actor_for(services, client, team_id, user_id)
     try:
         changed = replies.change_commitment(services, actor, verb, commitment_id, rest, body)
     except (CommitError, DateError) as error:
-        _tell(client, body, respond, str(error))
+        replies.tell(client, body, respond, str(error))
         return
     commitment = changed.commitment
     refresh_message(services, client, commitment)
@@ -200,7 +191,7 @@ def clicked(
         return
     message_ts = container.get("message_ts")
     if container.get("is_ephemeral") or message_ts is None:
-        _tell(client, body, respond, changed.answer)
+        replies.tell(client, body, respond, changed.answer)
     elif message_ts != commitment.message_ts:
         # Another message showing this commitment: a line of a morning message changes alone;
         # any other (a reminder from before those) shows the commitment as it is now.

@@ -161,14 +161,6 @@ def _uploader(
     return Uploader(team_id, user_id, actor.is_admin, where)
 
 
-def _tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
-    """Answer only the person who clicked."""
-    if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
-
-
 def _message_of(body: dict[str, Any]) -> tuple[str, str] | None:
     """The (channel, ts) of the preview message that was clicked."""
     container = body.get("container") or {}
@@ -274,14 +266,14 @@ def _pending(
     """The clicked upload, if the clicker may act on it; else they are told why (privately)."""
     row_id = _row_id(value)
     if row_id is None:
-        _tell(client, body, respond, "That button is not one of mine. Nothing was changed.")
+        replies.tell(client, body, respond, "That button is not one of mine. Nothing was changed.")
         return None
     uploader = _uploader(services, client, replies.team_of(body), body["user"]["id"], None)
     try:
         with services.sessions() as session:
             upload_ = imports.pending(session, uploader, row_id)
     except ImportRefused as refused:
-        _tell(client, body, respond, str(refused))
+        replies.tell(client, body, respond, str(refused))
         return None
     return replace(uploader, channel_id=upload_.channel_id), upload_
 
@@ -311,10 +303,10 @@ def confirm(
         # the new preview first: the note that points at it ("Here is a new preview") comes
         # when it is there to see
         _preview_again(services, client, body, respond, uploader, upload_.row_id)
-        _tell(client, body, respond, str(changed))
+        replies.tell(client, body, respond, str(changed))
         return
     except (FileRefused, ImportRefused) as refused:
-        _tell(client, body, respond, str(refused))
+        replies.tell(client, body, respond, str(refused))
         return
     text, shown = blocks.build_imported(done)
     _replace(client, _message_of(body), body["user"]["id"], text, shown)
@@ -336,7 +328,7 @@ def _preview_again(
             services, client, uploader, upload_.file_id, mapping=upload_.mapping, row_id=row_id
         )
     except (FileRefused, ImportRefused) as refused:
-        _tell(client, body, respond, str(refused))
+        replies.tell(client, body, respond, str(refused))
         return
     text, shown = blocks.preview_fallback(preview), blocks.build_preview(preview)
     _replace(client, _message_of(body), body["user"]["id"], text, shown)
@@ -355,10 +347,10 @@ def cancel(
                 session, uploader, upload_.row_id, now=services.clock()
             )
     except ImportRefused as refused:
-        _tell(client, body, respond, str(refused))
+        replies.tell(client, body, respond, str(refused))
         return
     if not cancelled:  # imported: its result stays in place of the preview
-        _tell(client, body, respond, said)
+        replies.tell(client, body, respond, said)
         return
     text, shown = blocks.build_closed(said)
     _replace(client, _message_of(body), body["user"]["id"], text, shown)
@@ -387,7 +379,9 @@ def open_mapping_form(
     _, upload_ = found
     if upload_.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
         done = "imported" if upload_.status == ImportStatus.IMPORTED else "cancelled"
-        _tell(client, body, respond, f"This upload was {done} already; upload the file again.")
+        replies.tell(
+            client, body, respond, f"This upload was {done} already; upload the file again."
+        )
         return
     where = _message_of(body)
     columns = ""
@@ -402,7 +396,7 @@ def open_mapping_form(
         context=f"{where[0]}|{where[1]}" if where else "",
     )
     if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
-        _tell(
+        replies.tell(
             client,
             body,
             respond,

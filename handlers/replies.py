@@ -100,3 +100,12 @@ def text_at(payload: Any, *path: str) -> str:
 def team_of(body: dict[str, Any]) -> str:
     """The workspace an interaction came from (a click's `team`, a form's `user.team_id`)."""
     return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
+
+
+def tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
+    """Answer only the person who clicked: in place of a reply in the conversation, or by DM
+    from App Home or a form (which have no response URL)."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
