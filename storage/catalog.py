@@ -172,9 +172,9 @@ class _Entry:
 
 @dataclass
 class _Source:
-    """One validated source of the file: where to fetch it and how to read it."""
+    """One validated source of the file (under `sources:`, or written on an indicator with
+    `source_url:`): where to fetch it and how to read it."""
 
-    position: int  # in `sources:`; 0 for a source written on an indicator (`source_url:`)
     name: str
     url: str | None
     mapping: dict[str, Any]  # ImportMapping.to_dict()
@@ -254,7 +254,7 @@ def _store_sources(
     for entry in entries:
         if entry.fields.get("source_url") is not None:
             wanted.append(
-                _Source(0, entry.name, entry.fields["source_url"], entry.fields["source_mapping"])
+                _Source(entry.name, entry.fields["source_url"], entry.fields["source_mapping"])
             )
     stored: dict[str, ImportSource] = {}
     notes: list[str] = []
@@ -610,7 +610,7 @@ def _sources(items: Any, problems: list[str]) -> list[_Source]:
         except ValueError as exc:
             problems.append(f"{who}: {exc}")
             continue
-        sources.append(_Source(position, name, url, mapping))
+        sources.append(_Source(name, url, mapping))
     return sources
 
 
