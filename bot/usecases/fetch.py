@@ -50,11 +50,12 @@ from urllib.parse import parse_qsl, urlsplit
 import httpcore
 import httpx
 
+from storage.catalog import SODA_PATH
+
 # httpx logs every request at INFO with its whole URL, whose query may hold an app token.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = "CommStat-bot/0.1 (indicator source refresh)"
-SODA_PATH = re.compile(r"^/resource/[a-z0-9]{4}-[a-z0-9]{4}\.csv$", re.IGNORECASE)
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<\?xml[^>]*>\s*<html)", re.I)
 _REDIRECTS = (301, 302, 303, 307, 308)
 _STATUS_WORDS = {
@@ -123,10 +124,12 @@ def host_of(url: str) -> str:
 
 
 def is_soda(url: str) -> bool:
+    """A Socrata endpoint's CSV form (the catalog refuses its other forms), paged by `fetch`."""
     try:
-        return bool(SODA_PATH.match(urlsplit(url).path))
+        found = SODA_PATH.match(urlsplit(url).path)
     except ValueError:
         return False
+    return found is not None and found[1].lower() == "csv"
 
 
 def check_url(url: str) -> None:
