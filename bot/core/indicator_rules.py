@@ -21,7 +21,7 @@ from typing import Generic, Protocol, TypeVar
 from dateutil.relativedelta import relativedelta
 from rapidfuzz import fuzz
 
-from bot.core import periods
+from bot.core import periods, places
 from bot.core.indicator_parser import IndicatorError, Query, parse_value, tokens
 from bot.core.periods import Period
 from bot.core.text import format_number, safe
@@ -212,33 +212,6 @@ def summarise(
 
 # --- places --------------------------------------------------------------------------------------
 
-# People write places out in full ("in Maryland"); publishers often store the postal code ("MD").
-_STATES = {
-    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
-    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
-    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
-    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
-    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
-    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
-    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
-    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma",
-    "OR": "Oregon", "PA": "Pennsylvania", "RI": "Rhode Island", "SC": "South Carolina",
-    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
-    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
-    "WY": "Wyoming", "PR": "Puerto Rico", "GU": "Guam", "VI": "Virgin Islands",
-}  # fmt: skip
-_PLACE_CODES = {name.lower(): code.lower() for code, name in _STATES.items()} | {
-    "washington dc": "dc",
-    "washington d c": "dc",
-    "united states": "us",
-    "united states of america": "us",
-    "usa": "us",
-    "u s": "us",
-    "u s a": "us",
-    "national": "us",
-    "nationwide": "us",
-}
-
 
 def target_for(indicator: IndicatorLike, geography: str, home: str | None) -> float | None:
     """A catalog target is the coalition's own: with a default place set, it is that place's
@@ -250,10 +223,12 @@ def target_for(indicator: IndicatorLike, geography: str, home: str | None) -> fl
 
 
 def place_key(text: str) -> str:
-    """'the United States' / 'U.S.' / 'us' -> 'us'; 'Maryland' / 'MD' -> 'md'."""
+    """'the United States' / 'U.S.' / 'us' -> 'us'; 'Maryland' / 'MD' -> 'md' (people write
+    places out in full, publishers often store the postal code: bot.core.places knows both)."""
     low = re.sub(r"[\s.,]+", " ", text.strip().lower()).strip()
     low = re.sub(r"^the ", "", low)
-    return _PLACE_CODES.get(low, low)
+    code = places.state_code(low)
+    return code.lower() if code else low
 
 
 def match_geography(wanted: str, known: Iterable[str]) -> str | None:

@@ -29,6 +29,7 @@ _NATION_NAMES = (
     "united states",
     "united states of america",
     "national",
+    "nationwide",
 )
 
 # Connecticut's nine planning regions replaced its counties in Census FIPS codes in 2022; the `us`
