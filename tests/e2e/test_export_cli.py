@@ -351,3 +351,13 @@ def test_xlsx_holds_exactly_the_rows_and_what_spreadsheets_can_hold(db_url, tmp_
     texts = {row[1] for row in got}
     assert "  <b>bold</b> & 'quotes' \"too\" ]]> \u00e9\u4e2d\U0001f600 " in texts
     assert "x" * 32_000 in texts
+
+
+def test_a_sheet_title_with_markup_and_quotes_is_cut_whole_and_reads_back(tmp_path):
+    from bot.usecases.export import COLUMNS, write_xlsx
+
+    title = 'R&D "budget" <draft> ' + "x" * 40  # 61 characters; "&" near the 31st is an entity
+    path = tmp_path / "titled.xlsx"
+    write_xlsx(iter([["v"] * len(COLUMNS)]), path, title=title)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == [title[:31]]
