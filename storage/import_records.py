@@ -9,7 +9,6 @@ or not at all)."""
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -100,30 +99,3 @@ def remember_source(
         source.updated_at = now
     session.flush()
     return source
-
-
-SAMPLE_ROWS = 50  # rows read to guess a mapping: enough to tell periods, numbers and places
-
-
-def file_sample(path: Path, *, sheet: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
-    """A file's column names and its first rows (as trimmed texts), read with the importer's own
-    checks (encodings, separators, Excel's limits): what a mapping is guessed from.
-    `storage.importer.ImportError_` when the file cannot be read at all."""
-    from storage import importer
-
-    source, sample = importer._open(path, sheet)
-    try:
-        columns = [str(c) for c in sample.columns]
-        rows = [
-            {c: _cell(v) for c, v in zip(columns, values, strict=True)}
-            for values in sample.head(SAMPLE_ROWS).itertuples(index=False, name=None)
-        ]
-    finally:
-        source.close()
-    return columns, rows
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell
-        return ""
-    return str(value).strip()

@@ -678,6 +678,31 @@ _BOMS = (  # longest first: UTF-32's little-endian mark begins like UTF-16's
 )
 
 
+GUESS_ROWS = 50  # rows read to guess a mapping: enough to tell periods, numbers and places
+
+
+def file_sample(path: Path, *, sheet: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """A file's column names and its first rows (as trimmed texts), read with the importer's own
+    checks (encodings, separators, Excel's limits): what a mapping is guessed from.
+    `storage.importer.ImportError_` when the file cannot be read at all."""
+    source, sample = _open(path, sheet)
+    try:
+        columns = [str(c) for c in sample.columns]
+        rows = [
+            {c: _sample_cell(v) for c, v in zip(columns, values, strict=True)}
+            for values in sample.head(GUESS_ROWS).itertuples(index=False, name=None)
+        ]
+    finally:
+        source.close()
+    return columns, rows
+
+
+def _sample_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell
+        return ""
+    return str(value).strip()
+
+
 def _csv_options(path: Path, skip_rows: int | None = None) -> dict[str, Any]:
     """Encoding, separator and the lines above the header: UTF-16 or UTF-32 when the file starts
     with their byte-order mark (Excel's "Unicode text"), else UTF-8 (with or without BOM), else

@@ -36,7 +36,6 @@ from bot.core.indicator_rules import can_enter_data, is_visible
 from bot.core.periods import PeriodError, parse_period
 from bot.core.text import mention, safe
 from storage.import_records import (
-    file_sample,
     last_import,
     record_import,
     remember_source,
@@ -48,6 +47,7 @@ from storage.importer import (
     ImportHidden,
     ImportMapping,
     ImportReport,
+    file_sample,
     import_file,
 )
 from storage.models import DataImport, ImportStatus, Indicator
