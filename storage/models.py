@@ -188,19 +188,27 @@ class Indicator(Base):
 
 
 class IndicatorValue(Base):
-    """One value of an indicator for a period and geography. `value` None means missing."""
+    """One value of an indicator for a period and geography. `value` None means missing.
+
+    Keyed by what it is a value of (migration 0012): one b-tree per value on SQLite (WITHOUT
+    ROWID), one index on PostgreSQL. `team_id` is the indicator's team, kept for `delete_team`
+    and the schema rule that every table carries it; the indicator's foreign key ties the value
+    to a team that exists, so a second foreign key (a check per imported row) adds nothing."""
 
     __tablename__ = "indicator_values"
-    __table_args__ = (UniqueConstraint("indicator_id", "period", "geography"),)
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicators.id", ondelete="CASCADE"))
+    team_id: Mapped[str] = mapped_column(String(32))
+    indicator_id: Mapped[int] = mapped_column(
+        ForeignKey("indicators.id", ondelete="CASCADE"), primary_key=True
+    )
     period: Mapped[str] = mapped_column(
-        String(10)
+        String(10), primary_key=True
     )  # as written: 2025-04, 2025-Q1, 2025, 2025-04-07
     period_start: Mapped[date] = mapped_column(Date)
-    geography: Mapped[str] = mapped_column(String(100), default="")  # "" = no geography
+    geography: Mapped[str] = mapped_column(
+        String(100), primary_key=True, default=""
+    )  # "" = no geography
     value: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime]
 

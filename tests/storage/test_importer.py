@@ -832,7 +832,9 @@ def stored(sessions) -> list[tuple]:
                     IndicatorValue.geography,
                     IndicatorValue.value,
                     IndicatorValue.updated_at,
-                ).order_by(IndicatorValue.id)
+                ).order_by(
+                    IndicatorValue.indicator_id, IndicatorValue.period, IndicatorValue.geography
+                )
             ).all(),
         ]
 
