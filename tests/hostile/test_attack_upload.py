@@ -76,8 +76,12 @@ def test_a_file_changed_in_slack_after_its_preview_is_previewed_again_not_import
     press(bot, dm, again, ids.IMPORT_CONFIRM)
     now_shows(bot, dm, preview["ts"], "1,116 added")
     with bot.services.sessions() as session:
-        assert session.scalar(select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47600))
-        assert not session.scalar(select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47523))
+        assert session.scalar(
+            select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47600)
+        )
+        assert not session.scalar(
+            select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47523)
+        )
 
 
 def test_a_new_preview_that_cannot_replace_the_old_one_is_posted_with_its_buttons(sqlite_bot):
@@ -364,7 +368,8 @@ def test_a_steward_of_one_indicator_cannot_upload_values_of_another(sqlite_bot):
     assert ids.IMPORT_CONFIRM not in buttons(said(bot, dm))
     with bot.services.sessions() as session:
         assert (
-            session.scalar(select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47600)) is None
+            session.scalar(select(IndicatorValue.indicator_id).where(IndicatorValue.value == 47600))
+            is None
         )
 
 
