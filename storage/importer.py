@@ -2257,6 +2257,8 @@ class _Stored:
     """
 
     FETCH_ROWS = 100_000
+    COPY_BYTES = 4_000_000  # PostgreSQL: the binary rows read into arrays this many at a time
+    PACKED_BELOW = {"binary": 2**62, "float": 2**53}  # the largest key kept exact in one number
     IDS_PER_QUERY = 500
     PERIODS = "commstat_import_periods"
     PLACES = "commstat_import_places"
@@ -2290,36 +2292,105 @@ class _Stored:
                 )
             id_list = [int(i) for i in self.ids]
             cells = self.dims[1] * self.dims[2]  # periods x places: the codes of one indicator
+            binary = dialect.name == "postgresql" and dialect.driver == "psycopg"
             for start in range(0, len(id_list), self.IDS_PER_QUERY):
                 some = id_list[start : start + self.IDS_PER_QUERY]
                 # One number per stored row for indicator, period and place (id x cells + cell)
-                # when it is exact as a float: a column fewer to hand over than three.
-                packed = (max(some) + 1) * cells < 2**53
-                key = f"v.indicator_id * {cells} + " if packed else "v.indicator_id, "
-                cursor.execute(
-                    f"SELECT {key}p.code * {len(rows.geographies)} + g.code, v.value "  # noqa: S608
-                    f"FROM {table} v JOIN {self.PERIODS} p ON p.text = v.period "
+                # when it fits: a column fewer to hand over than three.
+                packed = (max(some) + 1) * cells < self.PACKED_BELOW[
+                    "binary" if binary else "float"
+                ]
+                # BIGINT: a key passes 2**31 soon (PostgreSQL's integer would overflow).
+                id_sql = "CAST(v.indicator_id AS BIGINT)"
+                key = f"{id_sql} * {cells} + " if packed else f"{id_sql}, "
+                value = "COALESCE(v.value, 'NaN')" if binary else "v.value"
+                query = (
+                    f"SELECT {key}CAST(p.code * {len(rows.geographies)} + g.code AS BIGINT), "  # noqa: S608
+                    f"{value} FROM {table} v JOIN {self.PERIODS} p ON p.text = v.period "
                     f"JOIN {self.PLACES} g ON g.text = v.geography "
-                    f"WHERE v.indicator_id IN ({', '.join([mark] * len(some))})",
-                    some,
                 )
-                while fetched := cursor.fetchmany(self.FETCH_ROWS):
-                    numbers = np.asarray(fetched, dtype=np.float64)  # None (missing) is NaN
+                if binary:
+                    parts = [self._copied(connection, query, some, packed)]
+                else:
+                    cursor.execute(
+                        f"{query}WHERE v.indicator_id IN ({', '.join([mark] * len(some))})",
+                        some,
+                    )
+                    parts = []
+                    while fetched := cursor.fetchmany(self.FETCH_ROWS):
+                        numbers = np.asarray(fetched, dtype=np.float64)  # None (missing) is NaN
+                        parts.append(
+                            (
+                                [
+                                    numbers[:, n].astype(np.int64)
+                                    for n in range(numbers.shape[1] - 1)
+                                ],
+                                numbers[:, -1],
+                            )
+                        )
+                for key_columns, found_values in parts:
                     if packed:
-                        whole = numbers[:, 0].astype(np.int64)
-                        indicator, place_code = whole // cells, whole % cells
+                        indicator = key_columns[0] // cells
+                        place_code = key_columns[0] % cells
                     else:
-                        indicator = numbers[:, 0].astype(np.int64)
-                        place_code = numbers[:, 1].astype(np.int64)
+                        indicator, place_code = key_columns
                     id_code = self.ids.get_indexer(pd.Index(indicator))
                     keys.append(id_code * cells + place_code)
-                    values.append(numbers[:, -1])
+                    values.append(found_values)
             cursor.execute(f"DROP TABLE {self.PERIODS}")
             cursor.execute(f"DROP TABLE {self.PLACES}")
         finally:
             cursor.close()
         if keys:
             self.keys, self.values = np.concatenate(keys), np.concatenate(values)
+
+    @staticmethod
+    def _copied(
+        connection: Any, query: str, ids: list[int], packed: bool
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """PostgreSQL: the query's rows through COPY's binary format, read by numpy as they come
+        (no Python object per row, every number exact): its key columns and its values. Each
+        row is a field count, then per field its length and 8 bytes, big-endian; the value is
+        never NULL (NaN instead), so every row has the same size."""
+        raw = connection.connection.driver_connection
+        keys = 1 if packed else 2
+        layout: list[tuple[str, str]] = [("count", ">i2")]
+        for n in range(keys + 1):
+            layout += [(f"length{n}", ">i4"), (f"field{n}", ">f8" if n == keys else ">i8")]
+        row = np.dtype(layout)
+        listed = ", ".join(str(int(i)) for i in ids)
+        statement = f"COPY ({query}WHERE v.indicator_id IN ({listed})) TO STDOUT (FORMAT BINARY)"
+        pending, header = bytearray(), True
+        columns: list[list[np.ndarray]] = [[] for _ in range(keys + 1)]
+
+        def take(size: int) -> None:  # the first `size` bytes of `pending`: whole rows
+            body = np.frombuffer(bytes(pending[:size]), dtype=row)
+            del pending[:size]
+            if not (
+                (body["count"] == keys + 1).all()
+                and all((body[f"length{n}"] == 8).all() for n in range(keys + 1))
+            ):
+                raise RuntimeError("PostgreSQL's binary COPY is not laid out as expected")
+            for n, kept in enumerate(columns):
+                kept.append(body[f"field{n}"].astype(np.float64 if n == keys else np.int64))
+
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for block in copy:  # a few MB at a time: the bytes never pile up
+                pending.extend(block)
+                if header and len(pending) >= 19:
+                    # A 19-byte header (signature, flags, extension length), then the extension.
+                    skip = 19 + int.from_bytes(pending[15:19], "big")
+                    if len(pending) < skip:
+                        continue
+                    del pending[:skip]
+                    header = False
+                if not header and len(pending) >= _Stored.COPY_BYTES:
+                    take(len(pending) // row.itemsize * row.itemsize)
+        if header or len(pending) % row.itemsize != 2 or pending[-2:] != b"\xff\xff":
+            raise RuntimeError("PostgreSQL's binary COPY ended unexpectedly")
+        take(len(pending) - 2)
+        found = [np.concatenate(kept) for kept in columns]
+        return found[:keys], found[keys]
 
     def match(self, indicator_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per file row: is it new, and the stored value (NaN if new or missing)."""

@@ -297,6 +297,33 @@ def test_awkward_place_names_are_stored_as_written_and_a_reimport_matches_them(
     assert value(sessions, "Deaths", "2025-01", "Back\\slash County") == 1204
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["one-key-column", "two-key-columns"])
+def test_a_reimport_compares_every_stored_value_exactly(
+    sessions, tmp_path, monkeypatch, packed
+) -> None:
+    # What is stored is read back as numbers (PostgreSQL: binary COPY, read a few rows at a
+    # time here), its key as one number or as two; a value is unchanged only to the last bit.
+    from storage.importer import _Stored
+
+    monkeypatch.setattr(_Stored, "COPY_BYTES", 100)  # many partial blocks, rows split across
+    if not packed:
+        monkeypatch.setattr(_Stored, "PACKED_BELOW", {"binary": 0, "float": 0})
+    lines = ["indicator,period,value,geography"]
+    for place in ("MD", "VA", ""):
+        for month in range(1, 13):
+            lines.append(f"Deaths,2025-{month:02d},{month * 1.1},{place}")
+            lines.append(f"Visits,2025-{month:02d},{'' if month == 3 else 0.1 + month},{place}")
+    lines.append("Deaths,2026-01,0.30000000000000004,MD")
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    assert run(sessions, path).added == 73
+    again = run(sessions, path)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 73)
+    path.write_text(path.read_text().replace("0.30000000000000004", "0.3"))
+    changed = run(sessions, path)
+    assert (changed.added, changed.updated, changed.unchanged) == (0, 1, 72)
+    assert value(sessions, "Deaths", "2026-01", "MD") == 0.3
+
+
 def test_excel_sheet(sessions, tmp_path) -> None:
     path = tmp_path / "values.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
