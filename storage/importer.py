@@ -2258,7 +2258,9 @@ class _Stored:
 
     FETCH_ROWS = 100_000
     COPY_BYTES = 4_000_000  # PostgreSQL: the binary rows read into arrays this many at a time
-    PACKED_BELOW = {"binary": 2**62, "float": 2**53}  # the largest key kept exact in one number
+    # Keys below these are handed over as one number (exact as int64 / as a float64).
+    PACKED_BINARY = 2**62
+    PACKED_FLOAT = 2**53
     IDS_PER_QUERY = 500
     PERIODS = "commstat_import_periods"
     PLACES = "commstat_import_places"
@@ -2297,9 +2299,8 @@ class _Stored:
                 some = id_list[start : start + self.IDS_PER_QUERY]
                 # One number per stored row for indicator, period and place (id x cells + cell)
                 # when it fits: a column fewer to hand over than three.
-                packed = (max(some) + 1) * cells < self.PACKED_BELOW[
-                    "binary" if binary else "float"
-                ]
+                limit = self.PACKED_BINARY if binary else self.PACKED_FLOAT
+                packed = (max(some) + 1) * cells < limit
                 # BIGINT: a key passes 2**31 soon (PostgreSQL's integer would overflow).
                 id_sql = "CAST(v.indicator_id AS BIGINT)"
                 key = f"{id_sql} * {cells} + " if packed else f"{id_sql}, "

@@ -307,7 +307,8 @@ def test_a_reimport_compares_every_stored_value_exactly(
 
     monkeypatch.setattr(_Stored, "COPY_BYTES", 100)  # many partial blocks, rows split across
     if not packed:
-        monkeypatch.setattr(_Stored, "PACKED_BELOW", {"binary": 0, "float": 0})
+        monkeypatch.setattr(_Stored, "PACKED_BINARY", 0)
+        monkeypatch.setattr(_Stored, "PACKED_FLOAT", 0)
     lines = ["indicator,period,value,geography"]
     for place in ("MD", "VA", ""):
         for month in range(1, 13):
