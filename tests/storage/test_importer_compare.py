@@ -1,5 +1,5 @@
-"""Review of the keyed indicator_values and the binary-COPY compare (commits be95c58, 50160ab):
-a re-import reports added / updated / unchanged exactly, whatever the stored numbers, the
+"""A re-import compares the file with what is stored (keyed indicator_values, PostgreSQL's
+binary COPY): it reports added / updated / unchanged exactly, whatever the stored numbers, the
 indicator ids, the number of indicators, or how many periods and places the file has."""
 
 from __future__ import annotations
