@@ -54,23 +54,28 @@ def _values(engine) -> list[tuple]:
         ]
 
 
+def _team_with_indicator(session, team: str, name: str) -> Indicator:
+    session.add(Team(id=team, name=team, time_zone="America/New_York", created_at=NOW))
+    session.flush()
+    indicator = Indicator(
+        team_id=team,
+        slug=name.lower().replace(" ", "-"),
+        name=name,
+        aliases=[],
+        restricted_to=[],
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    session.add(indicator)
+    session.flush()
+    return indicator
+
+
 def _seed_0011(engine) -> list[int]:
     ids = []
     with make_session_factory(engine).begin() as session:
         for team in ("T1", "T2"):
-            session.add(Team(id=team, name=team, time_zone="America/New_York", created_at=NOW))
-            session.flush()
-            indicator = Indicator(
-                team_id=team,
-                slug="overdose-deaths",
-                name="Overdose deaths",
-                aliases=[],
-                restricted_to=[],
-                created_at=NOW,
-                updated_at=NOW,
-            )
-            session.add(indicator)
-            session.flush()
+            indicator = _team_with_indicator(session, team, "Overdose deaths")
             ids.append(indicator.id)
             for n, (period, place, value) in enumerate(
                 [("2025-01", "MD", 10.5), ("2025-02", "MD", None), ("2025-01", "", 0.1 + 0.2)]
@@ -164,19 +169,7 @@ def test_every_value_survives_the_new_key_both_ways(engine):
 
 def _seed_0011_after_upgrade(engine) -> int:
     with make_session_factory(engine).begin() as session:
-        session.add(Team(id="T3", name="T3", time_zone="America/New_York", created_at=NOW))
-        session.flush()
-        indicator = Indicator(
-            team_id="T3",
-            slug="naloxone",
-            name="Naloxone",
-            aliases=[],
-            restricted_to=[],
-            created_at=NOW,
-            updated_at=NOW,
-        )
-        session.add(indicator)
-        session.flush()
+        indicator = _team_with_indicator(session, "T3", "Naloxone")
         for period, value in (("2025-01", 1.0), ("2025-02", 2.0)):
             session.add(
                 IndicatorValue(

@@ -35,34 +35,46 @@ def _sqlite() -> bool:
     return op.get_bind().dialect.name == "sqlite"
 
 
+def _value_columns() -> list[sa.schema.SchemaItem]:
+    """The columns both shapes of the table have, and the indicator's foreign key."""
+    return [
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("indicator_id", sa.Integer(), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("geography", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["indicator_id"],
+            ["indicators.id"],
+            name=op.f("fk_indicator_values_indicator_id_indicators"),
+            ondelete="CASCADE",
+        ),
+    ]
+
+
+def _copy_into(target: str) -> None:
+    """Every value into `target`, in the key's order; then `target` takes the table's name."""
+    columns = "team_id, indicator_id, period, period_start, geography, value, updated_at"
+    op.execute(
+        f"INSERT INTO {target} ({columns}) "  # noqa: S608
+        f"SELECT {columns} FROM {TABLE} ORDER BY indicator_id, period, geography"
+    )
+    op.drop_table(TABLE)
+    op.rename_table(target, TABLE)
+
+
 def upgrade() -> None:
     if _sqlite():
         # SQLite cannot alter a primary key: the table is made again, values copied in order.
         op.create_table(
             "indicator_values_new",
-            sa.Column("team_id", sa.String(length=32), nullable=False),
-            sa.Column("indicator_id", sa.Integer(), nullable=False),
-            sa.Column("period", sa.String(length=10), nullable=False),
-            sa.Column("period_start", sa.Date(), nullable=False),
-            sa.Column("geography", sa.String(length=100), nullable=False),
-            sa.Column("value", sa.Float(), nullable=True),
-            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-            sa.ForeignKeyConstraint(
-                ["indicator_id"],
-                ["indicators.id"],
-                name=op.f("fk_indicator_values_indicator_id_indicators"),
-                ondelete="CASCADE",
-            ),
+            *_value_columns(),
             sa.PrimaryKeyConstraint(*KEY, name=op.f("pk_indicator_values")),
             sqlite_with_rowid=False,
         )
-        columns = "team_id, indicator_id, period, period_start, geography, value, updated_at"
-        op.execute(
-            f"INSERT INTO indicator_values_new ({columns}) "  # noqa: S608
-            f"SELECT {columns} FROM {TABLE} ORDER BY indicator_id, period, geography"
-        )
-        op.drop_table(TABLE)
-        op.rename_table("indicator_values_new", TABLE)
+        _copy_into("indicator_values_new")
         return
     op.drop_index(op.f("ix_indicator_values_team_id"), table_name=TABLE)
     op.drop_constraint(op.f("fk_indicator_values_team_id_teams"), TABLE, type_="foreignkey")
@@ -79,19 +91,7 @@ def downgrade() -> None:
         op.create_table(
             "indicator_values_old",
             sa.Column("id", sa.Integer(), nullable=False),
-            sa.Column("team_id", sa.String(length=32), nullable=False),
-            sa.Column("indicator_id", sa.Integer(), nullable=False),
-            sa.Column("period", sa.String(length=10), nullable=False),
-            sa.Column("period_start", sa.Date(), nullable=False),
-            sa.Column("geography", sa.String(length=100), nullable=False),
-            sa.Column("value", sa.Float(), nullable=True),
-            sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-            sa.ForeignKeyConstraint(
-                ["indicator_id"],
-                ["indicators.id"],
-                name=op.f("fk_indicator_values_indicator_id_indicators"),
-                ondelete="CASCADE",
-            ),
+            *_value_columns(),
             sa.ForeignKeyConstraint(
                 ["team_id"],
                 ["teams.id"],
@@ -103,13 +103,7 @@ def downgrade() -> None:
                 *KEY, name=op.f("uq_indicator_values_indicator_id_period_geography")
             ),
         )
-        columns = "team_id, indicator_id, period, period_start, geography, value, updated_at"
-        op.execute(
-            f"INSERT INTO indicator_values_old ({columns}) "  # noqa: S608
-            f"SELECT {columns} FROM {TABLE} ORDER BY indicator_id, period, geography"
-        )
-        op.drop_table(TABLE)
-        op.rename_table("indicator_values_old", TABLE)
+        _copy_into("indicator_values_old")
     else:
         op.drop_constraint(op.f("pk_indicator_values"), TABLE, type_="primary")
         op.create_unique_constraint(
