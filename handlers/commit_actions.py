@@ -182,6 +182,18 @@ def clicked(
         changed = replies.change_commitment(services, actor, verb, commitment_id, rest, body)
     except (CommitError, DateError) as error:
         replies.tell(client, body, respond, str(error))
+        # A line someone else closed or changed since this morning's message went: show it as
+        # it is now, so its buttons are not offered again (a no-op for other messages).
+        container = body.get("container") or {}
+        if isinstance(error, CommitError) and container.get("type") == "message":
+            update_line(
+                services,
+                client,
+                team_id=team_id,
+                user_id=user_id,
+                channel=container.get("channel_id"),
+                ts=container.get("message_ts"),
+            )
         return
     commitment = changed.commitment
     refresh_message(services, client, commitment)
