@@ -15,6 +15,9 @@ Rules chosen where people disagree (the confirmation always shows the resolved d
   `next friday`: the Friday of the next calendar week (weeks start on Monday), so on Monday
   23 Nov 2026 `friday` is 27 Nov and `next friday` is 4 Dec; on a Saturday or Sunday both mean the
   Friday six or five days ahead. `friday next week` means the same as `next friday`.
+- `12/4` is month first (Dec 4). One that only reads day first (`31/12`) is refused with the
+  date it would be ("did you mean Dec 31?"), not read day first: whoever writes `31/12` also
+  writes `4/12` for Dec 4, which would then silently become Apr 12.
 - A day without a year (`Dec 4`, `12/4`) is the occurrence nearest to today; if that one is past
   the phrase is refused (add the year to mean next year). A month or quarter without a year
   (`May`, `Q2`, `end of March`) is the next one to end, this one included.
@@ -183,6 +186,21 @@ def _unrecognised(phrase: str, detail: str | None = None) -> DateError:
     examples = ", ".join(f'"{e}"' for e in EXAMPLES[:-1]) + f' or "{EXAMPLES[-1]}"'
     lead = f'I couldn\'t read "{shown}" as a date' + (f": {detail}" if detail else "")
     return DateError(f"{lead}. Try {examples}.", reason="unrecognised")
+
+
+def _day_first(phrase: str, *, day: int, month: int, year: str | None) -> DateError:
+    """`31/12`: numbers go month first here; name the date it would be, day first."""
+    if day > calendar.monthrange(2024, month)[1]:
+        return _unrecognised(phrase)
+    shown = safe("".join(ch if ch.isprintable() else " " for ch in phrase), 40)
+    year = f"20{year}" if year is not None and len(year) == 2 else year
+    named = f"{_MONTH_ABBR[month - 1]} {day}" + (f", {year}" if year else "")
+    numbers = f"{month}/{day}" + (f"/{year}" if year else "")
+    return DateError(
+        f'I couldn\'t read "{shown}" as a date: dates in numbers go month first here. '
+        f'Did you mean {named}? Write "{named}" or "{numbers}".',
+        reason="unrecognised",
+    )
 
 
 def _past(at: datetime, *, has_time: bool, no_year: bool = False) -> DateError:
@@ -642,6 +660,13 @@ def _explicit_day(text: str, today: date, phrase: str) -> date | None:
         month_text = groups.get("month")
         month = _month_number(month_text) if month_text else int(groups.get("m") or groups["m2"])
         day_of_month = int(groups.get("d") or groups["d2"])
+        if pattern is _NUMERIC_RE and month > 12 >= day_of_month >= 1:
+            raise _day_first(
+                phrase,
+                day=month,
+                month=day_of_month,
+                year=groups.get("year") or groups.get("year2"),
+            )
         year_text = groups.get("year") or groups.get("year2")
         return _month_day(month, day_of_month, year_text, today, phrase)
     return None
