@@ -32,6 +32,8 @@ from bot.usecases import commitments
 from bot.usecases.commitments import CommitError
 from handlers import replies
 
+MAX_CLOSED_AT_ONCE = 20  # one answer a person can read (50 refusals made a wall of text)
+
 
 def register(app: App, services: Services) -> None:
     def ack_commit(ack: Ack, command: dict[str, Any]) -> None:
@@ -183,6 +185,11 @@ def close_several(
 ) -> dict[str, Any]:
     """`done 3 4`: each closed on its own, so one refusal never undoes or hides another; the
     answer names what was closed and what was not, and why."""
+    if len(numbers) > MAX_CLOSED_AT_ONCE:
+        raise CommitError(
+            f"That is {len(numbers)} commitments: close at most {MAX_CLOSED_AT_ONCE} at once, "
+            "e.g. `/commit done 3 4`. Nothing was closed."
+        )
     actor = actor_for(services, client, command["team_id"], command["user_id"])
     closed: list[int] = []
     refused: list[str] = []
