@@ -71,6 +71,12 @@ from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_na
 SUPPRESSION_MARKERS = frozenset({"*", "§", "¶", "na", "n/a", "suppressed"})
 _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# Numbers as a European spreadsheet writes them: a decimal comma ("22,2"), points between
+# thousands ("1.234,5", "1.234"). Which way a column is written is settled per column: see
+# `_decimal_commas`.
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_POINT_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
+_DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
 
 MAX_CELL_CHARS = 1_000  # a longer cell is a broken file (or a pasted document), not data
 MAX_NAME_CHARS = 200  # Indicator.name
@@ -464,6 +470,18 @@ class IndicatorResult:
 class ImportReport:
     file: str
     indicators: list[IndicatorResult] = field(default_factory=list)
+    decimal_commas: tuple[str, ...] = ()  # value columns read with decimal commas ("22,2")
+
+    @property
+    def decimal_comma_note(self) -> str | None:
+        """How the numbers were read, when it was the European way (raw text)."""
+        if not self.decimal_commas:
+            return None
+        columns = ", ".join(f"'{shown(c)}'" for c in self.decimal_commas[:8])
+        return (
+            f"Numbers in {columns} were read with decimal commas, as a European spreadsheet "
+            "writes them: 22,5 is 22.5 and 1.234,5 is 1234.5."
+        )
 
     @property
     def rows(self) -> int:
@@ -498,6 +516,8 @@ class ImportReport:
             f"{self.added:,} added, {self.updated:,} updated, {self.unchanged:,} unchanged; "
             f"{self.missing:,} missing (blank or suppressed, stored as missing, not zero)."
         ]
+        if self.decimal_comma_note:
+            lines.append(self.decimal_comma_note)
         for result in self.indicators:
             span = ""
             if result.first and result.last:
@@ -1399,6 +1419,7 @@ class _Rows:
     value_columns: list[str] | None = None  # per slug, its measure's column (several measures)
     kind_reason: str | None = None  # why `kind_hint` (when not from a column)
     notes_from: int | None = None  # the spreadsheet row where notes below the table begin
+    decimal_commas: tuple[str, ...] = ()  # value columns read with decimal commas ("22,2")
 
     def add_period(self, period: Period) -> int:
         """The code of `period`, adding it if new."""
@@ -1415,7 +1436,17 @@ class _Rows:
         return self.value_column
 
 
-def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, file: str) -> _Rows:
+def _check_rows(
+    frame: pd.DataFrame,
+    mapping: ImportMapping,
+    columns: _Columns,
+    file: str,
+    *,
+    semicolons: bool = False,
+) -> _Rows:
+    """The file's rows, checked and coded; ImportError_ listing every problem. `semicolons`: a
+    CSV file separated by semicolons, whose numbers are read with decimal commas unless a
+    column shows otherwise (`_decimal_commas`)."""
     problems = _Problems()
     row_numbers = np.asarray(frame.index, dtype=np.int64) + 2  # as a spreadsheet numbers them
     keep = np.ones(len(frame), dtype=bool)
@@ -1546,16 +1577,24 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
     # each measure's column.
     measured: list[np.ndarray] = []
     markers = "blank, *, §, ¶, NA, n/a, suppressed, <10"
+    decimal_commas: list[str] = []
     for column in columns.values:
-        values, bad_value = _parse_values(text[column])
+        values, bad_value, commas = _parse_values(text[column], semicolons=semicolons)
+        if commas:
+            decimal_commas.append(column)
         bad_value &= ~huge_row
         raw_values = text[column]
+        why = (
+            "this column writes numbers both with a decimal point and with a decimal comma; "
+            "write them all one way"
+            if commas is None
+            else f"missing values may be written as: {markers}"
+        )
         if bad_value.any():
             problems.add_rows(
                 rows[bad_value],
-                lambda r, c=column, v=raw_values: (  # type: ignore[misc]
-                    f"{shown(c)} '{shown(v.text(at(r)), 40)}' is not a number "
-                    f"(missing values may be written as: {markers})"
+                lambda r, c=column, v=raw_values, w=why: (  # type: ignore[misc]
+                    f"{shown(c)} '{shown(v.text(at(r)), 40)}' is not a number ({w})"
                 ),
             )
             if bad_value.all() and not columns.measures:
@@ -1670,6 +1709,7 @@ def _check_rows(frame: pd.DataFrame, mapping: ImportMapping, columns: _Columns, 
         kind_reason=kind_reason,
         value_column=columns.value,
         notes_from=None if notes_from is None else int(row_numbers[notes_from]),
+        decimal_commas=tuple(decimal_commas),
     )
     if measures:
         _side_by_side(found_rows, measured, columns)
@@ -1719,6 +1759,8 @@ def _is_note(text: str) -> bool:
         return False
     folded = text.casefold()
     if folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded) or _THOUSANDS.match(text):
+        return False
+    if _DECIMAL_COMMA.match(text) or _POINT_GROUPED.match(text):
         return False
     try:
         float(text)
@@ -1780,22 +1822,70 @@ def _parse_periods(
     return pairs, parsed, label
 
 
-def _parse_values(raw_values: _Coded) -> tuple[np.ndarray, np.ndarray]:
-    """(values, bad): numbers, thousands separators or a missing marker (NaN), per row."""
-    numbers = pd.to_numeric(pd.Series(raw_values.uniques, dtype=object), errors="coerce")
+def _decimal_commas(texts: Sequence[str], *, semicolons: bool) -> bool | None:
+    """Whether a column's numbers are written with decimal commas, as a European spreadsheet
+    writes them (and saves them, separated by semicolons because the comma is taken): True,
+    False, or None when the column writes numbers both ways (then read with points, and the
+    others refused). A comma is a decimal comma for certain in "22,2", "1234,5", "0,750" and
+    "1.234,5"; a point is a decimal point for certain in "22.2" and "1,234.5". "1,234" and
+    "1.234" could be either: they follow the rest of the column, else the separator (decimal
+    commas in a file separated by semicolons, points otherwise)."""
+    commas = points = False
+    for text in texts:
+        if _DECIMAL_COMMA.match(text):
+            digits = text.lstrip("+-")
+            if not _THOUSANDS.match(text) or digits.startswith("0"):
+                commas = True
+        elif _POINT_GROUPED.match(text) and not text.lstrip("+-").startswith("0"):
+            commas |= "," in text
+        elif _DECIMAL_POINT.match(text) or (_THOUSANDS.match(text) and "." in text):
+            # ("0.750" too: nobody groups thousands after a leading zero)
+            points = True
+    if commas and points:
+        return None
+    if commas or points:
+        return commas
+    return semicolons
+
+
+def _with_points(text: str) -> str:
+    """A number written with a decimal comma, as Python reads it ("1.234,5" -> "1234.5");
+    other texts as they are."""
+    if _DECIMAL_COMMA.match(text) or _POINT_GROUPED.match(text):
+        return text.replace(".", "").replace(",", ".")
+    return text
+
+
+def _parse_values(
+    raw_values: _Coded, *, semicolons: bool = False
+) -> tuple[np.ndarray, np.ndarray, bool | None]:
+    """(values, bad, decimal commas): numbers, thousands separators or a missing marker (NaN),
+    per row; and whether the column was read with decimal commas (None: it mixes both ways)."""
+    texts = raw_values.uniques
+    numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
     distinct_values = numbers.to_numpy(dtype=float, copy=True)
+    unread = np.flatnonzero(~np.isfinite(distinct_values))
+    commas: bool | None = False
+    # Which way the column writes numbers is asked only of a file separated by semicolons or
+    # with a comma in some text read as no number: most files pay one scan of a few texts.
+    if semicolons or any("," in str(texts[i]) for i in unread):
+        commas = _decimal_commas([str(u) for u in texts], semicolons=semicolons)
+        if commas:
+            texts = np.asarray([_with_points(str(u)) for u in texts], dtype=object)
+            numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
+            distinct_values = numbers.to_numpy(dtype=float, copy=True)
     bad_distinct = np.zeros(len(distinct_values), dtype=bool)
     for index in np.flatnonzero(~np.isfinite(distinct_values)):
         cell = str(raw_values.uniques[index])
         folded = cell.casefold()
         if not cell or folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded):
             distinct_values[index] = np.nan
-        elif _THOUSANDS.match(cell):
+        elif _THOUSANDS.match(cell) and not commas:
             distinct_values[index] = float(cell.replace(",", ""))
         else:
             distinct_values[index] = np.nan
             bad_distinct[index] = True
-    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes]
+    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes], commas
 
 
 def _places(
@@ -1985,7 +2075,8 @@ def import_file(
         frame = _read_all(source, columns)
     finally:
         source.close()
-    rows = _check_rows(frame, mapping, columns, file)
+    semicolons = source.kind == "csv" and source.csv.get("sep") == ";"
+    rows = _check_rows(frame, mapping, columns, file, semicolons=semicolons)
     del frame
     try:
         if dry_run:  # reads only: no team, no indicator, no value written, no writer's lock
@@ -2099,7 +2190,7 @@ def _store(
     kinds = _settle_kinds(rows, file, stored)
     units = _common_units(rows)
 
-    report = ImportReport(file=file)
+    report = ImportReport(file=file, decimal_commas=rows.decimal_commas)
     results: dict[str, IndicatorResult] = {}
     by_slug: dict[str, Indicator | None] = {}  # None: new, and not created (a dry run)
     for slug in first_names:

@@ -148,6 +148,8 @@ class _AlreadyHandled(Exception):
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+# A European spreadsheet's numbers: "22,5", "1.234,5" (the importer reads them per column).
+_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$")
 _SUPPRESSED = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 INDICATOR_WORDS = ("indicator", "measure", "metric", "variable", "series", "topic")
 PERIOD_WORDS = ("period", "date", "month", "week", "quarter", "time", "end", "year")
@@ -190,7 +192,7 @@ def _is_number(text: str) -> bool:
     folded = text.strip().casefold()
     if folded in SUPPRESSION_MARKERS or _SUPPRESSED.match(folded):
         return True
-    return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded))
+    return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded) or _DECIMAL_COMMA.match(folded))
 
 
 def _periods(values: Sequence[str]) -> set[str] | None:
@@ -215,7 +217,10 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
     "Naloxone dispensing rate"). A wrong guess is fixed with Change mapping."""
     folded = {c.strip().casefold() for c in columns}
     if {"indicator", "period", "value"} <= folded:
-        return ImportMapping()
+        # The long format; its places may be in a column named otherwise than "geography"
+        # (State, County…): without one, each place's values would be read as one series.
+        place = None if "geography" in folded else _place_column(columns, rows, set())
+        return ImportMapping(geography_column=place)
     used: set[str] = set()
 
     period_column: str | None = None
@@ -280,23 +285,7 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
     if indicator_column is not None:
         used.add(indicator_column)
 
-    places = [
-        c
-        for c in columns
-        if c not in used
-        and _words(c) & set(PLACE_WORDS)
-        and not _words(c) & {"fips", "code", "id"}
-        and _values(rows, c)
-    ]
-    geography_column = None
-    if places:
-        geography_column = min(
-            places,
-            key=lambda c: (
-                c.strip().casefold() != "geography",
-                sum(map(len, _values(rows, c))) / max(1, len(_values(rows, c))),
-            ),
-        )
+    geography_column = _place_column(columns, rows, used)
 
     indicator = None
     if indicator_column is None and value_column is not None:
@@ -308,6 +297,29 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
         value_column=value_column,
         geography_column=geography_column,
         period_columns=period_columns,
+    )
+
+
+def _place_column(
+    columns: Sequence[str], rows: Sequence[dict[str, str]], used: set[str]
+) -> str | None:
+    """The place-like column with the shortest values (State over State Name), or None."""
+    places = [
+        c
+        for c in columns
+        if c not in used
+        and _words(c) & set(PLACE_WORDS)
+        and not _words(c) & {"fips", "code", "id"}
+        and _values(rows, c)
+    ]
+    if not places:
+        return None
+    return min(
+        places,
+        key=lambda c: (
+            c.strip().casefold() != "geography",
+            sum(map(len, _values(rows, c))) / max(1, len(_values(rows, c))),
+        ),
     )
 
 
@@ -622,6 +634,15 @@ def run_import(
             raise PreviewChanged(
                 "The preview was read again (Change mapping) while you pressed Import, so "
                 "nothing was imported. Press Import on the new preview if it is right."
+            )
+        if report.updated > row.updated:
+            # Someone stored values of this file since its preview (another steward's upload,
+            # `/indicator set`): Import would overwrite them unseen.
+            raise PreviewChanged(
+                f"Since the preview of {safe(row.file_name, 100)}, values it holds were stored "
+                f"by someone else, so Import would now change {report.updated:,} stored "
+                f"value{'' if report.updated == 1 else 's'}, not {row.updated:,}. Nothing was "
+                "imported. Here is a new preview; press Import on it if it is right."
             )
         problem = rights_problem(session, uploader, report)
         if problem is not None:

@@ -165,6 +165,8 @@ def build_preview(preview: Preview) -> list[Block]:
             f"{span}{where}"
         )
         blocks.append(_section(total + "\n" + "\n".join(indicator_lines(report))))
+        if report.decimal_comma_note:
+            blocks.append(_section(safe(report.decimal_comma_note, 600)))
         guessed = guessed_lines(report)
         if guessed:
             blocks.append(
