@@ -1,14 +1,14 @@
 """An outside tester's weeks with the morning message: a line whose commitment someone else
-changed after the message went, clicked by its owner."""
+changed after the message went, clicked by its owner; a person with more lines than fit."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from bot.slack import ids
-from storage.models import CommitmentEvent
+from storage.models import Commitment, CommitmentEvent
 from tests.helpers import all_text, wait_for
-from tests.scheduler.test_morning_message import line_blocks
+from tests.scheduler.test_morning_message import TEAM, line_blocks, lines, store_commitments
 from tests.scheduler.test_nudges_e2e import (
     CHANNEL,
     buttons,
@@ -71,3 +71,43 @@ def test_done_on_a_line_a_co_owner_already_closed_shows_it_done_and_closes_nothi
     assert len(dms(bot)) == 1
     assert bot.slack.message(CHANNEL, shared.message_ts) == confirmation
     assert len(bot.slack.calls_to("response_url")) - before == 2  # Lee's answer, Maria's
+
+
+def test_sixty_overdue_lines_never_hide_the_one_due_tomorrow_or_today(bot):
+    store_commitments(bot, [f"Old task {n}" for n in range(60)], due=ny(18, 17))
+    store_commitments(bot, ["Send the budget to council"], due=ny(25, 17))
+    no_public_holidays(bot, TEAM)
+    with bot.services.sessions() as session:
+        budget = session.scalars(
+            select(Commitment).where(Commitment.text == "Send the budget to council")
+        ).one()
+
+    tick(bot, ny(24, 10))  # Tuesday: 60 overdue and one due tomorrow
+    [tuesday] = dms(bot)
+    assert len(tuesday["blocks"]) <= 50
+    shown = lines(tuesday)
+    assert len(shown) == 23
+    assert "*61 commitments* need you today" in all_text(tuesday)
+    assert "…and 38 more: `/commit list`" in all_text(tuesday)
+    # Overdue first, then what is due tomorrow: the news is on the list, last.
+    assert all("overdue*" in line for line in shown[:-1])
+    assert shown[-1].startswith(f"📅 *due tomorrow* · *#{budget.id}* Send the budget to council")
+
+    tick(bot, ny(25, 10))  # Wednesday: due today, still shown
+    wednesday = dms(bot)[-1]
+    assert lines(wednesday)[-1].startswith(f"⏰ *due today* · *#{budget.id}*")
+    # Its buttons work from there: Done changes that line only.
+    bot.driver.click(
+        ids.COMMIT_DONE,
+        user="U0MARIA",
+        value=str(budget.id),
+        block_id=f"commitment-{budget.id}",
+        channel=dm_channel(bot, wednesday),
+        message_ts=wednesday["ts"],
+    )
+    wait_for(lambda: "✓ Done — " in all_text(bot.slack.message("U0MARIA", wednesday["ts"])))
+    after = lines(bot.slack.message("U0MARIA", wednesday["ts"]))
+    assert after[:-1] == lines(wednesday)[:-1]
+    assert after[-1] == f"✓ Done — *#{budget.id}* Send the budget to council"
+    assert stored(bot, budget.id).status == "done"
+    assert len(dms(bot)) == 2
