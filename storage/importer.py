@@ -701,11 +701,13 @@ _BOMS = (  # longest first: UTF-32's little-endian mark begins like UTF-16's
 GUESS_ROWS = 50  # rows read to guess a mapping: enough to tell periods, numbers and places
 
 
-def file_sample(path: Path, *, sheet: str | None = None) -> tuple[list[str], list[dict[str, str]]]:
+def file_sample(
+    path: Path, *, sheet: str | None = None, skip_rows: int | None = None
+) -> tuple[list[str], list[dict[str, str]]]:
     """A file's column names and its first rows (as trimmed texts), read with the importer's own
-    checks (encodings, separators, Excel's limits): what a mapping is guessed from.
-    `storage.importer.ImportError_` when the file cannot be read at all."""
-    source, sample = _open(path, sheet)
+    checks (encodings, separators, Excel's limits): what a mapping is guessed from, or checked
+    against. `storage.importer.ImportError_` when the file cannot be read at all."""
+    source, sample = _open(path, sheet, skip_rows)
     try:
         columns = [str(c) for c in sample.columns]
         rows = [

@@ -99,6 +99,8 @@ class Preview:
     report: ImportReport | None = None
     refusal: str | None = None  # the importer's words (raw: the blocks make them safe)
     rights: str | None = None  # why this person may not import it (already safe)
+    # Why the mapping remembered for the file's name was not used (raw: the blocks make it safe).
+    misfit: str | None = None
 
     @property
     def importable(self) -> bool:
@@ -375,8 +377,27 @@ def preview(
     report: ImportReport | None = None
     refusal: str | None = None
     rights: str | None = None
+    misfit: str | None = None
     try:
-        columns, rows = file_sample(path, sheet=mapping.sheet if mapping else None)
+        try:
+            columns, rows = file_sample(
+                path,
+                sheet=mapping.sheet if mapping else None,
+                skip_rows=mapping.skip_rows if mapping else None,
+            )
+            missing = missing_column(mapping, columns) if remembered and mapping else None
+        except ImportError_ as error:
+            if not remembered:
+                raise
+            columns, rows = file_sample(path)  # (its sheet, or its lines above the header)
+            missing = str(error)
+        if missing is not None:
+            # A name many files share ("export.csv", "Book1.xlsx"): another file's mapping.
+            misfit = (
+                f"The mapping remembered for files named {name} does not fit this one "
+                f"({missing}), so it was read with a mapping guessed from its columns."
+            )
+            mapping, remembered = None, False
         if mapping is None:
             mapping = guess_mapping(columns, rows)
         report = import_file(
@@ -452,7 +473,29 @@ def preview(
         report=shown,
         refusal=refusal,
         rights=rights,
+        misfit=misfit,
     )
+
+
+def missing_column(mapping: ImportMapping, columns: Sequence[str]) -> str | None:
+    """What a mapping names that the file's columns lack ("no column “YEAR”"), or None."""
+    named = [
+        mapping.indicator_column
+        or (None if mapping.indicator or mapping.value_columns else "indicator"),
+        None if mapping.period_columns else (mapping.period_column or "period"),
+        None if mapping.value_columns else (mapping.value_column or "value"),
+        mapping.geography_column,
+        mapping.unit_column,
+        mapping.county_fips_column,
+        *(column for _, column in mapping.period_columns),
+        *(column for column, _ in mapping.value_columns),
+        *(column for column, _ in mapping.filters),
+    ]
+    folded = {c.strip().casefold() for c in columns}
+    for column in named:
+        if column is not None and column.strip().casefold() not in folded:
+            return f"no column “{column}”"
+    return None
 
 
 def file_sha256(path: Path) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.sandbox import bundled
 from bot.slack import ids
 from storage.db import make_engine, make_session_factory
 from storage.importer import ImportError_, ImportMapping, import_file
@@ -209,3 +210,33 @@ def test_a_long_file_with_a_state_column_keeps_its_places(sqlite_bot):
     press(bot, dm, preview, ids.IMPORT_CONFIRM)
     now_shows(bot, dm, preview["ts"], "2 added")
     assert stored(bot, RATE) == {("2025-05", "MD"): 1.5, ("2025-05", "VA"): 2.5}
+
+
+# --- a file name many files share ---------------------------------------------------------------
+
+
+def test_another_files_mapping_remembered_under_the_same_name_gives_way_to_a_guess(sqlite_bot):
+    """ "export.csv" is what many tools call their download. Before the fix the second, different
+    export.csv was read with the first one's mapping and refused ("no column 'YEAR'"), though
+    its own columns read fine; now the guess is used and the preview says why."""
+    bot = sqlite_bot
+    dm = drop(bot, ADMIN, "export.csv", bundled.NALOXONE.read_bytes())
+    first = said(bot, dm)
+    press(bot, dm, first, ids.IMPORT_CONFIRM)
+    now_shows(bot, dm, first["ts"], "255 added")
+
+    other = f"indicator,period,value,geography\n{RATE},2025-01,5,MD\n{RATE},2025-02,6,MD\n"
+    dm = drop(bot, ADMIN, "export.csv", other.encode())
+    second = said(bot, dm, 2)
+    seen = all_text(second)
+    assert "does not fit this one (no column “YEAR”)" in seen
+    assert "Rows to add: 2" in seen and ids.IMPORT_CONFIRM in buttons(second)
+    press(bot, dm, second, ids.IMPORT_CONFIRM)
+    now_shows(bot, dm, second["ts"], "2 added")
+    assert stored(bot, RATE) == {("2025-01", "MD"): 5, ("2025-02", "MD"): 6}
+
+    # next month's file of the second kind: read as it was, no word of the first one
+    third = all_text(
+        said(bot, drop(bot, ADMIN, "export.csv", other.replace(",5,", ",7,").encode()), 3)
+    )
+    assert "Rows to add: 0 · update: 1" in third and "does not fit" not in third
