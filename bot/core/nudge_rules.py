@@ -11,8 +11,11 @@ working days (minus its holidays), on
 A nudge is never sent outside the recipient's working hours (a working day, from the nudge hour
 for SEND_WINDOW_HOURS, outside the team's quiet hours); a slot that falls there waits for the
 next allowed time. Only the latest slot that has come is ever sent, so a pass after downtime sends
-one message, not a burst. Slots before the commitment was made (or last moved) and slots while it
-is snoozed are skipped. A week after the due date the creator is told once.
+one message, not a burst. Slots before the commitment was made (or last moved) are skipped, and
+so are the days a snooze covers: snoozed for a day on Tuesday afternoon (until Wednesday, 3 PM) is
+quiet for the rest of Tuesday and reminds again on Wednesday morning (a snooze ends on a day, in
+the recipient's zone, not at the minute it was clicked: else Wednesday's "due today" would be
+skipped). A week after the due date the creator is told once.
 
 Everything that needs one person on one morning goes in **one** message (`morning_order`,
 `lines_that_fit`): overdue first (most days late first), then due today, then coming up, then
@@ -256,7 +259,7 @@ def decide(
     wanted = (
         latest is not None
         and (start is None or latest.at > start)
-        and (snoozed_until is None or latest.at >= snoozed_until)
+        and (snoozed_until is None or latest.day >= snoozed_until.astimezone(zone).date())
     )
     if wanted:
         if rules.allowed(now, zone):

@@ -147,14 +147,41 @@ def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
             "💤 Snoozed until Fri, Nov 27" in all_text(bot.slack.message("U0MARIA", reminder["ts"]))
         )
     )
-    # Snoozed until Fri Nov 27 at 10:30: Wednesday's and Thursday's reminders are skipped;
-    # Friday's 09:00 slot is still inside the snooze; Monday's is the next.
+    # Snoozed until Fri Nov 27: Wednesday's and Thursday's reminders are skipped; Friday has
+    # none (overdue reminders come every other working day); Monday's is the next.
     for day in (25, 26, 27):
         tick(bot, ny(day, 10, 30))
     assert len(dms(bot)) == 1
     tick(bot, ny(30, 9, 30))
     assert len(dms(bot)) == 2
     assert "*5 days overdue*" in all_text(dms(bot)[-1])
+
+
+def test_a_day_snoozed_on_the_day_before_still_brings_the_due_date_reminder(bot):
+    # Tuesday 10:30, "due tomorrow": snoozed for a day, until Wednesday 10:30. Wednesday's 09:00
+    # "due today" comes all the same: a snooze ends on a day, not at the minute it was clicked.
+    commitment = make(bot, "Send the naloxone report by Wednesday")
+    no_public_holidays(bot, commitment.team_id)
+    tick(bot, ny(24, 10, 30))
+    [reminder] = dms(bot)
+    bot.driver.click(
+        ids.COMMIT_SNOOZE,
+        user="U0MARIA",
+        selected_option=f"{commitment.id}:1",
+        block_id=f"commitment-{commitment.id}",
+        channel=dm_channel(bot, reminder),
+        message_ts=reminder["ts"],
+    )
+    wait_for(
+        lambda: (
+            "💤 Snoozed until Wed, Nov 25" in all_text(bot.slack.message("U0MARIA", reminder["ts"]))
+        )
+    )
+    tick(bot, ny(24, 16, 0))
+    assert len(dms(bot)) == 1  # quiet for the rest of Tuesday
+    tick(bot, ny(25, 9, 30))
+    assert len(dms(bot)) == 2
+    assert "*due today*" in all_text(dms(bot)[-1])
 
 
 def test_moving_the_date_from_the_dm_replans_the_reminders(bot):

@@ -191,7 +191,13 @@ def expected_messages(stories: list[Story], last_pass: datetime) -> Counter:
                     if sent_at > last_pass or story.version_at(sent_at) is not version:
                         continue
                     snoozed = story.snoozed_until(sent_at, version)
-                    if kind == "nudge" and snoozed is not None and snoozed > at:
+                    # A snooze covers whole days in the owner's zone: the morning of the day
+                    # it ends reminds again.
+                    if (
+                        kind == "nudge"
+                        and snoozed is not None
+                        and snoozed.astimezone(zone(user)).date() > at.astimezone(zone(user)).date()
+                    ):
                         continue
                     expected[(user, story.cid, kind, sent_at)] += 1
     return expected

@@ -255,16 +255,21 @@ def test_night_quiet_hours_do_not_move_a_nine_oclock_nudge():
     assert decision.send is not None
 
 
-def test_snoozed_reminders_are_skipped_until_the_snooze_ends():
+def test_snoozed_reminders_are_skipped_until_the_day_the_snooze_ends():
     start = at_ny(23, 10)
-    snoozed = at_ny(26, 10, 35)  # snoozed on Tuesday for 2 days
-    assert run(at_ny(25, 9, 30), start=start, snoozed_until=snoozed).send is None
+    snoozed = at_ny(26, 10, 35)  # snoozed on Tuesday at 10:35 for 2 days: until Thursday
+    assert run(at_ny(25, 9, 30), start=start, snoozed_until=snoozed).send is None  # Wednesday
     thursday = run(at_ny(26, 9, 30), start=start, snoozed_until=snoozed)
-    assert thursday.send is None  # Thursday 09:00 is still inside the snooze
-    assert thursday.wake == at_ny(30, 9)
-    monday = run(at_ny(30, 9, 30), start=start, snoozed_until=snoozed)
-    assert monday.send is not None
-    assert monday.send.day == date(2026, 11, 30)
+    assert thursday.send is not None  # Thursday's morning, though 09:00 is before 10:35
+    assert thursday.send.day == date(2026, 11, 26)
+
+
+def test_a_one_day_snooze_still_reminds_on_the_due_date():
+    # "due tomorrow" on Tuesday, snoozed for a day at 10:30: Wednesday's "due today" still comes.
+    tuesday = run(at_ny(24, 10, 35), start=at_ny(23, 10), snoozed_until=at_ny(25, 10, 30))
+    assert tuesday.send is None
+    wednesday = run(at_ny(25, 9, 5), start=at_ny(23, 10), snoozed_until=at_ny(25, 10, 30))
+    assert wednesday.send is not None and wednesday.send.kind == "today"
 
 
 def test_an_owner_in_auckland_is_reminded_on_their_own_tuesday_morning():
