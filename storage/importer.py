@@ -719,6 +719,17 @@ def file_sample(
     return columns, rows
 
 
+def sheet_names(path: Path) -> list[str]:
+    """An Excel file's worksheets, in order ([] for a CSV file, or one that can't be read)."""
+    if path.suffix.lower() not in EXCEL_SUFFIXES:
+        return []
+    try:
+        with Workbook(path) as book:
+            return list(book.sheet_names)
+    except SpreadsheetError:
+        return []
+
+
 def _sample_cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and value != value):  # NaN: an empty cell
         return ""
@@ -2073,7 +2084,16 @@ def import_file(
     file = path.name
     source, sample = _open(path, mapping.sheet, mapping.skip_rows)
     try:
-        columns = _columns(sample, mapping, file)
+        try:
+            columns = _columns(sample, mapping, file)
+        except ImportError_ as error:
+            others = source.book.sheet_names[1:] if source.book and not mapping.sheet else []
+            if not others:
+                raise
+            raise ImportError_(
+                f"{error} That is the first sheet; the file has other sheets too: "
+                f"{shown_columns(others)} (--sheet NAME reads one of them)."
+            ) from None
         frame = _read_all(source, columns)
     finally:
         source.close()

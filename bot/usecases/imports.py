@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from storage.importer import (
     ImportReport,
     file_sample,
     import_file,
+    sheet_names,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
@@ -99,8 +100,9 @@ class Preview:
     report: ImportReport | None = None
     refusal: str | None = None  # the importer's words (raw: the blocks make them safe)
     rights: str | None = None  # why this person may not import it (already safe)
-    # Why the mapping remembered for the file's name was not used (raw: the blocks make it safe).
-    misfit: str | None = None
+    # How the mapping was found when it was not the usual way: the one remembered for the
+    # file's name did not fit it, or the table is not on the first sheet (raw: blocks make safe).
+    note: str | None = None
 
     @property
     def importable(self) -> bool:
@@ -377,7 +379,20 @@ def preview(
     report: ImportReport | None = None
     refusal: str | None = None
     rights: str | None = None
-    misfit: str | None = None
+    note: str | None = None
+
+    def dry_run(mapping: ImportMapping) -> ImportReport:
+        return import_file(
+            sessions,
+            team_id=uploader.team_id,
+            path=path,
+            mapping=mapping,
+            now=now,
+            time_zone=time_zone,
+            dry_run=True,
+            visible=lambda indicator: is_visible(indicator, uploader.channel_id),
+        )
+
     try:
         try:
             columns, rows = file_sample(
@@ -393,23 +408,21 @@ def preview(
             missing = str(error)
         if missing is not None:
             # A name many files share ("export.csv", "Book1.xlsx"): another file's mapping.
-            misfit = (
+            note = (
                 f"The mapping remembered for files named {name} does not fit this one "
                 f"({missing}), so it was read with a mapping guessed from its columns."
             )
             mapping, remembered = None, False
+        guessed = mapping is None
         if mapping is None:
             mapping = guess_mapping(columns, rows)
-        report = import_file(
-            sessions,
-            team_id=uploader.team_id,
-            path=path,
-            mapping=mapping,
-            now=now,
-            time_zone=time_zone,
-            dry_run=True,
-            visible=lambda indicator: is_visible(indicator, uploader.channel_id),
-        )
+        try:
+            report = dry_run(mapping)
+        except ImportError_ as error:
+            found = _other_sheet(path, dry_run) if guessed and not mapping.sheet else None
+            if found is None or isinstance(error, ImportHidden):
+                raise
+            mapping, columns, report, note = found
     except ImportHidden:  # refused before any check could quote the indicator's stored facts
         rights = RESTRICTED
     except ImportError_ as error:
@@ -473,8 +486,34 @@ def preview(
         report=shown,
         refusal=refusal,
         rights=rights,
-        misfit=misfit,
+        note=note,
     )
+
+
+MAX_SHEETS_TRIED = 10
+
+
+def _other_sheet(
+    path: Path, dry_run: Callable[[ImportMapping], ImportReport]
+) -> tuple[ImportMapping, list[str], ImportReport, str] | None:
+    """An Excel file whose first sheet is a cover or notes sheet: the first other sheet whose
+    guessed mapping reads (mapping, columns, what Import would do, a note), or None."""
+    names = sheet_names(path)
+    for sheet in names[1:MAX_SHEETS_TRIED]:
+        try:
+            columns, rows = file_sample(path, sheet=sheet)
+            mapping = replace(guess_mapping(columns, rows), sheet=sheet)
+            report = dry_run(mapping)
+        except ImportHidden:
+            raise
+        except ImportError_:
+            continue
+        note = (
+            f"The first sheet, “{names[0]}”, holds no table I could read, so this is the sheet "
+            f"“{sheet}”; Change mapping picks another."
+        )
+        return mapping, columns, report, note
+    return None
 
 
 def missing_column(mapping: ImportMapping, columns: Sequence[str]) -> str | None:

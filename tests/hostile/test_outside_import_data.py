@@ -7,9 +7,11 @@ it, and the importer directly for the reading rules (each test well under 3 s)."
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -240,3 +242,58 @@ def test_another_files_mapping_remembered_under_the_same_name_gives_way_to_a_gue
         said(bot, drop(bot, ADMIN, "export.csv", other.replace(",5,", ",7,").encode()), 3)
     )
     assert "Rows to add: 0 · update: 1" in third and "does not fit" not in third
+
+
+# --- a workbook whose first sheet is a cover page --------------------------------------------
+
+
+def workbook_with_notes_first(rows: list[list[object]]) -> bytes:
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title = "Notes"
+    notes.append(["Provisional data; see the technical notes."])
+    data = book.create_sheet("Data")
+    data.append(["indicator", "period", "value", "geography"])
+    for row in rows:
+        data.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_whose_first_sheet_is_notes_is_read_from_its_table_sheet(sqlite_bot):
+    """Before the fix the preview read the cover sheet and refused ("no column 'indicator'"),
+    naming no other sheet."""
+    bot = sqlite_bot
+    data = workbook_with_notes_first([[RATE, "2025-05", 3.5, "MD"], [RATE, "2025-06", 3.7, "MD"]])
+    dm = drop(bot, ADMIN, "health_dept.xlsx", data)
+    preview = said(bot, dm)
+    seen = all_text(preview)
+    assert (
+        "The first sheet, “Notes”, holds no table I could read, so this is the sheet “Data”" in seen
+    )
+    assert "*Sheet:* Data" in seen and "Rows to add: 2" in seen
+    press(bot, dm, preview, ids.IMPORT_CONFIRM)
+    now_shows(bot, dm, preview["ts"], "2 added")
+    assert stored(bot, RATE) == {("2025-05", "MD"): 3.5, ("2025-06", "MD"): 3.7}
+    # next month: the same name, remembered with its sheet
+    data = workbook_with_notes_first([[RATE, "2025-06", 3.7, "MD"], [RATE, "2025-07", 3.9, "MD"]])
+    dm = drop(bot, ADMIN, "health_dept.xlsx", data)
+    seen = all_text(said(bot, dm, 2))
+    assert "remembered for files of this name" in seen and "Rows to add: 1 · update: 0" in seen
+
+
+def test_the_command_names_the_other_sheets_when_the_first_has_no_table(sessions, tmp_path):
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(workbook_with_notes_first([[RATE, "2025-05", 3.5, "MD"]]))
+    with pytest.raises(ImportError_) as refused:
+        import_file(
+            sessions,
+            team_id=TEAM_ID,
+            path=path,
+            mapping=ImportMapping(),
+            now=datetime(2025, 7, 1, tzinfo=UTC),
+        )
+    assert "the file has other sheets too: Data (--sheet NAME reads one of them)" in str(
+        refused.value
+    )

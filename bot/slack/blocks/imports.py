@@ -142,8 +142,8 @@ def build_preview(preview: Preview) -> list[Block]:
         else "a mapping guessed from its columns"
     )
     head = f"📄 *{name}* — preview, read with {how}. Nothing is imported until you press *Import*."
-    if preview.misfit:
-        head += "\n" + safe(preview.misfit, 600)
+    if preview.note:
+        head += "\n" + safe(preview.note, 600)
     blocks.append(
         _section(head + "\n" + "\n".join(mapping_lines(preview.mapping, preview.columns)))
     )
