@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
@@ -2126,6 +2126,52 @@ def import_file(
         ) from None
 
 
+def _not_begun(rows: _Rows, file: str, *, now: datetime) -> None:
+    """A value for a period that has not begun is a typo (2205 for 2025) or a projection, not
+    data: stored, it would become the indicator's latest period and silence its late-data
+    nudges and its source's fetches until then. Such a row with a value is refused, as
+    `/indicator set` refuses it; a blank one (a template's months still to come) is left out.
+    A day of slack: the coalition's today may be UTC's tomorrow."""
+    latest_start = (now.astimezone(UTC) if now.tzinfo else now).date() + timedelta(days=1)
+    ahead = [code for code, period in enumerate(rows.periods) if period.start > latest_start]
+    if not ahead:
+        return
+    future = np.isin(rows.period, np.asarray(ahead, dtype=rows.period.dtype))
+    valued = future & ~np.isnan(rows.value)
+    if valued.any():
+        problems = _Problems()
+        numbers, first = np.unique(rows.row[valued], return_index=True)
+        codes = rows.period[valued][first]
+        said = dict(zip(numbers.tolist(), codes.tolist(), strict=True))
+        problems.add_rows(
+            numbers,
+            lambda r: (
+                f"{label(rows.periods[said[r]], None)} has not begun yet, so it can't have a "
+                "value (a typo in the year?)"
+            ),
+        )
+        problems.raise_if_any(file)
+    keep = ~future
+    if not keep.any():
+        raise ImportError_(
+            f"Nothing was imported: every row of {file} is for a period that has not begun "
+            "(and has no value yet)."
+        )
+    rows.row, rows.slug = rows.row[keep], rows.slug[keep]
+    rows.period, rows.geography = rows.period[keep], rows.geography[keep]
+    rows.value = rows.value[keep]
+    if rows.unit is not None:
+        rows.unit = rows.unit.take(keep)
+    # An indicator whose rows were all still to come is not in the file any more.
+    present = np.bincount(rows.slug, minlength=len(rows.slugs)) > 0
+    if not present.all():
+        rows.slug = (np.cumsum(present) - 1)[rows.slug]
+        rows.slugs = [s for s, p in zip(rows.slugs, present, strict=True) if p]
+        rows.names = [n for n, p in zip(rows.names, present, strict=True) if p]
+        if rows.value_columns is not None:
+            rows.value_columns = [c for c, p in zip(rows.value_columns, present, strict=True) if p]
+
+
 class _Catalog:
     """The team's indicators looked up by slug, by name (case-folded), then by an alias's slug:
     three dictionaries built once per import, so matching a file of thousands of indicator names
@@ -2179,6 +2225,7 @@ def _store(
 ) -> ImportReport:
     """Compare the checked rows with what is stored and write what is new or changed; with
     `dry_run`, only count (nothing is added to the session, nothing flushed or written)."""
+    _not_begun(rows, file, now=now)
     catalog = _Catalog(session.scalars(select(Indicator).where(Indicator.team_id == team_id)))
     first_names = dict(zip(rows.slugs, rows.names, strict=True))
     matched = {slug: catalog.find(name, slug) for slug, name in first_names.items()}

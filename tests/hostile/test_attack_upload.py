@@ -473,7 +473,7 @@ def test_a_file_of_200_000_rows_under_10_mb_is_previewed_and_imported_once(sqlit
     bot = sqlite_bot
     lines = ["indicator,period,value,geography"]
     lines += [
-        f"Calls,{2000 + i // 12 % 200}-{i % 12 + 1:02d},{i % 97},Z{i // 2400}"
+        f"Calls,{1900 + i // 12 % 100}-{i % 12 + 1:02d},{i % 97},Z{i // 1200}"
         for i in range(200_000)
     ]
     data = ("\n".join(lines) + "\n").encode()

@@ -325,6 +325,37 @@ def test_a_reimport_compares_every_stored_value_exactly(
     assert value(sessions, "Deaths", "2026-01", "MD") == 0.3
 
 
+def test_a_value_for_a_period_not_yet_begun_is_refused_and_nothing_is_stored(
+    sessions, tmp_path
+) -> None:
+    # NOW is Mon Nov 23, 2026: 2029 is a typo, and stored it would be the latest period.
+    path = write(
+        tmp_path,
+        "indicator,period,value,geography\nDeaths,2026-10,12,MD\nDeaths,2029-10,14,MD\n",
+    )
+    with unchanged_database(sessions) as refused:
+        run(sessions, path)
+    assert "row 3: Oct 2029 has not begun yet, so it can't have a value" in str(refused.value)
+
+
+def test_a_templates_blank_months_still_to_come_are_left_out(sessions, tmp_path) -> None:
+    path = write(
+        tmp_path,
+        "indicator,period,value,geography\n"
+        "Deaths,2026-10,12,MD\nDeaths,2026-11,,MD\nDeaths,2026-12,,MD\nDeaths,2027-01,,MD\n"
+        "Visits,2027-01,,MD\n",
+    )
+    report = run(sessions, path)
+    assert [(r.name, r.added, r.missing, r.last.text) for r in report.indicators] == [
+        ("Deaths", 2, 1, "2026-11")  # November has begun: a missing value, as written
+    ]
+    with sessions() as session:  # Visits had only months to come: not made
+        assert session.scalars(select(Indicator.name)).all() == ["Deaths"]
+    with unchanged_database(sessions) as refused:
+        run(sessions, write(tmp_path, "indicator,period,value\nDeaths,2027-03,\n", "next.csv"))
+    assert "every row of next.csv is for a period that has not begun" in str(refused.value)
+
+
 def test_excel_sheet(sessions, tmp_path) -> None:
     path = tmp_path / "values.xlsx"
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
