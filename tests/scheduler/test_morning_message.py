@@ -24,6 +24,7 @@ from tests.scheduler.test_exactly_once import COMMSTAT, ROOT, subprocess_env
 from tests.scheduler.test_nudges_e2e import (
     NY,
     buttons,
+    click_in_dm,
     dm_channel,
     dms,
     make,
@@ -213,15 +214,7 @@ def test_someone_else_clicking_a_line_changes_nothing(bot):
     first, *_ = three_due_wednesday(bot)
     tick(bot, ny(24, 10, 30))
     [morning] = dms(bot)
-    bot.driver.click(
-        ids.COMMIT_DONE,
-        user="U0LEE",
-        value=str(first.id),
-        block_id=f"commitment-{first.id}",
-        channel=dm_channel(bot, morning),
-        message_ts=morning["ts"],
-        response_key="lee",
-    )
+    click_in_dm(bot, ids.COMMIT_DONE, first.id, morning, user="U0LEE", response_key="lee")
     [answer] = wait_for(lambda: bot.slack.responses("lee"))
     assert "Only an owner" in answer["text"]
     assert stored(bot, first.id).status == "open"
@@ -285,14 +278,7 @@ def test_a_commitment_done_before_the_message_goes_is_not_listed(bot):
     assert "*2 commitments* need you today" in all_text(morning)
     assert len(lines(morning)) == 2
     # A click on it afterwards lays out the lines it was sent with, not the planned three.
-    bot.driver.click(
-        ids.COMMIT_DONE,
-        user="U0MARIA",
-        value=str(first.id),
-        block_id=f"commitment-{first.id}",
-        channel=dm_channel(bot, morning),
-        message_ts=morning["ts"],
-    )
+    click_in_dm(bot, ids.COMMIT_DONE, first.id, morning)
     wait_for(lambda: "✓ Done — " in all_text(bot.slack.message("U0MARIA", morning["ts"])))
     assert f"#{second.id}" not in all_text(bot.slack.message("U0MARIA", morning["ts"]))
 

@@ -65,6 +65,21 @@ def dm_channel(bot, message):
     raise AssertionError("that message was not posted")
 
 
+def click_in_dm(bot, action_id, commitment_id, message, *, user="U0MARIA", **kwargs):
+    """A click on a commitment's line in the DM `message` (a reminder or a morning message),
+    with the payload Slack sends: a button's value is the commitment's id unless given."""
+    if "selected_option" not in kwargs:
+        kwargs.setdefault("value", str(commitment_id))
+    return bot.driver.click(
+        action_id,
+        user=user,
+        block_id=f"commitment-{commitment_id}",
+        channel=dm_channel(bot, message),
+        message_ts=message["ts"],
+        **kwargs,
+    )
+
+
 def buttons(message):
     return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
@@ -108,14 +123,7 @@ def test_a_week_of_reminders_for_a_commitment_due_wednesday(bot):
     assert "*1 day overdue*" in all_text(overdue)
 
     # Done, clicked in the DM itself: its line changes in place, the channel message too.
-    answer = bot.driver.click(
-        ids.COMMIT_DONE,
-        user="U0MARIA",
-        value=str(commitment.id),
-        block_id=f"commitment-{commitment.id}",
-        channel=dm_channel(bot, overdue),
-        message_ts=overdue["ts"],
-    )
+    answer = click_in_dm(bot, ids.COMMIT_DONE, commitment.id, overdue)
     assert answer.status == 200
     wait_for(lambda: "✓ Done — " in all_text(bot.slack.message("U0MARIA", overdue["ts"])))
     assert not buttons(bot.slack.message("U0MARIA", overdue["ts"]))
@@ -133,13 +141,8 @@ def test_snooze_from_the_dm_stops_reminders_until_it_ends(bot):
     no_public_holidays(bot, commitment.team_id)
     tick(bot, ny(24, 10, 30))
     [reminder] = dms(bot)
-    bot.driver.click(
-        ids.COMMIT_SNOOZE,
-        user="U0MARIA",
-        selected_option=f"{commitment.id}:3",
-        block_id=f"commitment-{commitment.id}",
-        channel=dm_channel(bot, reminder),
-        message_ts=reminder["ts"],
+    click_in_dm(
+        bot, ids.COMMIT_SNOOZE, commitment.id, reminder, selected_option=f"{commitment.id}:3"
     )
     wait_for(lambda: stored(bot, commitment.id).snoozed_until is not None)
     wait_for(
@@ -164,13 +167,8 @@ def test_a_day_snoozed_on_the_day_before_still_brings_the_due_date_reminder(bot)
     no_public_holidays(bot, commitment.team_id)
     tick(bot, ny(24, 10, 30))
     [reminder] = dms(bot)
-    bot.driver.click(
-        ids.COMMIT_SNOOZE,
-        user="U0MARIA",
-        selected_option=f"{commitment.id}:1",
-        block_id=f"commitment-{commitment.id}",
-        channel=dm_channel(bot, reminder),
-        message_ts=reminder["ts"],
+    click_in_dm(
+        bot, ids.COMMIT_SNOOZE, commitment.id, reminder, selected_option=f"{commitment.id}:1"
     )
     wait_for(
         lambda: (

@@ -12,6 +12,7 @@ from tests.scheduler.test_morning_message import TEAM, line_blocks, lines, store
 from tests.scheduler.test_nudges_e2e import (
     CHANNEL,
     buttons,
+    click_in_dm,
     dm_channel,
     dms,
     make,
@@ -97,14 +98,7 @@ def test_sixty_overdue_lines_never_hide_the_one_due_tomorrow_or_today(bot):
     wednesday = dms(bot)[-1]
     assert lines(wednesday)[-1].startswith(f"⏰ *due today* · *#{budget.id}*")
     # Its buttons work from there: Done changes that line only.
-    bot.driver.click(
-        ids.COMMIT_DONE,
-        user="U0MARIA",
-        value=str(budget.id),
-        block_id=f"commitment-{budget.id}",
-        channel=dm_channel(bot, wednesday),
-        message_ts=wednesday["ts"],
-    )
+    click_in_dm(bot, ids.COMMIT_DONE, budget.id, wednesday)
     wait_for(lambda: "✓ Done — " in all_text(bot.slack.message("U0MARIA", wednesday["ts"])))
     after = lines(bot.slack.message("U0MARIA", wednesday["ts"]))
     assert after[:-1] == lines(wednesday)[:-1]
