@@ -82,9 +82,8 @@ def sessions(sqlite_url):
     engine.dispose()
 
 
-def _import(sessions, tmp_path: Path, name: str, data: bytes) -> dict[str, float | None]:
-    path = tmp_path / name
-    path.write_bytes(data)
+def _import_file(sessions, path: Path) -> None:
+    """`commstat import FILE` with no options, on Jul 1, 2025."""
     import_file(
         sessions,
         team_id=TEAM_ID,
@@ -92,6 +91,12 @@ def _import(sessions, tmp_path: Path, name: str, data: bytes) -> dict[str, float
         mapping=ImportMapping(),
         now=datetime(2025, 7, 1, tzinfo=UTC),
     )
+
+
+def _import(sessions, tmp_path: Path, name: str, data: bytes) -> dict[str, float | None]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    _import_file(sessions, path)
     with sessions() as session:
         return dict(session.execute(select(IndicatorValue.period, IndicatorValue.value)).all())
 
@@ -287,13 +292,7 @@ def test_the_command_names_the_other_sheets_when_the_first_has_no_table(sessions
     path = tmp_path / "book.xlsx"
     path.write_bytes(workbook_with_notes_first([[RATE, "2025-05", 3.5, "MD"]]))
     with pytest.raises(ImportError_) as refused:
-        import_file(
-            sessions,
-            team_id=TEAM_ID,
-            path=path,
-            mapping=ImportMapping(),
-            now=datetime(2025, 7, 1, tzinfo=UTC),
-        )
+        _import_file(sessions, path)
     assert "the file has other sheets too: Data (--sheet NAME reads one of them)" in str(
         refused.value
     )
