@@ -12,17 +12,19 @@ Slack gets last. Runs after the click's change has committed; failures are logge
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.bootstrap import Services
 from bot.slack import outbox
 from bot.slack.blocks import nudges as blocks
 from storage import repositories as repo
-from storage.models import CommitmentEvent, OutboxMessage, OutboxStatus
+from storage.models import Commitment, CommitmentEvent, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -103,10 +105,10 @@ def _compose(
             if part.get("kind") == "data":
                 lines.append(blocks.arrived_line(part, why) if why else part)
                 continue
-            commitment = repo.get_commitment(session, team_id, int(part["id"]))
             if why is None and part["id"] not in noted_ids:
                 lines.append(part)
                 continue
+            commitment = repo.get_commitment(session, team_id, int(part["id"]))
             lines.append(
                 blocks.changed_line(
                     part,
@@ -121,7 +123,7 @@ def _compose(
 
 
 def _noted_since(
-    session: Any, team_id: str, user_id: str, numbers: list[int], since: Any
+    session: Session, team_id: str, user_id: str, numbers: list[int], since: datetime | None
 ) -> set[int]:
     """The commitments of the message this person added a note to since it was sent."""
     if not numbers or since is None:
@@ -139,7 +141,7 @@ def _noted_since(
     )
 
 
-def _indicator(session: Any, commitment: Any) -> str | None:
+def _indicator(session: Session, commitment: Commitment | None) -> str | None:
     if commitment is None or commitment.indicator_id is None:
         return None
     indicator = repo.get_indicator(session, commitment.team_id, commitment.indicator_id)
