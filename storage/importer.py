@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from itertools import repeat
 from pathlib import Path
 from typing import Any, cast
@@ -50,6 +50,7 @@ from bot.core.periods import (
     Period,
     PeriodError,
     explain,
+    has_begun,
     infer_kind,
     label,
     month_period,
@@ -2130,10 +2131,8 @@ def _not_begun(rows: _Rows, file: str, *, now: datetime) -> None:
     """A value for a period that has not begun is a typo (2205 for 2025) or a projection, not
     data: stored, it would become the indicator's latest period and silence its late-data
     nudges and its source's fetches until then. Such a row with a value is refused, as
-    `/indicator set` refuses it; a blank one (a template's months still to come) is left out.
-    A day of slack: the coalition's today may be UTC's tomorrow."""
-    latest_start = (now.astimezone(UTC) if now.tzinfo else now).date() + timedelta(days=1)
-    ahead = [code for code, period in enumerate(rows.periods) if period.start > latest_start]
+    `/indicator set` refuses it; a blank one (a template's months still to come) is left out."""
+    ahead = [code for code, period in enumerate(rows.periods) if not has_begun(period, now)]
     if not ahead:
         return
     future = np.isin(rows.period, np.asarray(ahead, dtype=rows.period.dtype))

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
@@ -300,6 +300,12 @@ def _plain_label(period: Period) -> str:
     if period.grain == "quarter":
         return f"Q{(start.month - 1) // 3 + 1} {start.year}"
     return str(start.year)
+
+
+def has_begun(period: Period, now: datetime) -> bool:
+    """Whether a value for `period` can exist at `now` (aware): its first day has come. A day
+    of slack past UTC's date, as the coalition's today may already be UTC's tomorrow."""
+    return period.start <= now.astimezone(UTC).date() + timedelta(days=1)
 
 
 def label(period: Period | str, kind: str | None) -> str:

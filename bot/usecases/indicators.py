@@ -693,7 +693,7 @@ def set_value(
             f"{safe(indicator.name)} has periods written like {safe(example)}; write this one the same way. "
             "Nothing was saved."
         )
-    if period.start > now.date():
+    if not periods.has_begun(period, now):
         raise IndicatorError(
             f"{periods.label(period, None)} has not started yet, so it can't have a value. "
             "Nothing was saved."

@@ -32,17 +32,18 @@ def describe(bot, name, **fields):
             setattr(indicator, key, value)
 
 
+def load(bot, path, mapping, name, **fields):
+    """`commstat import` of a file, then what a steward fills in for indicator `name`."""
+    import_file(bot.services.sessions, team_id=TEAM_ID, path=path, mapping=mapping, now=bot.clock())
+    describe(bot, name, **fields)
+
+
 def load_naloxone(bot):
     """Yearly state rates, 2019-2023 (MD 2019 0.6, MD 2023 0.8)."""
-    import_file(
-        bot.services.sessions,
-        team_id=TEAM_ID,
-        path=bundled.NALOXONE,
-        mapping=bundled.NALOXONE_MAPPING,
-        now=bot.clock(),
-    )
-    describe(
+    load(
         bot,
+        bundled.NALOXONE,
+        bundled.NALOXONE_MAPPING,
         "Naloxone dispensing rate",
         aliases=["naloxone"],
         period_kind="yearly",
@@ -54,20 +55,15 @@ def load_naloxone(bot):
 def load_ed_visits(bot):
     """DOSE-SYS monthly ED visits for opioid overdose per 10,000 ED visits, as an analyst would
     import it (MD 2024: Jan 23.0 … Jun 27.4 … Dec 18.0)."""
-    import_file(
-        bot.services.sessions,
-        team_id=TEAM_ID,
-        path=DOSE_SYS,
-        mapping=ImportMapping.from_options(
+    load(
+        bot,
+        DOSE_SYS,
+        ImportMapping.from_options(
             period_column=["year", "month"],
             value_column=["opioid_rate=Opioid overdose ED visits"],
             geography_column="jurisdiction",
             filters=["rate_time=Monthly"],
         ),
-        now=bot.clock(),
-    )
-    describe(
-        bot,
         "Opioid overdose ED visits",
         aliases=["ED visits"],
         period_kind="monthly",

@@ -297,3 +297,15 @@ def test_a_period_over_columns_that_cannot_be(
 ) -> None:
     with pytest.raises(PeriodError, match=re.escape(says)):
         period_from_parts(year, part, value)
+
+
+def test_a_period_has_begun_on_its_first_day_anywhere():
+    from datetime import UTC, datetime
+
+    from bot.core.periods import has_begun
+
+    evening = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)  # already Dec 1 in Auckland
+    assert has_begun(parse_period("2026-12"), evening)
+    assert not has_begun(parse_period("2026-12"), datetime(2026, 11, 29, 12, tzinfo=UTC))
+    assert not has_begun(parse_period("2027"), evening)
+    assert has_begun(parse_period("2026-Q4"), evening)
