@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -102,3 +103,32 @@ def add_late_indicator(
                 updated_at=now,
             )
         )
+
+
+def cdc_overdoses_as_workbook(path: Path) -> Path:
+    """The bundled CDC overdose file saved as Excel would save it: sheet "VSRR", numbers as
+    numbers and the month as a date."""
+    import csv
+
+    import openpyxl
+
+    from bot.sandbox import bundled
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("VSRR")
+    with bundled.OVERDOSES.open(encoding="utf-8-sig", newline="") as source:
+        reader = csv.reader(source)
+        header = next(reader)
+        sheet.append(header)
+        for row in reader:
+            cells: list[object] = []
+            for column, text in zip(header, row, strict=True):
+                if column == "period_end":
+                    cells.append(datetime.strptime(text, "%Y-%m"))
+                elif column in ("Data Value", "Year") and text.replace(".", "", 1).isdigit():
+                    cells.append(float(text) if "." in text else int(text))
+                else:
+                    cells.append(text)
+            sheet.append(cells)
+    book.save(path)
+    return path

@@ -34,7 +34,7 @@ from storage.db import make_engine, make_session_factory
 from storage.importer import import_file
 from storage.models import Indicator, IndicatorValue, Team
 from tests.conftest import TEAM_ID, ServedBot
-from tests.helpers import wait_for
+from tests.helpers import cdc_overdoses_as_workbook, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMORY = 1536 << 20  # the command's whole address space
@@ -664,27 +664,7 @@ def test_the_bundled_cdc_files_import_exactly_as_before(db_url, tmp_path) -> Non
 def test_the_cdc_file_saved_as_excel_stores_what_the_csv_does(sqlite_url, tmp_path) -> None:
     """The streamed reader gives the importer the texts pandas gave it: the CDC file as a
     workbook (numbers as numbers, dates as dates) stores exactly what the CSV stores."""
-    import csv
-    from datetime import datetime
-
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("VSRR")
-    with bundled.OVERDOSES.open(encoding="utf-8-sig", newline="") as source:
-        reader = csv.reader(source)
-        header = next(reader)
-        sheet.append(header)
-        for row in reader:
-            cells: list[object] = []
-            for column, text in zip(header, row, strict=True):
-                if column == "period_end":
-                    cells.append(datetime.strptime(text, "%Y-%m"))
-                elif column in ("Data Value", "Year") and text.replace(".", "", 1).isdigit():
-                    cells.append(float(text) if "." in text else int(text))
-                else:
-                    cells.append(text)
-            sheet.append(cells)
-    path = tmp_path / "vsrr.xlsx"
-    book.save(path)
+    path = cdc_overdoses_as_workbook(tmp_path / "vsrr.xlsx")
     args = ("--indicator-column", "Indicator", "--period-column", "period_end")
     args += ("--value-column", "Data Value", "--geography-column", "State")
     ran = commstat(sqlite_url, "import", str(path), *args, "--sheet", "VSRR", tmp_path=tmp_path)

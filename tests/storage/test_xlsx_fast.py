@@ -7,7 +7,6 @@ to 0 so small workbooks take the fast path, and each is read both ways.
 
 from __future__ import annotations
 
-import csv
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import openpyxl
 import pytest
 
 import storage.xlsx as xlsx
-from bot.sandbox import bundled
 from storage.xlsx import SpreadsheetError, Workbook
+from tests.helpers import cdc_overdoses_as_workbook
 from tests.hostile.test_files import HEADER_ROW, NS, sheet_of, workbook
 
 
@@ -75,25 +74,7 @@ def test_every_kind_of_cell_reads_the_same(tmp_path) -> None:
 
 
 def test_the_cdc_file_saved_as_excel_reads_the_same(tmp_path) -> None:
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("VSRR")
-    with bundled.OVERDOSES.open(encoding="utf-8-sig", newline="") as source:
-        reader = csv.reader(source)
-        header = next(reader)
-        sheet.append(header)
-        for row in reader:
-            sheet.append(
-                [
-                    datetime.strptime(t, "%Y-%m")
-                    if c == "period_end"
-                    else float(t)
-                    if c == "Data Value" and t.replace(".", "", 1).isdigit()
-                    else t
-                    for c, t in zip(header, row, strict=True)
-                ]
-            )
-    path = tmp_path / "vsrr.xlsx"
-    book.save(path)
+    path = cdc_overdoses_as_workbook(tmp_path / "vsrr.xlsx")
     exact, fast, used = read_both(path)
     assert used
     assert fast == exact
