@@ -260,56 +260,64 @@ def upload_submitted(
 # --- the buttons -------------------------------------------------------------------------------
 
 
-def _pending(
-    services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
-) -> tuple[Uploader, imports.Pending] | None:
-    """The clicked upload, if the clicker may act on it; else they are told why (privately)."""
+def _upload_of(
+    services: Services, client: WebClient, team_id: str, user_id: str, row_id: int
+) -> tuple[Uploader, imports.Pending]:
+    """The person's upload `row_id`, and them as its uploader, seeing what can be seen where it
+    was previewed; ImportRefused when it is someone else's or gone."""
+    uploader = _uploader(services, client, team_id, user_id, None)
+    with services.sessions() as session:
+        upload_ = imports.pending(session, uploader, row_id)
+    return replace(uploader, channel_id=upload_.channel_id), upload_
+
+
+def _clicked(
+    services: Services, client: WebClient, body: dict[str, Any], value: Any
+) -> tuple[Uploader, imports.Pending]:
+    """The upload a button names, if the clicker may act on it; ImportRefused otherwise."""
     row_id = _row_id(value)
     if row_id is None:
-        replies.tell(client, body, respond, "That button is not one of mine. Nothing was changed.")
-        return None
-    uploader = _uploader(services, client, replies.team_of(body), body["user"]["id"], None)
+        raise ImportRefused("That button is not one of mine. Nothing was changed.")
+    return _upload_of(services, client, replies.team_of(body), body["user"]["id"], row_id)
+
+
+@contextmanager
+def _refusals_told(client: WebClient, body: dict[str, Any], respond: Respond) -> Iterator[None]:
+    """A click refused (not the clicker's upload, the file gone from Slack…): the reason is told
+    to the clicker only, and the click does nothing more."""
     try:
-        with services.sessions() as session:
-            upload_ = imports.pending(session, uploader, row_id)
-    except ImportRefused as refused:
+        yield
+    except (FileRefused, ImportRefused) as refused:
         replies.tell(client, body, respond, str(refused))
-        return None
-    return replace(uploader, channel_id=upload_.channel_id), upload_
 
 
 def confirm(
     services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
 ) -> None:
     """Import: write the previewed file once, then show the result in place of the preview."""
-    found = _pending(services, client, body, respond, value)
-    if found is None:
-        return
-    uploader, upload_ = found
-    try:
+    with _refusals_told(client, body, respond):
+        uploader, upload_ = _clicked(services, client, body, value)
         with services.sessions() as session:
             done = imports.finished(session, uploader, upload_.row_id)
         if done is None:
-            with _downloaded(services, client, upload_.file_id, name=upload_.file_name) as path:
-                done = imports.run_import(
-                    services.sessions,
-                    uploader=uploader,
-                    row_id=upload_.row_id,
-                    path=path,
-                    now=services.clock(),
-                    time_zone=services.settings.timezone,
-                )
-    except PreviewChanged as changed:
-        # the new preview first: the note that points at it ("Here is a new preview") comes
-        # when it is there to see
-        _preview_again(services, client, body, respond, uploader, upload_.row_id)
-        replies.tell(client, body, respond, str(changed))
-        return
-    except (FileRefused, ImportRefused) as refused:
-        replies.tell(client, body, respond, str(refused))
-        return
-    text, shown = blocks.build_imported(done)
-    _replace(client, _message_of(body), body["user"]["id"], text, shown)
+            try:
+                with _downloaded(services, client, upload_.file_id, name=upload_.file_name) as path:
+                    done = imports.run_import(
+                        services.sessions,
+                        uploader=uploader,
+                        row_id=upload_.row_id,
+                        path=path,
+                        now=services.clock(),
+                        time_zone=services.settings.timezone,
+                    )
+            except PreviewChanged as changed:
+                # the new preview first: the note that points at it ("Here is a new preview")
+                # comes when it is there to see
+                _preview_again(services, client, body, respond, uploader, upload_.row_id)
+                replies.tell(client, body, respond, str(changed))
+                return
+        text, shown = blocks.build_imported(done)
+        _replace(client, _message_of(body), body["user"]["id"], text, shown)
 
 
 def _preview_again(
@@ -337,23 +345,17 @@ def _preview_again(
 def cancel(
     services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
 ) -> None:
-    found = _pending(services, client, body, respond, value)
-    if found is None:
-        return
-    uploader, upload_ = found
-    try:
+    with _refusals_told(client, body, respond):
+        uploader, upload_ = _clicked(services, client, body, value)
         with services.sessions.begin() as session:
             said, cancelled = imports.cancel(
                 session, uploader, upload_.row_id, now=services.clock()
             )
-    except ImportRefused as refused:
-        replies.tell(client, body, respond, str(refused))
-        return
-    if not cancelled:  # imported: its result stays in place of the preview
-        replies.tell(client, body, respond, said)
-        return
-    text, shown = blocks.build_closed(said)
-    _replace(client, _message_of(body), body["user"]["id"], text, shown)
+        if not cancelled:  # imported: its result stays in place of the preview
+            replies.tell(client, body, respond, said)
+            return
+        text, shown = blocks.build_closed(said)
+        _replace(client, _message_of(body), body["user"]["id"], text, shown)
 
 
 def _replace(
@@ -373,36 +375,31 @@ def _replace(
 def open_mapping_form(
     services: Services, client: WebClient, body: dict[str, Any], respond: Respond, value: Any
 ) -> None:
-    found = _pending(services, client, body, respond, value)
-    if found is None:
-        return
-    _, upload_ = found
-    if upload_.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
-        done = "imported" if upload_.status == ImportStatus.IMPORTED else "cancelled"
-        replies.tell(
-            client, body, respond, f"This upload was {done} already; upload the file again."
+    with _refusals_told(client, body, respond):
+        _, upload_ = _clicked(services, client, body, value)
+        if upload_.status in (ImportStatus.IMPORTED, ImportStatus.CANCELLED):
+            done = "imported" if upload_.status == ImportStatus.IMPORTED else "cancelled"
+            raise ImportRefused(f"This upload was {done} already; upload the file again.")
+        where = _message_of(body)
+        columns = ""
+        for block in replies.node(body, "message", "blocks") or []:
+            if isinstance(block, dict) and block.get("block_id") == blocks.COLUMNS_BLOCK:
+                columns = replies.text_at((block.get("elements") or [{}])[0], "text")
+        view = blocks.build_mapping_modal(
+            row_id=upload_.row_id,
+            file_name=upload_.file_name,
+            mapping=upload_.mapping,
+            columns_text=columns,
+            context=f"{where[0]}|{where[1]}" if where else "",
         )
-        return
-    where = _message_of(body)
-    columns = ""
-    for block in replies.node(body, "message", "blocks") or []:
-        if isinstance(block, dict) and block.get("block_id") == blocks.COLUMNS_BLOCK:
-            columns = replies.text_at((block.get("elements") or [{}])[0], "text")
-    view = blocks.build_mapping_modal(
-        row_id=upload_.row_id,
-        file_name=upload_.file_name,
-        mapping=upload_.mapping,
-        columns_text=columns,
-        context=f"{where[0]}|{where[1]}" if where else "",
-    )
-    if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
-        replies.tell(
-            client,
-            body,
-            respond,
-            "Sorry — I was too busy to open the form within the 3 seconds Slack allows. "
-            "Press Change mapping again.",
-        )
+        if not replies.open_form(client, str(body.get("trigger_id") or ""), view):
+            replies.tell(
+                client,
+                body,
+                respond,
+                "Sorry — I was too busy to open the form within the 3 seconds Slack allows. "
+                "Press Change mapping again.",
+            )
 
 
 def mapping_submitted(
@@ -428,10 +425,8 @@ def mapping_submitted(
     if row_id is None:
         ack(response_action="errors", errors={"indicator": "This form is out of date."})
         return
-    uploader = _uploader(services, client, replies.team_of(body), user_id, None)
     try:
-        with services.sessions() as session:
-            upload_ = imports.pending(session, uploader, row_id)
+        uploader, upload_ = _upload_of(services, client, replies.team_of(body), user_id, row_id)
     except ImportRefused as refused:
         ack(response_action="errors", errors={"indicator": str(refused)[:FIELD_ERROR_CHARS]})
         return
@@ -442,7 +437,6 @@ def mapping_submitted(
         )
         return
     ack()
-    uploader = replace(uploader, channel_id=upload_.channel_id)
     channel, _, ts = where.partition("|")
     try:
         preview = _read(services, client, uploader, upload_.file_id, mapping=mapping, row_id=row_id)
