@@ -7,15 +7,14 @@ answers 22.2 for Jun 2025 (issue 14's "done when")."""
 from __future__ import annotations
 
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from bot.cli import main
 from bot.sandbox import bundled
 from bot.slack import ids
 from storage.db import make_engine, make_session_factory
-from storage.models import Indicator, IndicatorValue
 from tests.e2e.test_upload import ADMIN, drop, now_shows, press, said
 from tests.helpers import all_text, wait_for
+from tests.storage.test_importer_shapes import stored as stored_values
 
 # The Change mapping form's fields, one option a line, as the README's command writes them.
 DOSE_SYS_FORM = {
@@ -25,21 +24,6 @@ DOSE_SYS_FORM = {
     "filters": "rate_time=Monthly",
     "unit": "per 10,000 ED visits",
 }
-
-
-def stored_values(sessions) -> dict[tuple[str, str, str], float | None]:
-    with sessions() as session:
-        return {
-            (name, period, place): value
-            for name, period, place, value in session.execute(
-                select(
-                    Indicator.name,
-                    IndicatorValue.period,
-                    IndicatorValue.geography,
-                    IndicatorValue.value,
-                ).join(Indicator, Indicator.id == IndicatorValue.indicator_id)
-            )
-        }
 
 
 def test_the_dose_sys_file_uploaded_in_slack_stores_what_the_cli_command_stores(
