@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.followup.scheduler import run_pass
 from bot.slack import ids
@@ -35,21 +35,21 @@ def dms(bot, user="U0MARIA"):
 
 
 def make(bot, text, user="U0MARIA"):
-    before = len(bot.slack.messages(CHANNEL))
+    """/commit over signed HTTP: the new commitment once its confirmation is in the channel; never
+    the one made before it (this one's message can be posted before its ts is stored)."""
+    with bot.services.sessions() as session:
+        before = session.scalar(select(func.max(Commitment.id))) or 0
     answer = bot.driver.command("/commit", text, user=user, channel=CHANNEL)
     assert answer.status == 200
-    wait_for(lambda: len(bot.slack.messages(CHANNEL)) > before)
 
-    def newest_confirmed() -> Commitment | None:
+    def confirmed() -> Commitment | None:
         # A fresh session each time: one open read transaction would keep an old snapshot.
         with bot.services.sessions() as session:
             return session.scalars(
-                select(Commitment)
-                .where(Commitment.message_ts.is_not(None))
-                .order_by(Commitment.id.desc())
+                select(Commitment).where(Commitment.id > before, Commitment.message_ts.is_not(None))
             ).first()
 
-    return wait_for(newest_confirmed)
+    return wait_for(confirmed)
 
 
 def stored(bot, commitment_id):
