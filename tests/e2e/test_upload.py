@@ -478,8 +478,9 @@ def test_only_the_stewards_or_an_admin_may_import(sqlite_bot):
 def test_a_plain_member_may_not_add_new_indicators(sqlite_bot):
     bot = sqlite_bot
     dm = drop(bot, "U0LEE", bundled.OVERDOSES.name, bundled.OVERDOSES.read_bytes())
-    seen = all_text(said(bot, dm))
-    assert "Only coalition admins and data stewards can add new indicators" in seen
+    preview = said(bot, dm)
+    assert "Only coalition admins and data stewards can add new indicators" in all_text(preview)
+    assert set(buttons(preview)) == {ids.IMPORT_CANCEL}  # no mapping makes it theirs to import
     assert count_values(bot) == 0
 
 

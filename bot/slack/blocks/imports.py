@@ -113,13 +113,17 @@ def guessed_lines(report: ImportReport) -> list[str]:
 
 
 def _buttons(preview: Preview) -> ActionsBlock:
+    """Import when it can be imported; Change mapping unless the person may not import it."""
     value = str(preview.row_id)
     elements = []
     if preview.importable:
         elements.append(
             ButtonElement(text="Import", action_id=ids.IMPORT_CONFIRM, value=value, style="primary")
         )
-    elements.append(ButtonElement(text="Change mapping", action_id=ids.IMPORT_MAPPING, value=value))
+    if preview.rights is None:
+        elements.append(
+            ButtonElement(text="Change mapping", action_id=ids.IMPORT_MAPPING, value=value)
+        )
     elements.append(ButtonElement(text="Cancel", action_id=ids.IMPORT_CANCEL, value=value))
     return ActionsBlock(block_id=f"import-{preview.row_id}", elements=elements)
 
@@ -132,7 +136,7 @@ def build_preview(preview: Preview) -> list[Block]:
         blocks.append(
             _section(f"🔒 *{name}* can't be imported by you from here.\n{preview.rights}")
         )
-        blocks.append(_buttons_cancel_only(preview))
+        blocks.append(_buttons(preview))
         return blocks
     how = (
         "the mapping set for this upload"
@@ -201,15 +205,6 @@ def build_preview(preview: Preview) -> list[Block]:
         )
     blocks.append(_buttons(preview))
     return blocks
-
-
-def _buttons_cancel_only(preview: Preview) -> ActionsBlock:
-    return ActionsBlock(
-        block_id=f"import-{preview.row_id}",
-        elements=[
-            ButtonElement(text="Cancel", action_id=ids.IMPORT_CANCEL, value=str(preview.row_id))
-        ],
-    )
 
 
 def preview_fallback(preview: Preview) -> str:
