@@ -48,7 +48,6 @@ class SlackFile:
     id: str
     name: str  # a plain file name (no folders, no control characters), as read and shown
     size: int
-    user: str | None  # who uploaded it
     url: str | None  # url_private_download
     pretty_type: str  # "PNG", "PDF"…, for a refusal
 
@@ -77,14 +76,13 @@ def as_file(data: Any) -> SlackFile:
         id=data["id"],
         name=clean_name(data.get("name") or data.get("title")),
         size=size if isinstance(size, int) and size >= 0 else 0,
-        user=data.get("user") if isinstance(data.get("user"), str) else None,
         url=data.get("url_private_download") or data.get("url_private") or None,
         pretty_type=str(data.get("pretty_type") or data.get("filetype") or "").strip()[:30],
     )
 
 
 def file_info(client: WebClient, file_id: str) -> SlackFile:
-    """What Slack says about the file now (its size, its uploader, where to download it)."""
+    """What Slack says about the file now (its name, its size, where to download it)."""
     try:
         answer = client.files_info(file=file_id)
     except SlackApiError as error:

@@ -220,7 +220,7 @@ def servers() -> Iterator[list[Any]]:
 
 
 def _file(url: str, name: str = "data.csv") -> SlackFile:
-    return SlackFile(id="F1", name=name, size=10, user="U0ADMIN", url=url, pretty_type="CSV")
+    return SlackFile(id="F1", name=name, size=10, url=url, pretty_type="CSV")
 
 
 def _base(server: Any) -> str:
