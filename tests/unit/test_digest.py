@@ -284,6 +284,37 @@ def add(
     session.flush()
 
 
+def overdose_deaths(**fields):
+    """A monthly indicator stewarded by U0KIM (no values yet)."""
+    return Indicator(
+        team_id="T1",
+        slug="od",
+        name="Overdose deaths",
+        unit="deaths",
+        period_kind="monthly",
+        update_frequency="monthly",
+        created_at=NOW,
+        updated_at=NOW,
+        steward_id="U0KIM",
+        **fields,
+    )
+
+
+def add_value(session, indicator, start, value, *, updated_at, period=None):
+    """One whole-jurisdiction value; its period is the month of `start` unless given."""
+    session.add(
+        IndicatorValue(
+            team_id="T1",
+            indicator_id=indicator.id,
+            period=period or f"{start:%Y-%m}",
+            period_start=start,
+            geography="",
+            value=value,
+            updated_at=updated_at,
+        )
+    )
+
+
 @pytest.mark.parametrize("n", [0, 5, 300])
 def test_build_digest_from_the_database(session, n):
     add(session, n, due=NOW - timedelta(days=10))  # overdue
@@ -361,18 +392,7 @@ def test_due_at_the_meeting_or_on_its_day_is_due_before_the_next_meeting(session
 
 
 def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed(session):
-    deaths = Indicator(
-        team_id="T1",
-        slug="od",
-        name="Overdose deaths",
-        unit="deaths",
-        direction=Direction.LOWER_IS_BETTER,
-        period_kind="monthly",
-        update_frequency="monthly",
-        created_at=NOW,
-        updated_at=NOW,
-        steward_id="U0KIM",
-    )
+    deaths = overdose_deaths(direction=Direction.LOWER_IS_BETTER)
     hidden = Indicator(
         team_id="T1",
         slug="secret",
@@ -395,38 +415,11 @@ def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed
     session.add_all([deaths, hidden, old])
     session.flush()
     for month, value in [(8, 130.0), (9, 120.0), (10, 100.0)]:
-        session.add(
-            IndicatorValue(
-                team_id="T1",
-                indicator_id=deaths.id,
-                period=f"2026-{month:02d}",
-                period_start=date(2026, month, 1),
-                geography="",
-                value=value,
-                updated_at=NOW - timedelta(days=1) if month == 10 else NOW - timedelta(days=60),
-            )
-        )
-    session.add(
-        IndicatorValue(
-            team_id="T1",
-            indicator_id=hidden.id,
-            period="2026-10",
-            period_start=date(2026, 10, 1),
-            geography="",
-            value=5.0,
-            updated_at=NOW,
-        )
-    )
-    session.add(
-        IndicatorValue(
-            team_id="T1",
-            indicator_id=old.id,
-            period="2023",
-            period_start=date(2023, 1, 1),
-            geography="",
-            value=5.0,
-            updated_at=NOW - timedelta(days=700),
-        )
+        loaded = NOW - timedelta(days=1) if month == 10 else NOW - timedelta(days=60)
+        add_value(session, deaths, date(2026, month, 1), value, updated_at=loaded)
+    add_value(session, hidden, date(2026, 10, 1), 5.0, updated_at=NOW)
+    add_value(
+        session, old, date(2023, 1, 1), 5.0, period="2023", updated_at=NOW - timedelta(days=700)
     )
     session.flush()
     digest = build_digest(session, team_id="T1", channel_id="C0MEETING", window=WINDOW, title="t")
@@ -445,31 +438,11 @@ def test_indicators_with_new_values_appear_with_a_chart_and_late_ones_are_listed
 def test_new_values_that_are_already_behind_are_said_once_with_the_news(session):
     # Loaded this week, but the next period was due long ago (the demo's first digest): listed
     # under new data with a "still behind" line, not a second time under "Late data".
-    deaths = Indicator(
-        team_id="T1",
-        slug="od",
-        name="Overdose deaths",
-        unit="deaths",
-        period_kind="monthly",
-        update_frequency="monthly",
-        created_at=NOW,
-        updated_at=NOW,
-        steward_id="U0KIM",
-    )
+    deaths = overdose_deaths()
     session.add(deaths)
     session.flush()
     for month, value in [(3, 130.0), (4, 120.0)]:
-        session.add(
-            IndicatorValue(
-                team_id="T1",
-                indicator_id=deaths.id,
-                period=f"2025-{month:02d}",
-                period_start=date(2025, month, 1),
-                geography="",
-                value=value,
-                updated_at=NOW - timedelta(days=1),
-            )
-        )
+        add_value(session, deaths, date(2025, month, 1), value, updated_at=NOW - timedelta(days=1))
     session.flush()
     digest = build_digest(session, team_id="T1", channel_id="C0MEETING", window=WINDOW, title="t")
     text = everything(digest.blocks)
