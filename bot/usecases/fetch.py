@@ -57,21 +57,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 
 USER_AGENT = "CommStat-bot/0.1 (indicator source refresh)"
 _HTML = re.compile(rb"^\s*(?:<!doctype\s+html|<html|<head|<body|<\?xml[^>]*>\s*<html)", re.I)
-_REDIRECTS = (301, 302, 303, 307, 308)
-_STATUS_WORDS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    410: "Gone",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 @dataclass(frozen=True)
@@ -258,7 +243,7 @@ class _Download:
         for _hop in range(self.limits.max_redirects + 1):
             check_url(str(current))
             with self.client.stream("GET", current, headers=headers) as response:
-                if response.status_code in _REDIRECTS and "location" in response.headers:
+                if response.has_redirect_location:
                     target = current.join(response.headers["location"])
                     if current.scheme == "https" and target.scheme == "http":
                         raise FetchError(
@@ -474,8 +459,7 @@ def _count_rows(body: bytes, host: str) -> int:
 
 
 def _status_error(host: str, status: int) -> FetchError:
-    words = _STATUS_WORDS.get(status, "")
-    said = f"{status} {words}".strip()
+    said = f"{status} {httpx.codes.get_reason_phrase(status)}".strip()
     if status in (401, 403):
         return FetchError(
             f"{host} refused access ({said}); the file may need a sign-in, which sources "
