@@ -383,7 +383,7 @@ def _build_digest_figure(specs: Sequence[ChartSpec]) -> Figure:
     places: list[Line2D] = []  # panels with several places: which colour is which
     late: list[str] = []
     for ax, spec in zip(axes, shown, strict=False):
-        drawn = panels(spec, limit=MAX_LINES)[0][:MAX_LINES]
+        drawn = panels(spec, limit=MAX_LINES)[0]
         name = _panel_title(spec.title, 34 if cols <= 2 else 26)
         if not drawn:
             ax.set_title(name, loc="left", fontsize=TEXT_PT)
