@@ -496,8 +496,6 @@ def _transport_words(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if "Connection refused" in text or "[Errno 111]" in text:
         return "connection refused"
-    if "Name or service not known" in text or "nodename nor servname" in text:
-        return "no such host"
     return text[:120]
 
 

@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import hashlib
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -602,6 +603,22 @@ def test_addresses_a_source_may_not_reach_are_refused_before_any_request(
     assert said in str(refused.value)
     assert not refused.value.transient
     assert site.requests == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_host_that_cannot_be_reached_is_named_in_words_and_tried_again(site, tmp_path) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(FetchError) as refused:
+        download(site, tmp_path, f"http://127.0.0.1:{port}/x.csv")
+    assert str(refused.value) == "127.0.0.1 could not be reached (connection refused)."
+    with pytest.raises(FetchError) as unknown:
+        download(site, tmp_path, "https://no-such-host.invalid/x.csv")
+    assert str(unknown.value) == (
+        "no-such-host.invalid could not be reached (no such host: no-such-host.invalid)."
+    )
+    assert refused.value.transient and unknown.value.transient
     assert list(tmp_path.iterdir()) == []
 
 
