@@ -26,7 +26,6 @@ from bot.usecases.indicators import Answer, CatalogEntry
 from storage.models import Indicator
 
 HEADER_LIMIT = 150
-MAX_BLOCKS = 50
 TOTAL_TEXT_LIMIT = 11_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)
 MAX_CATALOG_GEOGRAPHIES = 4
 MAX_WITHIN = 31  # a month's days; a year of days or weeks is left to the chart

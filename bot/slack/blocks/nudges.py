@@ -37,6 +37,8 @@ from bot.core.nudge_rules import (
 )
 from bot.core.text import clip, mention, safe
 from bot.slack.blocks import commitments as blocks
+from bot.slack.blocks.limits import MAX_BLOCKS
+from bot.slack.blocks.limits import MESSAGE_TEXT_BUDGET as TEXT_BUDGET
 from storage.models import Commitment, CommitmentStatus, Indicator
 
 STOP_HINT = "Mark it done, change the date or snooze it and I'll stop."
@@ -44,8 +46,6 @@ DATA_STOP_HINT = "Once the value is in, I'll stop asking for it."
 FALLBACK_CLIP = 150  # a commitment's words in a notification
 LINE_CLIP = 300  # a commitment's words in a line of the morning message
 NAME_CLIP = 200  # an indicator's name
-MAX_BLOCKS = 50  # Slack's limit for a message
-TEXT_BUDGET = 10_000  # Slack refuses some messages near 13k characters (msg_blocks_too_long)
 MAX_LINES = 23  # as many as 50 blocks hold (2 a line, 3 for the header and footer)
 FALLBACK_BUDGET = 1_000  # the notification's text
 MORNING = "morning"  # the outbox's name for the composer of these messages

@@ -18,10 +18,8 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.core.text import safe
-from bot.slack.blocks.limits import SECTION_LIMIT
+from bot.slack.blocks.limits import MAX_BLOCKS, SECTION_LIMIT
 from bot.usecases.report import OrgStats, Report
-
-MAX_BLOCKS = 50
 
 
 def _line(stats: OrgStats) -> str:
