@@ -222,7 +222,7 @@ def refresh(
         except FetchError as exc:
             return _failed(sessions, read, str(exc), transient=exc.transient, now=now)
         if fetched.not_modified:
-            return _checked(sessions, read, fetched, now=now, status="not_modified")
+            return _not_modified(sessions, read, fetched, now=now)
         assert fetched.path is not None
         return _import(sessions, read, fetched, fetched.path, now=now, announce=announce)
 
@@ -414,14 +414,14 @@ def _store_checked(
     return source.next_fetch_at
 
 
-def _checked(
-    sessions: sessionmaker[Session], read: _Read, fetched: Fetched, *, now: datetime, status: str
+def _not_modified(
+    sessions: sessionmaker[Session], read: _Read, fetched: Fetched, *, now: datetime
 ) -> Outcome:
     with sessions.begin() as session:
         following = _store_checked(session, read.info.id, fetched, now=now)
     return Outcome(
         read.info,
-        status,
+        "not_modified",
         f"{read.info.name}: not changed since the last fetch ({read.info.host} answered 304 Not "
         "Modified); nothing imported.",
         next_fetch_at=following,
