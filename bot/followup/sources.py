@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ from storage.models import Indicator, Person, Schedule, Team
 logger = logging.getLogger(__name__)
 
 MEETING, WEEKLY = "meeting", "weekly_digest"
+PASS_SECONDS = 60.0  # no new download starts after this long (real time) in one pass
 
 
 @dataclass
@@ -75,11 +77,19 @@ class UnknownSource(LookupError):
 def refresh_due(
     services: Services, *, now: datetime, limits: FetchLimits = DEFAULT_LIMITS
 ) -> SourcesReport:
-    """The scheduler's step: fetch every source that is due (at most MAX_PER_PASS)."""
+    """The scheduler's step: fetch every source that is due (at most MAX_PER_PASS). No new
+    download starts after PASS_SECONDS of real time: the pass's digests and the delivery of
+    its reminders wait behind this step, and ten slow publishers could hold them up for most
+    of an hour. The sources claimed and not fetched are due again at once, for the next pass."""
     with services.sessions.begin() as session:
         claimed = usecase.claim_due(session, now=now)
     report = SourcesReport()
-    for source_id in claimed:
+    started = time.monotonic()
+    for position, source_id in enumerate(claimed):
+        if position and time.monotonic() - started > PASS_SECONDS:  # (one at least)
+            with services.sessions.begin() as session:
+                usecase.release(session, claimed[position:], now=now)
+            break
         try:
             outcome = _refresh(services, source_id, now=now, limits=limits)
         except Exception:

@@ -142,6 +142,13 @@ def claim_due(session: Session, *, now: datetime, limit: int = MAX_PER_PASS) -> 
     return claimed
 
 
+def release(session: Session, source_ids: Sequence[int], *, now: datetime) -> None:
+    """Sources claimed and then not fetched in this pass: due again at once."""
+    session.execute(
+        update(ImportSource).where(ImportSource.id.in_(source_ids)).values(next_fetch_at=now)
+    )
+
+
 def next_due(session: Session, source: ImportSource, *, now: datetime) -> datetime:
     """When the earliest next period of the source's indicators is due (FETCH_HOUR that day in
     the coalition's zone); `now` when one of them has no value yet, or none is linked and the
@@ -481,5 +488,6 @@ __all__ = [
     "claim_due",
     "next_due",
     "refresh",
+    "release",
     "sources_of",
 ]

@@ -369,6 +369,39 @@ def test_a_source_refreshes_itself_when_its_next_period_is_due_and_is_announced_
 # --- a changed file, by hand ---------------------------------------------------------------------
 
 
+def test_slow_sources_do_not_hold_up_a_pass_the_rest_wait_for_the_next(
+    services, site, fake_slack, tmp_path, monkeypatch
+) -> None:
+    # Two sources due at once; the pass's time for downloads is used up by the first (a slow
+    # publisher): the second is not started, and the next pass (a minute later) fetches it.
+    from bot.followup import sources as step
+
+    monkeypatch.setattr(step, "PASS_SECONDS", 0.0)
+    site.serve("/vsrr.csv", without_april(VSRR))
+    site.serve("/vsrr2.csv", without_april(VSRR))
+    second = vsrr_catalog(site).replace(
+        "indicators:",
+        f"""  - name: vsrr2
+    url: {site.url("/vsrr2.csv")}
+    indicator_column: Indicator
+    period_column: period_end
+    value_column: Data Value
+    geography_column: State
+indicators:""",
+    )
+    second = second.replace(
+        "Synthetic opioids, excl. methadone (T40.4)\n    fetch_from: vsrr\n",
+        "Synthetic opioids, excl. methadone (T40.4)\n    fetch_from: vsrr2\n",
+    )
+    set_up(services, tmp_path, second)
+    assert tick(services, T0).sources.summary() == "fetched 1 source (1 with new data)"
+    assert (len(site.hits("/vsrr.csv")), len(site.hits("/vsrr2.csv"))) == (1, 0)
+    assert source(services, "vsrr2").next_fetch_at == T0  # released, not claimed for 30 minutes
+    # (Its file is the same CDC file, whose values the first source already stored.)
+    assert tick(services, T0 + timedelta(minutes=1)).sources.summary() == "fetched 1 source"
+    assert (len(site.hits("/vsrr.csv")), len(site.hits("/vsrr2.csv"))) == (1, 1)
+
+
 @pytest.fixture
 def commstat(sqlite_url: str, fake_slack: FakeSlack):
     runner = CliRunner(
