@@ -130,7 +130,7 @@ def create(services: Services, client: WebClient, command: dict[str, Any]) -> di
         created.commitment,
         indicator=created.indicator,
         unlinked_tags=created.unlinked_tags,
-        working_day=created.working_day,
+        day_off=created.day_off,
         also_linked=created.also_linked,
     )
     if not extra:
@@ -177,6 +177,9 @@ def change(
     actor = actor_for(services, client, command["team_id"], command["user_id"])
     changed = replies.change_commitment(services, actor, verb, commitment_id, rest, command)
     refresh_message(services, client, changed.commitment)
+    if changed.day_off is not None:  # moved to a day off: said, with a button to the next one
+        text, extra = blocks.after_moving(changed.answer, changed.commitment, changed.day_off)
+        return {"text": text, "blocks": extra}
     return {"text": changed.answer}
 
 

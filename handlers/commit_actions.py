@@ -287,7 +287,7 @@ def _remark_day_off(client: WebClient, created: Any, *, channel: str, user_id: s
     """A due day picked on a day off gets the same remark as `/commit` gives, with its button to
     the next working day: privately in the channel, or by DM where the bot cannot."""
     text, extra = blocks.after_creating(
-        created.commitment, indicator=None, unlinked_tags=(), working_day=created.working_day
+        created.commitment, indicator=None, unlinked_tags=(), day_off=created.day_off
     )
     if not extra:
         return

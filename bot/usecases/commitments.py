@@ -8,7 +8,7 @@ before the transaction opens).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,8 @@ from bot.core.commit_parser import (
     too_many_owners_message,
 )
 from bot.core.dates import Due, format_due, parse_due
-from bot.core.nudge_rules import Rules
+from bot.core.deadlines import local_due
+from bot.core.nudge_rules import Rules, team_holidays
 from bot.core.text import mention, plain, safe, zone_name
 from bot.usecases.indicators import visible_indicators
 from bot.usecases.meetings import next_meeting
@@ -268,7 +269,7 @@ class Created:
     indicator: str | None  # the first linked indicator's slug (the one its messages show)
     unlinked_tags: tuple[str, ...] = ()  # `#tags` that name no indicator here: not linked
     also_linked: tuple[str, ...] = ()  # the slugs of the other indicators its `#tags` linked
-    working_day: date | None = None  # due on a day off: the next working day, to offer instead
+    day_off: DayOff | None = None  # due on a day off: the next working day, to offer instead
 
 
 def create_commitment(
@@ -325,7 +326,7 @@ def create_commitment(
         is_new,
         linked[0].slug if linked else None,
         unlinked_tags=unlinked,
-        working_day=_next_working_day(session, actor.team_id, parsed.due),
+        day_off=day_off(session, actor.team_id, parsed.due.at.date()),
         also_linked=tuple(i.slug for i in linked[1:]),
     )
 
@@ -353,21 +354,26 @@ def _linked_indicators(
     return linked, tuple(unlinked)
 
 
-def _next_working_day(session: Session, team_id: str, due: Due) -> date | None:
-    """When the due day is not one of the team's working days (or a holiday): the next one that
-    is, to offer in the answer; None when the day is fine."""
+@dataclass(frozen=True)
+class DayOff:
+    """A due day that is not one of the team's working days: the next one that is, to offer
+    instead, and the holiday's name when it is one (None: a weekend or other day off)."""
+
+    working_day: date
+    holiday: str | None
+
+
+def day_off(session: Session, team_id: str, day: date) -> DayOff | None:
+    """None when the due day (in the commitment's zone) is a working day, or the team has no
+    working days set."""
     team = session.get(Team, team_id)
     rules = Rules.of(team) if team is not None else Rules()
-    if not rules.working_days:
+    if not rules.working_days or rules.is_working_day(day):
         return None
-    day = due.at.date()
-    if rules.is_working_day(day):
+    after = rules.working_day_after(day)
+    if after is None:
         return None
-    for _ in range(366):
-        day += timedelta(days=1)
-        if rules.is_working_day(day):
-            return day
-    return None
+    return DayOff(after, team_holidays(team).get(day) if team is not None else None)
 
 
 def owner_zone(session: Session, team_id: str, user_id: str, *, default: str) -> str:
@@ -418,6 +424,7 @@ class Change:
     answer: str  # what the person who changed it is told
     commitment: Commitment
     note: str = ""  # the note or reason as stored (cleaned), "" without one
+    day_off: DayOff | None = None  # moved to a day off: the next working day, to offer instead
 
 
 def apply_change(
@@ -447,10 +454,12 @@ def apply_change(
         ).first()
         if earlier is not None:
             note = (earlier.detail or {}).get("note") or (earlier.detail or {}).get("reason")
-            return Change(earlier.answer or "", commitment, str(note or ""))
+            return _with_day_off(
+                session, verb, Change(earlier.answer or "", commitment, str(note or ""))
+            )
     session.flush()
     before = set(session.identity_map.values())
-    change = _change(session, actor, verb, commitment, rest, now=now)
+    change = _with_day_off(session, verb, _change(session, actor, verb, commitment, rest, now=now))
     if request:
         # The events this change wrote (in this session: nobody else's) carry its request.
         for written in [*session.new, *session.identity_map.values()]:
@@ -462,6 +471,15 @@ def apply_change(
                 written.request = request[:300]
                 written.answer = change.answer
     return change
+
+
+def _with_day_off(session: Session, verb: str, change: Change) -> Change:
+    """A move to a day off is pointed out, as a new commitment's is (also when a request is
+    answered again: its first answer is stored, the remark is worked out anew)."""
+    if verb != "move" or change.commitment.status != CommitmentStatus.OPEN:
+        return change
+    day = local_due(change.commitment).date()
+    return replace(change, day_off=day_off(session, change.commitment.team_id, day))
 
 
 def _change(

@@ -439,6 +439,54 @@ def test_a_working_day_gets_no_remark(bot):
     assert replies(bot)[count:] == []
 
 
+def test_a_due_public_holiday_is_named(bot):
+    count = len(replies(bot))
+    commitment, message = make(bot, "Send the year-end report by Dec 25")  # a Friday
+    said = last_reply(bot, count)
+    assert (
+        f"#{commitment.id} is due Fri — Christmas Day, not a working day; Mon, Dec 28?"
+        in said["text"]
+    )
+    assert press_move_to(bot, said, message) == "Move to Mon, Dec 28"
+    wait_for(lambda: "Mon, Dec 28, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
+
+
+def test_a_day_an_admin_made_a_holiday_is_called_a_local_one(sqlite_bot):
+    bot = sqlite_bot
+    make(bot, "Call the shelter by Friday")  # the coalition's first use
+    with bot.services.sessions.begin() as session:
+        session.get(Team, "T0COALITION").holidays = ["2026-12-31"]
+    count = len(replies(bot))
+    commitment, _ = make(bot, "Close the books by Dec 31")  # a Thursday
+    said = last_reply(bot, count)
+    assert (
+        f"#{commitment.id} is due Thu — a local holiday, not a working day; Mon, Jan 4?"
+        in said["text"]
+    )  # Jan 1 is New Year's Day, then the weekend
+
+
+def test_a_move_to_a_day_off_is_said_with_a_button_to_the_next_working_day(bot):
+    commitment, message = make(bot, "Call the shelter by Friday")
+    said = ask(bot, f"move {commitment.id} Saturday")
+    assert said["text"].startswith(f"📅 #{commitment.id} is now due Sat, Nov 28, 2026.")
+    assert f"#{commitment.id} is due Sat — not a working day; Mon, Nov 30?" in said["text"]
+    assert all_text(message) != all_text(bot.slack.message(CHANNEL, message["ts"]))
+    assert press_move_to(bot, said, message) == "Move to Mon, Nov 30"
+    wait_for(lambda: "Mon, Nov 30, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
+    assert stored(bot)[0].due_at.astimezone(NY).date() == date(2026, 11, 30)
+    # the same move again is refused as it always was: nothing to move, no button
+    again = ask(bot, f"move {commitment.id} Nov 30")
+    assert again["text"] == f"#{commitment.id} is already due Mon, Nov 30, 2026."
+    assert not any(b["type"] == "actions" for b in again.get("blocks") or [])
+
+
+def test_a_move_to_a_working_day_gets_no_remark(bot):
+    commitment, _ = make(bot, "Call the shelter by Friday")
+    said = ask(bot, f"move {commitment.id} Dec 1")
+    assert said["text"] == f"📅 #{commitment.id} is now due Tue, Dec 1, 2026."
+    assert "blocks" not in said or not said["blocks"]
+
+
 def test_move_drop_and_note_by_number_with_or_without_hash(bot):
     first, _ = make(bot, "Call the shelter by Friday")
     second, _ = make(bot, "Draft the MOU by Dec 10")

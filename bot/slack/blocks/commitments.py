@@ -31,9 +31,11 @@ from slack_sdk.models.views import View
 from bot.core.commit_parser import ListFilter
 from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text, local_due
+from bot.core.digest import holiday_words
 from bot.core.text import clip, mention, safe
 from bot.slack import ids
 from bot.slack.blocks.limits import SECTION_LIMIT
+from bot.usecases.commitments import DayOff
 from storage.models import Commitment, CommitmentStatus
 
 OWNERS_LIMIT = 1000  # with the 400-character action, a summary stays far below SECTION_LIMIT
@@ -155,23 +157,15 @@ def after_creating(
     *,
     indicator: str | None,
     unlinked_tags: Sequence[str],
-    working_day: date | None,
+    day_off: DayOff | None,
     also_linked: Sequence[str] = (),
 ) -> tuple[str, list[Block]]:
     """What the person who made it should know at once (text, blocks), or ("", []): a due day
     that is not a working day, with a button to move it to the next one; the indicators its
     `#tags` linked when there are several; `#tags` that name no indicator."""
     lines: list[str] = []
-    blocks: list[Block] = []
-    due = local_due(commitment)
-    # "Mon, Nov 30" (the year is in the confirmation), and the time it was given, if any
-    label = format_due(_at_day(due, working_day)).rsplit(",", 1)[0] if working_day else ""
-    if label and commitment.due_has_time:
-        label += " at " + format_due(due, has_time=True).rsplit(" at ", 1)[-1]
-    if working_day is not None:
-        lines.append(
-            f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — not a working day; {label}?"
-        )
+    if day_off is not None:
+        lines.append(_day_off_line(commitment, day_off))
     if also_linked and indicator:
         linked = _listed([f"#{indicator}", *(f"#{slug}" for slug in also_linked)])
         lines.append(
@@ -188,23 +182,54 @@ def after_creating(
     if not lines:
         return "", []
     text = "\n".join(lines)
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=text)))
-    if working_day is not None:
-        blocks.append(
-            ActionsBlock(
-                block_id=f"move-to-working-day-{commitment.id}",
-                elements=[
-                    ButtonElement(
-                        text=f"Move to {label}",
-                        action_id=ids.COMMIT_MOVE,
-                        # `<id>:<day>` or `<id>:<day> <HH:MM>`: the typed time moves with it
-                        value=f"{commitment.id}:{working_day.isoformat()}"
-                        + (f" {due:%H:%M}" if commitment.due_has_time else ""),
-                    )
-                ],
-            )
-        )
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text))]
+    if day_off is not None:
+        blocks.append(_move_to_working_day(commitment, day_off))
     return text, blocks
+
+
+def after_moving(answer: str, commitment: Commitment, day_off: DayOff) -> tuple[str, list[Block]]:
+    """A move to a day off: the answer, the same remark a new commitment gets, its button."""
+    text = f"{answer}\n{_day_off_line(commitment, day_off)}"
+    return text, [
+        SectionBlock(text=MarkdownTextObject(text=text)),
+        _move_to_working_day(commitment, day_off),
+    ]
+
+
+def _day_off_line(commitment: Commitment, day_off: DayOff) -> str:
+    """`#5 is due Fri — Christmas Day, not a working day; Mon, Dec 28?`"""
+    due = local_due(commitment)
+    what = f"{holiday_words(day_off.holiday)}, not" if day_off.holiday else "not"
+    return (
+        f"#{commitment.id} is due {_DAY_ABBR[due.weekday()]} — {what} a working day; "
+        f"{_working_day_label(commitment, day_off)}?"
+    )
+
+
+def _working_day_label(commitment: Commitment, day_off: DayOff) -> str:
+    """`Mon, Nov 30` (the year is in the confirmation), and the time it was given, if any."""
+    due = local_due(commitment)
+    label = format_due(_at_day(due, day_off.working_day)).rsplit(",", 1)[0]
+    if commitment.due_has_time:
+        label += " at " + format_due(due, has_time=True).rsplit(" at ", 1)[-1]
+    return label
+
+
+def _move_to_working_day(commitment: Commitment, day_off: DayOff) -> ActionsBlock:
+    due = local_due(commitment)
+    return ActionsBlock(
+        block_id=f"move-to-working-day-{commitment.id}",
+        elements=[
+            ButtonElement(
+                text=f"Move to {_working_day_label(commitment, day_off)}",
+                action_id=ids.COMMIT_MOVE,
+                # `<id>:<day>` or `<id>:<day> <HH:MM>`: the typed time moves with it
+                value=f"{commitment.id}:{day_off.working_day.isoformat()}"
+                + (f" {due:%H:%M}" if commitment.due_has_time else ""),
+            )
+        ],
+    )
 
 
 _DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
