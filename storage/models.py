@@ -146,6 +146,10 @@ class Person(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # coalition admin (settings)
     is_slack_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # workspace admin/owner
     refreshed_at: Mapped[datetime | None]  # last users.info, for the cache
+    # Slack refused a direct message to them (their account deactivated or gone) at this time;
+    # no reminder is planned for them until Slack says they are active again.
+    unreachable_since: Mapped[datetime | None]
+    unreachable_reason: Mapped[str | None] = mapped_column(String(40))  # Slack's error code
 
 
 class Indicator(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -65,6 +65,47 @@ def save_person(session: Session, team_id: str, user_id: str, **fields: Any) -> 
     for name, value in fields.items():
         setattr(person, name, value)
     return person
+
+
+def mark_unreachable(
+    session: Session, team_id: str, user_id: str, *, reason: str, since: datetime
+) -> None:
+    """Slack refused to let the bot write to this person (`reason`: its error code). The first
+    time is kept: a later refusal does not move "since when"."""
+    person = save_person(session, team_id, user_id)
+    if person.unreachable_since is None:
+        person.unreachable_since = since
+    person.unreachable_reason = reason
+
+
+def mark_reachable(session: Session, team_id: str, user_id: str) -> bool:
+    """Slack says this person is active (again); True when they had been unreachable."""
+    person = get_person(session, team_id, user_id)
+    if person is None or person.unreachable_since is None:
+        return False
+    person.unreachable_since = None
+    person.unreachable_reason = None
+    return True
+
+
+def unreachable(session: Session, people: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Those of these (team, user) whom the bot cannot reach in Slack, with the reason (Slack's
+    error code); one query however many are asked about."""
+    wanted = set(people)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Person.team_id, Person.user_id, Person.unreachable_reason).where(
+            Person.team_id.in_({team for team, _ in wanted}),
+            Person.user_id.in_({user for _, user in wanted}),
+            Person.unreachable_since.is_not(None),
+        )
+    )
+    return {
+        (team, user): reason or "user_disabled"
+        for team, user, reason in rows
+        if (team, user) in wanted
+    }
 
 
 def get_commitment(
