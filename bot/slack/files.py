@@ -109,9 +109,17 @@ def check(file: SlackFile, *, limit: int = MAX_BYTES) -> None:
             "then upload that. Nothing was imported."
         )
     if suffix not in TABLES:
-        kind = f"a {safe(file.pretty_type, 30)} file" if file.pretty_type else "not a table"
+        kind = file.pretty_type.lower()
+        if not suffix or "csv" in kind or "excel" in kind or "xls" in kind:
+            # Slack may call it a CSV, but it is read by the end of its name
+            raise FileRefused(
+                f"{name} has no .csv or .xlsx at the end of its name, so I can't tell how to "
+                "read it. Save it as a CSV (.csv) or Excel (.xlsx) file and upload that. "
+                "Nothing was imported."
+            )
+        what = f"a {safe(file.pretty_type, 30)} file" if file.pretty_type else "not a table"
         raise FileRefused(
-            f"{name} is {kind}: I can import indicator values from a CSV (.csv) or Excel (.xlsx) "
+            f"{name} is {what}: I can import indicator values from a CSV (.csv) or Excel (.xlsx) "
             "file. Nothing was imported."
         )
     if file.size > limit:

@@ -385,6 +385,12 @@ def test_a_cli_import_is_recorded_and_its_file_name_remembered(sqlite_bot):
         ("chart.png", PNG, "chart.png is a PNG file: I can import indicator values from a CSV"),
         ("minutes.pdf", b"%PDF-1.4 garbage", "minutes.pdf is a PDF file"),
         ("old.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 64, "old Excel file (.xls)"),
+        (
+            "overdoses",  # a table saved without its ending: not "a … file: I can read CSV"
+            b"indicator,period,value\noverdoses,2024,1\n",
+            "overdoses has no .csv or .xlsx at the end of its name, so I can't tell how to read "
+            "it. Save it as a CSV (.csv) or Excel (.xlsx) file and upload that.",
+        ),
     ],
 )
 def test_a_file_that_is_not_a_table_is_refused_before_downloading(sqlite_bot, name, data, words):

@@ -264,3 +264,12 @@ def test_slacks_sign_in_page_is_not_read_as_data(sqlite_bot, tmp_path):
     right = WebClient(token=bot.slack.token, base_url=bot.slack.api_url)
     path = files.download(right, files.as_file(info), tmp_path, slack_api_url=bot.slack.api_url)
     assert path.read_bytes().endswith(b"A,2024,1\n")
+
+
+def test_a_table_slack_calls_csv_but_named_otherwise_is_not_refused_as_not_a_csv():
+    named = SlackFile(id="F1", name="export.dat", size=10, url=None, pretty_type="CSV")
+    with pytest.raises(FileRefused) as refused:
+        files.check(named)
+    assert str(refused.value).startswith(
+        "export.dat has no .csv or .xlsx at the end of its name, so I can't tell how to read it."
+    )
