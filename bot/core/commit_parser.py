@@ -109,6 +109,7 @@ _LEADING_MENTIONS_RE = re.compile(
 )
 # A name typed without picking it from Slack's list arrives as plain text ("@lee"), not <@U...>.
 _PLAIN_MENTION_RE = re.compile(r"@\w[^\s@<>,;:!?`*]*")
+_OWNERS_WILL_RE = re.compile(r"^(?:to|will|are going to|is going to)\s+(?=\w)", re.IGNORECASE)
 _OWNER_JOINER_RE = re.compile(r"(?:,\s*)?(?:(?:and\b|&amp;|&)\s*)?", re.IGNORECASE)
 # Quoted titles and Slack entities (<@U1>, <#C1|x>, <https://...|label>) are never read.
 _PROTECTED_RE = re.compile(r"\"[^\"]*\"|“[^”]*”|‘[^’]*’|(?<!\w)'(?=\S)[^']*(?<=\S)'(?!\w)|<[^<>]*>")
@@ -438,6 +439,8 @@ def _leading_owners(text: str) -> tuple[tuple[str, ...], str]:
     if len(owners) > MAX_OWNERS:
         raise CommitTextError(too_many_owners_message(len(owners)), reason="too_many_owners")
     rest = text[position:].strip()
+    if owners:  # "<@U1> to draft the MOU", "<@U1> will draft it": the action is "draft …"
+        rest = _OWNERS_WILL_RE.sub("", rest, count=1)
     # "<@U1> and @sam ...": the joiner only counts after a real mention
     joiner = _OWNER_JOINER_RE.match(rest) if owners else None
     if plain := _PLAIN_MENTION_RE.match(rest, joiner.end() if joiner else 0):

@@ -83,6 +83,13 @@ CASES: list[tuple[str, tuple[str, ...], str, str, str | None]] = [
      "send it", "2026-12-04", None),
     ("<@U123|maria> <@U123> Send the report by Friday", ("U123",), "Send the report",
      "2026-11-27", None),
+    # "<@Lee> and <@Pat> to draft the MOU": the owners' "to" / "will" is not the action's
+    ("<@U123|maria> and <@U456> to draft the MOU by Friday", ("U123", "U456"), "draft the MOU",
+     "2026-11-27", None),
+    ("<@U123> will send it by Friday", ("U123",), "send it", "2026-11-27", None),
+    ("<@U123> is going to call the shelters by Friday", ("U123",), "call the shelters",
+     "2026-11-27", None),
+    ("To do: call the shelters by Friday", (), "To do: call the shelters", "2026-11-27", None),
     # Slack's markup is read, then kept as the words people see: no mention, broadcast or
     # disguised link is stored (bot.core.text.safe escapes the words again for Slack)
     ("<@U123> Send the report to <@U999> by Friday", ("U123",), "Send the report to @U999",
