@@ -18,6 +18,10 @@ holds when the message goes, and drops the message when none does.
 
 A reminder that comes due after the person's message of the day was queued (a commitment handed
 to them at noon, due today) waits for their next morning's message rather than making a second.
+Someone Slack refused a direct message to (their account deactivated or gone:
+`Person.unreachable_since`, set by the outbox) is planned no message: one failed attempt, not
+one every reminder day. Once Slack says they are active again, the rules' next reminder day
+brings their message (what was missed is not sent in a burst).
 No Slack call happens here.
 """
 
@@ -155,10 +159,14 @@ def queue_mornings(
     line key of each reminder due at `now`, in the person's zone `zones[(team, person)]`);
     returns how many messages were new. A line that
     their message of the day does not hold came due after it was queued: its row's next look
-    (`wakes`, by row id) moves to their next morning, whose message will have it."""
+    (`wakes`, by row id) moves to their next morning, whose message will have it. People the bot
+    cannot reach in Slack are left out (their rows keep the rules' next look)."""
     queued = 0
+    unreachable = repo.unreachable(session, wanted)
     # In one order in every process, so two planners never wait on each other's messages.
     for team_id, user in sorted(wanted):
+        if (team_id, user) in unreachable:
+            continue
         team = teams[team_id]
         zone = zones[(team_id, user)]
         planned = plan_morning(session, team=team, user=user, zone=zone, now=now)

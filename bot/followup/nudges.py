@@ -3,7 +3,9 @@
 The rules are pure and live in `bot.core.nudge_rules`. This module finds the commitments due for
 a look, applies the rules to each owner (in their own time zone) and to the creator; an owner
 due a reminder gets their morning message (`bot.followup.morning.plan_morning`: one message a
-person a day, with everything that needs them), the creator a one-time notice.
+person a day, with everything that needs them), the creator a one-time notice. Someone Slack
+refused a direct message to (deactivated, gone) is planned nothing until Slack says they are
+active again; the creator's notice says which owners cannot be reached.
 
 Planning twice, from several processes, or at an earlier instant than a previous pass never sends
 anything twice (the keys are explained in `bot.followup.morning`); every message carries what it
@@ -151,6 +153,13 @@ class _Context:
         person = self.people.get((team.id, user_id))
         return text.zone(person.time_zone if person else None, team.time_zone)
 
+    def unreachable(self, team_id: str, user_id: str) -> str | None:
+        """Why a direct message cannot reach this person (Slack's error code), or None."""
+        person = self.people.get((team_id, user_id))
+        if person is None or person.unreachable_since is None:
+            return None
+        return person.unreachable_reason or "user_disabled"
+
 
 def _plan_one(
     session: Session,
@@ -193,17 +202,31 @@ def _plan_one(
             decision = decide(once, now=now, rules=rules, zone=zone, start=start)
             if decision.wake is not None:
                 wakes.append(decision.wake)
-            if decision.send is not None and outbox.enqueue(
-                session,
-                team_id=commitment.team_id,
-                key=creator_key(commitment),
-                kind="creator_notice",
-                channel=commitment.creator_id,
-                payload=creator_payload(
-                    commitment, now=now, indicator=context.indicators.get(commitment.id)
-                ),
-                now=now,
-                holds=outbox.holds_commitment(commitment),
+            # A creator who cannot be reached is told when they can be (the next look).
+            reachable = context.unreachable(commitment.team_id, commitment.creator_id) is None
+            unreachable = {
+                owner: why
+                for owner in commitment.owner_ids
+                if (why := context.unreachable(commitment.team_id, owner)) is not None
+            }
+            if (
+                decision.send is not None
+                and reachable
+                and outbox.enqueue(
+                    session,
+                    team_id=commitment.team_id,
+                    key=creator_key(commitment),
+                    kind="creator_notice",
+                    channel=commitment.creator_id,
+                    payload=creator_payload(
+                        commitment,
+                        now=now,
+                        indicator=context.indicators.get(commitment.id),
+                        unreachable=unreachable,
+                    ),
+                    now=now,
+                    holds=outbox.holds_commitment(commitment),
+                )
             ):
                 result.creator_notices += 1
     return min(wakes) if wakes else None

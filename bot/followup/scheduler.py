@@ -24,7 +24,7 @@ from typing import Any
 from bot.bootstrap import Services
 from bot.followup import digest, freshness, nudges, sources
 from bot.followup.sources import SourcesReport
-from bot.slack import outbox
+from bot.slack import outbox, people
 from bot.usecases.fetch import DEFAULT_LIMITS, FetchLimits
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,10 @@ def run_pass(
     rests three times that before it is looked for and tried again)."""
     started = time.perf_counter()
     report = PassReport(now=now)
+    try:  # asks Slack with no transaction open: an account turned back on gets its reminders
+        people.recheck_unreachable(services)
+    except Exception:
+        logger.exception("scheduler: asking Slack about unreachable people failed")
     try:
         for _ in range(MAX_BATCHES):
             with services.sessions.begin() as session:

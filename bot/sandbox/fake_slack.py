@@ -733,6 +733,21 @@ class FakeSlack:
                 "is_admin": is_admin,
             }
 
+    def deactivate_user(self, user_id: str) -> None:
+        """A workspace admin deactivates someone: users.info says `deleted`, and a direct
+        message to them (conversations.open, chat.postMessage) fails with `user_disabled`."""
+        self._set_deleted(user_id, True)
+
+    def reactivate_user(self, user_id: str) -> None:
+        """The admin turns the account back on: everything works for them again."""
+        self._set_deleted(user_id, False)
+
+    def _set_deleted(self, user_id: str, deleted: bool) -> None:
+        with self._lock:
+            if user_id not in self._users:
+                raise KeyError(f"no user {user_id} in the stand-in")
+            self._users[user_id]["deleted"] = deleted
+
     def add_channel(
         self,
         channel_id: str,

@@ -33,6 +33,12 @@ key; `deliver` sends what is due. The rules, and why:
   Any other Slack error (channel_not_found,
   not_in_channel, is_archived, user_not_found, invalid_auth …) and NotInstalled → failed at
   once, with a plain-words reason that `problems()` lists for admins.
+* **People who cannot be reached.** A direct message refused with `user_disabled` (the person's
+  account was deactivated) or `user_not_found` (it is gone) also marks that person unreachable
+  since then (`people.unreachable_since`, in the same transaction as the row's failure), and
+  the planners plan nothing more for them: one failed message, not one every reminder day.
+  Slack saying they are active again clears it (`bot.slack.people`). Not `account_inactive`:
+  that is the bot's own token, not the person.
 * **Pace.** At most one message per `per_channel_interval` seconds per conversation (Slack's
   ~1/s per channel), measured in real time within one process.
 * **Only these.** `deliver(keys=…)` claims only the rows with those keys (`/commstat digest now`
@@ -102,6 +108,10 @@ BACKOFF_BASE = 60.0
 BACKOFF_CAP = 3600.0
 _CLAIM_LOCK = 0x0C0_5747  # pg_advisory_xact_lock key: serialises claims, not sends
 ALT_TEXT_LIMIT = 1000  # Slack's limit for a file's alt text
+
+# Slack's answers to a direct message that say its recipient cannot be reached (not the bot's
+# own `account_inactive`): the person is marked unreachable (see the module docstring).
+UNREACHABLE = frozenset({"user_disabled", "user_not_found"})
 
 _UNKNOWN = "outcome unknown since"
 _UNKNOWN_RE = re.compile(_UNKNOWN + r" (\d+(?:\.\d+)?)")
@@ -306,6 +316,7 @@ class _Outcome:
     uncertain_since: float | None = None  # wall-clock time from which to look for it
     found: bool = False
     rate_limited: bool = False
+    code: str | None = None  # Slack's error code of a refusal
 
 
 @dataclass
@@ -588,6 +599,10 @@ def _record(state: _Pass, row: _Claimed, outcome: _Outcome) -> None:
             .execution_options(synchronize_session=False)
         )
         recorded = getattr(result, "rowcount", 0) == 1
+        if recorded and outcome.status == "failed" and _refuses_person(row, outcome.code):
+            repo.mark_unreachable(
+                session, row.team_id, row.channel, reason=str(outcome.code), since=state.now
+            )
     if not recorded:
         logger.warning(
             "outbox row %s: claim was taken over while sending (outcome %s); the new owner "
@@ -817,9 +832,19 @@ def _client(state: _Pass, team_id: str) -> WebClient:
     return client
 
 
+def _is_person(channel: str) -> bool:
+    """A direct message's target: a user id (U…, or W… on Enterprise Grid), not a channel."""
+    return channel.startswith(("U", "W"))
+
+
+def _refuses_person(row: _Claimed, code: str | None) -> bool:
+    """Slack refused a direct message because of its recipient, not of the bot or a channel."""
+    return code in UNREACHABLE and _is_person(row.channel)
+
+
 def _conversation(state: _Pass, client: WebClient, row: _Claimed) -> str:
     """A conversation id for the target: a DM's user id becomes the bot's IM channel with them."""
-    if not row.channel.startswith(("U", "W")):
+    if not _is_person(row.channel):
         return row.channel
     where = (row.team_id, row.channel)
     if where not in state.ims:
@@ -923,7 +948,7 @@ def _classify(exc: Exception, row: _Claimed) -> _Outcome:
             )
         if code in errors.TRANSIENT:
             return _Outcome("retry", error=f"{code}: Slack was busy", delay=delay)
-        return _Outcome("failed", error=_explain(code))
+        return _Outcome("failed", error=_explain(code), code=code)
     if isinstance(exc, SlackRequestError):  # the upload step refused: nothing was shared
         return _Outcome("retry", error=f"upload failed: {exc}", delay=delay)
     if isinstance(exc, _BadPayload):
@@ -1001,6 +1026,7 @@ def _marked_filename(filename: str, key: str) -> str:
 __all__ = [
     "HOLDS",
     "PARTS",
+    "UNREACHABLE",
     "DeliveryReport",
     "deliver",
     "enqueue",

@@ -27,6 +27,7 @@ from slack_bolt.util.utils import get_arg_names_of_callable
 
 from bot.bootstrap import Services, system_clock
 from bot.core.text import clip, safe
+from bot.slack import people
 from bot.slack.journal import JOB, ClaimLost, Journaling, Running
 from storage import jobs
 from storage.models import JobStatus
@@ -173,6 +174,8 @@ class Worker:
         )
         renewer.start()
         started = time.monotonic()
+        # A request from a person proves their Slack account works: reminders may reach them.
+        people.heard_from(self.services, job.team_id, _sender(job))
         try:
             request = BoltRequest(
                 body=job.request.get("body") or {},
@@ -225,7 +228,7 @@ class Worker:
     def _apologise(self, job: jobs.ClaimedJob) -> None:
         """A job given up: its person hears so (best effort), rather than waiting for nothing."""
         body = job.request.get("body") or {}
-        user = body.get("user_id") or (body.get("user") or {}).get("id")
+        user = _sender(job)
         if not isinstance(user, str) or not job.team_id:
             return
         asked = body.get("command")
@@ -249,6 +252,13 @@ class Worker:
                     return
             except Exception:
                 logger.exception("job %s: could not renew its claim", running.job.id)
+
+
+def _sender(job: jobs.ClaimedJob) -> object:
+    """Who sent the job's request: a command's user, or a click's or a form's."""
+    body = job.request.get("body") or {}
+    user = body.get("user")
+    return body.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
 
 
 def _alive(pid: int) -> bool:

@@ -14,7 +14,7 @@ the same wherever it is clicked.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,28 +58,74 @@ def _payload(text: str, block_list: Sequence[Block]) -> dict[str, Any]:
 
 
 def creator_payload(
-    commitment: Commitment, *, now: datetime, indicator: str | None = None
+    commitment: Commitment,
+    *,
+    now: datetime,
+    indicator: str | None = None,
+    unreachable: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Told once to whoever logged a commitment that is a week overdue."""
+    """Told once to whoever logged a commitment that is a week overdue. `unreachable`: the owners
+    Slack refused a direct message to, with its error code; the notice does not claim they are
+    reminded, and says plainly when no one is."""
     late = days_late(commitment, now)
-    header = SectionBlock(
-        text=MarkdownTextObject(
-            text=(
-                f"⚠️ *#{commitment.id}*, which you logged, is {late} days overdue "
-                f"(due {due_text(commitment)}). Its owners are still being reminded and it "
-                "will be flagged in the next digest; I'm telling you once, in case you want to "
-                "follow up."
-            )
+    gone = {o: why for o, why in (unreachable or {}).items() if o in commitment.owner_ids}
+    reminded = [owner for owner in commitment.owner_ids if owner not in gone]
+    opening = f"⚠️ *#{commitment.id}*, which you logged, is {late} days overdue (due {due_text(commitment)})."
+    fallback = f"#{commitment.id} {safe(commitment.text, FALLBACK_CLIP)} is {late} days overdue."
+    if not gone:
+        words = (
+            f"{opening} Its owners are still being reminded and it will be flagged in the next "
+            "digest; I'm telling you once, in case you want to follow up."
         )
-    )
+    elif not reminded:
+        why = _cannot_be_reached(gone)
+        words = (
+            f"{opening} {why[0].upper()}{why[1:]}, so no one is being reminded: drop it "
+            f"(`/commit drop {commitment.id} <reason>`) and, if it still needs doing, log it "
+            "again for someone who can take it on (`/commit @name <what> by <when>`). It will "
+            "be flagged in the next digest; I'm telling you once."
+        )
+        fallback += f" No one is being reminded: {why}."
+    else:
+        verb = "is" if len(reminded) == 1 else "are"
+        words = (
+            f"{opening} {_listed(reminded)} {verb} still being reminded, but "
+            f"{_cannot_be_reached(gone)}. It will be flagged in the next digest; I'm telling "
+            "you once, in case you want to follow up."
+        )
+    header = SectionBlock(text=MarkdownTextObject(text=words))
     body = blocks.build_commitment_message(
         commitment,
         now=now,
         indicator=indicator,
         headline=f"Owners: {blocks.owners_text(commitment)}",
     )
-    text = f"#{commitment.id} {safe(commitment.text, FALLBACK_CLIP)} is {late} days overdue."
-    return _payload(text, [header, *body])
+    return _payload(fallback, [header, *body])
+
+
+# Slack's refusal of a direct message, in words: (one account, several accounts).
+_GONE = {
+    "user_disabled": ("is deactivated", "are deactivated"),
+    "user_not_found": ("no longer exists", "no longer exist"),
+}
+
+
+def _cannot_be_reached(gone: Mapping[str, str]) -> str:
+    """ "<@U0LEE>'s Slack account is deactivated"; several: "the Slack accounts of <@U0LEE> and
+    <@U0KIM> are deactivated" (people are named only by mention: never by a display name)."""
+    states = {_GONE.get(why, _GONE["user_disabled"]) for why in gone.values()}
+    people = list(gone)
+    if len(people) == 1:
+        return f"{mention(people[0])}'s Slack account {states.pop()[0]}"
+    return f"the Slack accounts of {_listed(people)} {' or '.join(sorted(s[1] for s in states))}"
+
+
+def _listed(people: Sequence[str]) -> str:
+    """ "<@A>", "<@A> and <@B>", "<@A>, <@B> and <@C>"."""
+    mentions = [mention(person) for person in people]
+    if len(mentions) == 1:
+        return mentions[0]
+    return f"{', '.join(mentions[:-1])} and {mentions[-1]}"
 
 
 # --- the morning message ------------------------------------------------------------------------
