@@ -217,6 +217,8 @@ def _tell_stewards(services: Services, outcome: usecase.Outcome, *, now: datetim
         }
         for steward in outcome.stewards:
             person = persons.get(steward)
+            if person is not None and person.unreachable_since is not None:
+                continue  # Slack refused a direct message to them (deactivated): none is tried
             zone = text.zone(person.time_zone if person else None, team.time_zone if team else None)
             payload = fetch_failed_payload(
                 source=outcome.source.name,

@@ -11,7 +11,9 @@ from bot.slack import outbox
 from bot.slack.blocks.nudges import creator_payload
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person
 from tests.helpers import add_late_indicator, all_text, wait_for
+from tests.scheduler import test_sources as sources
 from tests.scheduler.test_nudges_e2e import dms, make, no_public_holidays, ny, tick
+from tests.scheduler.test_sources import services, site  # noqa: F401  (their fixtures)
 
 TEAM = "T0COALITION"
 
@@ -21,15 +23,16 @@ def days(first, count):
     return [first + timedelta(days=n) for n in range(count)]
 
 
-def attempts_to(bot, user):
+def attempts_to(slack, user):
     """Every request the bot made to write to `user` directly (posts and DM opens)."""
-    posts = [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") == user]
-    opens = [c for c in bot.slack.calls_to("conversations.open") if user in str(c.params)]
+    posts = [c for c in slack.calls_to("chat.postMessage") if c.params.get("channel") == user]
+    opens = [c for c in slack.calls_to("conversations.open") if user in str(c.params)]
     return len(posts) + len(opens)
 
 
-def problems(bot):
-    with bot.services.sessions() as session:
+def problems(served):
+    """The delivery problems an admin sees: (recipient, status, reason), newest first."""
+    with served.sessions() as session:
         return [
             (row.channel, str(row.status), row.last_error or "")
             for row in outbox.problems(session, TEAM)
@@ -55,8 +58,8 @@ def test_a_deactivated_owner_is_tried_once_while_the_co_owner_is_still_reminded(
     for day in days(ny(23, 12, 30), 15):
         tick(bot, day)
         tick(bot, day + timedelta(hours=3))
-    assert attempts_to(bot, "U0LEE") == 1
-    [(channel, status, error)] = problems(bot)
+    assert attempts_to(bot.slack, "U0LEE") == 1
+    [(channel, status, error)] = problems(bot.services)
     assert (channel, status) == ("U0LEE", "failed")
     assert error.startswith("user_disabled: this person's Slack account was deactivated")
     lee = person(bot, "U0LEE")
@@ -77,8 +80,8 @@ def test_no_one_reachable_is_said_plainly_and_a_reactivated_owner_is_reminded_ag
     bot.slack.deactivate_user("U0LEE")
     for day in days(ny(23, 12, 30), 10):  # to Wed Dec 2, a week overdue
         tick(bot, day)
-    assert attempts_to(bot, "U0LEE") == 1
-    assert [p[:2] for p in problems(bot)] == [("U0LEE", "failed")]
+    assert attempts_to(bot.slack, "U0LEE") == 1
+    assert [p[:2] for p in problems(bot.services)] == [("U0LEE", "failed")]
     [notice] = dms(bot, "U0MARIA")
     assert (
         f"<@U0LEE>'s Slack account is deactivated, so no one is being reminded: drop it "
@@ -105,7 +108,7 @@ def test_no_one_reachable_is_said_plainly_and_a_reactivated_owner_is_reminded_ag
     assert len(bot.slack.calls_to("users.info")) - before <= 2  # once a day, not every pass
     tick(bot, day + timedelta(hours=4))  # later the same day: nothing more
     assert len(dms(bot, "U0LEE")) == 1
-    assert len(problems(bot)) == 1
+    assert len(problems(bot.services)) == 1
 
 
 def test_a_command_from_the_person_proves_the_account_works(sqlite_bot):
@@ -123,7 +126,7 @@ def test_a_command_from_the_person_proves_the_account_works(sqlite_bot):
     tick(bot, ny(25, 12, 30))  # the due date: reminded again
     [morning] = dms(bot, "U0LEE")
     assert "*due today*" in all_text(morning)
-    assert attempts_to(bot, "U0LEE") == 2
+    assert attempts_to(bot.slack, "U0LEE") == 2
 
 
 def test_a_broadcast_as_display_name_pings_no_one_in_the_notice(sqlite_bot):
@@ -147,7 +150,7 @@ def test_the_bots_own_token_or_a_slack_outage_marks_no_one(sqlite_bot):
     no_public_holidays(bot, commitment.team_id)
     bot.slack.set_error("chat.postMessage", "account_inactive", channel="U0LEE")
     tick(bot, ny(24, 12, 30))
-    assert [p[:2] for p in problems(bot)] == [("U0LEE", "failed")]
+    assert [p[:2] for p in problems(bot.services)] == [("U0LEE", "failed")]
     bot.slack.set_error("chat.postMessage", "service_unavailable", channel="U0LEE")
     tick(bot, ny(25, 12, 30))  # retried later, not given up
     assert person(bot, "U0LEE").unreachable_since is None
@@ -165,8 +168,8 @@ def test_a_deactivated_steward_is_never_tried(sqlite_bot):
     add_late_indicator(bot.services.sessions, TEAM, now=bot.clock())
     for day in days(ny(1, 12, 30, month=12), 14):
         tick(bot, day)
-    assert attempts_to(bot, "U0LEE") == 0
-    assert problems(bot) == []
+    assert attempts_to(bot.slack, "U0LEE") == 0
+    assert problems(bot.services) == []
     assert person(bot, "U0LEE").unreachable_reason == "user_disabled"
     assert len(bot.slack.calls_to("users.info")) <= 15  # about once a day, not every pass
 
@@ -197,3 +200,24 @@ def test_the_notice_names_every_owner_who_cannot_be_reached():
         "<@U0LEE> and <@U0SAM> are still being reminded, but <@U0KIM>'s Slack account no "
         "longer exists." in seen
     )
+
+
+def test_a_deactivated_steward_hears_nothing_of_a_failing_source(
+    services,  # noqa: F811
+    site,  # noqa: F811
+    fake_slack,
+    tmp_path,
+):
+    # Maria stewards the source's indicators; her account is deactivated. Slack says so when the
+    # scheduler first asks where she lives, so the failure note (once a streak) is never tried.
+    fake_slack.deactivate_user("U0MARIA")
+    site.serve("/vsrr.csv", sources.without_april(sources.VSRR))
+    sources.set_up(services, tmp_path, sources.vsrr_catalog(site))
+    sources.tick(services, sources.T0)
+    site.answer("/vsrr.csv", "status", 500)
+    start = sources.AUG_30
+    for at in [start, sources.on(start, 0.25), sources.on(start, 1.25), sources.on(start, 25.25)]:
+        sources.tick(services, at)
+    assert sources.source(services).failures >= 3  # she would have been told by now
+    assert attempts_to(fake_slack, "U0MARIA") == 0
+    assert problems(services) == []
