@@ -19,9 +19,12 @@ _FOR_ADMINS = {
     "it. Invite @CommStat to the channel, or set the meeting up in another one.",
     "not_in_channel": "CommStat is not a member of the channel. Invite @CommStat to it.",
     "is_archived": "the channel is archived. Set the meeting up in a channel that is in use.",
-    "user_not_found": "this person's Slack account no longer exists. Reassign their commitments.",
-    "user_disabled": "this person's Slack account was deactivated. Reassign their commitments.",
-    "account_inactive": "the Slack account is deactivated. Reassign the commitments, or "
+    "user_not_found": "this person's Slack account no longer exists, so no more reminders are "
+    "tried for them. Drop their commitments, or log them again for someone else.",
+    "user_disabled": "this person's Slack account was deactivated, so no more reminders are tried "
+    "for them. Drop their commitments, or log them again for someone else.",
+    "account_inactive": "the Slack account is deactivated. Log its commitments again for someone "
+    "else, or "
     "reinstall CommStat if its own token was revoked.",
     "cannot_dm_bot": "the owner is a bot, which cannot receive reminders.",
     "invalid_auth": "CommStat's Slack token no longer works. Reinstall the app.",

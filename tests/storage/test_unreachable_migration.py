@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import column, inspect, insert, select, table
+from sqlalchemy import column, insert, inspect, select, table
 
 from storage.db import alembic_config, make_engine, make_session_factory, upgrade
 from storage.models import Person, Team

@@ -6,7 +6,7 @@ Nullable: everyone stored before this could be reached as far as we knew.
 
 Revision ID: 0013
 Revises: 0012
-Create Date: 2026-12-10 09:00:00
+Create Date: 2026-12-07 03:00:00
 """
 
 from collections.abc import Sequence
