@@ -43,7 +43,7 @@ from bot.slack.jobs import ack_now, form_ack
 from bot.slack.morning_message import update_line
 from bot.slack.people import UnknownPerson, actor_for, refresh_people
 from bot.usecases import commitments
-from bot.usecases.commitments import CommitError, UnknownIndicator
+from bot.usecases.commitments import Change, CommitError, UnknownIndicator
 from handlers import replies
 
 FIELD_ERROR_CHARS = 150  # Slack shows at most this much under a form field
@@ -197,13 +197,17 @@ def clicked(
         return
     commitment = changed.commitment
     refresh_message(services, client, commitment)
+    # A date picked on a day off is pointed out, with a button to the next working day, as
+    # `/commit move` does (from the channel message, a morning line, App Home or a remark).
+    day_off = _tell_day_off(client, body, respond, changed)
     container = body.get("container") or {}
     if container.get("type") == "view":
         publish_home(services, client, team_id, user_id)
         return
     message_ts = container.get("message_ts")
     if container.get("is_ephemeral") or message_ts is None:
-        replies.tell(client, body, respond, changed.answer)
+        if not day_off:  # the remark holds the answer
+            replies.tell(client, body, respond, changed.answer)
     elif message_ts != commitment.message_ts:
         # Another message showing this commitment: a line of a morning message changes alone;
         # any other (a reminder from before those) shows the commitment as it is now.
@@ -212,6 +216,21 @@ def clicked(
             services, client, team_id=team_id, user_id=user_id, channel=channel, ts=message_ts
         ):
             update_in_place(services, client, channel, message_ts, commitment)
+
+
+def _tell_day_off(
+    client: WebClient, body: dict[str, Any], respond: Respond, changed: Change
+) -> bool:
+    """The answer to a move to a day off, with its Move button, to the person who clicked only
+    (in place of a reply where Slack gave a response URL, else by DM); False for any other."""
+    if changed.day_off is None:
+        return False
+    text, extra = blocks.after_moving(changed.answer, changed.commitment, changed.day_off)
+    if body.get("response_url"):
+        respond(text=text, blocks=extra, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=extra)
+    return True
 
 
 def submit_new_commitment(

@@ -128,9 +128,13 @@ def _zone(text: str) -> str:
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# "Dec 31", "December 31st", "31 Dec": a day without a year (its next occurrence)
+# "Dec 31", "December 31st", "31 Dec": a day without a year (its next occurrence); with one,
+# "Dec 31, 2026", "31 Dec 2026": that day
+_MONTH = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _MONTH_DAY = re.compile(
-    r"([a-z]{3})[a-z]*\.? (\d{1,2})(?:st|nd|rd|th)?|(\d{1,2}) ([a-z]{3})[a-z]*\.?"
+    rf"(?:(?P<m1>{_MONTH})[a-z]*\.? (?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)? (?P<m2>{_MONTH})[a-z]*\.?)"
+    r"(?:,? (?P<year>\d{4})(?![-\d]))?"
 )
 
 
@@ -147,8 +151,9 @@ def _dates(text: str) -> list[str]:
             found.append(_one_date(part))
         except ValueError:
             raise SettingsError(
-                f"`{safe(part, 30)}` is not a date I can read. Write holidays like `Dec 31` or "
-                "2026-12-31, e.g. `/commstat settings holidays add Dec 24, Dec 31`."
+                f"`{safe(part, 30)}` is not a date I can read, so nothing was changed. Write "
+                "holidays like `Dec 31` or 2026-12-31, e.g. "
+                "`/commstat settings holidays add Dec 24, Dec 31`."
             ) from None
     if not found:
         raise SettingsError("Which dates? e.g. `/commstat settings holidays add Dec 31`.")
@@ -161,10 +166,12 @@ def _one_date(part: str) -> str:
     m = _MONTH_DAY.fullmatch(part)
     if m is None:
         raise ValueError(part)
-    month_word, day_text_ = (m[1], m[2]) if m[1] else (m[4], m[3])
+    month_word, day_text_ = (m["m1"], m["d1"]) if m["m1"] else (m["m2"], m["d2"])
     if month_word not in _MONTHS:
         raise ValueError(part)
     month = _MONTHS.index(month_word) + 1
+    if m["year"]:
+        return date(int(m["year"]), month, int(day_text_)).isoformat()
     date(2024, month, int(day_text_))  # a real day (2024: Feb 29 exists)
     return f"--{month:02d}-{int(day_text_):02d}"
 

@@ -109,7 +109,7 @@ def _next_occurrence(text: str, today: date) -> str:
     if not text.startswith("--"):
         return text
     month, day = int(text[2:4]), int(text[5:7])
-    for year in (today.year, today.year + 1, today.year + 4):  # Feb 29: the next leap year
+    for year in range(today.year, today.year + 9):  # Feb 29: the next leap year
         try:
             found = date(year, month, day)
         except ValueError:
@@ -130,7 +130,13 @@ def _change_holidays(team: Team, days: list[str], *, adding: bool, today: date) 
     public = {day.isoformat() for day in (public_holidays(country) if country else {})}
     added = set(team.holidays or [])
     off = set(team.holidays_off or [])
+    days = list(dict.fromkeys(days))  # "Dec 24, Dec 24" is one day
     for day in days:
+        if adding and date.fromisoformat(day) < today:
+            raise SettingsError(
+                f"{day_text(day)} is in the past: holidays matter for the days ahead. "
+                "Nothing was changed."
+            )
         if adding:
             if day in off:
                 off.discard(day)  # a public holiday turned back on
@@ -141,7 +147,10 @@ def _change_holidays(team: Team, days: list[str], *, adding: bool, today: date) 
         elif day in public and day not in off:
             off.add(day)
         else:
-            raise SettingsError(f"{day_text(day)} is not a holiday here. {_upcoming(team, today)}")
+            raise SettingsError(
+                f"{day_text(day)} is not a holiday here, so nothing was changed. "
+                f"{_upcoming(team, today)}"
+            )
     team.holidays = sorted(added)
     team.holidays_off = sorted(off)
     listed = ", ".join(day_text(d) for d in days)
@@ -224,7 +233,15 @@ def apply_change(team: Team, change: Change, people: dict[str, Person], *, today
                 f"I don't know the public holidays of `{safe(code, 10)}`. Use a two-letter "
                 "country code such as US, CA or GB, or `none`. Nothing was changed."
             )
+        before = calendar_country(team.holiday_country, team.time_zone)
         team.holiday_country = code
+        if code != OFF and code == before and team.holidays_off:
+            # the same calendar: the public holidays an admin turned off stay off, as said
+            kept = ", ".join(day_text(d) for d in sorted(team.holidays_off))
+            return (
+                f"Public holidays are {code}'s already; these stay working days, as set: {kept} "
+                f"(`holidays on <day>` makes one a holiday again). {_upcoming(team, today)}"
+            )
         team.holidays_off = []
         if code == OFF:
             return "Public holidays are off: only the days you add are holidays."

@@ -1,6 +1,5 @@
 """The follow-up features (holidays, the morning message's buttons) attacked from outside,
-through the served app: each test here shows a defect found that way and is marked xfail until
-it is fixed (strict: a fix makes it pass, and then the mark must go)."""
+through the served app: each test here is a defect found that way, fixed since."""
 
 from __future__ import annotations
 
@@ -31,9 +30,6 @@ def team(bot) -> Team:
         return found
 
 
-@pytest.mark.xfail(
-    strict=True, reason="holidays add Feb 29 answers '--02-29 is not a day of the year.'"
-)
 def test_feb_29_can_be_added_as_a_holiday(sqlite_bot):
     """Mon Nov 23, 2026: the next Feb 29 is in 2028 (the parser accepts the day; the use case
     looks in 2026, 2027 and 2030 only)."""
@@ -42,7 +38,6 @@ def test_feb_29_can_be_added_as_a_holiday(sqlite_bot):
     assert team(sqlite_bot).holidays == ["2028-02-29"]
 
 
-@pytest.mark.xfail(strict=True, reason="a holiday written with its year is refused: '2026'")
 @pytest.mark.parametrize("words", ["Dec 31, 2026", "December 31st 2026", "31 Dec 2026"])
 def test_a_holiday_written_with_its_year_is_read(sqlite_bot, words):
     said = ask(sqlite_bot, f"settings holidays add {words}", user=ADMIN)
@@ -50,22 +45,46 @@ def test_a_holiday_written_with_its_year_is_read(sqlite_bot, words):
     assert team(sqlite_bot).holidays == ["2026-12-31"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="'holidays country US' when already US silently undoes 'holidays off'"
-)
 def test_naming_the_same_country_again_keeps_the_days_turned_off_or_says_so(sqlite_bot):
     ask(sqlite_bot, "settings holidays off Nov 26", user=ADMIN)
     assert team(sqlite_bot).holidays_off == ["2026-11-26"]
     said = ask(sqlite_bot, "settings holidays country US", user=ADMIN)  # it already was US
-    # Thanksgiving was a working day for this coalition; now it silently is a holiday again,
-    # and nudges and the morning message skip it. Keep it, or at least say it was undone.
-    assert team(sqlite_bot).holidays_off == ["2026-11-26"] or "Thu, Nov 26, 2026" in said, said
+    # Thanksgiving is a working day for this coalition: naming the same calendar keeps it so,
+    # and says so (it silently became a holiday again, and nudges skipped it)
+    assert team(sqlite_bot).holidays_off == ["2026-11-26"]
+    assert said.startswith(
+        "Public holidays are US's already; these stay working days, as set: Thu, Nov 26, 2026"
+    ), said
+    # another calendar starts afresh, as before
+    said = ask(sqlite_bot, "settings holidays country CA", user=ADMIN)
+    assert said.startswith("Public holidays are now CA's.") and team(sqlite_bot).holidays_off == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Change date to a Saturday from a morning line gets no day-off remark or Move button",
+def test_a_day_in_the_past_is_not_added_and_nothing_changes(sqlite_bot):
+    ask(sqlite_bot, "settings", user=ADMIN)  # the coalition's first use
+    said = ask(sqlite_bot, "settings holidays add Dec 24, 2019-05-05", user=ADMIN)
+    assert said.startswith("Sun, May 5, 2019 is in the past"), said
+    assert "Nothing was changed." in said
+    assert team(sqlite_bot).holidays == []
+
+
+def test_the_same_day_twice_is_one_holiday_said_once(sqlite_bot):
+    said = ask(sqlite_bot, "settings holidays add Dec 24 and 24 Dec, Dec 31", user=ADMIN)
+    assert said.startswith("Now a holiday: Thu, Dec 24, 2026, Thu, Dec 31, 2026 ("), said
+    assert team(sqlite_bot).holidays == ["2026-12-24", "2026-12-31"]
+
+
+@pytest.mark.parametrize(
+    "words",
+    ["Dec 24, Christmas", "Dec 24, Nov 27"],  # unreadable; not a holiday to turn off
 )
+def test_one_bad_day_among_good_ones_changes_nothing_and_says_so(sqlite_bot, words):
+    ask(sqlite_bot, "settings", user=ADMIN)  # the coalition's first use
+    said = ask(sqlite_bot, f"settings holidays off {words}", user=ADMIN)
+    assert "nothing was changed" in said, said
+    assert team(sqlite_bot).holidays_off == []
+
+
 def test_change_date_to_a_day_off_from_a_morning_line_is_pointed_out(sqlite_bot):
     """`/commit move 1 Saturday` says 'is due Sat — not a working day; Mon, Nov 30?' with a
     Move button; the same move made with the line's own Change date picker says nothing."""
@@ -101,3 +120,28 @@ def test_change_date_to_a_day_off_from_a_morning_line_is_pointed_out(sqlite_bot)
         return any("not a working day" in s and "Mon, Nov 30" in s for s in seen)
 
     wait_for(told, timeout=5)
+
+
+def test_change_date_to_a_holiday_on_the_channel_message_is_pointed_out(sqlite_bot):
+    """The confirmation's own date picker: the remark, privately, with its Move button."""
+    bot = sqlite_bot
+    made = make(bot, "Send the year-end report by Dec 18")
+    message_ts = stored(bot, made.id).message_ts
+    bot.driver.click(
+        ids.COMMIT_MOVE,
+        user="U0MARIA",
+        block_id=f"commitment-{made.id}",
+        selected_date="2026-12-25",
+        channel="C0MEETING",
+        message_ts=message_ts,
+        response_key="maria-channel",
+    )
+    said = wait_for(lambda: bot.slack.responses("maria-channel"))[-1]
+    assert said["response_type"] == "ephemeral" and said["replace_original"] is False
+    assert said["text"] == (
+        f"📅 #{made.id} is now due Fri, Dec 25, 2026.\n"
+        f"#{made.id} is due Fri — Christmas Day, not a working day; Mon, Dec 28?"
+    )
+    [button] = [e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["text"]["text"] == "Move to Mon, Dec 28"
+    assert button["value"] == f"{made.id}:2026-12-28"
