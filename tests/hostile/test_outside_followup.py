@@ -145,3 +145,25 @@ def test_change_date_to_a_holiday_on_the_channel_message_is_pointed_out(sqlite_b
     [button] = [e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["text"]["text"] == "Move to Mon, Dec 28"
     assert button["value"] == f"{made.id}:2026-12-28"
+
+
+def test_change_date_to_a_day_off_in_app_home_is_said_by_dm(sqlite_bot):
+    """App Home has no response URL: the remark and its button come by DM; Home shows the date."""
+    bot = sqlite_bot
+    made = make(bot, "Send the year-end report by Dec 18")
+    bot.driver.click(
+        ids.COMMIT_MOVE,
+        user="U0MARIA",
+        block_id=f"commitment-{made.id}",
+        selected_date="2026-12-26",  # a Saturday
+        home=True,
+    )
+    [said] = wait_for(lambda: dms(bot))
+    assert all_text(said).startswith(
+        f"📅 #{made.id} is now due Sat, Dec 26, 2026.\n"
+        f"#{made.id} is due Sat — not a working day; Mon, Dec 28?"
+    )
+    [button] = [e for b in said["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert button["value"] == f"{made.id}:2026-12-28"
+    home = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params["view"]
+    assert "Sat, Dec 26, 2026" in all_text(home)
