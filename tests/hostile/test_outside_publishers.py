@@ -458,3 +458,24 @@ def test_a_corrected_re_release_says_what_it_changes(sqlite_bot):
     assert "update: 2" in seen
     assert "1,562" in seen and "1,571" in seen  # MD Apr 2025, from and to
     assert f"{int(vt_count):,}" in seen and f"{int(vt_count) + 2:,}" in seen
+
+
+# --- 9. school or fiscal years written 2021-22 ---------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="'2022-23' (a school or fiscal year) is refused as 'not a month'; '2011-12' is stored as Dec 2011",
+)
+def test_school_years_are_not_read_as_months(sqlite_bot):
+    """Education and budget publishers write a school or fiscal year as 2021-22. The import is
+    refused with "'2022-23' is not a month: months are 01 to 12" (and nothing says FY2022-23 is
+    read); an older series (2009-10, 2010-11, 2011-12) is imported as Oct 2009, Nov 2010 and
+    Dec 2011, "monthly"."""
+    bot = sqlite_bot
+    rows = "".join(
+        f"Students reporting vaping,{year},{share}\n"
+        for year, share in (("2020-21", 12.1), ("2021-22", 13.4), ("2022-23", 14.0))
+    )
+    _, preview = preview_of(bot, "school_survey.csv", f"indicator,period,value\n{rows}".encode())
+    assert "not a month" not in all_text(preview)
