@@ -33,7 +33,13 @@ def test_done_on_a_line_a_co_owner_already_closed_shows_it_done_and_closes_nothi
     before = len(bot.slack.calls_to("response_url"))
     bot.driver.command("/commit", f"done {shared.id}", user="U0LEE", channel=CHANNEL)
     wait_for(lambda: stored(bot, shared.id).status == "done")
-    confirmation = bot.slack.message(CHANNEL, shared.message_ts)
+    # the channel message is edited after the change is stored: the edit, once it is made
+    confirmation = wait_for(
+        lambda: (
+            "✅ Done" in all_text(bot.slack.message(CHANNEL, shared.message_ts))
+            and bot.slack.message(CHANNEL, shared.message_ts)
+        )
+    )
 
     answer = bot.driver.click(
         ids.COMMIT_DONE,

@@ -12,11 +12,9 @@ from storage.models import (
     Commitment,
     CommitmentEvent,
     CommitmentOwner,
-    Person,
     Team,
     UTCDateTime,
 )
-from storage.repositories import save_person
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 OLD_TEXT = (
@@ -49,6 +47,16 @@ OLD_TEAMS = table(
     column("default_geography"),
     column("created_at", UTCDateTime()),
 )
+# The people table as 0003 has it (model-free, like OLD_TEAMS: later columns are not there yet).
+OLD_PEOPLE = table(
+    "people",
+    column("team_id"),
+    column("user_id"),
+    column("display_name"),
+    column("organisation"),
+    column("is_admin"),
+    column("is_slack_admin"),
+)
 _TEAM = {
     "time_zone": "America/New_York",
     "working_days": ["mon", "tue", "wed", "thu", "fri"],
@@ -63,7 +71,16 @@ def _old_rows(engine) -> int:
     with make_session_factory(engine).begin() as session:
         # Teams as the 0003 schema stores them (only its columns: later ones are not there yet).
         session.execute(insert(OLD_TEAMS).values(**_TEAM, id="T1", name="Coalition"))
-        save_person(session, "T1", "U0LEE", display_name="lee", organisation="Harbor &amp; Co")
+        session.execute(
+            insert(OLD_PEOPLE).values(
+                team_id="T1",
+                user_id="U0LEE",
+                display_name="lee",
+                organisation="Harbor &amp; Co",
+                is_admin=False,
+                is_slack_admin=False,
+            )
+        )
         session.execute(
             insert(OLD_TEAMS).values(
                 **_TEAM, id="T2", name="Other", default_geography="Prince George&amp;s"
@@ -104,7 +121,9 @@ def _read(engine, commitment_id):
     with make_session_factory(engine)() as session:
         commitment = session.get(Commitment, commitment_id)
         details = session.scalars(select(CommitmentEvent.detail).order_by(CommitmentEvent.id)).all()
-        organisation = session.get(Person, ("T1", "U0LEE")).organisation
+        organisation = session.scalar(
+            select(OLD_PEOPLE.c.organisation).where(OLD_PEOPLE.c.user_id == "U0LEE")
+        )
         place = session.scalar(select(Team.default_geography).where(Team.id == "T2"))
         return commitment.text, details, organisation, place
 
