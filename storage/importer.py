@@ -1756,7 +1756,7 @@ def _notes_below(
         for column in used:
             if column != first:
                 others &= coded[column].rows(lambda t: t == "", bool)
-        alone = others & coded[first].rows(_is_note, bool)
+        alone = others & coded[first].rows(is_note, bool)
     note = blank | alone
     if not alone.any() or note.all():
         return None
@@ -1767,7 +1767,7 @@ def _notes_below(
     return start
 
 
-def _is_note(text: str) -> bool:
+def is_note(text: str) -> bool:
     """A line of a note: text that is no number, period or missing-value marker."""
     if not text:
         return False

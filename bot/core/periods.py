@@ -2,11 +2,13 @@
 
 Pure functions, no I/O. A period is stored as canonical text (`IndicatorValue.period`):
 
-- ``2025-03-03`` a day (daily data, or the first day of a week for weekly data)
+- ``2025-03-03`` a day (daily data, or the first day of a week for weekly data: a Monday for an
+                 ISO week, a Sunday for a CDC (MMWR) week; each covers the 7 days from there)
 - ``2025-04``    a month (also the month a 12-month-ending value ends in)
 - ``2025-Q1``    a quarter
-- ``2025``       a year (a fiscal year too: ``FY2024`` is stored as ``2024``, the year it ends in,
-                 which is how publishers name fiscal years; when it starts is the publisher's)
+- ``2025``       a year (a fiscal or school year too: ``FY2024``, ``FY2023-24`` and ``2023-24``
+                 are stored as ``2024``, the year it ends in, which is how publishers name fiscal
+                 years; when it starts is the publisher's)
 
 The *kind* of an indicator (``Indicator.period_kind``) says how to read its periods; it matters
 for ``12-month-ending`` data, where "Apr 2025" really means May 2024 to April 2025.
@@ -19,11 +21,12 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
+from epiweeks import Week, Year
 
 from bot.core.text import clip
 
@@ -72,6 +75,8 @@ _SDMX_MONTH_RE = re.compile(r"^(\d{4})\s*M(\d{1,2})$", re.IGNORECASE)  # 2025M04
 _WEEK_RE = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)  # 2025-W14 (ISO)
 # FY2024, FY 2024, FY24, FY2023-24, FY 2023-2024: the fiscal year is named by the year it ends in.
 _FISCAL_RE = re.compile(r"^FY\s*[-']?\s*(\d{4}|\d{2})(?:\s*[-/]\s*(\d{4}|\d{2}))?$", re.IGNORECASE)
+# 2022-23, 2022/23, 2022-2023: a school or fiscal year (when the second year follows the first).
+_SCHOOL_YEAR_RE = re.compile(r"^(\d{4})\s*[-/\u2013]\s*(\d{4}|\d{2})$")
 
 
 def _year(text: str, year: int) -> int:
@@ -111,7 +116,8 @@ def parse_period(text: object) -> Period:
 
     Accepts ``YYYY-MM-DD``, ``YYYY-MM``, ``YYYY-Qn`` and ``YYYY``, and the common variants
     ``2025-4``, ``2025/04``, ``04/2025``, ``Apr 2025``, ``April 2025``, ``2025M04``, ``Q1 2025``,
-    ``2025-W14`` (an ISO week: its Monday), ``FY2024`` (a fiscal year: the year 2024), ``2025.0`` (a
+    ``2025-W14`` (an ISO week: its Monday), ``FY2024`` (a fiscal year: the year 2024), ``2023-24``
+    and ``2023-2024`` (a school or fiscal year, read as FY2023-24: the year 2024), ``2025.0`` (a
     year that went through Excel as a number), and date/datetime values (Excel cells, pandas
     Timestamps) at midnight, which are days.
     """
@@ -155,6 +161,15 @@ def parse_period(text: object) -> Period:
                 f"'{raw}' is not a date: {calendar.month_name[month]} {year} has days 1 to {last}"
             )
         return day_period(date(year, month, day))
+    if (m := _SCHOOL_YEAR_RE.match(text)) and _follows(m[1], m[2]) and not _a_month(text):
+        # 2022-23 (never a month: there is no month 23) is the school or fiscal year FY2022-23.
+        # 2009-10 stays October 2009 here, as stored months are written; a column of them is
+        # judged whole by school_years_in_doubt.
+        return year_period(_fiscal_year(raw, m[1], m[2]))
+    if m and len(m[2]) == 4:
+        raise PeriodError(
+            f"'{raw}' is not a period: a school or fiscal year spans two years in a row (2023-24)"
+        )
     if m := _MONTH_RE.match(text):
         year, month = _year(raw, int(m[1])), int(m[2])
         if not 1 <= month <= 12:
@@ -186,13 +201,62 @@ def parse_period(text: object) -> Period:
     raise PeriodError(f"'{raw}' is not a period; {_FORMS_HINT}")
 
 
+def _a_month(text: str) -> bool:
+    """Whether `text` is a month as months are stored (2009-10), school year or not."""
+    m = _MONTH_RE.match(text)
+    return m is not None and 1 <= int(m[2]) <= 12
+
+
+def _follows(first: str, second: str) -> bool:
+    """Whether `second` (two or four digits) is the year after `first` (four digits)."""
+    after = int(first) + 1
+    return int(second) == (after if len(second) == 4 else after % 100)
+
+
+def school_years_in_doubt(values: Iterable[object]) -> str | None:
+    """Why a column's periods can't be read, when they look like school or fiscal years written
+    as months; None when they can.
+
+    ``2009-10`` is October 2009 or the school year 2009-10. One such value among months is a
+    month (2009-09, 2009-10, 2009-11), and alone it is too (how months are stored); but a column
+    of them (2009-10, 2010-11, 2011-12: one month a year, each the year's last two digits plus
+    one), or one beside school years that can only be years (2012-13), is school years written
+    the ambiguous way: read as months they would be stored, silently, as Oct 2009, Nov 2010…
+    Rather than guess, say how to write them."""
+    doubtful: list[str] = []
+    school_years = months = False
+    for value in dict.fromkeys(str(v).strip() for v in values):
+        if (m := _SCHOOL_YEAR_RE.match(value)) and _follows(m[1], m[2]):
+            if _a_month(value):
+                doubtful.append(value)
+            else:
+                school_years = True
+            continue
+        try:
+            months |= parse_period(value).grain == "month"
+        except PeriodError:
+            continue
+    if not doubtful or (months and not school_years) or (len(doubtful) < 2 and not school_years):
+        return None
+    first = doubtful[0]
+    start, end = first.replace("/", "-").split("-")
+    month = _plain_label(parse_period(first))
+    return (
+        f"'{first}' could be {month} or the school or fiscal year {first}; write school or "
+        f"fiscal years as {start}-{int(start) + 1} (or FY{start}-{end}) and months as {month}"
+    )
+
+
 def _fiscal_year(raw: str, first: str, second: str | None) -> int:
     """The year a fiscal year ends in: FY2024 -> 2024, FY24 -> 2024, FY2023-24 -> 2024."""
 
     def full(digits: str, century_of: int | None = None) -> int:
         if len(digits) == 4:
             return int(digits)
-        return (century_of // 100 * 100 if century_of else 2000) + int(digits)
+        if century_of is None:
+            return 2000 + int(digits)
+        year = century_of // 100 * 100 + int(digits)
+        return year + 100 if year < century_of else year  # FY2099-00 ends in 2100
 
     start = full(first)
     if second is None:
@@ -205,26 +269,65 @@ def _fiscal_year(raw: str, first: str, second: str | None) -> int:
     return _year(raw, end)
 
 
-def week_period(year: int, week: int, raw: object = None) -> Period:
-    """ISO week `week` of `year`, stored as its first day (a Monday)."""
+def week_period(year: int, week: int, raw: object = None, *, system: str = "iso") -> Period:
+    """Week `week` of `year`, stored as its first day: an ISO week (`system` "iso") runs Monday
+    to Sunday, week 1 holding the year's first Thursday; a CDC (MMWR, "epi") week (`system`
+    "cdc") runs Sunday to Saturday, week 1 the first one with at least four days in the year
+    (so 2026's starts on Sunday Jan 4, and 2025's on Sunday Dec 29, 2024). Either kind of
+    year has 52 or 53 weeks."""
+    shown = f"'{raw}' is not a week: " if raw is not None else ""
+    if system == "cdc":
+        try:
+            return day_period(Week(year, week, system="cdc").startdate())
+        except ValueError:
+            weeks = Year(year, system="cdc").totalweeks()
+            raise PeriodError(f"{shown}{year} has MMWR weeks 1 to {weeks}, not {week}") from None
     try:
         return day_period(date.fromisocalendar(year, week, 1))
     except ValueError:
         weeks = date(year, 12, 28).isocalendar().week  # Dec 28 is always in the last week
-        shown = f"'{raw}' is not a week: " if raw is not None else ""
         raise PeriodError(f"{shown}{year} has ISO weeks 1 to {weeks}, not {week}") from None
 
 
+def week_ending(day: object) -> Period:
+    """The week that ends on `day` (a publisher's "Week Ending Date": CDC's weekly tables give
+    the Saturday that closes each MMWR week), stored as its first day, six days before."""
+    last = parse_period(day)
+    if last.grain != "day":
+        raise PeriodError(f"'{clip(str(day), 40)}' is not a day, so it ends no week")
+    return day_period(last.start - timedelta(days=6))
+
+
+_END_WORDS = frozenset({"end", "ending", "ended", "ends", "weekend", "weekending", "thru"})
+_CDC_WEEK_WORDS = frozenset({"mmwr", "epi", "epiweek", "epiweeks", "epiyear", "cdc"})
+
+
+def names_an_end(column: str) -> bool:
+    """Whether a column's name says its dates are the last day of each period ("Week Ending
+    Date", "week_end", "Period End")."""
+    return bool(set(re.findall(r"[a-z]+", column.casefold())) & _END_WORDS)
+
+
+def names_cdc_weeks(column: str) -> bool:
+    """Whether a column's name says it counts CDC's (MMWR, epidemiological) weeks rather than
+    ISO weeks: "MMWR Week", "MMWR Year", "epiweek", "Epi week", "CDC Week"."""
+    return bool(set(re.findall(r"[a-z]+", column.casefold())) & _CDC_WEEK_WORDS)
+
+
 # A period written over several columns (year + month, quarter or week): how each part is read.
-_PART_RANGES = {"month": (1, 12), "quarter": (1, 4), "week": (1, 53)}
+# "mmwr week" is a CDC (MMWR) week, Sunday to Saturday; "week" an ISO week.
+CDC_WEEK = "mmwr week"
+_PART_RANGES = {"month": (1, 12), "quarter": (1, 4), "week": (1, 53), CDC_WEEK: (1, 53)}
+_PART_WORD = {CDC_WEEK: "MMWR week"}
 
 
 def _part_number(part: str, value: object) -> int:
     text = str(value).strip() if value is not None else ""
     if isinstance(value, float) and math.isnan(value):
         text = ""
+    word, noun = _PART_WORD.get(part, part), "week" if part == CDC_WEEK else part
     if not text:
-        raise PeriodError(f"the {part} is blank")
+        raise PeriodError(f"the {word} is blank")
     if part == "year":
         if not _YEAR_RE.match(text):
             raise PeriodError(f"the year '{clip(text, 20)}' is not a year (write it as 2025)")
@@ -235,18 +338,19 @@ def _part_number(part: str, value: object) -> int:
         text = text[1:]
     low, high = _PART_RANGES[part]
     if not re.fullmatch(r"\d{1,2}(?:\.0+)?", text):
-        example = {"month": "1 to 12 or Jan", "quarter": "1 to 4 or Q1", "week": "1 to 53"}[part]
-        raise PeriodError(f"the {part} '{clip(text, 20)}' is not a {part} (write {example})")
+        example = {"month": "1 to 12 or Jan", "quarter": "1 to 4 or Q1"}.get(part, "1 to 53")
+        raise PeriodError(f"the {word} '{clip(text, 20)}' is not a {noun} (write {example})")
     number = int(float(text))
     if not low <= number <= high:
-        raise PeriodError(f"{part} {number} is not a {part} ({low} to {high})")
+        raise PeriodError(f"{word} {number} is not a {noun} ({low} to {high})")
     return number
 
 
 def period_from_parts(year: object, part: str | None = None, value: object = None) -> Period:
-    """The period written over columns: a year alone, or a year and its month, quarter or ISO
-    week (stored as the week's Monday). Each part may be a number as text, or an Excel number
-    (2025.0); a month may be a name ("Apr")."""
+    """The period written over columns: a year alone, or a year and its month, quarter, ISO
+    week (part "week", stored as the week's Monday) or CDC (MMWR) week (part "mmwr week", with
+    the MMWR year: stored as the week's Sunday). Each part may be a number as text, or an Excel
+    number (2025.0); a month may be a name ("Apr")."""
     number = _part_number("year", year)
     if part is None:
         return year_period(number)
@@ -257,7 +361,7 @@ def period_from_parts(year: object, part: str | None = None, value: object = Non
         return month_period(number, within)
     if part == "quarter":
         return quarter_period(number, within)
-    return week_period(number, within)
+    return week_period(number, within, system="cdc" if part == CDC_WEEK else "iso")
 
 
 def _check_kind(kind: str | None) -> str | None:
@@ -494,6 +598,7 @@ def expected_next(latest: Period, kind: str | None, update_frequency: str | None
 
 
 __all__ = [
+    "CDC_WEEK",
     "PERIOD_KINDS",
     "Period",
     "PeriodError",
@@ -503,13 +608,17 @@ __all__ = [
     "infer_kind",
     "label",
     "month_period",
+    "names_an_end",
+    "names_cdc_weeks",
     "normalise_kind",
     "parse_period",
     "parse_update_frequency",
     "period_end",
     "period_from_parts",
     "quarter_period",
+    "school_years_in_doubt",
     "shift",
+    "week_ending",
     "week_period",
     "year_earlier",
     "year_period",

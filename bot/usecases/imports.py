@@ -33,7 +33,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.core.indicator_rules import can_enter_data, is_visible
-from bot.core.periods import PeriodError, parse_period
+from bot.core.periods import (
+    CDC_WEEK,
+    PeriodError,
+    names_an_end,
+    names_cdc_weeks,
+    parse_period,
+    school_years_in_doubt,
+)
 from bot.core.text import mention, safe
 from storage.import_records import (
     last_import,
@@ -49,6 +56,7 @@ from storage.importer import (
     ImportReport,
     file_sample,
     import_file,
+    is_note,
     sheet_names,
 )
 from storage.models import DataImport, ImportStatus, Indicator
@@ -180,7 +188,7 @@ PLACE_WORDS = (
 PART_WORDS = {
     "month": ("month", "mon", "mo"),
     "quarter": ("quarter", "qtr"),
-    "week": ("week", "wk"),
+    "week": ("week", "wk", "epiweek"),
 }
 
 
@@ -197,6 +205,27 @@ def _is_number(text: str) -> bool:
     if folded in SUPPRESSION_MARKERS or _SUPPRESSED.match(folded):
         return True
     return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded) or _DECIMAL_COMMA.match(folded))
+
+
+def _without_notes(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """The sample without the notes below its table, left out as the importer leaves them out
+    (`storage.importer`'s notes below): from the last row of data on, rows that are blank or
+    hold a note (text that is no number, period or marker: `is_note`) alone in the first column.
+    A footnote under a Month column would otherwise keep that column from being the period."""
+    first = columns[0] if columns else None
+
+    def blank(row: dict[str, str], skip: str | None = None) -> bool:
+        return not any((row.get(c) or "").strip() for c in columns if c != skip)
+
+    def note(row: dict[str, str]) -> bool:
+        return first is not None and is_note((row.get(first) or "").strip()) and blank(row, first)
+
+    end = len(rows)
+    while end and (blank(rows[end - 1]) or note(rows[end - 1])):
+        end -= 1
+    if end == 0 or not any(note(row) for row in rows[end:]):
+        return list(rows)
+    return list(rows[:end])
 
 
 def _periods(values: Sequence[str]) -> set[str] | None:
@@ -218,7 +247,11 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
     the value the numeric column whose name sounds like one (not an id, a code or a year); the
     place the place-like column with the shortest values (State over State Name); the indicator
     a column named like one, else the value column's name ("naloxone_dispensing_rate" ->
-    "Naloxone dispensing rate"). A wrong guess is fixed with Change mapping."""
+    "Naloxone dispensing rate"). CDC's weekly tables: MMWR Year + MMWR Week are read as CDC
+    weeks (Sunday to Saturday), and over a "Week Ending Date" beside them, which names each
+    week by its last day. Notes below the table are left out first, as the importer leaves them
+    out. A wrong guess is fixed with Change mapping."""
+    rows = _without_notes(columns, rows)
     folded = {c.strip().casefold() for c in columns}
     if {"indicator", "period", "value"} <= folded:
         # The long format; its places may be in a column named otherwise than "geography"
@@ -228,22 +261,31 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
     used: set[str] = set()
 
     period_column: str | None = None
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     for column in columns:
         values = _values(rows, column)
         found = _periods(values) if values else None
         if not found:
             continue
         words = _words(column)
-        # Finest first; a name that says "period" or "date" breaks ties.
-        rank = (len(found), int(bool(words & {"period", "date", "end"})))
-        if best is None or rank > best:
-            period_column, best = column, rank
+        # Finest first; dates that end their weeks ("Week Ending Date") after ones that start
+        # them (a period is stored by its first day); a name that says "period" or "date"
+        # breaks ties.
+        ends = names_an_end(column) and all(parse_period(v).grain == "day" for v in values)
+        period_rank = (len(found), -int(ends), int(bool(words & {"period", "date", "end"})))
+        if best is None or period_rank > best:
+            period_column, best = column, period_rank
     period_columns: tuple[tuple[str, str], ...] = ()
     yearly = period_column is not None and all(
         parse_period(v).grain == "year" for v in _values(rows, period_column)
     )
-    if period_column is None or yearly:
+    cdc_weeks = _cdc_week_columns(columns, rows)
+    if cdc_weeks is not None:
+        # MMWR Year + MMWR Week: the weeks CDC counted, Sunday to Saturday. Over a date column
+        # beside them: a "Week Ending Date" (their Saturdays) would be stored as weeks starting
+        # on those days, six days late.
+        period_columns, period_column = cdc_weeks, None
+    elif period_column is None or yearly:
         # Years beside a month, quarter or week column: the period is split over the two.
         year = next((c for c in columns if _words(c) & {"year", "yr"}), None)
         for part, names in PART_WORDS.items():
@@ -304,6 +346,28 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
     )
 
 
+def _cdc_week_columns(
+    columns: Sequence[str], rows: Sequence[dict[str, str]]
+) -> tuple[tuple[str, str], ...] | None:
+    """A year and a week column, one of them named as CDC names them (MMWR Year + MMWR Week,
+    epiyear + epiweek): the period as CDC (MMWR) weeks, or None."""
+    years = [c for c in columns if _words(c) & {"year", "yr", "epiyear"}]
+    weeks = [
+        c
+        for c in columns
+        if c not in years
+        and _words(c) & set(PART_WORDS["week"])
+        and (values := _values(rows, c))
+        and all(re.fullmatch(r"\d{1,2}(?:\.0+)?", v) for v in values)
+    ]
+    if not years or not weeks:
+        return None
+    year, week = max(years, key=names_cdc_weeks), max(weeks, key=names_cdc_weeks)
+    if not (names_cdc_weeks(year) or names_cdc_weeks(week)):
+        return None
+    return (("year", year), (CDC_WEEK, week))
+
+
 def _place_column(
     columns: Sequence[str], rows: Sequence[dict[str, str]], used: set[str]
 ) -> str | None:
@@ -343,6 +407,25 @@ def resolved(columns: Sequence[str], wanted: str | None, default: str | None) ->
         return name
     folded = [c for c in columns if c.strip().casefold() == name.strip().casefold()]
     return folded[0] if len(folded) == 1 else (name if wanted else None)
+
+
+def _refuse_doubtful_years(
+    file: str, mapping: ImportMapping, columns: Sequence[str], rows: Sequence[dict[str, str]]
+) -> None:
+    """ImportError_ when the period column holds school or fiscal years written like months
+    (2009-10, 2010-11…), which the importer would store as Oct 2009, Nov 2010…: say how to write
+    them rather than guess (`bot.core.periods.school_years_in_doubt`)."""
+    if mapping.period_columns:
+        return
+    column = resolved(columns, mapping.period_column, "period")
+    if column is None or column not in columns:
+        return
+    doubt = school_years_in_doubt(_values(_without_notes(columns, rows), column))
+    if doubt is not None:
+        raise ImportError_(
+            f"Nothing was imported: the periods of {file} (column “{column}”) are not read. "
+            f"{doubt[:1].upper()}{doubt[1:]}, and import the file again."
+        )
 
 
 # --- preview ---------------------------------------------------------------------------------
@@ -416,6 +499,7 @@ def preview(
         guessed = mapping is None
         if mapping is None:
             mapping = guess_mapping(columns, rows)
+        _refuse_doubtful_years(name, mapping, columns, rows)
         try:
             report = dry_run(mapping)
         except ImportError_ as error:
@@ -829,9 +913,17 @@ def mapping_from_form(
             skip = int(skip_rows.strip())
         except ValueError:
             raise ImportError_("--skip-rows needs a whole number of lines (0 or more).") from None
-    periods = lines(period_columns)
+    # "mmwr week=COLUMN" (as form_fields writes a CDC week) is read as the importer's options
+    # read "week=COLUMN", then made a CDC week again; so is a week column named like CDC's.
+    periods, cdc = [], set()
+    for line in lines(period_columns):
+        part, sign, column = line.partition("=")
+        if sign and re.sub(r"[\s_-]+", " ", part.strip().casefold()) in _CDC_WEEK_PARTS:
+            line = f"week={column.strip()}"
+            cdc.add(column.strip())
+        periods.append(line)
     values = lines(value_columns)
-    return ImportMapping.from_options(
+    mapping = ImportMapping.from_options(
         indicator=one(indicator),
         indicator_column=one(indicator_column),
         period_column=periods if len(periods) > 1 else (periods[0] if periods else None),
@@ -842,6 +934,16 @@ def mapping_from_form(
         skip_rows=skip,
         unit=one(unit),
     )
+    named = [column for _, column in mapping.period_columns]
+    if cdc or any(map(names_cdc_weeks, named)):
+        parts = tuple(
+            (CDC_WEEK if part == "week" else part, c) for part, c in mapping.period_columns
+        )
+        mapping = replace(mapping, period_columns=parts)
+    return mapping
+
+
+_CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"})
 
 
 def form_fields(mapping: ImportMapping) -> dict[str, str]:
@@ -891,9 +993,11 @@ def describe_mapping(mapping: ImportMapping, columns: Sequence[str]) -> list[tup
     else:
         out.append(("Indicator", col(resolved(columns, mapping.indicator_column, "indicator"))))
     if mapping.period_columns:
-        out.append(
-            ("Period", " + ".join(f"{part} from “{c}”" for part, c in mapping.period_columns))
-        )
+        parts = [
+            ("MMWR week (Sunday to Saturday)" if part == CDC_WEEK else part, column)
+            for part, column in mapping.period_columns
+        ]
+        out.append(("Period", " + ".join(f"{part} from “{c}”" for part, c in parts)))
     else:
         out.append(("Period", col(resolved(columns, mapping.period_column, "period"))))
     if not mapping.value_columns:

@@ -119,10 +119,6 @@ def mmwr_file(*, week_ending: bool = False) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MMWR Year + MMWR Week is read as an ISO week: 2026's weeks are stored 6 days early",
-)
 def test_cdc_mmwr_weeks_are_stored_as_the_weeks_cdc_counted(sqlite_bot):
     """MMWR week 1 of 2026 is Sun Jan 4 - Sat Jan 10. The importer took week 1 as ISO week 1
     (Mon Dec 29, 2025): the preview says "week of Dec 29, 2025 – week of Jan 19, 2026" and every
@@ -137,10 +133,6 @@ def test_cdc_mmwr_weeks_are_stored_as_the_weeks_cdc_counted(sqlite_bot):
     assert MMWR_2026_WEEK_1 <= firsts[0] <= MMWR_2026_WEEK_1 + timedelta(days=6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a CDC file holding MMWR week 53 (2025 has one) is refused as 'ISO weeks 1 to 52'",
-)
 def test_a_cdc_file_with_mmwr_week_53_is_not_refused(sqlite_bot):
     bot = sqlite_bot
     data = (
@@ -153,10 +145,6 @@ def test_a_cdc_file_with_mmwr_week_53_is_not_refused(sqlite_bot):
     assert "Rows to add: 3" in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a 'Week Ending Date' is stored as the first day of the week it ends",
-)
 def test_a_week_ending_date_is_not_taken_for_the_weeks_first_day(sqlite_bot):
     """The guess picks "Week Ending Date" (the finest period column), stores Sat Jan 10, 2026
     and the bot then says the value "covers the 7 days starting on the date shown": Jan 10-16,
@@ -268,10 +256,6 @@ def test_a_dashboards_total_row_is_not_stored_as_a_place(sqlite_bot):
     assert {place for _, place in values} == {"MD", "NC", "VT"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a footnote under a table whose first column is the period hides the period column",
-)
 def test_a_footnote_under_a_period_first_table_does_not_hide_the_period_column(sqlite_bot):
     """A monthly export, Month first: the footnotes below are read as months by the guess,
     which then finds no period column and refuses: "has no column 'period'" - while the file
@@ -463,10 +447,6 @@ def test_a_corrected_re_release_says_what_it_changes(sqlite_bot):
 # --- 9. school or fiscal years written 2021-22 ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'2022-23' (a school or fiscal year) is refused as 'not a month'; '2011-12' is stored as Dec 2011",
-)
 def test_school_years_are_not_read_as_months(sqlite_bot):
     """Education and budget publishers write a school or fiscal year as 2021-22. The import is
     refused with "'2022-23' is not a month: months are 01 to 12" (and nothing says FY2022-23 is

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
 
 from bot.core.periods import (
+    CDC_WEEK,
     Period,
     PeriodError,
     expected_next,
     explain,
+    has_begun,
     infer_kind,
     label,
+    names_an_end,
+    names_cdc_weeks,
     parse_period,
     parse_update_frequency,
     period_end,
     period_from_parts,
+    school_years_in_doubt,
     shift,
+    week_ending,
     year_earlier,
 )
 
@@ -46,6 +52,12 @@ from bot.core.periods import (
         ("FY24", "2024", date(2024, 1, 1), "year"),
         ("FY2023-24", "2024", date(2024, 1, 1), "year"),
         ("FY 2023-2024", "2024", date(2024, 1, 1), "year"),
+        # a school or fiscal year written without FY is read as FY2022-23: the year it ends in
+        ("2022-23", "2023", date(2023, 1, 1), "year"),
+        ("2022/23", "2023", date(2023, 1, 1), "year"),
+        ("2022-2023", "2023", date(2023, 1, 1), "year"),
+        ("1999-00", "2000", date(2000, 1, 1), "year"),
+        ("2009-10", "2009-10", date(2009, 10, 1), "month"),  # alone, as months are stored
         ("2025-Q1", "2025-Q1", date(2025, 1, 1), "quarter"),
         ("2025-q4", "2025-Q4", date(2025, 10, 1), "quarter"),
         ("Q3 2024", "2024-Q3", date(2024, 7, 1), "quarter"),
@@ -90,6 +102,8 @@ def test_parse_period_reads_publishers_forms(
         ("2025M13", "is not a month"),
         ("2021-W53", "2021 has ISO weeks 1 to 52, not 53"),
         ("FY2023-25", "a fiscal year spans two years in a row"),
+        ("2022-2024", "a school or fiscal year spans two years in a row"),
+        ("2022-24", "'2022-24' is not a month"),
         ("FY", "is not a period"),
         ("04/05/2025", "is not a period"),
         (datetime(2025, 3, 3, 13, 0), "time of day"),
@@ -309,3 +323,141 @@ def test_a_period_has_begun_on_its_first_day_anywhere():
     assert not has_begun(parse_period("2026-12"), datetime(2026, 11, 29, 12, tzinfo=UTC))
     assert not has_begun(parse_period("2027"), evening)
     assert has_begun(parse_period("2026-Q4"), evening)
+
+
+# --- CDC (MMWR) weeks: Sunday to Saturday, week 1 the first with four days in the year ---------
+
+
+@pytest.mark.parametrize(
+    ("year", "week", "sunday"),
+    [
+        ("2026", "1", date(2026, 1, 4)),  # Jan 1, 2026 is a Thursday: ISO week 1 is Dec 29
+        ("2025", "53", date(2025, 12, 28)),  # 2025 has 53 MMWR weeks (and 52 ISO weeks)
+        ("2025", "52", date(2025, 12, 21)),
+        ("2025", "1", date(2024, 12, 29)),  # week 1 of 2025 starts in December 2024
+        ("2020", "53", date(2020, 12, 27)),
+        ("2025.0", "1.0", date(2024, 12, 29)),  # numbers that went through Excel
+    ],
+)
+def test_an_mmwr_week_is_stored_as_its_sunday(year: str, week: str, sunday: date) -> None:
+    period = period_from_parts(year, CDC_WEEK, week)
+    assert (period.start, period.grain, period.start.weekday()) == (sunday, "day", 6)
+
+
+@pytest.mark.parametrize(
+    ("year", "week", "says"),
+    [
+        ("2026", "53", "2026 has MMWR weeks 1 to 52, not 53"),
+        ("2025", "54", "MMWR week 54 is not a week (1 to 53)"),
+        ("2025", "0", "MMWR week 0 is not a week (1 to 53)"),
+        ("2025", "W1", "the MMWR week 'W1' is not a week"),
+        ("2025", "", "the MMWR week is blank"),
+    ],
+)
+def test_an_mmwr_week_that_is_not_one_is_refused(year: str, week: str, says: str) -> None:
+    with pytest.raises(PeriodError, match=re.escape(says)):
+        period_from_parts(year, CDC_WEEK, week)
+
+
+def test_an_mmwr_week_is_shown_and_stepped_as_the_seven_days_from_its_sunday() -> None:
+    week_1 = period_from_parts("2026", CDC_WEEK, "1")
+    assert label(week_1, "weekly") == "week of Jan 4, 2026"
+    assert period_end(week_1, "weekly") == date(2026, 1, 10)  # the Saturday CDC's table names
+    assert shift(week_1, "weekly", 1) == period_from_parts("2026", CDC_WEEK, "2")
+    assert shift(week_1, "weekly", -1) == period_from_parts("2025", CDC_WEEK, "53")
+    assert infer_kind([period_from_parts("2025", CDC_WEEK, w) for w in ("52", "53")]) == "weekly"
+    # its value can exist from its Sunday on (a day of slack for time zones ahead of UTC)
+    assert not has_begun(week_1, datetime(2026, 1, 2, 12, tzinfo=UTC))
+    assert has_begun(week_1, datetime(2026, 1, 3, 12, tzinfo=UTC))
+    assert expected_next(week_1, "weekly", "weekly") == date(2026, 1, 24)
+
+
+def test_iso_weeks_stay_iso_weeks() -> None:
+    assert period_from_parts("2026", "week", "1").start == date(2025, 12, 29)  # a Monday
+    with pytest.raises(PeriodError, match="2025 has ISO weeks 1 to 52, not 53"):
+        period_from_parts("2025", "week", "53")
+
+
+@pytest.mark.parametrize(
+    ("column", "cdc"),
+    [
+        ("MMWR Week", True),
+        ("mmwr_year", True),
+        ("epiweek", True),
+        ("Epi Week", True),
+        ("CDC Week", True),
+        ("Week", False),
+        ("ISO week", False),
+        ("Epidemic", False),
+    ],
+)
+def test_a_column_name_says_whether_its_weeks_are_cdcs(column: str, cdc: bool) -> None:
+    assert names_cdc_weeks(column) is cdc
+
+
+# --- a week named by its last day -----------------------------------------------------------
+
+
+def test_a_week_ending_date_is_the_week_that_ends_that_day() -> None:
+    week = week_ending("2026-01-10")  # Saturday: the end of MMWR week 1 of 2026
+    assert week == period_from_parts("2026", CDC_WEEK, "1")
+    assert period_end(week, "weekly") == date(2026, 1, 10)
+    assert week_ending(date(2025, 3, 9)).text == "2025-03-03"  # an ISO week's Sunday
+    with pytest.raises(PeriodError, match="'2026-01' is not a day, so it ends no week"):
+        week_ending("2026-01")
+
+
+@pytest.mark.parametrize(
+    ("column", "ends"),
+    [
+        ("Week Ending Date", True),
+        ("week_end", True),
+        ("WeekEnding", True),
+        ("Period End", True),
+        ("Week Start", False),
+        ("Date", False),
+        ("Weekday", False),
+        ("Endorsed", False),
+    ],
+)
+def test_a_column_name_says_whether_its_dates_end_their_periods(column: str, ends: bool) -> None:
+    assert names_an_end(column) is ends
+
+
+# --- school and fiscal years written like months -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["2009-10", "2010-11", "2011-12"],  # each could be a month: one a year, never two
+        ["2010-11", "2011-12", "2012-13"],  # 2012-13 can only be a school year
+        ["2009/10", "2010/11"],
+        ["2011-12", "2012-13", "2013-14", "2014-06"],  # school years and a month: refused too
+    ],
+)
+def test_school_years_written_like_months_are_refused_with_how_to_write_them(
+    column: list[str],
+) -> None:
+    why = school_years_in_doubt(column)
+    assert why is not None
+    first = column[0]
+    year = int(first[:4])
+    assert f"'{first}' could be " in why and f"the school or fiscal year {first}" in why
+    assert f"{year}-{year + 1}" in why and f"FY{year}-" in why
+    assert parse_period(f"{year}-{year + 1}").text == str(year + 1)  # what the hint says works
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ["2009-09", "2009-10", "2009-11"],  # a monthly series: 2009-10 is October
+        ["2009-10"],  # one value alone: a month, as stored months are written
+        ["2020-21", "2021-22", "2022-23"],  # school years beyond doubt: read as years
+        ["2025-01", "2025-02"],
+        ["", "not a period", "2009-10"],
+        [],
+    ],
+)
+def test_columns_whose_periods_are_not_in_doubt(column: list[str]) -> None:
+    assert school_years_in_doubt(column) is None
