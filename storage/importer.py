@@ -61,7 +61,7 @@ from bot.core.periods import (
     quarter_period,
     year_period,
 )
-from bot.core.text import clip
+from bot.core.text import clip, format_number
 from storage.models import Direction, Indicator, IndicatorValue
 from storage.repositories import ensure_team
 from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_name
@@ -69,8 +69,27 @@ from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_na
 # What publishers write instead of a number when a value is missing or suppressed (compared
 # trimmed and case-insensitively). "<N" (e.g. "<10", "<5") is suppression too: a small count
 # hidden for privacy, so it is missing, never zero and never N.
-SUPPRESSION_MARKERS = frozenset({"*", "§", "¶", "na", "n/a", "suppressed"})
+SUPPRESSION_MARKERS = frozenset(
+    {"*", "§", "¶", "na", "n/a", "suppressed", "missing", "not applicable", "unreliable"}
+)
+MARKERS_SHOWN = "blank, *, §, ¶, NA, n/a, suppressed, missing, not applicable, <10"
 _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
+# CDC WONDER's flag on a rate from fewer than 20 deaths: "15.8 (Unreliable)". The number is the
+# publisher's own; it is kept, and the preview says how many carried the flag.
+_FLAGGED_UNRELIABLE = re.compile(r"^(.*?)\s*\(\s*unreliable\s*\)$", re.IGNORECASE)
+# A row that sums others: a dashboard's "Total" line, a table's "Grand Total" or "All" row.
+# Compared with the whole trimmed cell of a place, indicator or period, case-insensitively; a
+# real place ("United States", "US") is never one.
+TOTAL_ROW = re.compile(
+    r"^(?:(?:grand|sub)[\s-]*)?totals?(?:\s*[:(\[].*)?$"
+    r"|^(?:all|overall)$"
+    r"|^all\s+(?:states|counties|jurisdictions|areas|regions|places|locations|wards|districts)$"
+    r"|^(?:state|county|city|national|regional)(?:[\s-]*wide)?\s+totals?$",
+    re.IGNORECASE,
+)
+# A publisher's notes column marks its total rows (CDC WONDER's "Show Totals", on by default:
+# Notes = "Total" and the period cell blank).
+NOTES_COLUMNS = ("notes", "note")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 # Numbers as a European spreadsheet writes them: a decimal comma ("22,2"), points between
 # thousands ("1.234,5", "1.234"). Which way a column is written is settled per column: see
@@ -78,6 +97,7 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _POINT_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$")
 _DECIMAL_POINT = re.compile(r"^[+-]?\d*\.\d+$")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 
 MAX_CELL_CHARS = 1_000  # a longer cell is a broken file (or a pasted document), not data
 MAX_NAME_CHARS = 200  # Indicator.name
@@ -461,10 +481,44 @@ class IndicatorResult:
     kind_reason: str | None = None  # for a new indicator: why this kind
     direction: Direction | None = None  # for a new indicator: the guess
     direction_reason: str | None = None
+    # Places with values stored for this indicator that the file has no row for (kept as stored)
+    kept_places: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
         return self.added + self.updated + self.unchanged
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    """A stored value the file changes: what a steward checks before pressing Import."""
+
+    indicator: str  # the indicator's name (the catalog's)
+    period: Period
+    geography: str  # "" = no place
+    old: float | None  # None = stored as missing
+    new: float | None  # None = missing in the file
+
+    def words(self, *, named: bool = False) -> str:
+        """ "MD Apr 2025: 1,562 → 1,571" (raw text from the file: escape it for Slack), with
+        the indicator's name first when `named` (a file of several indicators)."""
+        old, new = _change_number(self.old), _change_number(self.new)
+        if old == new:  # a change below what two decimals show
+            old, new = _change_number(self.old, exact=True), _change_number(self.new, exact=True)
+        where = " ".join(
+            part for part in (shown(self.geography, 40), label(self.period, None)) if part
+        )
+        name = f"{shown(self.indicator, 60)}, " if named else ""
+        return f"{name}{where}: {old} → {new}"
+
+
+def _change_number(value: float | None, *, exact: bool = False) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:,.15g}" if exact else format_number(value)
+
+
+MAX_CHANGES_KEPT = 10  # changed values a report lists (the count says how many in all)
 
 
 @dataclass
@@ -472,6 +526,8 @@ class ImportReport:
     file: str
     indicators: list[IndicatorResult] = field(default_factory=list)
     decimal_commas: tuple[str, ...] = ()  # value columns read with decimal commas ("22,2")
+    read_notes: tuple[str, ...] = ()  # how the file was read: total rows left out, flags dropped
+    changes: tuple[ValueChange, ...] = ()  # the first MAX_CHANGES_KEPT updates, in file order
 
     @property
     def decimal_comma_note(self) -> str | None:
@@ -504,6 +560,40 @@ class ImportReport:
     def missing(self) -> int:
         return sum(i.missing for i in self.indicators)
 
+    def change_lines(self, limit: int = MAX_CHANGES_KEPT) -> list[str]:
+        """The stored values this file changes (raw text: escape it for Slack), "and N more"."""
+        if not self.changes:
+            return []
+        named = len({c.indicator for c in self.changes}) > 1 or len(self.indicators) > 1
+        listed = [f"  {c.words(named=named)}" for c in self.changes[:limit]]
+        more = self.updated - len(listed)
+        if more > 0:
+            listed.append(f"  …and {more:,} more.")
+        return [f"Stored values this file changes ({self.updated:,}):", *listed]
+
+    def kept_lines(self, limit: int = 8) -> list[str]:
+        """Places with stored values this file has none for (raw text: escape it for Slack)."""
+        by_place: dict[str, list[str]] = {}
+        for result in self.indicators:
+            for place in result.kept_places:
+                by_place.setdefault(place, []).append(result.name)
+        lines = []
+        for place, names in list(by_place.items())[:limit]:
+            where = shown(place, 40) or "(no place)"
+            if len(self.indicators) > 1 and len(names) > 1:
+                lines.append(
+                    f"{where}: stored values of {len(names)} indicators are kept; this file has "
+                    "none."
+                )
+                continue
+            which = f" for {shown(names[0], 60)}" if len(self.indicators) > 1 else ""
+            lines.append(f"{where}: stored values are kept; this file has none{which}.")
+        if len(by_place) > limit:
+            lines.append(
+                f"…and {len(by_place) - limit:,} more places whose stored values are kept."
+            )
+        return lines
+
     def by_name(self, name: str) -> IndicatorResult:
         for result in self.indicators:
             if result.name == name or result.slug == name:
@@ -519,6 +609,9 @@ class ImportReport:
         ]
         if self.decimal_comma_note:
             lines.append(self.decimal_comma_note)
+        lines += self.read_notes
+        lines += self.change_lines()
+        lines += self.kept_lines()
         for result in self.indicators:
             span = ""
             if result.first and result.last:
@@ -636,6 +729,7 @@ class _Source:
     csv: dict[str, Any] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # the header's column names, trimmed, unique
     header_row: int = 1  # Excel: the sheet's row of column names (title lines above it)
+    notes: list[str] = field(default_factory=list)  # Excel: which sheet, percentages (raw)
 
     @property
     def file(self) -> str:
@@ -980,6 +1074,7 @@ def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
     found: list[tuple[int, int]] = []
     count = 0
     last_byte = b""
+    previous = b""  # the last two bytes before this chunk
     for chunk in _utf8_chunks(source.path, encoding):
         if b"\r" in chunk:
             crs, crlfs = chunk.count(b"\r"), chunk.count(b"\r\n")
@@ -990,6 +1085,7 @@ def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
             if crs != crlfs:
                 break  # old Mac line breaks: counted by the csv reader below
         last_byte = chunk[-1:]
+        before_tail, previous = previous, (previous + chunk[-2:])[-2:]
         data = np.frombuffer(chunk, dtype=np.uint8)
         breaks = np.flatnonzero(data == 10)
         seps = np.flatnonzero(data == sep)
@@ -1009,6 +1105,11 @@ def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
             header = int(fields[0])
         long = np.flatnonzero(fields > header)
         long = long[long + record > 0]  # (the header itself)
+        if len(long):  # one more field, empty, at the end: a trailing separator (pandas drops it)
+            trailing = (fields[long] == header + 1) & _ends_with(
+                data, breaks[long], before_tail, sep
+            )
+            long = long[~trailing]
         count += len(long)
         for index in long[: MAX_PROBLEMS_SHOWN - len(found)].tolist():
             found.append((record + index + 1, int(fields[index])))
@@ -1016,13 +1117,24 @@ def _long_rows(source: _Source) -> tuple[list[tuple[int, int]], int]:
         carried = len(seps) - int(before[-1])
         open_record = int(breaks[-1]) < len(chunk) - 1
     else:
-        if open_record and record > 0 and carried + 1 > header:
+        trailing = carried == header and previous[-1:] == bytes([sep])
+        if open_record and record > 0 and carried + 1 > header and not trailing:
             count += 1
             if len(found) < MAX_PROBLEMS_SHOWN:
                 found.append((record + 1, carried + 1))
         if not count and not parity:
             return [], 0
     return _long_rows_by_csv(source)
+
+
+def _ends_with(data: np.ndarray, breaks: np.ndarray, tail: bytes, sep: int) -> np.ndarray:
+    """Per line break (positions in `data`, outside quotes), whether its line ends with the
+    separator (before any `\r`); `tail` is the two bytes before `data` (a line cut by chunks)."""
+    padded = np.concatenate([np.frombuffer(tail, dtype=np.uint8), data])
+    at = breaks + len(tail) - 1
+    cr = padded[np.maximum(at, 0)] == 13
+    at = np.where(cr, at - 1, at)
+    return (padded[np.maximum(at, 0)] == sep) & (at >= 0)
 
 
 def _utf8_chunks(path: Path, encoding: str) -> Iterator[bytes]:
@@ -1057,7 +1169,7 @@ def _long_rows_by_csv(source: _Source) -> tuple[list[tuple[int, int]], int]:
                 continue
             if number == header_row:
                 header = len(fields)
-            elif len(fields) > header:
+            elif len(fields) > header and not (len(fields) == header + 1 and not fields[-1]):
                 count += 1
                 if len(found) < MAX_PROBLEMS_SHOWN:
                     found.append((number, len(fields)))
@@ -1080,7 +1192,7 @@ def _excel_sample(source: _Source, skip_rows: int | None = None) -> pd.DataFrame
     one value at most - as a CSV file's header is found."""
     assert source.book is not None
     names = source.book.sheet_names
-    if source.sheet is not None and source.sheet not in names:
+    if source.sheet is not None and not source.book.has_sheet(source.sheet):
         raise ImportError_(
             f"{source.file} has no sheet '{shown(source.sheet)}'. Its sheets are: "
             f"{shown_columns(names)}."
@@ -1197,6 +1309,7 @@ class _Columns:
     measures: tuple[tuple[str, str], ...] = ()  # (column, indicator name): measures in one row
     county: str | None = None  # a county FIPS column: the place is that county
     first: str | None = None  # the file's first column (where notes below the table are written)
+    notes: str | None = None  # a publisher's Notes column, marking its total rows ("Total")
 
     @property
     def periods(self) -> tuple[str, ...]:
@@ -1300,7 +1413,10 @@ def _columns(sample: pd.DataFrame, mapping: ImportMapping, file: str) -> _Column
         kinds = {normalise_kind(v) for v in values}
         if values and len(kinds) == 1 and None not in kinds:
             hints.append(column)
-    return replace(found, kind_hints=tuple(hints))
+    notes = next(
+        (c for c in columns if c not in used and c.strip().casefold() in NOTES_COLUMNS), None
+    )
+    return replace(found, kind_hints=tuple(hints), notes=notes)
 
 
 def _refuse_shared_columns(columns: _Columns, file: str) -> None:
@@ -1329,7 +1445,7 @@ def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
     wanted = [
         c
         for c in dict.fromkeys(
-            [*columns.used, *(c for c, _ in columns.filters), *columns.kind_hints]
+            [*columns.used, *(c for c, _ in columns.filters), *columns.kind_hints, columns.notes]
         )
         if c is not None
     ]
@@ -1343,6 +1459,7 @@ def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
         return frame
     positions = {source.names.index(c) + 1: c for c in wanted}
     cells = _read_cells(source, set(positions), None)
+    source.notes = cells.notes
     _refuse_outside(source, cells)
     _refuse_uncalculated(source, cells)
     frame = _excel_frame(source, cells)
@@ -1434,6 +1551,7 @@ class _Rows:
     kind_reason: str | None = None  # why `kind_hint` (when not from a column)
     notes_from: int | None = None  # the spreadsheet row where notes below the table begin
     decimal_commas: tuple[str, ...] = ()  # value columns read with decimal commas ("22,2")
+    read_notes: tuple[str, ...] = ()  # how the file was read: total rows left out, flags dropped
 
     def add_period(self, period: Period) -> int:
         """The code of `period`, adding it if new."""
@@ -1468,8 +1586,10 @@ def _check_rows(
     by_column: dict[str, set[str]] = {}
     for column, wanted in columns.filters:
         by_column.setdefault(column, set()).add(wanted.casefold())
+    extra = [columns.notes] if columns.notes is not None else []
     coded = {
-        c: _Coded.of(frame[c]) for c in dict.fromkeys([*used, *by_column, *columns.kind_hints])
+        c: _Coded.of(frame[c])
+        for c in dict.fromkeys([*used, *by_column, *columns.kind_hints, *extra])
     }
 
     # Filters first: rows someone chose to leave out cannot stop the import.
@@ -1485,6 +1605,8 @@ def _check_rows(
     if notes_from is not None:
         keep[notes_from:] = False
     keep &= ~blank
+    totals, read_notes = _total_rows(coded, columns, keep, row_numbers)
+    keep &= ~totals
 
     if not keep.any():
         if columns.filters:
@@ -1590,10 +1712,16 @@ def _check_rows(
     # Values: numbers, thousands separators, or a missing marker (each distinct text once), in
     # each measure's column.
     measured: list[np.ndarray] = []
-    markers = "blank, *, §, ¶, NA, n/a, suppressed, <10"
+    markers = MARKERS_SHOWN
     decimal_commas: list[str] = []
     for column in columns.values:
-        values, bad_value, commas = _parse_values(text[column], semicolons=semicolons)
+        values, bad_value, commas, flagged = _parse_values(text[column], semicolons=semicolons)
+        if flagged:
+            read_notes.append(
+                f"{flagged:,} value{_s(flagged)} in '{shown(column)}' "
+                f"{'is' if flagged == 1 else 'are'} flagged (Unreliable) by the publisher "
+                "(a rate from fewer than 20 events): the number is imported, the flag is not."
+            )
         if commas:
             decimal_commas.append(column)
         bad_value &= ~huge_row
@@ -1724,6 +1852,7 @@ def _check_rows(
         value_column=columns.value,
         notes_from=None if notes_from is None else int(row_numbers[notes_from]),
         decimal_commas=tuple(decimal_commas),
+        read_notes=tuple(read_notes),
     )
     if measures:
         _side_by_side(found_rows, measured, columns)
@@ -1836,6 +1965,58 @@ def _parse_periods(
     return pairs, parsed, label
 
 
+def _total_rows(
+    coded: dict[str, _Coded], columns: _Columns, keep: np.ndarray, row_numbers: np.ndarray
+) -> tuple[np.ndarray, list[str]]:
+    """The kept rows that sum other rows, and a sentence for each kind: a place, indicator or
+    period cell that says "Total" ("Grand Total", "All"…), or a Notes column that does (CDC
+    WONDER's Total rows, whose period cell is blank). Stored, a total would become a place (or
+    indicator) beside the ones it sums. A column holding nothing but totals is no table's total
+    row: it is read as written. Each distinct text is looked at once."""
+    totals = np.zeros(len(keep), dtype=bool)
+    said: list[str] = []
+    labelled = [
+        (column, what)
+        for column, what in (
+            (columns.geography, "a place"),
+            (columns.indicator, "an indicator"),
+            *((column, "a period") for column in columns.periods),
+            (columns.notes, None),
+        )
+        if column is not None
+    ]
+    for column, what in labelled:
+        cells = coded[column]
+        is_total = cells.each(lambda t: TOTAL_ROW.match(t) is not None, bool)
+        if not is_total.any():
+            continue
+        found = is_total[cells.codes] & keep & ~totals
+        if not found.any() or not (keep & ~is_total[cells.codes]).any():
+            continue
+        totals |= found
+        texts = [str(cells.uniques[c]) for c in pd.unique(cells.codes[found])]
+        named = " / ".join(f"'{shown(t, 40)}'" for t in texts[:3])
+        where = _row_list(row_numbers[found])
+        count = int(found.sum())
+        why = (
+            f"marked {named} in the {shown(column)} column: totals of other rows"
+            if what is None
+            else f"totals of the other rows, not {what}"
+        )
+        said.append(f"Left out {count:,} {named} row{_s(count)} ({where}): {why}.")
+    return totals, said
+
+
+def _row_list(rows: np.ndarray, limit: int = 5) -> str:
+    """ "row 7", "rows 7, 13 and 19", "rows 7, 13, 19, 25, 31 and 4 more"."""
+    shown_rows = [f"{int(r):,}" for r in rows[:limit]]
+    if len(rows) == 1:
+        return f"row {shown_rows[0]}"
+    if len(rows) > limit:
+        return f"rows {', '.join(shown_rows)} and {len(rows) - limit:,} more"
+    return f"rows {', '.join(shown_rows[:-1])} and {shown_rows[-1]}"
+
+
 def _decimal_commas(texts: Sequence[str], *, semicolons: bool) -> bool | None:
     """Whether a column's numbers are written with decimal commas, as a European spreadsheet
     writes them (and saves them, separated by semicolons because the comma is taken): True,
@@ -1872,9 +2053,10 @@ def _with_points(text: str) -> str:
 
 def _parse_values(
     raw_values: _Coded, *, semicolons: bool = False
-) -> tuple[np.ndarray, np.ndarray, bool | None]:
-    """(values, bad, decimal commas): numbers, thousands separators or a missing marker (NaN),
-    per row; and whether the column was read with decimal commas (None: it mixes both ways)."""
+) -> tuple[np.ndarray, np.ndarray, bool | None, int]:
+    """(values, bad, decimal commas, flagged): numbers, thousands separators or a missing marker
+    (NaN), per row; whether the column was read with decimal commas (None: it mixes both ways);
+    and how many rows' numbers carried WONDER's "(Unreliable)" flag (kept, flag dropped)."""
     texts = raw_values.uniques
     numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
     distinct_values = numbers.to_numpy(dtype=float, copy=True)
@@ -1889,17 +2071,38 @@ def _parse_values(
             numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
             distinct_values = numbers.to_numpy(dtype=float, copy=True)
     bad_distinct = np.zeros(len(distinct_values), dtype=bool)
+    flagged_distinct = np.zeros(len(distinct_values), dtype=bool)
     for index in np.flatnonzero(~np.isfinite(distinct_values)):
         cell = str(raw_values.uniques[index])
-        folded = cell.casefold()
-        if not cell or folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded):
-            distinct_values[index] = np.nan
-        elif _THOUSANDS.match(cell) and not commas:
-            distinct_values[index] = float(cell.replace(",", ""))
+        flag = _FLAGGED_UNRELIABLE.match(cell)
+        number = _number(flag[1].strip() if flag else cell, commas=bool(commas))
+        if flag and number is not None and not np.isnan(number):
+            distinct_values[index] = number
+            flagged_distinct[index] = True
+        elif number is not None:
+            distinct_values[index] = number
         else:
             distinct_values[index] = np.nan
             bad_distinct[index] = True
-    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes], commas
+    flagged = (
+        int(np.count_nonzero(flagged_distinct[raw_values.codes])) if flagged_distinct.any() else 0
+    )
+    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes], commas, flagged
+
+
+def _number(cell: str, *, commas: bool) -> float | None:
+    """A cell pandas did not read as a finite number: NaN for a missing marker, the number of
+    one written with thousands separators (or decimal commas), None when it is no number."""
+    folded = cell.casefold()
+    if not cell or folded in SUPPRESSION_MARKERS or _SUPPRESSED_BELOW.match(folded):
+        return np.nan
+    if _THOUSANDS.match(cell) and not commas:
+        return float(cell.replace(",", ""))
+    plain = _with_points(cell) if commas else cell
+    if not _PLAIN_NUMBER.match(plain):
+        return None
+    number = float(plain)
+    return number if np.isfinite(number) else None
 
 
 def _places(
@@ -2100,6 +2303,7 @@ def import_file(
         source.close()
     semicolons = source.kind == "csv" and source.csv.get("sep") == ";"
     rows = _check_rows(frame, mapping, columns, file, semicolons=semicolons)
+    rows.read_notes = (*source.notes, *rows.read_notes)
     del frame
     try:
         if dry_run:  # reads only: no team, no indicator, no value written, no writer's lock
@@ -2236,15 +2440,15 @@ def _store(
     stored: dict[str, tuple[str | None, str | None]] = {}
     ids = [i.id for i in matched.values() if i is not None]
     stored_periods: dict[int, str] = {}
+    stored_counts: dict[int, int] = {}  # (the same scan: what a file lacking places is told)
     if ids:
-        stored_periods = {
-            indicator_id: period
-            for indicator_id, period in session.execute(
-                select(IndicatorValue.indicator_id, func.min(IndicatorValue.period))
-                .where(IndicatorValue.indicator_id.in_(ids))
-                .group_by(IndicatorValue.indicator_id)
-            )
-        }
+        for indicator_id, period, stored_count in session.execute(
+            select(IndicatorValue.indicator_id, func.min(IndicatorValue.period), func.count())
+            .where(IndicatorValue.indicator_id.in_(ids))
+            .group_by(IndicatorValue.indicator_id)
+        ):
+            stored_periods[indicator_id] = period
+            stored_counts[indicator_id] = stored_count
     for slug, indicator in matched.items():
         if indicator is None:
             continue
@@ -2258,7 +2462,7 @@ def _store(
     kinds = _settle_kinds(rows, file, stored)
     units = _common_units(rows)
 
-    report = ImportReport(file=file, decimal_commas=rows.decimal_commas)
+    report = ImportReport(file=file, decimal_commas=rows.decimal_commas, read_notes=rows.read_notes)
     results: dict[str, IndicatorResult] = {}
     by_slug: dict[str, Indicator | None] = {}  # None: new, and not created (a dry run)
     for slug in first_names:
@@ -2324,6 +2528,26 @@ def _store(
         result.first, result.last = periods[0], periods[-1]
         places = rows.geographies[np.unique(rows.geography[positions])]
         result.geographies = tuple(sorted(str(g) for g in places if g))
+    # The first few changes, for the steward to check (positions only: no object per row).
+    report.changes = tuple(
+        ValueChange(
+            indicator=results[rows.slugs[int(rows.slug[at])]].name,
+            period=rows.periods[int(rows.period[at])],
+            geography=str(rows.geographies[int(rows.geography[at])]),
+            old=None if np.isnan(old_value[at]) else float(old_value[at]),
+            new=None if np.isnan(new_value[at]) else float(new_value[at]),
+        )
+        for at in np.flatnonzero(changed)[:MAX_CHANGES_KEPT].tolist()
+    )
+    matched_counts = np.bincount(rows.slug[~is_new], minlength=count)
+    short = [  # indicators with stored values (periods or places) this file does not give
+        code
+        for code, indicator in enumerate(in_order)
+        if indicator is not None and stored_counts.get(indicator.id, 0) > int(matched_counts[code])
+    ]
+    if short:
+        for code, kept in _kept_places(session, rows, short, in_order).items():
+            results[rows.slugs[code]].kept_places = kept
     if dry_run:
         return report
 
@@ -2352,6 +2576,34 @@ def _store(
             indicator.updated_at = now
             indicator.next_check_at = None  # the scheduler re-checks freshness on its next pass
     return report
+
+
+def _kept_places(
+    session: Session, rows: _Rows, codes: Sequence[int], in_order: Sequence[Indicator | None]
+) -> dict[int, tuple[str, ...]]:
+    """Per slug code of `codes`, the places with values stored that the file has no row for
+    (a re-release that dropped a state): they stay as stored, and the preview says so. One scan
+    of those indicators' stored places; asked only when some stored value is not in the file."""
+    by_id = {cast(Indicator, in_order[code]).id: code for code in codes}
+    stored: dict[int, set[str]] = {}
+    for indicator_id, place in session.execute(
+        select(IndicatorValue.indicator_id, IndicatorValue.geography)
+        .where(IndicatorValue.indicator_id.in_(list(by_id)))
+        .distinct()
+    ):
+        stored.setdefault(by_id[indicator_id], set()).add(place)
+    pairs = np.unique(rows.slug.astype(np.int64) * len(rows.geographies) + rows.geography)
+    in_file: dict[int, set[str]] = {}
+    for slug_code, place_code in zip(
+        (pairs // len(rows.geographies)).tolist(),
+        (pairs % len(rows.geographies)).tolist(),
+        strict=True,
+    ):
+        in_file.setdefault(slug_code, set()).add(str(rows.geographies[place_code]))
+    kept = {
+        code: tuple(sorted(stored.get(code, set()) - in_file.get(code, set()))) for code in codes
+    }
+    return {code: places for code, places in kept.items() if places}
 
 
 def _refuse_hidden(

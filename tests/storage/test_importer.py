@@ -742,7 +742,10 @@ def test_excel_limits_are_checked_on_the_zip_directory_first(
         # a quoted separator or line break is inside its field, not an extra one
         ('indicator,period,value\n"A, B",2025,1\n"C\nD",2025,2\nE,2025,"1,200"\n', []),
         ("indicator,period,value\r\nA,2025,1\r\nB,2025,2,x\r\n", [(3, 4)]),
-        ('indicator,period,value\n"A\n,,,",2025,1,\nB,2025,2', [(2, 4)]),
+        ('indicator,period,value\n"A\n,,,",2025,1,x\nB,2025,2', [(2, 4)]),
+        # one more field, empty, at the end of a row: a trailing separator, which pandas drops
+        ('indicator,period,value\n"A\n,,,",2025,1,\r\nB,2025,2,', []),
+        ('indicator,period,value\nA,2025,1,""\nB,2025,2,\n', []),
         ("indicator,period,value\nA,2025,1\nB,2025,2,,", [(3, 5)]),
         ("indicator,period,value\rA,2025,1,x\rB,2025,2\r", [(2, 4)]),  # old Mac line breaks
         ('indicator,period,value\nA "quoted" word,2025,1\nB,2025,2,,\n', [(3, 5)]),

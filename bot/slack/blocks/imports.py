@@ -36,6 +36,7 @@ from storage.models import Direction
 COLUMNS_BLOCK = "import_columns"  # the preview's list of the file's columns (the form shows it)
 MAX_INDICATORS_SHOWN = 12
 MAX_PLACES_SHOWN = 8
+MAX_CHANGES_SHOWN = 10
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm"]
 # The Change mapping form's fields, in order: (block id, label, hint, multiline).
 MAPPING_FIELDS = (
@@ -97,6 +98,20 @@ def indicator_lines(report: ImportReport) -> list[str]:
         lines.append(f"• *{safe(result.name, 120)}*{new}: {counts} · {span}{where}")
     if len(report.indicators) > MAX_INDICATORS_SHOWN:
         lines.append(f"…and {len(report.indicators) - MAX_INDICATORS_SHOWN} more indicators.")
+    return lines
+
+
+def change_lines(report: ImportReport) -> list[str]:
+    """The stored values Import would change, from what to what (the first few, in the file's
+    order), so a corrected re-release can be checked before it is imported."""
+    if not report.changes:
+        return []
+    named = len(report.indicators) > 1
+    lines = [f"*Stored values this file changes ({format_number(report.updated)}):*"]
+    lines += [f"• {safe(c.words(named=named), 240)}" for c in report.changes[:MAX_CHANGES_SHOWN]]
+    more = report.updated - min(len(report.changes), MAX_CHANGES_SHOWN)
+    if more > 0:
+        lines.append(f"…and {format_number(more)} more.")
     return lines
 
 
@@ -173,6 +188,11 @@ def build_preview(preview: Preview) -> list[Block]:
         blocks.append(_section(total + "\n" + "\n".join(indicator_lines(report))))
         if report.decimal_comma_note:
             blocks.append(_section(safe(report.decimal_comma_note, 600)))
+        if report.read_notes:
+            blocks.append(_section("\n".join(safe(n, 600) for n in report.read_notes[:6])))
+        changed = change_lines(report) + [safe(line, 300) for line in report.kept_lines()]
+        if changed:
+            blocks.append(_section("\n".join(changed)))
         guessed = guessed_lines(report)
         if guessed:
             blocks.append(
