@@ -729,6 +729,7 @@ class _Source:
     csv: dict[str, Any] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)  # the header's column names, trimmed, unique
     header_row: int = 1  # Excel: the sheet's row of column names (title lines above it)
+    notes: list[str] = field(default_factory=list)  # Excel: which sheet, percentages (raw)
 
     @property
     def file(self) -> str:
@@ -1191,7 +1192,7 @@ def _excel_sample(source: _Source, skip_rows: int | None = None) -> pd.DataFrame
     one value at most - as a CSV file's header is found."""
     assert source.book is not None
     names = source.book.sheet_names
-    if source.sheet is not None and source.sheet not in names:
+    if source.sheet is not None and not source.book.has_sheet(source.sheet):
         raise ImportError_(
             f"{source.file} has no sheet '{shown(source.sheet)}'. Its sheets are: "
             f"{shown_columns(names)}."
@@ -1458,6 +1459,7 @@ def _read_all(source: _Source, columns: _Columns) -> pd.DataFrame:
         return frame
     positions = {source.names.index(c) + 1: c for c in wanted}
     cells = _read_cells(source, set(positions), None)
+    source.notes = cells.notes
     _refuse_outside(source, cells)
     _refuse_uncalculated(source, cells)
     frame = _excel_frame(source, cells)
@@ -2301,6 +2303,7 @@ def import_file(
         source.close()
     semicolons = source.kind == "csv" and source.csv.get("sep") == ";"
     rows = _check_rows(frame, mapping, columns, file, semicolons=semicolons)
+    rows.read_notes = (*source.notes, *rows.read_notes)
     del frame
     try:
         if dry_run:  # reads only: no team, no indicator, no value written, no writer's lock

@@ -33,7 +33,17 @@ before calamine is called. Anything else unusual goes to the exact reader.
 
 Cell values become the texts pandas would have given the importer (numbers as `5` or `12.5`,
 dates as `2025-01-31 00:00:00`, error cells and pandas' NA words such as `NULL` as blank), so
-files that imported before import the same.
+files that imported before import the same. Three things are read as Excel shows them, not as
+pandas read them (each stored a wrong number without a word):
+
+- a number formatted as a percentage (`0.0%`: a `%` outside quotes, or built-in formats 9 and 10)
+  is the number shown: 0.873 shown as 87.3% is `87.3`, and `Cells.notes` says so;
+- a merged range's value (kept in its top-left cell only) is every cell's of the range, in the
+  rows that hold a value of their own (a row that holds only a merged copy is not a row of data),
+  and across a header row that has two names of its own (a title merged across the page is a
+  title, and stays one cell);
+- with no sheet named, the sheet read is the one open when the file was saved (`activeTab`) or
+  else the first one not hidden, never a hidden one; `Cells.notes` names it when there are others.
 """
 
 from __future__ import annotations
@@ -42,9 +52,12 @@ import posixpath
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from xml.parsers import expat
@@ -74,6 +87,8 @@ CHUNK_BYTES = 1 << 20
 # Sheets whose XML is at least this big are read by calamine (Rust) when a scan of the raw XML
 # finds nothing that needs the exact reader; smaller ones the exact reader reads in a second.
 FAST_FROM_BYTES = 8 << 20
+MAX_MERGES = 250_000  # merged ranges in one sheet (a publisher's table has a few hundred)
+MAX_MERGE_SPANS = 2_000_000  # (range, column read) pairs: what filling merged cells may cost
 
 # What pandas' read_excel read as NaN by default: these texts were blank to the importer.
 NA_TEXTS = frozenset(
@@ -121,6 +136,13 @@ _KIND = re.compile(rb'\bt="([A-Za-z]+)"')
 _VALUE = re.compile(rb"<v>([^<]*)</v>")
 _TEXT = re.compile(rb"<t(?:\s[^>]*)?>([^<]*)</t>")
 _FORMULA_WITHOUT_VALUE = re.compile(rb"(?:</f>|<f\b[^>]*/>)(?!<v>[^<])")
+_MERGE = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="\s*([A-Za-z]{1,3})([0-9]{1,7})'
+    rb':([A-Za-z]{1,3})([0-9]{1,7})\s*"'
+)
+# A number format's parts that show no `%` sign of a percentage: quoted text, an escaped
+# character, `_x` (a space as wide as x), `*x` (x repeated to fill) and [colour/locale] codes.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"?|\\.|_.|\*.|\[[^\]]*\]?')
 
 
 class SpreadsheetError(Exception):
@@ -142,6 +164,10 @@ class Cells:
     outside_count: int = 0
     uncalculated: list[tuple[int, int]] = field(default_factory=list)
     uncalculated_count: int = 0
+    # column -> (cells formatted as percentages read in it, the first one's row): see `notes`
+    percent: dict[int, tuple[int, int]] = field(default_factory=dict)
+    # how the sheet was read, when it is not plain (raw text: the caller makes it safe)
+    notes: list[str] = field(default_factory=list)
 
 
 def cell_name(row: int, column: int) -> str:
@@ -177,6 +203,21 @@ def cell_text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def is_percent_format(code: str) -> bool:
+    """Whether a number format shows a number as a percentage (`0.0%`, `0%;-0%`), as Excel
+    does: a `%` outside quoted text (`0.0"%"` shows a number with a % sign after it, unscaled)."""
+    return "%" in _FORMAT_LITERALS.sub("", code)
+
+
+def _percent_text(number: float) -> str:
+    """A number formatted as a percentage, as Excel shows it: 0.873 -> `87.3` (the decimal point
+    moved, so no binary rounding is added: 0.873 * 100 is 87.30000000000001)."""
+    try:
+        return cell_text(float(Decimal(repr(number)).scaleb(2)))
+    except (InvalidOperation, ValueError, OverflowError):
+        return cell_text(number)
 
 
 def _too_many_cells(file: str) -> str:
@@ -226,6 +267,7 @@ class _Plan:
     exact: bool
     sheet: Any = None  # calamine's loaded sheet
     outside: tuple[int, list[tuple[int, int]]] | None = None  # values right of the header
+    percent: dict[int, array[int]] = field(default_factory=dict)  # column -> rows, numbers
 
 
 class Workbook:
@@ -260,13 +302,23 @@ class Workbook:
             self._parse(rels_part, rels, limit=MAX_SMALL_PART_BYTES)
             self.epoch = CALENDAR_MAC_1904 if book.date1904 else CALENDAR_WINDOWS_1900
             self.sheets: list[tuple[str, str]] = []  # (name, part) of each worksheet, in order
-            for name, rel_id in book.sheets:
+            self.hidden: list[tuple[str, str]] = []  # those hidden (or "very hidden")
+            active: tuple[str, str] | None = None  # the sheet open when the file was saved
+            for index, (name, rel_id, state) in enumerate(book.sheets):
                 target, kind = rels.targets.get(rel_id, ("", ""))
                 if not kind.endswith("/worksheet"):
                     continue  # a chart sheet, or a broken reference: no cells
                 part = _resolve(workbook_part, target)
                 if part in self.parts:
                     self.sheets.append((name, part))
+                    if state.strip().lower() in ("hidden", "veryhidden"):
+                        self.hidden.append((name, part))
+                    elif index == book.active:
+                        active = (name, part)
+            visible = [s for s in self.sheets if s not in self.hidden]
+            # Read when no sheet is named: never a hidden one (a publisher's previous release).
+            self.default = active or (visible[0] if visible else None)
+            self.default_is_active = active is not None
             styles = _Styles()
             styles_part = next(
                 (p for p, t in types.overrides.items() if t == _STYLES_TYPE), "xl/styles.xml"
@@ -274,12 +326,14 @@ class Workbook:
             if styles_part in self.parts:
                 self._parse(styles_part, styles, limit=MAX_SMALL_PART_BYTES)
             self.dates, self.durations = styles.date_styles()
+            self.percents = styles.percent_styles()
             strings_part = next(
                 (p for p, t in types.overrides.items() if t == _SHARED_STRINGS_TYPE), None
             )
             self.strings_part = strings_part if strings_part in self.parts else None
             self._strings: list[str] | None = None  # parsed when the exact reader needs them
             self._plans: dict[str, _Plan] = {}
+            self._merged: dict[str, list[tuple[int, int, int, int]]] = {}  # part -> merges
             # Shared strings calamine may not read as the exact reader does: parsed now (and
             # refused now, as before, if they must be); they also keep calamine off every sheet.
             self.strings_exact = self.strings_part is not None and self._scan_strings().exact
@@ -305,7 +359,17 @@ class Workbook:
 
     @property
     def sheet_names(self) -> list[str]:
-        return [name for name, _ in self.sheets]
+        """The worksheets not hidden: the one read when none is named first, then the others
+        in order (hidden ones are read only when named: `has_sheet`)."""
+        shown = [name for name, part in self.sheets if (name, part) not in self.hidden]
+        if self.default is not None and self.default[0] in shown:
+            shown.remove(self.default[0])
+            shown.insert(0, self.default[0])
+        return shown
+
+    def has_sheet(self, name: str) -> bool:
+        """Whether the workbook has a worksheet `name`, hidden or not."""
+        return any(sheet == name for sheet, _ in self.sheets)
 
     def close(self) -> None:
         self.zip.close()
@@ -333,8 +397,19 @@ class Workbook:
     ) -> Cells:
         """Row `header_row` as the header (the rows above it are titles and notes, not read),
         then the rows up to `last_row` (all if None): the texts of `columns` (1-based), or of
-        every column of the header when None."""
+        every column of the header when None. `Cells.notes` says which sheet was read (when
+        none is named and there are others) and which percentages were read as shown."""
         part = self._part(sheet)
+        cells = self._read(part, columns, last_row, header_row)
+        if sheet is None and len(self.sheets) > 1:
+            cells.notes.append(self._sheet_note())
+        for column, (count, row) in sorted(cells.percent.items()):
+            cells.notes.append(_percent_note(cells, column, count, row))
+        return cells
+
+    def _read(
+        self, part: str, columns: set[int] | None, last_row: int | None, header_row: int
+    ) -> Cells:
         # calamine's checks (the header's width, cells right of it) are made on row 1: a table
         # below title lines is read by the exact reader, which knows its header row.
         if header_row == 1:
@@ -348,6 +423,26 @@ class Workbook:
                 cells.outside_count, cells.outside = plan.outside
                 return cells
         return self._exact(part, columns, last_row, header_row).cells
+
+    def _sheet_note(self) -> str:
+        """Which sheet was read, with no sheet named, and which were not (raw text)."""
+        assert self.default is not None
+        name = self.default[0]
+        if self.sheets[0] == self.default:
+            why = "the first sheet"
+        elif self.default_is_active:
+            why = "the sheet open when the file was saved"
+        else:
+            why = "the first sheet not hidden"
+        others = [
+            f"“{_clipped(n)}”" + (" (hidden)" if (n, p) in self.hidden else "")
+            for n, p in self.sheets
+            if (n, p) != self.default
+        ]
+        more = f" and {len(others) - 6:,} more" if len(others) > 6 else ""
+        return (
+            f"Read the sheet “{_clipped(name)}” ({why}); not read: {', '.join(others[:6])}{more}."
+        )
 
     # --- the fast path: calamine, after a scan of the raw XML -----------------------------------
 
@@ -426,9 +521,16 @@ class Workbook:
         letters: set[bytes] = set()
         far: list[bytes] = []
         cells = refs = odd = formulas = 0
+        merges: list[tuple[int, int, int, int]] = []
+        percent: dict[int, array[int]] = {}
+        find_percent = self._percent_finder(percent)
 
         def scan(piece: bytes) -> None:
             nonlocal cells, refs, odd, formulas, width
+            if b"mergeCell" in piece:
+                _find_merges(piece, merges, self.file)
+            if find_percent is not None:
+                find_percent(piece)
             if not cells:
                 first = _FIRST_ROW.search(piece)
                 if first is not None:
@@ -446,6 +548,7 @@ class Workbook:
         found = self._scan(part, MAX_PART_BYTES, scan)
         if cells > MAX_CELLS:
             raise SpreadsheetError(_too_many_cells(self.file))
+        self._merged[part] = merges
         columns = [_letters_column(text) for text in letters]
         widest = max(columns, default=0)
         rows = max((int(digits) for digits in far), default=0)
@@ -470,7 +573,50 @@ class Workbook:
             # A wide header: how far down do cells go? (The dense table is rows x columns.)
             last = self._last_row(part)
             exact = last < 0 or last * width > MAX_CELLS
-        return _Plan(part, exact=exact)
+        return _Plan(part, exact=exact, percent=percent)
+
+    def _percent_finder(self, into: dict[int, array[int]]) -> Callable[[bytes], None] | None:
+        """For the scan before calamine (which reads no number formats): a function noting, per
+        column, the rows of the numbers in cells formatted as percentages; None if the workbook
+        has no such format."""
+        if not self.percents:
+            return None
+        styles = sorted(self.percents)
+        pattern = re.compile(
+            rb'<c r="([A-Za-z]{1,3})([0-9]{1,7})"([^>]*?\ss="(?:'
+            + b"|".join(str(s).encode() for s in styles)
+            + rb')"[^>]*)'
+        )
+        marks = [b' s="%d"' % s for s in styles] if len(styles) <= 16 else []
+
+        def find(piece: bytes) -> None:
+            if marks and not any(mark in piece for mark in marks):
+                return
+            for letters, row, attrs in pattern.findall(piece):
+                kind = _KIND.search(attrs)
+                if kind is None or kind.group(1) == b"n":
+                    column = _letters_column(letters)
+                    rows = into.get(column)
+                    if rows is None:
+                        rows = into[column] = array("l")
+                    rows.append(int(row))
+
+        return find
+
+    def _merges(self, part: str) -> list[tuple[int, int, int, int]]:
+        """The sheet's merged ranges (top, left, bottom, right), from its raw XML: they are
+        written after the rows, and are needed as the rows are read."""
+        found = self._merged.get(part)
+        if found is None:
+            merges: list[tuple[int, int, int, int]] = []
+
+            def scan(piece: bytes) -> None:
+                if b"mergeCell" in piece:
+                    _find_merges(piece, merges, self.file)
+
+            self._scan(part, MAX_PART_BYTES, scan)
+            found = self._merged[part] = merges
+        return found
 
     def _outside(self, part: str, beyond: set[bytes]) -> tuple[int, list[tuple[int, int]]] | None:
         """The cells in the columns `beyond` that hold a value (as `_Sheet` decides it), counted,
@@ -533,12 +679,29 @@ class Workbook:
     def _part(self, sheet: str | None) -> str:
         if not self.sheets:
             raise SpreadsheetError(f"{self.file} has no worksheet with cells.")
-        return self.sheets[0][1] if sheet is None else dict(self.sheets)[sheet]
+        if sheet is not None:  # a visible sheet of that name first (names are unique in Excel)
+            named = [p for n, p in self.sheets if n == sheet]
+            if not named:
+                raise SpreadsheetError(f"{self.file} has no sheet “{_clipped(sheet)}”.")
+            return next((p for p in named if (sheet, p) not in self.hidden), named[0])
+        if self.default is None:
+            names = ", ".join(f"“{_clipped(n)}”" for n, _ in self.hidden[:6])
+            raise SpreadsheetError(
+                f"Every worksheet of {self.file} is hidden ({names}), so I don't know which one "
+                "to read. Name the sheet to read, or show it in Excel and save the file again. "
+                "Nothing was imported."
+            )
+        return self.default[1]
 
     def _exact(
         self, part: str, columns: set[int] | None, last_row: int | None, header_row: int = 1
     ) -> _Sheet:
-        handler = _Sheet(self, columns, last_row, header_row)
+        merges = self._merges(part)
+        handler = (
+            _MergedSheet(self, columns, last_row, header_row, merges)
+            if merges
+            else _Sheet(self, columns, last_row, header_row)
+        )
         self._parse(part, handler, limit=MAX_PART_BYTES)
         handler.finish()
         return handler
@@ -572,10 +735,17 @@ class Workbook:
         rows_iter = sheet.iter_rows()
         header: dict[int, str] = {}
         first_row = top + 1
+        merges = sorted(self._merges(plan.part))
+        anchors: dict[tuple[int, int], str] = {}  # a merged range's top left cell -> its text
         if first_row == 1:
             raw: list[Any] = next(rows_iter, [])
-            header = {left + i + 1: _calamine_text(v) for i, v in enumerate(raw)}
+            header = {
+                left + i + 1: self._fast_text(plan, 1, left + i + 1, v) for i, v in enumerate(raw)
+            }
             first_row = 2
+            if merges:
+                anchors.update(((1, c), header.get(c, "")) for t, c, _, _ in merges if t == 1)
+                _fill_header(header, merges, anchors)
         named = [c for c, t in header.items() if t]
         width = max(named, default=0)
         result = Cells(header=[header.get(c, "") for c in range(1, width + 1)])
@@ -585,6 +755,10 @@ class Workbook:
         positions = [(c, c - left - 1) for c in keep]  # (a position < 0: left of the range)
         outside_from = max(width - left, 0)  # list positions to the right of the header
         kept_columns = [result.columns[c] for c, _ in positions]
+        by_column = _by_column(merges, keep, self.file) if merges else {}
+        later = {a for ranges in by_column.values() for _, _, a in ranges if a[0] >= first_row}
+        if later:
+            rows_iter = self._anchored(plan, rows_iter, first_row, left, later, anchors)
         for number, raw in enumerate(rows_iter, start=first_row):
             if last_row is not None and number > last_row:
                 break
@@ -611,7 +785,41 @@ class Workbook:
                         result.outside_count += 1
                         if len(result.outside) < _MAX_SHOWN:
                             result.outside.append((number, left + at + 1))
+        if plan.percent:
+            _shift_percent(result, plan.percent)
+        if by_column:
+            _fill_rows(result, by_column, anchors)
         return result
+
+    def _fast_text(self, plan: _Plan, row: int, column: int, value: Any) -> str:
+        """A cell's text as `_Sheet._value` gives it, for the few cells read one by one."""
+        percent = plan.percent.get(column)
+        if percent and isinstance(value, int | float) and not isinstance(value, bool):
+            at = bisect_left(percent, row)
+            if at < len(percent) and percent[at] == row:
+                return _percent_text(value)
+        return _calamine_text(value)
+
+    def _anchored(
+        self,
+        plan: _Plan,
+        rows: Any,
+        first_row: int,
+        left: int,
+        cells: set[tuple[int, int]],
+        anchors: dict[tuple[int, int], str],
+    ) -> Any:
+        """calamine's rows, unchanged, noting the text of the merged ranges' top left `cells`
+        as they go by (in any column: a range may reach into the columns read)."""
+        wanted: dict[int, list[int]] = {}
+        for top, column in cells:
+            wanted.setdefault(top, []).append(column)
+        for number, raw in enumerate(rows, start=first_row):
+            for column in wanted.get(number, ()):
+                at = column - left - 1
+                value = raw[at] if 0 <= at < len(raw) else ""
+                anchors[(number, column)] = self._fast_text(plan, number, column, value)
+            yield raw
 
     # --- parsing parts ---------------------------------------------------------------------------
 
@@ -706,6 +914,138 @@ class Workbook:
         )
 
 
+def _find_merges(piece: bytes, into: list[tuple[int, int, int, int]], file: str) -> None:
+    """The merged ranges `<mergeCell ref="A2:A4"/>` in a piece of a sheet's XML, as (top, left,
+    bottom, right); a range of one cell, or beyond Excel's grid, is left out."""
+    for first, top, last, bottom in _MERGE.findall(piece):
+        rows = sorted((int(top), int(bottom)))
+        columns = sorted((_letters_column(first), _letters_column(last)))
+        if rows[0] < 1 or rows[1] > EXCEL_ROWS or columns[1] > EXCEL_COLUMNS:
+            continue
+        if rows[0] == rows[1] and columns[0] == columns[1]:
+            continue
+        into.append((rows[0], columns[0], rows[1], columns[1]))
+        if len(into) > MAX_MERGES:
+            raise SpreadsheetError(_too_many_merges(file))
+
+
+def _too_many_merges(file: str) -> str:
+    return (
+        f"{file} has more merged cells in this sheet than a table needs (more than {MAX_MERGES:,} "
+        f"ranges, or ranges over more than {MAX_MERGE_SPANS:,} columns of those read). Unmerge "
+        "them, or save the columns you need as CSV, and import that. Nothing was imported."
+    )
+
+
+def _fill_header(
+    header: dict[int, str],
+    merges: list[tuple[int, int, int, int]],
+    anchors: dict[tuple[int, int], str],
+    row: int = 1,
+) -> None:
+    """A header row's merged cells named as their range's top left cell, when the row has two
+    names of its own (a title merged across the page is one cell: the header is below it).
+    Excel never saves ranges that overlap; in a file that has them, the leftmost counts."""
+    if sum(1 for text in header.values() if text) < 2:
+        return
+    edge = 0
+    for left, top, _, right in sorted(
+        (left, top, bottom, right) for top, left, bottom, right in merges if top <= row <= bottom
+    ):
+        if left <= edge:
+            continue
+        edge = right
+        text = anchors.get((top, left), "")
+        if text:
+            for column in range(left, right + 1):
+                header[column] = text
+
+
+Ranges = dict[int, list[tuple[int, int, tuple[int, int]]]]
+
+
+def _by_column(merges: list[tuple[int, int, int, int]], keep: Iterable[int], file: str) -> Ranges:
+    """Per column read, the merged ranges over it: (top row, bottom row, top left cell), by
+    top row. Excel never saves ranges that overlap; in a file that has them, the one above
+    counts, so filling a column costs at most one pass down it."""
+    columns = sorted(keep)
+    spans = sum(bisect_right(columns, b) - bisect_left(columns, a) for _, a, _, b in merges)
+    if spans > MAX_MERGE_SPANS:
+        raise SpreadsheetError(_too_many_merges(file))
+    found: Ranges = {}
+    for top, left, bottom, right in sorted(merges):
+        for column in columns[bisect_left(columns, left) : bisect_right(columns, right)]:
+            ranges = found.setdefault(column, [])
+            if not ranges or ranges[-1][1] < top:
+                ranges.append((top, bottom, (top, left)))
+    return found
+
+
+def _fill_rows(cells: Cells, by_column: Ranges, anchors: dict[tuple[int, int], str]) -> None:
+    """Each merged range's text in the cells it covers, in the columns and rows read (the rows
+    with a value of their own), as `_MergedSheet` fills them while reading."""
+    rows = cells.rows
+    for column, ranges in by_column.items():
+        texts = cells.columns[column]
+        for top, bottom, anchor in ranges:
+            text = anchors.get(anchor, "")
+            first, last = bisect_left(rows, top), bisect_right(rows, bottom)
+            if text and first < last:
+                texts[first:last] = [text] * (last - first)
+
+
+def _shift_percent(cells: Cells, percent: dict[int, array[int]]) -> None:
+    """calamine's numbers in cells formatted as percentages, as Excel shows them (87.3 for
+    0.873), counted per column for `Cells.notes`."""
+    rows = cells.rows
+    shown: dict[str, str | None] = {}  # each distinct text's, worked out once
+    for column, texts in cells.columns.items():
+        found = percent.get(column)
+        if not found:
+            continue
+        count = first = 0
+        for row in found:
+            at = bisect_left(rows, row)
+            if at == len(rows) or rows[at] != row or not texts[at]:
+                continue
+            text = texts[at]
+            if text not in shown:
+                try:
+                    shown[text] = _percent_text(float(text))
+                except ValueError:
+                    shown[text] = None
+            new = shown[text]
+            if new is None:
+                continue
+            texts[at] = new
+            count += 1
+            first = first or row
+        if count:
+            cells.percent[column] = (count, first)
+
+
+def _clipped(name: str) -> str:
+    """A sheet's name as a note quotes it (Excel allows 31 characters; a file may say more)."""
+    return name if len(name) <= 40 else name[:39] + "…"
+
+
+def _percent_note(cells: Cells, column: int, count: int, row: int) -> str:
+    """That a column's percentages were read as Excel shows them (raw text)."""
+    name = cells.header[column - 1] if column <= len(cells.header) else ""
+    label = f"“{_clipped(name)}”" if name else column_name(column)
+    at = bisect_left(cells.rows, row)
+    shown = cells.columns[column][at] if at < len(cells.rows) else ""
+    try:
+        fraction = cell_text(float(Decimal(shown).scaleb(-2)))
+    except (InvalidOperation, ValueError, OverflowError):
+        fraction = "a hundredth of it"
+    cells_word = "1 cell" if count == 1 else f"{count:,} cells"
+    return (
+        f"Column {label} is formatted as percentages in Excel ({cells_word}): read as Excel shows "
+        f"them, {shown}% as {shown} (not {fraction})."
+    )
+
+
 def _resolve(source: str, target: str) -> str:
     """A relationship's target as a path in the zip."""
     if target.startswith("/"):
@@ -746,8 +1086,9 @@ class _ContentTypes(_Handler):
 
 class _WorkbookPart(_Handler):
     def __init__(self) -> None:
-        self.sheets: list[tuple[str, str]] = []  # (name, relationship id)
+        self.sheets: list[tuple[str, str, str]] = []  # (name, relationship id, state)
         self.date1904 = False
+        self.active: int | None = None  # the first window's open tab (a position in `sheets`)
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
         local = _local(name)
@@ -755,7 +1096,10 @@ class _WorkbookPart(_Handler):
             self.date1904 = attrs.get("date1904", "").strip().lower() in ("1", "true")
         elif local == "sheet":
             rel_id = next((v for k, v in attrs.items() if k.endswith(" id")), "")
-            self.sheets.append((attrs.get("name", ""), rel_id))
+            self.sheets.append((attrs.get("name", ""), rel_id, attrs.get("state", "")))
+        elif local == "workbookView" and self.active is None:
+            tab = attrs.get("activeTab", "0").strip()
+            self.active = int(tab) if tab.isascii() and tab.isdigit() and len(tab) < 7 else 0
 
 
 class _Relationships(_Handler):
@@ -792,6 +1136,15 @@ class _Styles(_Handler):
     def end(self, name: str) -> None:
         if _local(name) == "cellXfs":
             self.in_cell_xfs = False
+
+    def percent_styles(self) -> frozenset[int]:
+        """The cell styles that show a number as a percentage (87.3% for 0.873)."""
+        found = set()
+        for style, number_format in enumerate(self.formats):
+            code = self.custom.get(number_format, BUILTIN_FORMATS.get(number_format))
+            if code is not None and is_percent_format(code) and not is_date_format(code):
+                found.add(style)
+        return frozenset(found)
 
     def date_styles(self) -> tuple[frozenset[int], frozenset[int]]:
         dates, durations = set(), set()
@@ -866,6 +1219,7 @@ class _Sheet(_Handler):
         self.strings = book.strings
         self.dates = book.dates
         self.durations = book.durations
+        self.percents = book.percents
         self.wanted = columns
         self.last_row = last_row
         self.keep: set[int] = set()  # set when the header is known
@@ -1062,6 +1416,8 @@ class _Sheet(_Handler):
                 except (OverflowError, ValueError):
                     return ""  # Excel shows ##### (openpyxl: #VALUE!, pandas: NaN)
                 return cell_text(moment)
+            if self.style in self.percents:
+                return self._percent(number)
             return str(number) if isinstance(number, int) else cell_text(number)
         if kind == "s":
             try:
@@ -1086,6 +1442,13 @@ class _Sheet(_Handler):
                 return raw
         return raw
 
+    def _percent(self, number: float) -> str:
+        """A number formatted as a percentage, as shown (counted when it is data read)."""
+        if self.header is None and self.column in self.keep:
+            count, first = self.cells.percent.get(self.column, (0, self.row))
+            self.cells.percent[self.column] = (count + 1, first)
+        return _percent_text(number)
+
     def _header_done(self) -> None:
         header = self.header or {}
         self.header = None
@@ -1101,6 +1464,56 @@ class _Sheet(_Handler):
             self._header_done()
         if self.current:
             self._row_end()
+
+
+class _MergedSheet(_Sheet):
+    """A worksheet with merged cells: each range's text (its top left cell's) is every cell's,
+    in the rows that hold a value of their own, and across a header of two names or more."""
+
+    def __init__(
+        self,
+        book: Workbook,
+        columns: set[int] | None,
+        last_row: int | None,
+        header_row: int,
+        merges: list[tuple[int, int, int, int]],
+    ) -> None:
+        super().__init__(book, columns, last_row, header_row)
+        self.merges = merges
+        self.anchors = {(top, left) for top, left, _, _ in merges}
+        self.texts: dict[tuple[int, int], str] = {}  # top left cell -> its text
+        self.by_column: Ranges = {}  # once the header is known
+        self.next: dict[int, int] = {}  # per column: its first range not above the row
+
+    def _cell_end(self) -> None:
+        super()._cell_end()
+        key = (self.row, self.column)
+        if key in self.anchors:
+            if self.header is None and self.column in self.keep:
+                self.texts[key] = self.current.get(self.column, "")  # read already
+            else:
+                self.texts[key] = self._value()
+
+    def _header_done(self) -> None:
+        super()._header_done()
+        self.by_column = _by_column(self.merges, self.keep, self.file)
+        self.next = dict.fromkeys(self.by_column, 0)
+
+    def _row_end(self) -> None:
+        row = self.row
+        if row == self.header_row and self.header is not None:
+            _fill_header(self.header, self.merges, self.texts, row)
+        elif self.current and self.header is None:
+            for column, ranges in self.by_column.items():
+                at = self.next[column]
+                while at < len(ranges) and ranges[at][1] < row:
+                    at += 1
+                self.next[column] = at
+                if at < len(ranges) and ranges[at][0] <= row:
+                    text = self.texts.get(ranges[at][2], "")
+                    if text:
+                        self.current[column] = text
+        super()._row_end()
 
 
 class _Filled(_Sheet):

@@ -70,10 +70,6 @@ def indicator_answer(bot, text: str) -> str:
 # --- 1. a hidden sheet's numbers imported instead of the sheet the steward sees -----------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer reads a workbook's first sheet even when it is hidden (storage/xlsx.py)",
-)
 def test_a_hidden_first_sheet_is_not_what_gets_imported(sqlite_bot):
     """A publisher's workbook keeps the previous release on a hidden first sheet; the steward
     sees only the sheet "Data" (also the active tab). The preview named no sheet, and Import
@@ -177,10 +173,6 @@ def merged_state_blocks(states: tuple[str, ...]) -> bytes:
     return workbook_bytes(book)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a merged place cell names only its first row: the other rows are stored with no place",
-)
 def test_a_place_in_a_merged_cell_applies_to_every_row_it_spans(sqlite_bot):
     """Maryland merged over its 2021-2023 rows: the preview said "MD", Import stored 2021 under
     MD and 2022, 2023 under no place at all."""
@@ -194,10 +186,6 @@ def test_a_place_in_a_merged_cell_applies_to_every_row_it_spans(sqlite_bot):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="merged place cells over two states are refused as 'repeats row 3', naming no cause",
-)
 def test_merged_place_cells_over_two_states_are_read_or_named_as_the_cause(sqlite_bot):
     """Maryland and Vermont, each merged over its rows: refused as "row 6: repeats row 3: the
     same indicator, period and geography (Overdose deaths, 2022)" - the steward sees Vermont in
@@ -267,10 +255,6 @@ def test_a_footnote_under_a_period_first_table_does_not_hide_the_period_column(s
 # --- 5. an Excel percentage ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cell formatted as a percentage (87.3%) is stored as 0.873 without a word",
-)
 def test_a_percent_formatted_cell_is_not_stored_a_hundred_times_smaller_unsaid(sqlite_bot):
     """The share of MD's overdose deaths that involved opioids, as a publisher's workbook shows
     it: 87.3% (2023). Import stored 0.873; the preview said nothing of percentages, and the same
