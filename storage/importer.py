@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core import places
 from bot.core.indicator_rules import value_problem, value_range
 from bot.core.periods import (
+    CDC_WEEK,
     PERIOD_KINDS,
     Period,
     PeriodError,
@@ -54,11 +55,13 @@ from bot.core.periods import (
     infer_kind,
     label,
     month_period,
+    names_cdc_weeks,
     normalise_kind,
     parse_period,
     period_end,
     period_from_parts,
     quarter_period,
+    school_years_in_doubt,
     year_period,
 )
 from bot.core.text import clip, format_number
@@ -356,6 +359,10 @@ class ImportMapping:
 
 
 PERIOD_PARTS = ("year", "month", "quarter", "week")
+# A CDC (MMWR) week, Sunday to Saturday: `mmwr week=COLUMN`, or a week column whose name says
+# MMWR, epi or CDC ("MMWR Week"); read as the week CDC counted, not an ISO week.
+CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"})
+_PART_ORDER = (*PERIOD_PARTS, CDC_WEEK)
 # Words of a column's name that say which part of a period it holds ("MMWR Week", "Report Month").
 _PART_WORDS = {
     "year": {"year", "yr", "yyyy", "years"},
@@ -379,11 +386,14 @@ def _period_parts(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
     for text in texts:
         part, sign, column = text.partition("=")
         if sign:
-            part, column = part.strip().casefold(), column.strip()
-            if part not in PERIOD_PARTS:
+            part, column = re.sub(r"[\s_-]+", " ", part.strip().casefold()), column.strip()
+            if part in CDC_WEEK_PARTS:
+                part = CDC_WEEK
+            elif part not in PERIOD_PARTS:
                 raise ImportError_(
                     f"--period-column '{shown(text)}': '{shown(part)}' is not a part of a period; "
-                    "write year=COLUMN, month=COLUMN, quarter=COLUMN or week=COLUMN."
+                    "write year=COLUMN, month=COLUMN, quarter=COLUMN, week=COLUMN (an ISO week) "
+                    "or 'mmwr week=COLUMN' (a CDC week)."
                 )
         else:
             column = text.strip()
@@ -399,12 +409,14 @@ def _period_parts(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
         if not column:
             raise ImportError_(f"--period-column '{shown(text)}' names no column.")
         parts.append((part, column))
+    if any(names_cdc_weeks(c) for _, c in parts):  # "MMWR Year" + "MMWR Week": CDC's weeks
+        parts = [(CDC_WEEK if p == "week" else p, c) for p, c in parts]
     named = [p for p, _ in parts]
     columns = [c.casefold() for _, c in parts]
     for column in columns:
         if columns.count(column) > 1:
             raise ImportError_(f"--period-column names the column '{shown(column)}' twice.")
-    for part in PERIOD_PARTS:
+    for part in _PART_ORDER:
         if named.count(part) > 1:
             raise ImportError_(f"--period-column: two columns hold the {part}; give one.")
     if "year" not in named:
@@ -417,7 +429,7 @@ def _period_parts(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
             "--period-column: give the year and at most one of month, quarter or week "
             f"(not {', '.join(named)})."
         )
-    return tuple(sorted(parts, key=lambda p: PERIOD_PARTS.index(p[0])))
+    return tuple(sorted(parts, key=lambda p: _PART_ORDER.index(p[0])))
 
 
 def _measures(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -1685,6 +1697,12 @@ def _check_rows(
 
     # Periods: each distinct text (or year and month, quarter or week) parsed once.
     period_texts, parsed, period_label = _parse_periods(text, columns)
+    if not columns.period_parts and (doubt := school_years_in_doubt(period_texts.uniques)):
+        # 2009-10, 2010-11…: read as months they would be stored, silently, as Oct 2009…
+        raise ImportError_(
+            f"Nothing was imported: the periods of {file} (column '{shown(columns.period)}') "
+            f"are not read. {doubt[:1].upper()}{doubt[1:]}, and import the file again."
+        )
     bad_period = np.asarray([isinstance(p, PeriodError) for p in parsed])[period_texts.codes]
     bad_period &= ~huge_row
     if bad_period.any():
@@ -2295,7 +2313,8 @@ def import_file(
             if not others:
                 raise
             raise ImportError_(
-                f"{error} That is the first sheet; the file has other sheets too: "
+                f"{error} That is the sheet read when none is named (the one open when the file "
+                "was saved, else the first); the file has other sheets too: "
                 f"{shown_columns(others)} (--sheet NAME reads one of them)."
             ) from None
         frame = _read_all(source, columns)

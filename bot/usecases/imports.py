@@ -580,7 +580,8 @@ MAX_SHEETS_TRIED = 10
 def _other_sheet(
     path: Path, dry_run: Callable[[ImportMapping], ImportReport]
 ) -> tuple[ImportMapping, list[str], ImportReport, str] | None:
-    """An Excel file whose first sheet is a cover or notes sheet: the first other sheet whose
+    """An Excel file whose default sheet (the one open when it was saved, else the first visible
+    one) is a cover or notes sheet: the first other visible sheet whose
     guessed mapping reads (mapping, columns, what Import would do, a note), or None."""
     names = sheet_names(path)
     for sheet in names[1:MAX_SHEETS_TRIED]:
@@ -593,7 +594,7 @@ def _other_sheet(
         except ImportError_:
             continue
         note = (
-            f"The first sheet, “{names[0]}”, holds no table I could read, so this is the sheet "
+            f"The sheet read first, “{names[0]}”, holds no table I could read, so this is the sheet "
             f"“{sheet}”; Change mapping picks another."
         )
         return mapping, columns, report, note
@@ -913,17 +914,9 @@ def mapping_from_form(
             skip = int(skip_rows.strip())
         except ValueError:
             raise ImportError_("--skip-rows needs a whole number of lines (0 or more).") from None
-    # "mmwr week=COLUMN" (as form_fields writes a CDC week) is read as the importer's options
-    # read "week=COLUMN", then made a CDC week again; so is a week column named like CDC's.
-    periods, cdc = [], set()
-    for line in lines(period_columns):
-        part, sign, column = line.partition("=")
-        if sign and re.sub(r"[\s_-]+", " ", part.strip().casefold()) in _CDC_WEEK_PARTS:
-            line = f"week={column.strip()}"
-            cdc.add(column.strip())
-        periods.append(line)
+    periods = lines(period_columns)  # "mmwr week=COLUMN" as form_fields writes a CDC week
     values = lines(value_columns)
-    mapping = ImportMapping.from_options(
+    return ImportMapping.from_options(
         indicator=one(indicator),
         indicator_column=one(indicator_column),
         period_column=periods if len(periods) > 1 else (periods[0] if periods else None),
@@ -934,16 +927,6 @@ def mapping_from_form(
         skip_rows=skip,
         unit=one(unit),
     )
-    named = [column for _, column in mapping.period_columns]
-    if cdc or any(map(names_cdc_weeks, named)):
-        parts = tuple(
-            (CDC_WEEK if part == "week" else part, c) for part, c in mapping.period_columns
-        )
-        mapping = replace(mapping, period_columns=parts)
-    return mapping
-
-
-_CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"})
 
 
 def form_fields(mapping: ImportMapping) -> dict[str, str]:

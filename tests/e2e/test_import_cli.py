@@ -317,3 +317,46 @@ def test_bad_rows_of_a_wide_file_are_refused_with_their_rows(
     assert result.exit_code != 0, result.output
     assert says in result.output, result.output
     assert value_count(sqlite_url) == 0
+
+
+def test_cdc_mmwr_weeks_from_the_command_line_are_the_weeks_cdc_counted(
+    commstat, sqlite_url, tmp_path
+) -> None:
+    """`--period-column "MMWR Year" --period-column "MMWR Week"` reads CDC weeks (Sunday to
+    Saturday, week 53 in 2025), as the upload does; a plain "Week" stays an ISO week."""
+    weekly = tmp_path / "mmwr.csv"
+    weekly.write_text("MMWR Year,MMWR Week,deaths\n2025,53,11\n2026,1,12\n", encoding="utf-8")
+    result = commstat(
+        "import", str(weekly), "--indicator", "Weekly deaths",
+        "--period-column", "MMWR Year", "--period-column", "MMWR Week",
+        "--value-column", "deaths",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert stored(sqlite_url, "Weekly deaths", "2025-12-28", "") == 11  # Sun Dec 28 – Sat Jan 3
+    assert stored(sqlite_url, "Weekly deaths", "2026-01-04", "") == 12  # Sun Jan 4 – Sat Jan 10
+    explicit = tmp_path / "epi.csv"
+    explicit.write_text("yr,wk,deaths\n2026,2,13\n", encoding="utf-8")
+    result = commstat(
+        "import", str(explicit), "--indicator", "Weekly deaths",
+        "--period-column", "year=yr", "--period-column", "mmwr week=wk",
+        "--value-column", "deaths",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert stored(sqlite_url, "Weekly deaths", "2026-01-11", "") == 13
+
+
+def test_school_years_written_like_months_are_refused_from_the_command_line(
+    commstat, sqlite_url, tmp_path
+) -> None:
+    survey = tmp_path / "survey.csv"
+    survey.write_text(
+        "indicator,period,value\nVaping,2009-10,9.1\nVaping,2010-11,9.8\nVaping,2011-12,10.2\n",
+        encoding="utf-8",
+    )
+    result = commstat("import", str(survey))
+    assert result.exit_code != 0
+    assert "Nothing was imported: the periods of survey.csv (column 'period') are not read." in (
+        result.output
+    )
+    assert "2009-2010" in result.output  # how to write them
+    assert value_count(sqlite_url) == 0

@@ -275,7 +275,8 @@ def test_a_workbook_whose_first_sheet_is_notes_is_read_from_its_table_sheet(sqli
     preview = said(bot, dm)
     seen = all_text(preview)
     assert (
-        "The first sheet, “Notes”, holds no table I could read, so this is the sheet “Data”" in seen
+        "The sheet read first, “Notes”, holds no table I could read, so this is the sheet “Data”"
+        in seen
     )
     assert "*Sheet:* Data" in seen and "Rows to add: 2" in seen
     press(bot, dm, preview, ids.IMPORT_CONFIRM)

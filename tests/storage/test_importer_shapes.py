@@ -86,7 +86,8 @@ def test_a_mapping_with_every_new_setting_round_trips_through_plain_json() -> No
 
 def test_period_parts_come_from_the_column_names_or_are_named() -> None:
     mapping = ImportMapping.from_options(period_column=["MMWR Week", "MMWR Year"])
-    assert mapping.period_columns == (("year", "MMWR Year"), ("week", "MMWR Week"))
+    # CDC's MMWR weeks (Sunday to Saturday), not ISO weeks
+    assert mapping.period_columns == (("year", "MMWR Year"), ("mmwr week", "MMWR Week"))
     mapping = ImportMapping.from_options(period_column=["yr", "quarter=Q"])
     assert mapping.period_columns == (("year", "yr"), ("quarter", "Q"))
     mapping = ImportMapping.from_options(period_column=["year=YEAR"])
@@ -159,8 +160,15 @@ def test_year_and_quarter_week_or_year_alone(sessions, tmp_path) -> None:
     )
     run(
         sessions,
-        write(tmp_path, "MMWR Year,MMWR Week,v\n2025,1,3\n2025,2,4\n", "w.csv"),
+        write(tmp_path, "Year,Week,v\n2025,1,3\n2025,2,4\n", "w.csv"),
         indicator="W",
+        period_column=["Year", "Week"],
+        value_column="v",
+    )
+    run(
+        sessions,
+        write(tmp_path, "MMWR Year,MMWR Week,v\n2025,1,7\n2025,53,8\n", "mmwr.csv"),
+        indicator="MMWR",
         period_column=["MMWR Year", "MMWR Week"],
         value_column="v",
     )
@@ -175,6 +183,7 @@ def test_year_and_quarter_week_or_year_alone(sessions, tmp_path) -> None:
     values = stored(sessions)
     assert values[("Q", "2024-Q4", "")] == 1 and values[("Q", "2025-Q1", "")] == 2
     assert values[("W", "2024-12-30", "")] == 3 and values[("W", "2025-01-06", "")] == 4
+    assert values[("MMWR", "2024-12-29", "")] == 7 and values[("MMWR", "2025-12-28", "")] == 8
     assert values[("Y", "2023", "")] == 5
 
 

@@ -56,7 +56,7 @@ MAPPING_FIELDS = (
     ),
     ("geography_column", "Place column", "State, county, ward… (empty: no places).", False),
     ("filters", "Only rows where", "One a line: Column=Value, e.g. State=MD.", True),
-    ("sheet", "Sheet (Excel)", "Empty: the first sheet.", False),
+    ("sheet", "Sheet (Excel)", "Empty: the sheet open when the file was saved.", False),
     (
         "skip_rows",
         "Lines above the header",
