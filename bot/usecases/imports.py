@@ -39,7 +39,6 @@ from bot.core.periods import (
     names_an_end,
     names_cdc_weeks,
     parse_period,
-    school_years_in_doubt,
 )
 from bot.core.text import mention, safe
 from storage.import_records import (
@@ -409,25 +408,6 @@ def resolved(columns: Sequence[str], wanted: str | None, default: str | None) ->
     return folded[0] if len(folded) == 1 else (name if wanted else None)
 
 
-def _refuse_doubtful_years(
-    file: str, mapping: ImportMapping, columns: Sequence[str], rows: Sequence[dict[str, str]]
-) -> None:
-    """ImportError_ when the period column holds school or fiscal years written like months
-    (2009-10, 2010-11…), which the importer would store as Oct 2009, Nov 2010…: say how to write
-    them rather than guess (`bot.core.periods.school_years_in_doubt`)."""
-    if mapping.period_columns:
-        return
-    column = resolved(columns, mapping.period_column, "period")
-    if column is None or column not in columns:
-        return
-    doubt = school_years_in_doubt(_values(_without_notes(columns, rows), column))
-    if doubt is not None:
-        raise ImportError_(
-            f"Nothing was imported: the periods of {file} (column “{column}”) are not read. "
-            f"{doubt[:1].upper()}{doubt[1:]}, and import the file again."
-        )
-
-
 # --- preview ---------------------------------------------------------------------------------
 
 
@@ -499,7 +479,6 @@ def preview(
         guessed = mapping is None
         if mapping is None:
             mapping = guess_mapping(columns, rows)
-        _refuse_doubtful_years(name, mapping, columns, rows)
         try:
             report = dry_run(mapping)
         except ImportError_ as error:

@@ -423,3 +423,13 @@ def test_school_years_are_not_read_as_months(sqlite_bot):
     )
     _, preview = preview_of(bot, "school_survey.csv", f"indicator,period,value\n{rows}".encode())
     assert "not a month" not in all_text(preview)
+    # an older series written the ambiguous way is refused with how to write it, not stored as
+    # Oct 2009, Nov 2010, Dec 2011 (the importer's own check, on every row, on every path)
+    rows = "".join(
+        f"Students reporting vaping,{year},{share}\n"
+        for year, share in (("2009-10", 9.1), ("2010-11", 9.8), ("2011-12", 10.2))
+    )
+    _, preview = preview_of(bot, "old_survey.csv", f"indicator,period,value\n{rows}".encode(), 2)
+    seen = all_text(preview)
+    assert "(column 'period') are not read" in seen and "2009-2010" in seen, seen
+    assert "Rows to add" not in seen
