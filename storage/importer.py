@@ -365,10 +365,10 @@ CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"}
 _PART_ORDER = (*PERIOD_PARTS, CDC_WEEK)
 # Words of a column's name that say which part of a period it holds ("MMWR Week", "Report Month").
 _PART_WORDS = {
-    "year": {"year", "yr", "yyyy", "years"},
+    "year": {"year", "yr", "yyyy", "years", "epiyear"},
     "month": {"month", "mon", "mo", "mm", "months"},
     "quarter": {"quarter", "qtr", "quarters"},
-    "week": {"week", "wk", "weeks"},
+    "week": {"week", "wk", "weeks", "epiweek", "epiweeks"},  # (epi…: CDC weeks, names_cdc_weeks)
 }
 
 

@@ -88,6 +88,9 @@ def test_period_parts_come_from_the_column_names_or_are_named() -> None:
     mapping = ImportMapping.from_options(period_column=["MMWR Week", "MMWR Year"])
     # CDC's MMWR weeks (Sunday to Saturday), not ISO weeks
     assert mapping.period_columns == (("year", "MMWR Year"), ("mmwr week", "MMWR Week"))
+    # epiyear + epiweek (the upload's guess reads them so): CDC weeks too
+    mapping = ImportMapping.from_options(period_column=["epiyear", "epiweek"])
+    assert mapping.period_columns == (("year", "epiyear"), ("mmwr week", "epiweek"))
     mapping = ImportMapping.from_options(period_column=["yr", "quarter=Q"])
     assert mapping.period_columns == (("year", "yr"), ("quarter", "Q"))
     mapping = ImportMapping.from_options(period_column=["year=YEAR"])
