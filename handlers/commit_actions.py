@@ -226,10 +226,7 @@ def _tell_day_off(
     if changed.day_off is None:
         return False
     text, extra = blocks.after_moving(changed.answer, changed.commitment, changed.day_off)
-    if body.get("response_url"):
-        respond(text=text, blocks=extra, response_type="ephemeral", replace_original=False)
-    else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=extra)
+    replies.tell(client, body, respond, text, blocks=extra)
     return True
 
 

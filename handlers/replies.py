@@ -4,12 +4,13 @@ with an apology (and a log entry) on anything unexpected. Nothing is stored on e
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 
 from bot.bootstrap import Services
 from bot.slack.jobs import request_identity
@@ -102,10 +103,17 @@ def team_of(body: dict[str, Any]) -> str:
     return str(body["team"]["id"] if body.get("team") else body["user"]["team_id"])
 
 
-def tell(client: WebClient, body: dict[str, Any], respond: Respond, text: str) -> None:
+def tell(
+    client: WebClient,
+    body: dict[str, Any],
+    respond: Respond,
+    text: str,
+    *,
+    blocks: Sequence[Block] | None = None,
+) -> None:
     """Answer only the person who clicked: in place of a reply in the conversation, or by DM
     from App Home or a form (which have no response URL)."""
     if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
     else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
+        client.chat_postMessage(channel=body["user"]["id"], text=text, blocks=blocks)
