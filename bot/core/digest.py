@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.core.dates import format_due
+from bot.core.nudge_rules import LOCAL_HOLIDAY
 from bot.core.recurrence import format_time
 from bot.core.text import (
     ARROWS,
@@ -47,7 +48,6 @@ NAME_CLIP = 150  # an indicator's name, place or unit in a digest line
 FLAG_AFTER_DAYS = 7  # "after a week overdue: flagged in the next digest"
 _MORE_RESERVE = 120  # room kept in a section for the "…and N more" line
 LOOKAHEAD = timedelta(days=7)  # with no meeting to go by: the next week, then the week after
-LOCAL_HOLIDAY = "local holiday"  # the name of a day off an admin added (bot.core.nudge_rules)
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # What `Window.since` is, which decides how the headings name it.

@@ -81,6 +81,9 @@ def _iso_days(team: Calendar, texts: Sequence[str] | None) -> set[date]:
     return days
 
 
+LOCAL_HOLIDAY = "local holiday"  # the name of a day off an admin added (`holidays add`)
+
+
 def team_holidays(team: Calendar) -> dict[date, str]:
     """Every day off of a team with its name: its country's public holidays (unless turned
     off, one by one or all), plus the days its admins added."""
@@ -92,7 +95,7 @@ def team_holidays(team: Calendar) -> dict[date, str]:
         if day not in off
     }
     for day in _iso_days(team, team.holidays):
-        days.setdefault(day, "local holiday")
+        days.setdefault(day, LOCAL_HOLIDAY)
     return days
 
 
