@@ -47,37 +47,6 @@ class UnknownPerson(Exception):
         self.user_id = user_id
 
 
-def lookup(
-    session: Session, client: WebClient, team_id: str, user_id: str, *, now: datetime
-) -> Person:
-    """The person, refreshed from `users.info` at most once a day, inside the caller's session.
-
-    Prefer `refresh_people` / `actor_for`, which ask Slack before any transaction opens.
-
-    If Slack is unavailable we carry on with what we know (or the team's default zone): a nudge
-    time slightly off is better than a refused commitment.
-    """
-    person = get_person(session, team_id, user_id)
-    if _fresh(person, now):
-        assert person is not None
-        return person
-    answer = _ask(client, user_id)
-    if not answer.known:
-        raise UnknownPerson(user_id)
-    if not answer.asked:
-        return person or save_person(session, team_id, user_id)
-    return save_person(
-        session,
-        team_id,
-        user_id,
-        display_name=answer.display_name,
-        time_zone=answer.time_zone,
-        is_slack_admin=answer.is_slack_admin,
-        refreshed_at=now,
-        **_REACHABLE,
-    )
-
-
 # What an answer from users.info of an active account clears.
 _REACHABLE: dict[str, None] = {"unreachable_since": None, "unreachable_reason": None}
 
