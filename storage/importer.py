@@ -80,6 +80,15 @@ _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 # CDC WONDER's flag on a rate from fewer than 20 deaths: "15.8 (Unreliable)". The number is the
 # publisher's own; it is kept, and the preview says how many carried the flag.
 _FLAGGED_UNRELIABLE = re.compile(r"^(.*?)\s*\(\s*unreliable\s*\)$", re.IGNORECASE)
+
+
+def without_flag(cell: str) -> str:
+    """A cell without WONDER's "(Unreliable)" flag ("15.8 (Unreliable)" -> "15.8"), for the
+    upload's guess of the value column to see the number the import will read."""
+    flag = _FLAGGED_UNRELIABLE.match(cell)
+    return flag[1].strip() if flag else cell
+
+
 # A row that sums others: a dashboard's "Total" line, a table's "Grand Total" or "All" row.
 # Compared with the whole trimmed cell of a place, indicator or period, case-insensitively; a
 # real place ("United States", "US") is never one.
@@ -2092,8 +2101,9 @@ def _parse_values(
     flagged_distinct = np.zeros(len(distinct_values), dtype=bool)
     for index in np.flatnonzero(~np.isfinite(distinct_values)):
         cell = str(raw_values.uniques[index])
-        flag = _FLAGGED_UNRELIABLE.match(cell)
-        number = _number(flag[1].strip() if flag else cell, commas=bool(commas))
+        bare = without_flag(cell)
+        flag = bare != cell
+        number = _number(bare, commas=bool(commas))
         if flag and number is not None and not np.isnan(number):
             distinct_values[index] = number
             flagged_distinct[index] = True

@@ -57,6 +57,7 @@ from storage.importer import (
     import_file,
     is_note,
     sheet_names,
+    without_flag,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
@@ -200,7 +201,7 @@ def _values(rows: Sequence[dict[str, str]], column: str) -> list[str]:
 
 
 def _is_number(text: str) -> bool:
-    folded = text.strip().casefold()
+    folded = without_flag(text.strip()).casefold()
     if folded in SUPPRESSION_MARKERS or _SUPPRESSED.match(folded):
         return True
     return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded) or _DECIMAL_COMMA.match(folded))

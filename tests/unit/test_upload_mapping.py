@@ -40,6 +40,22 @@ def test_a_period_over_year_and_month_columns():
     assert mapping.indicator == "Count"
 
 
+def test_a_rate_column_with_wonders_unreliable_flags_is_the_value():
+    # CDC WONDER: "15.8 (Unreliable)" is a number the import reads (flag dropped, and said)
+    columns = ["Notes", "State", "Year", "Crude Rate"]
+    rates = ["15.8 (Unreliable)", "12.1 (Unreliable)", "40.2", "41.0"]
+    rows = [
+        {"Notes": "", "State": state, "Year": year, "Crude Rate": rate}
+        for (state, year), rate in zip(
+            [("Vermont", "2022"), ("Vermont", "2023"), ("Maryland", "2022"), ("Maryland", "2023")],
+            rates,
+            strict=True,
+        )
+    ]
+    mapping = guess_mapping(columns, rows)
+    assert (mapping.period_column, mapping.value_column) == ("Year", "Crude Rate")
+
+
 def test_the_form_reads_what_it_shows():
     shown = form_fields(bundled.OVERDOSE_MAPPING)
     assert mapping_from_form(**shown) == bundled.OVERDOSE_MAPPING
