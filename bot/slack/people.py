@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Services
@@ -155,16 +155,25 @@ def recheck_unreachable(services: Services, *, limit: int = RECHECK_LIMIT) -> in
     account turned back on gets its reminders again from its next reminder day even if its
     owner never uses the bot. Asks with no transaction open; returns how many were asked."""
     now = services.clock()
-    with services.sessions() as session:
+    with services.sessions.begin() as session:
+        # The longest-unasked first, and stamped as asked before asking: a workspace that is
+        # uninstalled, or a users.info that keeps failing, waits a day like any other answer
+        # instead of taking the same places at every pass while nobody else is asked.
         due = session.execute(
             select(Person.team_id, Person.user_id)
             .where(
                 Person.unreachable_since.is_not(None),
                 or_(Person.refreshed_at.is_(None), Person.refreshed_at <= now - CACHE_FOR),
             )
-            .order_by(Person.team_id, Person.user_id)
+            .order_by(Person.refreshed_at.asc().nulls_first(), Person.team_id, Person.user_id)
             .limit(limit)
         ).all()
+        for team_id, user_id in due:
+            session.execute(
+                update(Person)
+                .where(Person.team_id == team_id, Person.user_id == user_id)
+                .values(refreshed_at=now)
+            )
     by_team: dict[str, list[str]] = defaultdict(list)
     for team_id, user_id in due:
         by_team[str(team_id)].append(str(user_id))

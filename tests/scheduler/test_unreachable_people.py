@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.slack import outbox
+from bot.slack import outbox, people
 from bot.slack.blocks.nudges import creator_payload
 from storage.models import Commitment, CommitmentOwner, CommitmentStatus, Person
+from storage.repositories import mark_unreachable
 from tests.helpers import add_late_indicator, all_text, wait_for
 from tests.scheduler import test_sources as sources
 from tests.scheduler.test_nudges_e2e import dms, make, no_public_holidays, ny, tick
@@ -221,3 +222,34 @@ def test_a_deactivated_steward_hears_nothing_of_a_failing_source(
     assert sources.source(services).failures >= 3  # she would have been told by now
     assert attempts_to(fake_slack, "U0MARIA") == 0
     assert problems(services) == []
+
+
+def test_people_slack_will_not_answer_about_do_not_keep_others_from_being_asked(sqlite_bot):
+    """25 unreachable people, and users.info failing: each pass asks the 20 asked longest ago
+    (each at most once a day), so nobody is left out while the first 20 keep failing."""
+    bot = sqlite_bot
+    make(bot, "Call the shelters by Wednesday")  # the coalition's first use
+    users = [f"U0P{n:02}" for n in range(25)]
+    with bot.services.sessions.begin() as session:
+        for user in users:
+            session.add(Person(team_id=TEAM, user_id=user, is_admin=False, is_slack_admin=False))
+            session.flush()
+            mark_unreachable(session, TEAM, user, reason="user_disabled", since=ny(20, 9, 0))
+    bot.slack.set_error("users.info", "service_unavailable")
+
+    def asked() -> set[str]:
+        return {
+            c.params.get("user")
+            for c in bot.slack.calls_to("users.info")
+            if c.params.get("user") in users
+        }
+
+    bot.clock.now = ny(23, 13, 0)
+    assert people.recheck_unreachable(bot.services) == 20
+    first = asked()
+    assert len(first) == 20
+    assert people.recheck_unreachable(bot.services) == 5  # the next pass: the other five
+    assert asked() == set(users)
+    assert people.recheck_unreachable(bot.services) == 0  # and nobody again the same day
+    bot.clock.now = ny(24, 13, 30)
+    assert people.recheck_unreachable(bot.services) == 20  # a day later: the longest-unasked
