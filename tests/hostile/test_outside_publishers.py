@@ -320,13 +320,13 @@ def wonder_export(*, unreliable: bool = False) -> bytes:
 
 
 def test_a_cdc_wonder_export_with_its_total_rows(sqlite_bot):
-    """Refused as "row 7: Year: the period is blank" (and rows 13, 19): those are WONDER's
-    Total rows (Notes = "Total"). Either skip them, or say what they are and how to leave them
-    out (`--filter Notes=` works, but nothing says so)."""
+    """Was refused as "row 7: Year: the period is blank" (and rows 13, 19): those are WONDER's
+    Total rows (Notes = "Total"). They are left out, and the preview says so."""
     bot = sqlite_bot
     _, preview = preview_of(bot, "Multiple Cause of Death, 2018-2023.txt", wonder_export())
     seen = all_text(preview)
-    assert "Rows to add: 15" in seen or ("Total" in seen and "Notes" in seen)
+    assert "Rows to add: 15" in seen, seen
+    assert "Left out 3 'Total' rows" in seen, seen
 
 
 def test_a_wonder_rate_flagged_unreliable_is_read(sqlite_bot):
