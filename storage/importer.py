@@ -47,6 +47,8 @@ from bot.core import places
 from bot.core.indicator_rules import value_problem, value_range
 from bot.core.periods import (
     CDC_WEEK,
+    CDC_WEEK_PARTS,
+    PART_WORDS,
     PERIOD_KINDS,
     Period,
     PeriodError,
@@ -370,15 +372,7 @@ class ImportMapping:
 PERIOD_PARTS = ("year", "month", "quarter", "week")
 # A CDC (MMWR) week, Sunday to Saturday: `mmwr week=COLUMN`, or a week column whose name says
 # MMWR, epi or CDC ("MMWR Week"); read as the week CDC counted, not an ISO week.
-CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"})
 _PART_ORDER = (*PERIOD_PARTS, CDC_WEEK)
-# Words of a column's name that say which part of a period it holds ("MMWR Week", "Report Month").
-_PART_WORDS = {
-    "year": {"year", "yr", "yyyy", "years", "epiyear"},
-    "month": {"month", "mon", "mo", "mm", "months"},
-    "quarter": {"quarter", "qtr", "quarters"},
-    "week": {"week", "wk", "weeks", "epiweek", "epiweeks"},  # (epi…: CDC weeks, names_cdc_weeks)
-}
 
 
 def _listed(option: str | Sequence[str] | None) -> list[str]:
@@ -407,7 +401,7 @@ def _period_parts(texts: Sequence[str]) -> tuple[tuple[str, str], ...]:
         else:
             column = text.strip()
             words = set(re.findall(r"[a-z]+", column.casefold()))
-            found = [p for p in PERIOD_PARTS if words & _PART_WORDS[p]]
+            found = [p for p in PERIOD_PARTS if words & PART_WORDS[p]]
             if len(found) != 1:
                 raise ImportError_(
                     f"--period-column '{shown(column)}': which part of the period does it hold? "

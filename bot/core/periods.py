@@ -318,6 +318,17 @@ def names_cdc_weeks(column: str) -> bool:
 # "mmwr week" is a CDC (MMWR) week, Sunday to Saturday; "week" an ISO week.
 CDC_WEEK = "mmwr week"
 _PART_RANGES = {"month": (1, 12), "quarter": (1, 4), "week": (1, 53), CDC_WEEK: (1, 53)}
+# How `mmwr week=COLUMN` may be written (the part's own name, spaces for `_` and `-`).
+CDC_WEEK_PARTS = frozenset({CDC_WEEK, "mmwr", "epi week", "epiweek", "cdc week"})
+# Words of a column's name that say which part of a period it holds ("MMWR Week", "Report
+# Month"); epi… words are CDC weeks too (`names_cdc_weeks`). Read by the importer's options and
+# by the upload's guess alike.
+PART_WORDS: dict[str, frozenset[str]] = {
+    "year": frozenset({"year", "yr", "yyyy", "years", "epiyear"}),
+    "month": frozenset({"month", "mon", "mo", "mm", "months"}),
+    "quarter": frozenset({"quarter", "qtr", "quarters"}),
+    "week": frozenset({"week", "wk", "weeks", "epiweek", "epiweeks"}),
+}
 _PART_WORD = {CDC_WEEK: "MMWR week"}
 
 

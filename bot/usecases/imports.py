@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.core.indicator_rules import can_enter_data, is_visible
 from bot.core.periods import (
     CDC_WEEK,
+    PART_WORDS,
     PeriodError,
     names_an_end,
     names_cdc_weeks,
@@ -185,11 +186,6 @@ PLACE_WORDS = (
     "zip",
     "country",
 )
-PART_WORDS = {
-    "month": ("month", "mon", "mo"),
-    "quarter": ("quarter", "qtr"),
-    "week": ("week", "wk", "epiweek"),
-}
 
 
 def _words(name: str) -> set[str]:
@@ -287,9 +283,9 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
         period_columns, period_column = cdc_weeks, None
     elif period_column is None or yearly:
         # Years beside a month, quarter or week column: the period is split over the two.
-        year = next((c for c in columns if _words(c) & {"year", "yr"}), None)
-        for part, names in PART_WORDS.items():
-            other = next((c for c in columns if c != year and _words(c) & set(names)), None)
+        year = next((c for c in columns if _words(c) & PART_WORDS["year"]), None)
+        for part in ("month", "quarter", "week"):
+            other = next((c for c in columns if c != year and _words(c) & PART_WORDS[part]), None)
             if year and other and (period_column is None or period_column == year):
                 period_columns = (("year", year), (part, other))
                 period_column = None
@@ -351,12 +347,12 @@ def _cdc_week_columns(
 ) -> tuple[tuple[str, str], ...] | None:
     """A year and a week column, one of them named as CDC names them (MMWR Year + MMWR Week,
     epiyear + epiweek): the period as CDC (MMWR) weeks, or None."""
-    years = [c for c in columns if _words(c) & {"year", "yr", "epiyear"}]
+    years = [c for c in columns if _words(c) & PART_WORDS["year"]]
     weeks = [
         c
         for c in columns
         if c not in years
-        and _words(c) & set(PART_WORDS["week"])
+        and _words(c) & PART_WORDS["week"]
         and (values := _values(rows, c))
         and all(re.fullmatch(r"\d{1,2}(?:\.0+)?", v) for v in values)
     ]
