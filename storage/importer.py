@@ -575,12 +575,16 @@ class ImportReport:
     def missing(self) -> int:
         return sum(i.missing for i in self.indicators)
 
+    @property
+    def changes_named(self) -> bool:
+        """Whether each listed change names its indicator (the file has more than one)."""
+        return len({c.indicator for c in self.changes}) > 1 or len(self.indicators) > 1
+
     def change_lines(self, limit: int = MAX_CHANGES_KEPT) -> list[str]:
         """The stored values this file changes (raw text: escape it for Slack), "and N more"."""
         if not self.changes:
             return []
-        named = len({c.indicator for c in self.changes}) > 1 or len(self.indicators) > 1
-        listed = [f"  {c.words(named=named)}" for c in self.changes[:limit]]
+        listed = [f"  {c.words(named=self.changes_named)}" for c in self.changes[:limit]]
         more = self.updated - len(listed)
         if more > 0:
             listed.append(f"  …and {more:,} more.")

@@ -30,13 +30,12 @@ from bot.core.text import clip, format_number, mention, safe
 from bot.slack import ids
 from bot.slack.blocks.limits import SECTION_LIMIT
 from bot.usecases.imports import Imported, Preview, UpdatedBy, describe_mapping, form_fields
-from storage.importer import ImportMapping, ImportReport
+from storage.importer import MAX_CHANGES_KEPT, ImportMapping, ImportReport
 from storage.models import Direction
 
 COLUMNS_BLOCK = "import_columns"  # the preview's list of the file's columns (the form shows it)
 MAX_INDICATORS_SHOWN = 12
 MAX_PLACES_SHOWN = 8
-MAX_CHANGES_SHOWN = 10
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm"]
 # The Change mapping form's fields, in order: (block id, label, hint, multiline).
 MAPPING_FIELDS = (
@@ -106,10 +105,10 @@ def change_lines(report: ImportReport) -> list[str]:
     order), so a corrected re-release can be checked before it is imported."""
     if not report.changes:
         return []
-    named = len(report.indicators) > 1
+    named = report.changes_named
     lines = [f"*Stored values this file changes ({format_number(report.updated)}):*"]
-    lines += [f"• {safe(c.words(named=named), 240)}" for c in report.changes[:MAX_CHANGES_SHOWN]]
-    more = report.updated - min(len(report.changes), MAX_CHANGES_SHOWN)
+    lines += [f"• {safe(c.words(named=named), 240)}" for c in report.changes[:MAX_CHANGES_KEPT]]
+    more = report.updated - min(len(report.changes), MAX_CHANGES_KEPT)
     if more > 0:
         lines.append(f"…and {format_number(more)} more.")
     return lines
