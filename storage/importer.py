@@ -57,6 +57,7 @@ from bot.core.periods import (
     infer_kind,
     label,
     month_period,
+    names_an_end,
     names_cdc_weeks,
     normalise_kind,
     parse_period,
@@ -64,6 +65,7 @@ from bot.core.periods import (
     period_from_parts,
     quarter_period,
     school_years_in_doubt,
+    week_ending,
     year_period,
 )
 from bot.core.text import clip, format_number
@@ -1571,6 +1573,9 @@ class _Rows:
     notes_from: int | None = None  # the spreadsheet row where notes below the table begin
     decimal_commas: tuple[str, ...] = ()  # value columns read with decimal commas ("22,2")
     read_notes: tuple[str, ...] = ()  # how the file was read: total rows left out, flags dropped
+    # The period column's dates end their periods ("Week Ending Date"): a week is the 7 days up
+    # to each date, not from it (`bot.core.periods.week_ending`)
+    period_ends: str | None = None  # that column's name
 
     def add_period(self, period: Period) -> int:
         """The code of `period`, adding it if new."""
@@ -1878,6 +1883,9 @@ def _check_rows(
         notes_from=None if notes_from is None else int(row_numbers[notes_from]),
         decimal_commas=tuple(decimal_commas),
         read_notes=tuple(read_notes),
+        period_ends=(
+            columns.period if not columns.period_parts and names_an_end(columns.period) else None
+        ),
     )
     if measures:
         _side_by_side(found_rows, measured, columns)
@@ -2223,6 +2231,7 @@ def _settle_kinds(
     """
     problems = _Problems()
     kinds: dict[str, tuple[str, str]] = {}
+    ended: list[np.ndarray] = []  # positions of weekly values dated by their week's last day
     for code, positions in _groups(rows.slug).items():
         slug = rows.slugs[code]
         name = rows.names[code]
@@ -2258,8 +2267,29 @@ def _settle_kinds(
         else:
             periods = [rows.periods[c] for c in np.unique(rows.period[positions])]
             kinds[slug] = (infer_kind(periods), "guessed from the spacing of the periods")
+        if grain == "day" and kinds[slug][0] == "weekly" and rows.period_ends:
+            ended.append(positions)
+    if ended:
+        _weeks_ending(rows, np.concatenate(ended))
     problems.raise_if_any(file)
     return kinds
+
+
+def _weeks_ending(rows: _Rows, positions: np.ndarray) -> None:
+    """Weekly values dated by the day their week ends ("Week Ending Date": CDC's Saturdays) are
+    the weeks of the 7 days up to those days, not from them; the preview says so."""
+    codes = np.unique(rows.period[positions])
+    remap = np.arange(len(rows.periods) + len(codes), dtype=np.intp)
+    for code in codes:
+        remap[code] = rows.add_period(week_ending(rows.periods[code].start.isoformat()))
+    rows.period[positions] = remap[rows.period[positions]]
+    day = rows.periods[int(codes[0])].start
+    rows.read_notes = (
+        *rows.read_notes,
+        f"The dates in '{shown(rows.period_ends or '', 60)}' end their weeks, so each value is "
+        f"the week up to its date: {day:%b %-d, %Y} is the week of "
+        f"{week_ending(day.isoformat()).start:%b %-d}–{day:%b %-d}.",
+    )
 
 
 def _coarsen(rows: _Rows, positions: np.ndarray, kind: str | None) -> None:

@@ -152,6 +152,44 @@ def test_a_week_ending_date_is_not_taken_for_the_weeks_first_day(sqlite_bot):
     assert firsts[0] == MMWR_2026_WEEK_1
 
 
+def test_a_week_ending_date_alone_is_the_week_up_to_it(sqlite_bot):
+    """A dashboard's weekly export dated only by the Saturday that ends each week: each value is
+    stored as the week up to that day (Sun–Sat), and the preview says how it was read."""
+    bot = sqlite_bot
+    body = "indicator,Week Ending Date,value\n" + "".join(
+        f"Weekly ED overdose visits,{day},{n}\n"
+        for day, n in (("2026-01-10", 41), ("2026-01-17", 38), ("2026-01-24", 44))
+    )
+    dm, preview = preview_of(bot, "weekly_ed.csv", body.encode())
+    seen = all_text(preview)
+    assert (
+        "The dates in 'Week Ending Date' end their weeks, so each value is the week up to its "
+        "date: Jan 10, 2026 is the week of Jan 4–Jan 10." in seen
+    ), seen
+    imported(bot, dm, preview)
+    assert stored(bot, "Weekly ED overdose visits") == {
+        ("2026-01-04", ""): 41.0,  # Sun Jan 4 – Sat Jan 10
+        ("2026-01-11", ""): 38.0,
+        ("2026-01-18", ""): 44.0,
+    }
+
+
+def test_a_date_column_not_named_as_an_end_is_the_week_from_it(sqlite_bot):
+    bot = sqlite_bot
+    body = "indicator,Week,value\n" + "".join(
+        f"Weekly ED overdose visits,{day},{n}\n"
+        for day, n in (("2026-01-04", 41), ("2026-01-11", 38), ("2026-01-18", 44))
+    )
+    dm, preview = preview_of(bot, "weekly_ed.csv", body.encode())
+    assert "end their weeks" not in all_text(preview)
+    imported(bot, dm, preview)
+    assert stored(bot, "Weekly ED overdose visits") == {
+        ("2026-01-04", ""): 41.0,
+        ("2026-01-11", ""): 38.0,
+        ("2026-01-18", ""): 44.0,
+    }
+
+
 # --- 3. merged place cells down a publisher's table ---------------------------------------------
 
 
