@@ -79,7 +79,7 @@ from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_na
 SUPPRESSION_MARKERS = frozenset(
     {"*", "§", "¶", "na", "n/a", "suppressed", "missing", "not applicable", "unreliable"}
 )
-MARKERS_SHOWN = "blank, *, §, ¶, NA, n/a, suppressed, missing, not applicable, <10"
+MARKERS_SHOWN = "blank, *, §, ¶, NA, n/a, suppressed, missing, not applicable, unreliable, <10"
 _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 # CDC WONDER's flag on a rate from fewer than 20 deaths: "15.8 (Unreliable)". The number is the
 # publisher's own; it is kept, and the preview says how many carried the flag.
