@@ -83,7 +83,17 @@ MARKERS_SHOWN = "blank, *, §, ¶, NA, n/a, suppressed, missing, not applicable,
 _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 # CDC WONDER's flag on a rate from fewer than 20 deaths: "15.8 (Unreliable)". The number is the
 # publisher's own; it is kept, and the preview says how many carried the flag.
+# "87.3%": a share written as a percentage, stored as the number shown (87.3), the way an Excel
+# cell formatted as a percentage is read (storage/xlsx.py). "%" alone, or "n/a%", is no number.
+_PERCENT = re.compile(r"^(.*\d)\s*%$")
 _FLAGGED_UNRELIABLE = re.compile(r"^(.*?)\s*\(\s*unreliable\s*\)$", re.IGNORECASE)
+
+
+def without_percent(cell: str) -> str:
+    """A number written as a percentage without its sign ("87.3%" -> "87.3"), for the upload's
+    guess and the import alike; any other text as it is."""
+    percent = _PERCENT.match(cell)
+    return percent[1] if percent else cell
 
 
 def without_flag(cell: str) -> str:
@@ -1745,7 +1755,14 @@ def _check_rows(
     markers = MARKERS_SHOWN
     decimal_commas: list[str] = []
     for column in columns.values:
-        values, bad_value, commas, flagged = _parse_values(text[column], semicolons=semicolons)
+        parsed_values = _parse_values(text[column], semicolons=semicolons)
+        values, bad_value, commas, flagged, percents = parsed_values
+        if percents:
+            read_notes.append(
+                f"{percents:,} value{_s(percents)} in '{shown(column)}' "
+                f"{'is' if percents == 1 else 'are'} written as percentages: each is stored as "
+                "the number shown (87.3% as 87.3, not 0.873)."
+            )
         if flagged:
             read_notes.append(
                 f"{flagged:,} value{_s(flagged)} in '{shown(column)}' "
@@ -2086,10 +2103,12 @@ def _with_points(text: str) -> str:
 
 def _parse_values(
     raw_values: _Coded, *, semicolons: bool = False
-) -> tuple[np.ndarray, np.ndarray, bool | None, int]:
-    """(values, bad, decimal commas, flagged): numbers, thousands separators or a missing marker
-    (NaN), per row; whether the column was read with decimal commas (None: it mixes both ways);
-    and how many rows' numbers carried WONDER's "(Unreliable)" flag (kept, flag dropped)."""
+) -> tuple[np.ndarray, np.ndarray, bool | None, int, int]:
+    """(values, bad, decimal commas, flagged, percents): numbers, thousands separators or a
+    missing marker (NaN), per row; whether the column was read with decimal commas (None: it
+    mixes both ways); how many rows' numbers carried WONDER's "(Unreliable)" flag (kept, flag
+    dropped); and how many were written as percentages ("87.3%": stored as shown, 87.3, as an
+    Excel cell formatted as a percentage is)."""
     texts = raw_values.uniques
     numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce")
     distinct_values = numbers.to_numpy(dtype=float, copy=True)
@@ -2105,23 +2124,34 @@ def _parse_values(
             distinct_values = numbers.to_numpy(dtype=float, copy=True)
     bad_distinct = np.zeros(len(distinct_values), dtype=bool)
     flagged_distinct = np.zeros(len(distinct_values), dtype=bool)
+    percent_distinct = np.zeros(len(distinct_values), dtype=bool)
     for index in np.flatnonzero(~np.isfinite(distinct_values)):
         cell = str(raw_values.uniques[index])
         bare = without_flag(cell)
         flag = bare != cell
-        number = _number(bare, commas=bool(commas))
-        if flag and number is not None and not np.isnan(number):
+        digits = without_percent(bare)
+        percent = digits != bare
+        number = _number(digits, commas=bool(commas))
+        if (flag or percent) and number is not None and not np.isnan(number):
             distinct_values[index] = number
-            flagged_distinct[index] = True
-        elif number is not None:
+            flagged_distinct[index] = flag
+            percent_distinct[index] = percent
+        elif number is not None:  # a number, or a missing marker ("<1%": suppressed)
             distinct_values[index] = number
         else:
             distinct_values[index] = np.nan
             bad_distinct[index] = True
-    flagged = (
-        int(np.count_nonzero(flagged_distinct[raw_values.codes])) if flagged_distinct.any() else 0
+
+    def rows_of(distinct: np.ndarray) -> int:
+        return int(np.count_nonzero(distinct[raw_values.codes])) if distinct.any() else 0
+
+    return (
+        distinct_values[raw_values.codes],
+        bad_distinct[raw_values.codes],
+        commas,
+        rows_of(flagged_distinct),
+        rows_of(percent_distinct),
     )
-    return distinct_values[raw_values.codes], bad_distinct[raw_values.codes], commas, flagged
 
 
 def _number(cell: str, *, commas: bool) -> float | None:

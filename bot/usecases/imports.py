@@ -59,6 +59,7 @@ from storage.importer import (
     is_note,
     sheet_names,
     without_flag,
+    without_percent,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
@@ -197,7 +198,7 @@ def _values(rows: Sequence[dict[str, str]], column: str) -> list[str]:
 
 
 def _is_number(text: str) -> bool:
-    folded = without_flag(text.strip()).casefold()
+    folded = without_percent(without_flag(text.strip())).casefold()
     if folded in SUPPRESSION_MARKERS or _SUPPRESSED.match(folded):
         return True
     return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded) or _DECIMAL_COMMA.match(folded))

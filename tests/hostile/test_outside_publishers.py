@@ -295,8 +295,7 @@ def test_a_footnote_under_a_period_first_table_does_not_hide_the_period_column(s
 
 def test_a_percent_formatted_cell_is_not_stored_a_hundred_times_smaller_unsaid(sqlite_bot):
     """The share of MD's overdose deaths that involved opioids, as a publisher's workbook shows
-    it: 87.3% (2023). Import stored 0.873; the preview said nothing of percentages, and the same
-    number saved as CSV ("87.3%") is refused - so the two routes disagree."""
+    it: 87.3% (2023). Import stored 0.873, and the preview said nothing of percentages."""
     bot = sqlite_bot
     book = openpyxl.Workbook()
     sheet = book.active
@@ -309,7 +308,46 @@ def test_a_percent_formatted_cell_is_not_stored_a_hundred_times_smaller_unsaid(s
     seen = all_text(preview)
     imported(bot, dm, preview)
     value = stored(bot, "Share of deaths involving opioids")[("2023", "MD")]
-    assert value == pytest.approx(87.3) or "%" in seen
+    assert value == pytest.approx(87.3)
+    assert "is formatted as percentages in Excel" in seen, seen
+
+
+def test_a_percentage_written_in_a_csv_is_read_as_the_excel_cell_is(sqlite_bot):
+    """The same shares saved as CSV ("87.3%") were refused as "not a number", while the Excel
+    file imported: both routes now store the number shown, and say so."""
+    bot = sqlite_bot
+    lines = ["Year,State,Share of deaths involving opioids"]
+    for year in (2021, 2022, 2023):
+        share = deaths("MD", f"{year}-12", OPIOIDS) / deaths("MD", f"{year}-12")
+        lines.append(f"{year},MD,{share * 100:.1f}%")
+    dm, preview = preview_of(bot, "opioid_share.csv", ("\n".join(lines) + "\n").encode())
+    seen = all_text(preview)
+    assert (
+        "3 values in 'Share of deaths involving opioids' are written as percentages: each is "
+        "stored as the number shown (87.3% as 87.3, not 0.873)." in seen
+    ), seen
+    imported(bot, dm, preview)
+    value = stored(bot, "Share of deaths involving opioids")[("2023", "MD")]
+    assert value == pytest.approx(87.3)
+
+
+def test_a_suppressed_small_percentage_is_missing(sqlite_bot):
+    bot = sqlite_bot
+    body = "indicator,period,geography,value\nShare,2022,MD,0.4%\nShare,2023,MD,<1%\n"
+    dm, preview = preview_of(bot, "share.csv", body.encode())
+    imported(bot, dm, preview)
+    shares = stored(bot, "Share")
+    assert shares[("2022", "MD")] == pytest.approx(0.4)
+    assert shares[("2023", "MD")] is None  # missing, never zero
+
+
+@pytest.mark.parametrize("cell", ["%", "n/a%", "87.3 %%", "high%"])
+def test_a_percent_sign_without_a_number_is_still_refused(sqlite_bot, cell):
+    bot = sqlite_bot
+    body = f"indicator,period,geography,value\nShare,2022,MD,50%\nShare,2023,MD,{cell}\n"
+    _, preview = preview_of(bot, "share.csv", body.encode())
+    seen = all_text(preview)
+    assert "is not a number" in seen and "Rows to add" not in seen, seen
 
 
 # --- 6. CDC WONDER's export -----------------------------------------------------------------------
