@@ -226,7 +226,9 @@ def parse_change(text: str) -> Change:
     if m := re.fullmatch(r"holidays? (add|on|remove|delete|off) (.+)", low):
         adding = m[1] in ("add", "on")
         return Change("holidays_" + ("add" if adding else "remove"), _dates(m[2]))
-    if m := re.fullmatch(r"holidays? (?:country|calendar) ([a-z]{2}|none|off)", low):
+    if m := re.fullmatch(r"holidays? (?:country|calendar) (.+)", low):
+        # any word: "USA" or "united states" gets the use case's "use a two-letter code", not
+        # the generic "I don't know the setting"
         return Change("holiday_country", "none" if m[1] in ("none", "off") else m[1].upper())
     if m := re.fullmatch(r"admins? (add|remove|delete) (.+)", t, flags=re.IGNORECASE):
         users = mentioned_users(m[2])

@@ -37,6 +37,11 @@ def supported(country: str) -> bool:
     return country.upper() in calendars.list_supported_countries()
 
 
+def canonical(country: str) -> str:
+    """A supported country's two-letter code, whichever of its codes was given (USA -> US)."""
+    return str(calendars.country_holidays(country.upper()).country)
+
+
 def calendar_country(setting: str | None, zone: str) -> str | None:
     """Whose public holidays apply: the admin's choice, "none" for no calendar, or by default
     the time zone's country (when the `holidays` package knows it)."""

@@ -25,7 +25,13 @@ from bot.core.coalition_settings_parser import (
     upcoming_text,
 )
 from bot.core.nudge_rules import team_holidays
-from bot.core.public_holidays import OFF, calendar_country, public_holidays, supported
+from bot.core.public_holidays import (
+    OFF,
+    calendar_country,
+    canonical,
+    public_holidays,
+    supported,
+)
 from bot.core.text import mention, safe
 from bot.usecases.commitments import Actor
 from bot.usecases.meetings import ScheduleTimes, schedule_times
@@ -233,6 +239,7 @@ def apply_change(team: Team, change: Change, people: dict[str, Person], *, today
                 f"I don't know the public holidays of `{safe(code, 10)}`. Use a two-letter "
                 "country code such as US, CA or GB, or `none`. Nothing was changed."
             )
+        code = code if code == OFF else canonical(code)  # "USA" is "US"
         before = calendar_country(team.holiday_country, team.time_zone)
         team.holiday_country = code
         if code != OFF and code == before and team.holidays_off:

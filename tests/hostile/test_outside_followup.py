@@ -167,3 +167,20 @@ def test_change_date_to_a_day_off_in_app_home_is_said_by_dm(sqlite_bot):
     assert button["value"] == f"{made.id}:2026-12-28"
     home = wait_for(lambda: bot.slack.calls_to("views.publish"))[-1].params["view"]
     assert "Sat, Dec 26, 2026" in all_text(home)
+
+
+def test_a_three_letter_country_code_is_its_two_letter_one(sqlite_bot):
+    ask(sqlite_bot, "settings holidays country CA", user=ADMIN)
+    said = ask(sqlite_bot, "settings holidays country USA", user=ADMIN)
+    assert said.startswith("Public holidays are now US's."), said
+    assert team(sqlite_bot).holiday_country == "US"
+
+
+@pytest.mark.parametrize("country", ["united states", "<!channel>", "xx"])
+def test_a_country_that_is_no_two_letter_code_gets_how_to_write_it(sqlite_bot, country):
+    ask(sqlite_bot, "settings", user=ADMIN)  # the coalition's first use
+    said = ask(sqlite_bot, f"settings holidays country {country}", user=ADMIN)
+    assert said.startswith("I don't know the public holidays of `"), said
+    assert "Use a two-letter country code such as US, CA or GB, or `none`." in said
+    assert "Nothing was changed." in said and "<!channel>" not in said
+    assert team(sqlite_bot).holiday_country is None
