@@ -79,6 +79,22 @@ _FISCAL_RE = re.compile(r"^FY\s*[-']?\s*(\d{4}|\d{2})(?:\s*[-/]\s*(\d{4}|\d{2}))
 _SCHOOL_YEAR_RE = re.compile(r"^(\d{4})\s*[-/\u2013]\s*(\d{4}|\d{2})$")
 
 
+_EXCEL_DAY_ZERO = date(1899, 12, 30)  # Excel's day 0 (its 1900 leap-year bug included)
+_EXCEL_SERIALS = range(20_000, 80_001)  # Oct 1954 to Jan 2119: dates as Excel counts them
+
+
+def _excel_serial(text: str, number: float) -> None:
+    """A period that is a date as Excel stores it (45566: Oct 1, 2024) in a cell not formatted
+    as a date: say so, rather than "the year 45566 looks wrong"."""
+    if number.is_integer() and int(number) in _EXCEL_SERIALS:
+        day = _EXCEL_DAY_ZERO + timedelta(days=int(number))
+        raise PeriodError(
+            f"'{clip(text, 20)}' is not a period: it looks like a date as Excel counts days "
+            f"({day:%b} {day.day}, {day.year}); format the column as dates in Excel and save "
+            "the file again"
+        )
+
+
 def _year(text: str, year: int) -> int:
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise PeriodError(f"'{text}' is not a period: the year {year} looks wrong; {_FORMS_HINT}")
@@ -134,12 +150,14 @@ def parse_period(text: object) -> Period:
     if isinstance(text, bool):
         raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
     if isinstance(text, int):
+        _excel_serial(str(text), float(text))
         return year_period(_year(str(text), text))
     if isinstance(text, float):
         if math.isnan(text):
             raise PeriodError(f"the period is blank; {_FORMS_HINT}")
         if not text.is_integer():
             raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
+        _excel_serial(str(text), text)
         return year_period(_year(str(text), int(text)))
     if not isinstance(text, str):
         raise PeriodError(f"'{text}' is not a period; {_FORMS_HINT}")
@@ -198,6 +216,8 @@ def parse_period(text: object) -> Period:
         if month_number is None:
             raise PeriodError(f"'{raw}' is not a month: '{m[1]}' is not a month name")
         return month_period(_year(raw, int(m[2])), month_number)
+    if re.fullmatch(r"\d{5}(?:\.0+)?", text):
+        _excel_serial(raw, float(text))
     raise PeriodError(f"'{raw}' is not a period; {_FORMS_HINT}")
 
 

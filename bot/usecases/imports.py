@@ -293,6 +293,12 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
                 break
         if period_column is None and not period_columns and year:
             period_column = year
+    if period_column is None and not period_columns:
+        # No column reads as periods: the one named like them all the same ("Date", "Month"),
+        # so the refusal says why its values are not periods (Excel's day numbers, say), rather
+        # than "has no column 'period'"
+        named = {"date", "period", "time"} | PART_WORDS["month"] | PART_WORDS["week"]
+        period_column = next((c for c in columns if _words(c) & named), None)
     used |= {c for _, c in period_columns} | ({period_column} if period_column else set())
 
     value_column: str | None = None

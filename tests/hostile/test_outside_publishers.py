@@ -509,3 +509,18 @@ def test_school_years_are_not_read_as_months(sqlite_bot):
     seen = all_text(preview)
     assert "(column 'period') are not read" in seen and "2009-2010" in seen, seen
     assert "Rows to add" not in seen
+
+
+def test_dates_saved_as_excels_day_numbers_are_named_as_such(sqlite_bot):
+    """A publisher's Date column saved as General: Excel keeps 45566 for Oct 1, 2024. The
+    refusal says what the numbers are and how to fix the file, not "the year 45566"."""
+    bot = sqlite_bot
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Date", "State", "Overdose deaths"])
+    for serial, count in ((45566, 151), (45597, 149), (45627, 160)):  # Oct 1, Nov 1, Dec 1
+        sheet.append([serial, "MD", count])
+    _, preview = preview_of(bot, "monthly.xlsx", workbook_bytes(book))
+    seen = all_text(preview)
+    assert "looks like a date as Excel counts days (Oct 1, 2024)" in seen, seen
+    assert "Rows to add" not in seen

@@ -461,3 +461,20 @@ def test_school_years_written_like_months_are_refused_with_how_to_write_them(
 )
 def test_columns_whose_periods_are_not_in_doubt(column: list[str]) -> None:
     assert school_years_in_doubt(column) is None
+
+
+@pytest.mark.parametrize("serial", ["45566", "45566.0", 45566, 45566.0])
+def test_an_excel_date_number_is_named_as_one(serial) -> None:
+    """A date in a cell not formatted as a date is Excel's day count: said so, with its day."""
+    with pytest.raises(PeriodError) as refused:
+        parse_period(serial)
+    assert "looks like a date as Excel counts days (Oct 1, 2024)" in str(refused.value)
+    assert "format the column as dates in Excel" in str(refused.value)
+
+
+@pytest.mark.parametrize("text", ["12345", "99999", 2024])
+def test_numbers_outside_excels_dates_are_not_called_dates(text) -> None:
+    try:
+        parse_period(text)
+    except PeriodError as error:
+        assert "Excel" not in str(error)
