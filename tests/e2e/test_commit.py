@@ -474,6 +474,8 @@ def test_a_move_to_a_day_off_is_said_with_a_button_to_the_next_working_day(bot):
     assert press_move_to(bot, said, message) == "Move to Mon, Nov 30"
     wait_for(lambda: "Mon, Nov 30, 2026" in all_text(bot.slack.message(CHANNEL, message["ts"])))
     assert stored(bot)[0].due_at.astimezone(NY).date() == date(2026, 11, 30)
+    # the click's own answer, before the next command's (it comes after the message's edit)
+    wait_for(lambda: any("is now due Mon, Nov 30" in r.get("text", "") for r in replies(bot)))
     # the same move again is refused as it always was: nothing to move, no button
     again = ask(bot, f"move {commitment.id} Nov 30")
     assert again["text"] == f"#{commitment.id} is already due Mon, Nov 30, 2026."
