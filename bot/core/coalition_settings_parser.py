@@ -130,7 +130,7 @@ def _zone(text: str) -> str:
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 # "Dec 31", "December 31st", "31 Dec": a day without a year (its next occurrence); with one,
 # "Dec 31, 2026", "31 Dec 2026": that day
-_MONTH = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_MONTH = "|".join(_MONTHS)
 _MONTH_DAY = re.compile(
     rf"(?:(?P<m1>{_MONTH})[a-z]*\.? (?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
     rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)? (?P<m2>{_MONTH})[a-z]*\.?)"
@@ -167,8 +167,6 @@ def _one_date(part: str) -> str:
     if m is None:
         raise ValueError(part)
     month_word, day_text_ = (m["m1"], m["d1"]) if m["m1"] else (m["m2"], m["d2"])
-    if month_word not in _MONTHS:
-        raise ValueError(part)
     month = _MONTHS.index(month_word) + 1
     if m["year"]:
         return date(int(m["year"]), month, int(day_text_)).isoformat()
