@@ -227,6 +227,13 @@ def _a_month(text: str) -> bool:
     return m is not None and 1 <= int(m[2]) <= 12
 
 
+def _reads_as_month(text: str) -> bool:
+    try:
+        return parse_period(text).grain == "month"
+    except PeriodError:
+        return False
+
+
 def _follows(first: str, second: str) -> bool:
     """Whether `second` (two or four digits) is the year after `first` (four digits)."""
     after = int(first) + 1
@@ -244,19 +251,19 @@ def school_years_in_doubt(values: Iterable[object]) -> str | None:
     the ambiguous way: read as months they would be stored, silently, as Oct 2009, Nov 2010…
     Rather than guess, say how to write them."""
     doubtful: list[str] = []
-    school_years = months = False
+    others: list[str] = []
+    school_years = False
     for value in dict.fromkeys(str(v).strip() for v in values):
         if (m := _SCHOOL_YEAR_RE.match(value)) and _follows(m[1], m[2]):
             if _a_month(value):
                 doubtful.append(value)
             else:
                 school_years = True
-            continue
-        try:
-            months |= parse_period(value).grain == "month"
-        except PeriodError:
-            continue
-    if not doubtful or (months and not school_years) or (len(doubtful) < 2 and not school_years):
+        else:
+            others.append(value)
+    if not doubtful or (len(doubtful) < 2 and not school_years):
+        return None  # (most columns: their other periods are not parsed a second time)
+    if not school_years and any(_reads_as_month(value) for value in others):
         return None
     first = doubtful[0]
     start, end = first.replace("/", "-").split("-")
