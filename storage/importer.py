@@ -103,6 +103,14 @@ def without_flag(cell: str) -> str:
     return flag[1].strip() if flag else cell
 
 
+def reads_as_number(cell: str) -> bool:
+    """Whether the import reads `cell` as a value or a missing one (with a decimal point or a
+    decimal comma, flagged, as a percentage, or a marker): the upload's guess of the value
+    column asks this, so the guess and the import keep one rule."""
+    bare = without_percent(without_flag(cell.strip()))
+    return any(_number(bare, commas=commas) is not None for commas in (False, True))
+
+
 # A row that sums others: a dashboard's "Total" line, a table's "Grand Total" or "All" row.
 # Compared with the whole trimmed cell of a place, indicator or period, case-insensitively; a
 # real place ("United States", "US") is never one.

@@ -49,7 +49,6 @@ from storage.import_records import (
     source_named,
 )
 from storage.importer import (
-    SUPPRESSION_MARKERS,
     ImportError_,
     ImportHidden,
     ImportMapping,
@@ -57,9 +56,8 @@ from storage.importer import (
     file_sample,
     import_file,
     is_note,
+    reads_as_number,
     sheet_names,
-    without_flag,
-    without_percent,
 )
 from storage.models import DataImport, ImportStatus, Indicator
 from storage.repositories import ensure_team
@@ -160,11 +158,6 @@ class _AlreadyHandled(Exception):
 
 # --- guessing a mapping ----------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-# A European spreadsheet's numbers: "22,5", "1.234,5" (the importer reads them per column).
-_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d+|\d{1,3}(?:\.\d{3})+),\d+$")
-_SUPPRESSED = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 INDICATOR_WORDS = ("indicator", "measure", "metric", "variable", "series", "topic")
 PERIOD_WORDS = ("period", "date", "month", "week", "quarter", "time", "end", "year")
 VALUE_WORDS = ("value", "count", "rate", "number", "total", "percent", "pct", "deaths", "amount")
@@ -195,13 +188,6 @@ def _words(name: str) -> set[str]:
 
 def _values(rows: Sequence[dict[str, str]], column: str) -> list[str]:
     return [v for r in rows if (v := (r.get(column) or "").strip())]
-
-
-def _is_number(text: str) -> bool:
-    folded = without_percent(without_flag(text.strip())).casefold()
-    if folded in SUPPRESSION_MARKERS or _SUPPRESSED.match(folded):
-        return True
-    return bool(_NUMBER.match(folded) or _THOUSANDS.match(folded) or _DECIMAL_COMMA.match(folded))
 
 
 def _without_notes(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> list[dict[str, str]]:
@@ -307,7 +293,7 @@ def guess_mapping(columns: Sequence[str], rows: Sequence[dict[str, str]]) -> Imp
         if column in used:
             continue
         values = _values(rows, column)
-        if not values or not all(_is_number(v) for v in values):
+        if not values or not all(reads_as_number(v) for v in values):
             continue
         words = _words(column)
         if words & set(ID_WORDS):
