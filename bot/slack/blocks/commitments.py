@@ -130,13 +130,13 @@ def build_commitment_message(
     return blocks
 
 
-TAGS_BUDGET = 1200  # characters of tag names in one answer line: two lines stay in a section
+TAGS_BUDGET = 1200  # characters of names in one answer line: two lines stay in a section
 
 
-def _listed(names: Sequence[str], *, last: str = " and ") -> str:
-    """'#a, #b and #c': whole names while they fit TAGS_BUDGET, then 'and N more' (fifty long
-    indicator slugs, each linked by a short tag, overflowed Slack's section and the answer was
-    never sent)."""
+def listed(names: Sequence[str], *, last: str = " and ") -> str:
+    """'#a, #b and #c' (tags, mentions): whole names while they fit TAGS_BUDGET, then 'and N
+    more' (fifty long indicator slugs, each linked by a short tag, overflowed Slack's section
+    and the answer was never sent)."""
     shown: list[str] = []
     size = 0
     for name in names:
@@ -167,13 +167,13 @@ def after_creating(
     if day_off is not None:
         lines.append(_day_off_line(commitment, day_off))
     if also_linked and indicator:
-        linked = _listed([f"#{indicator}", *(f"#{slug}" for slug in also_linked)])
+        linked = listed([f"#{indicator}", *(f"#{slug}" for slug in also_linked)])
         lines.append(
             f"#{commitment.id} is linked to {linked}: "
             "each of their charts will mark it when it is done."
         )
     if unlinked_tags and indicator:
-        others = _listed([f"#{safe(t, 60)}" for t in unlinked_tags], last=", ")
+        others = listed([f"#{safe(t, 60)}" for t in unlinked_tags], last=", ")
         one = len(unlinked_tags) == 1
         lines.append(
             f"{others} {'matches' if one else 'match'} no single indicator here, so "

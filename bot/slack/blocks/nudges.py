@@ -122,10 +122,7 @@ def _cannot_be_reached(gone: Mapping[str, str]) -> str:
 
 def _listed(people: Sequence[str]) -> str:
     """ "<@A>", "<@A> and <@B>", "<@A>, <@B> and <@C>"."""
-    mentions = [mention(person) for person in people]
-    if len(mentions) == 1:
-        return mentions[0]
-    return f"{', '.join(mentions[:-1])} and {mentions[-1]}"
+    return blocks.listed([mention(person) for person in people])
 
 
 # --- the morning message ------------------------------------------------------------------------
