@@ -205,7 +205,8 @@ def actor_for(services: Services, client: WebClient, team_id: str, user_id: str)
 
 
 def heard_from(services: Services, team_id: str | None, user_id: Any) -> None:
-    """A signed request from this person (a command, a click, a file in their DM with the bot):
+    """A signed request from this person (a command, a click, a form; an event's sender, such as
+    a file's in their DM, is not read here, but its handler's `actor_for` asks `users.info`):
     their account works, so the bot can reach them again. One read; a write only for someone
     marked unreachable. Best effort: never fails the request it comes with."""
     if not team_id or not isinstance(user_id, str) or not user_id:
