@@ -76,10 +76,9 @@ from storage.xlsx import Cells, SpreadsheetError, Workbook, cell_name, column_na
 # What publishers write instead of a number when a value is missing or suppressed (compared
 # trimmed and case-insensitively). "<N" (e.g. "<10", "<5") is suppression too: a small count
 # hidden for privacy, so it is missing, never zero and never N.
-SUPPRESSION_MARKERS = frozenset(
-    {"*", "§", "¶", "na", "n/a", "suppressed", "missing", "not applicable", "unreliable"}
-)
-MARKERS_SHOWN = "blank, *, §, ¶, NA, n/a, suppressed, missing, not applicable, unreliable, <10"
+_MARKERS = ("*", "§", "¶", "NA", "n/a", "suppressed", "missing", "not applicable", "unreliable")
+SUPPRESSION_MARKERS = frozenset(m.casefold() for m in _MARKERS)
+MARKERS_SHOWN = ", ".join(("blank", *_MARKERS, "<10"))  # (in a refusal: one list, not a copy)
 _SUPPRESSED_BELOW = re.compile(r"^<\s*\d+(?:\.\d+)?$")
 # CDC WONDER's flag on a rate from fewer than 20 deaths: "15.8 (Unreliable)". The number is the
 # publisher's own; it is kept, and the preview says how many carried the flag.
@@ -1760,7 +1759,6 @@ def _check_rows(
     # Values: numbers, thousands separators, or a missing marker (each distinct text once), in
     # each measure's column.
     measured: list[np.ndarray] = []
-    markers = MARKERS_SHOWN
     decimal_commas: list[str] = []
     for column in columns.values:
         parsed_values = _parse_values(text[column], semicolons=semicolons)
@@ -1785,7 +1783,7 @@ def _check_rows(
             "this column writes numbers both with a decimal point and with a decimal comma; "
             "write them all one way"
             if commas is None
-            else f"missing values may be written as: {markers}"
+            else f"missing values may be written as: {MARKERS_SHOWN}"
         )
         if bad_value.any():
             problems.add_rows(
