@@ -39,9 +39,9 @@ from sqlalchemy.orm import Session
 
 from bot.core import periods
 from bot.core.deadlines import local_due
-from bot.core.nudge_rules import COMING, TODAY, Rules, Slot, decide, local_instant, slots
+from bot.core.nudge_rules import Rules, Slot, decide, local_instant, slots
 from bot.slack import outbox
-from bot.slack.blocks.nudges import commitment_line, compose_morning, data_line, morning_payload
+from bot.slack.blocks.nudges import commitment_line, data_line, morning_payload
 from bot.slack.morning_message import KIND
 from bot.usecases.indicators import newest_periods
 from storage import repositories as repo
@@ -121,29 +121,13 @@ def plan_morning(
     parts = [c.build() for c in candidates if c.key not in told]
     if not parts:
         return Planned(day, False, frozenset())
-    payload = news_first(morning_payload(parts, day=day))
+    payload = morning_payload(parts, day=day)
     if outbox.enqueue(
         session, team_id=team.id, key=key, kind=KIND, channel=user, payload=payload, now=now
     ):
         return Planned(day, True, frozenset(payload["items"]))
     # Another process queued it a moment ago (its transaction committed while we waited).
     return Planned(day, False, _items_of(session, [key]) or frozenset())
-
-
-def news_first(payload: dict[str, Any]) -> dict[str, Any]:
-    """When not every line fits, the ones due today or coming up are kept and overdue ones left
-    out: someone with 60 overdue items was otherwise never shown the one due today (it sorts
-    after them), though each morning repeats the same most-overdue lines. Shown lines stay in
-    reading order (overdue first); the left-out ones follow them in the payload, news first, so
-    a message laid out again (a line done before it went) brings the next one in."""
-    parts: list[dict[str, Any]] = payload["parts"]
-    shown = int(payload["shown"])
-    if shown >= len(parts) or all(p.get("group") not in (TODAY, COMING) for p in parts[shown:]):
-        return payload
-    ranked = sorted(parts, key=lambda p: p.get("group") not in (TODAY, COMING))  # stable
-    fits = int(compose_morning({**payload, "parts": ranked})["shown"])
-    kept = sorted(ranked[:fits], key=lambda p: p["order"])
-    return compose_morning({**payload, "parts": kept + ranked[fits:]}, shown=fits)
 
 
 def queue_mornings(
@@ -371,7 +355,6 @@ __all__ = [
     "late_period",
     "morning_key",
     "moved_at",
-    "news_first",
     "next_morning",
     "nudge_key",
     "plan_morning",

@@ -26,6 +26,7 @@ from bot.core.dates import format_due
 from bot.core.deadlines import days_late, due_text, local_due
 from bot.core.digest import short_day
 from bot.core.nudge_rules import (
+    COMING,
     DATA,
     OVERDUE,
     TODAY,
@@ -203,7 +204,23 @@ def morning_payload(parts: list[dict[str, Any]], *, day: date) -> dict[str, Any]
         "parts": ordered,
         "items": [part["key"] for part in ordered],
     }
-    return compose_morning(payload)
+    return _news_first(compose_morning(payload))
+
+
+def _news_first(payload: dict[str, Any]) -> dict[str, Any]:
+    """When not every line fits, the ones due today or coming up are kept and overdue ones left
+    out: someone with 60 overdue items was otherwise never shown the one due today (it sorts
+    after them), though each morning repeats the same most-overdue lines. Shown lines stay in
+    reading order (overdue first); the left-out ones follow them in the payload, news first, so
+    a message laid out again (a line done before it went) brings the next one in."""
+    parts: list[dict[str, Any]] = payload["parts"]
+    shown = int(payload["shown"])
+    if shown >= len(parts) or all(p.get("group") not in (TODAY, COMING) for p in parts[shown:]):
+        return payload
+    ranked = sorted(parts, key=lambda p: p.get("group") not in (TODAY, COMING))  # stable
+    fits = int(compose_morning({**payload, "parts": ranked})["shown"])
+    kept = sorted(ranked[:fits], key=lambda p: p["order"])
+    return compose_morning({**payload, "parts": kept + ranked[fits:]}, shown=fits)
 
 
 def compose_morning(payload: dict[str, Any], *, shown: int | None = None) -> dict[str, Any]:
