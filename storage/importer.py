@@ -1764,10 +1764,12 @@ def _check_rows(
         parsed_values = _parse_values(text[column], semicolons=semicolons)
         values, bad_value, commas, flagged, percents = parsed_values
         if percents:
+            written = (
+                "is written as a percentage" if percents == 1 else "are written as percentages"
+            )
             read_notes.append(
-                f"{percents:,} value{_s(percents)} in '{shown(column)}' "
-                f"{'is' if percents == 1 else 'are'} written as percentages: each is stored as "
-                "the number shown (87.3% as 87.3, not 0.873)."
+                f"{percents:,} value{_s(percents)} in '{shown(column)}' {written}: each is "
+                "stored as the number shown (87.3% as 87.3, not 0.873)."
             )
         if flagged:
             read_notes.append(
@@ -1882,6 +1884,10 @@ def _check_rows(
             break
 
     kind_reason = None
+    week = next((c for p, c in columns.period_parts if p in ("week", CDC_WEEK)), None)
+    if kind_hint is None and week is not None:
+        # A year and a week: weekly, however few weeks (one week alone read as "daily")
+        kind_hint, kind_reason = "weekly", f"from the week column '{shown(week, 40)}'"
     if mapping.period_kind is not None:
         kind_hint, hint_column = mapping.period_kind, None
         kind_reason = "as --period-kind says"

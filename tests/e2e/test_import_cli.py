@@ -360,3 +360,16 @@ def test_school_years_written_like_months_are_refused_from_the_command_line(
     )
     assert "2009-2010" in result.output  # how to write them
     assert value_count(sqlite_url) == 0
+
+
+def test_a_single_week_from_a_year_and_a_week_is_weekly(commstat, tmp_path) -> None:
+    weekly = tmp_path / "one_week.csv"
+    weekly.write_text("MMWR Year,MMWR Week,deaths\n2025,53,11\n", encoding="utf-8")
+    result = commstat(
+        "import", str(weekly), "--indicator", "Weekly deaths",
+        "--period-column", "MMWR Year", "--period-column", "MMWR Week",
+        "--value-column", "deaths",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "week of Dec 28, 2025 (weekly)" in result.output
+    assert "from the week column 'MMWR Week'" in result.output
